@@ -1,0 +1,12 @@
+//! Oz domain: the types and rules every other crate shares, with no IO.
+//!
+//! - [`decision`]: biometric score mapping (cosine → Oz score) and the approved /
+//!   operator_required / declined decision from two thresholds.
+//! - [`liveness`]: the QUALITY (liveness) verdict from `confidence_spoofing` and `threshold_spoofing`.
+//! - [`status`]: Oz analysis and folder statuses and how they aggregate.
+//! - [`lite`]: Oz API Lite error codes (`BPE-*`, `LDE-*`) with their HTTP statuses.
+
+pub mod decision;
+pub mod lite;
+pub mod liveness;
+pub mod status;

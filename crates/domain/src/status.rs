@@ -1,0 +1,119 @@
+//! Oz statuses (spec §8) and how a folder's status follows from its analyses.
+//!
+//! - analysis `state`: PROCESSING → FINISHED | FAILED
+//! - analysis `resolution_status` / `resolution`: mirrors `state` until finished, then
+//!   SUCCESS | DECLINED | OPERATOR_REQUIRED (or FAILED)
+//! - folder `resolution_status`: INITIAL (no analyses) → PROCESSING → FINISHED | FAILED
+//! - folder `system_resolution`: the consolidated verdict of the last group of analyses:
+//!   FAILED if any failed, else DECLINED if any declined, else OPERATOR_REQUIRED if any needs an
+//!   operator, else SUCCESS; PROCESSING while any is still running.
+
+use serde::{Deserialize, Serialize};
+
+/// Analysis `state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AnalysisState {
+    Processing,
+    Finished,
+    Failed,
+}
+
+/// The status vocabulary shared by `resolution_status`, `resolution` and `system_resolution`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ResolutionStatus {
+    Initial,
+    Processing,
+    Failed,
+    Finished,
+    Declined,
+    OperatorRequired,
+    Success,
+}
+
+impl ResolutionStatus {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Initial => "INITIAL",
+            Self::Processing => "PROCESSING",
+            Self::Failed => "FAILED",
+            Self::Finished => "FINISHED",
+            Self::Declined => "DECLINED",
+            Self::OperatorRequired => "OPERATOR_REQUIRED",
+            Self::Success => "SUCCESS",
+        }
+    }
+}
+
+/// An analysis' `resolution_status` given its state and, once finished, its verdict.
+#[must_use]
+pub fn analysis_resolution(state: AnalysisState, verdict: Option<ResolutionStatus>) -> ResolutionStatus {
+    match (state, verdict) {
+        (AnalysisState::Processing, _) => ResolutionStatus::Processing,
+        (AnalysisState::Failed, _) | (AnalysisState::Finished, None) => ResolutionStatus::Failed,
+        (AnalysisState::Finished, Some(v)) => v,
+    }
+}
+
+/// Combines the verdicts of several media (or analyses): the worst one wins.
+/// FAILED > DECLINED > OPERATOR_REQUIRED > SUCCESS. An empty list is SUCCESS.
+#[must_use]
+pub fn worst<I: IntoIterator<Item = ResolutionStatus>>(verdicts: I) -> ResolutionStatus {
+    fn rank(s: ResolutionStatus) -> u8 {
+        match s {
+            ResolutionStatus::Failed => 5,
+            ResolutionStatus::Processing | ResolutionStatus::Initial => 4,
+            ResolutionStatus::Declined => 3,
+            ResolutionStatus::OperatorRequired => 2,
+            ResolutionStatus::Success | ResolutionStatus::Finished => 1,
+        }
+    }
+    verdicts.into_iter().max_by_key(|s| rank(*s)).unwrap_or(ResolutionStatus::Success)
+}
+
+/// Folder `(resolution_status, system_resolution)` from the resolution statuses of the last group
+/// of analyses.
+#[must_use]
+pub fn folder_status(last_group: &[ResolutionStatus]) -> (ResolutionStatus, ResolutionStatus) {
+    if last_group.is_empty() {
+        return (ResolutionStatus::Initial, ResolutionStatus::Initial);
+    }
+    if last_group.contains(&ResolutionStatus::Processing) {
+        return (ResolutionStatus::Processing, ResolutionStatus::Processing);
+    }
+    let system = worst(last_group.iter().copied());
+    let folder = if system == ResolutionStatus::Failed { ResolutionStatus::Failed } else { ResolutionStatus::Finished };
+    (folder, system)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ResolutionStatus as R;
+    use super::*;
+
+    #[test]
+    fn analysis_resolution_mirrors_state_until_finished() {
+        assert_eq!(analysis_resolution(AnalysisState::Processing, Some(R::Success)), R::Processing);
+        assert_eq!(analysis_resolution(AnalysisState::Failed, None), R::Failed);
+        assert_eq!(analysis_resolution(AnalysisState::Finished, Some(R::Declined)), R::Declined);
+        assert_eq!(analysis_resolution(AnalysisState::Finished, None), R::Failed);
+    }
+
+    #[test]
+    fn folder_aggregation() {
+        assert_eq!(folder_status(&[]), (R::Initial, R::Initial));
+        assert_eq!(folder_status(&[R::Success, R::Processing]), (R::Processing, R::Processing));
+        assert_eq!(folder_status(&[R::Success, R::Success]), (R::Finished, R::Success));
+        assert_eq!(folder_status(&[R::Success, R::OperatorRequired]), (R::Finished, R::OperatorRequired));
+        assert_eq!(folder_status(&[R::OperatorRequired, R::Declined]), (R::Finished, R::Declined));
+        assert_eq!(folder_status(&[R::Declined, R::Failed]), (R::Failed, R::Failed));
+    }
+
+    #[test]
+    fn serialises_as_oz_strings() {
+        assert_eq!(serde_json::to_string(&R::OperatorRequired).ok().as_deref(), Some("\"OPERATOR_REQUIRED\""));
+        assert_eq!(R::Success.as_str(), "SUCCESS");
+    }
+}

@@ -1,0 +1,72 @@
+//! Errors as Oz bodies. API Lite answers `{"code": "BPE-003002", "message": "..."}` with the HTTP
+//! status Oz documents for the code. Every vision error maps here and nowhere else.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use oz_domain::lite::{LiteErrorKind, Processor};
+use oz_vision::VisionError;
+use serde_json::json;
+
+#[derive(Debug, Clone)]
+pub struct LiteError {
+    pub kind: LiteErrorKind,
+    /// Set by handlers; `None` means "decide by the route" and defaults to biometry.
+    pub processor: Processor,
+    pub message: String,
+    /// Overrides the status (413 for bodies over the limit).
+    pub status: Option<StatusCode>,
+}
+
+impl LiteError {
+    pub fn new(kind: LiteErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, processor: Processor::Biometry, message: message.into(), status: None }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(LiteErrorKind::Internal, message)
+    }
+
+    #[must_use]
+    pub fn on(mut self, processor: Processor) -> Self {
+        self.processor = processor;
+        self
+    }
+
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        self.kind.code(self.processor)
+    }
+
+    /// Maps a vision error met while reading a sample (image or media).
+    #[must_use]
+    pub fn from_vision(e: &VisionError, what: &str) -> Self {
+        use LiteErrorKind as K;
+        let kind = match e {
+            VisionError::NoFace => K::NoFace,
+            VisionError::ManyFaces(_) => K::ManyFaces,
+            VisionError::Template(_) => K::BadTemplateOrSample,
+            VisionError::Model(_) => K::Internal,
+            _ => K::UnreadableSample,
+        };
+        let mut err = Self::new(kind, format!("{what}: {e}"));
+        if let VisionError::FileTooLarge { .. } = e {
+            err.status = Some(StatusCode::PAYLOAD_TOO_LARGE);
+        }
+        err
+    }
+}
+
+impl IntoResponse for LiteError {
+    fn into_response(self) -> Response {
+        let status = self
+            .status
+            .unwrap_or_else(|| StatusCode::from_u16(self.kind.http_status()).unwrap_or(StatusCode::BAD_REQUEST));
+        if status.is_server_error() {
+            tracing::error!(code = self.code(), message = %self.message, "internal error");
+        } else {
+            tracing::debug!(code = self.code(), message = %self.message, "request refused");
+        }
+        (status, Json(json!({ "code": self.code(), "message": self.message }))).into_response()
+    }
+}

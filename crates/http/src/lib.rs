@@ -1,0 +1,38 @@
+//! HTTP layer of openoz: axum routers that speak the Oz wire format.
+//!
+//! - [`lite`]: Oz API Lite (`/version`, `/v1/face/pattern/*`, `/v1/face/liveness/*`), stateless.
+//! - [`error`]: the one place where typed errors become Oz error bodies.
+//!
+//! Handlers are thin: they read the request, run the CPU-bound pipeline on a blocking thread and
+//! shape the JSON. Rules (decisions, verdicts, statuses) live in `oz-domain`.
+
+pub mod error;
+pub mod lite;
+pub mod state;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+pub use state::{AppState, LiteConfig};
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let body_limit = usize::try_from(state.lite.max_request_bytes).unwrap_or(usize::MAX);
+    Router::new()
+        .merge(lite::router())
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(CatchPanicLayer::new())
+        .layer(TraceLayer::new_for_http())
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,204 @@
+//! `/v1/face/pattern/*`: template extraction and 1:1 / 1:N comparison.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use oz_domain::decision::{Decision, score_from_cosine, wire_score};
+use oz_domain::lite::{LiteErrorKind, Processor};
+use oz_vision::Pipeline;
+use oz_vision::template::Template;
+use serde_json::json;
+
+use super::parts::{self, Part};
+use crate::error::LiteError;
+use crate::state::AppState;
+
+const P: Processor = Processor::Biometry;
+
+/// Reads and extracts the template of the single face in an image sample.
+fn extract_sample(p: &Pipeline, bytes: &[u8], what: &str) -> Result<Template, LiteError> {
+    let img = p.decode_image(bytes).map_err(|e| LiteError::from_vision(&e, what))?;
+    p.extract(&img).map_err(|e| LiteError::from_vision(&e, what))
+}
+
+fn parse_template(p: &Pipeline, bytes: &[u8], what: &str) -> Result<Template, LiteError> {
+    p.parse_template(bytes).map_err(|e| {
+        LiteError::new(LiteErrorKind::BadTemplateOrSample, format!("failed to read the biometric template {what}: {e}"))
+    })
+}
+
+fn template_response(t: &Template, base64: bool) -> Response {
+    let bytes = t.to_bytes();
+    if base64 {
+        let mut r = parts::encode_b64(&bytes).into_response();
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+        r.headers_mut().insert("content-transfer-encoding", HeaderValue::from_static("base64"));
+        r
+    } else {
+        ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
+    }
+}
+
+fn score_and_decision(st: &AppState, a: &Template, b: &Template) -> (f64, Decision) {
+    let score = score_from_cosine(st.pipeline.cosine(a, b));
+    (wire_score(score), st.lite.thresholds.decide(score))
+}
+
+fn image_part(part: &Part, base64: bool) -> Result<Bytes, LiteError> {
+    parts::check_image_part(part, base64, P)?;
+    parts::payload(&part.data, base64, &part.name, LiteErrorKind::UnreadableSample)
+}
+
+fn template_part(part: &Part, base64: bool) -> Result<Bytes, LiteError> {
+    parts::check_template_part(part, base64)?;
+    parts::payload(&part.data, base64, &part.name, LiteErrorKind::BadTemplateOrSample)
+}
+
+/// `POST /v1/face/pattern/extract`: raw image in, template out.
+pub async fn extract(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, LiteError> {
+    let ct = parts::media_type(&headers);
+    if !parts::is_image_type(&ct) {
+        return Err(LiteError::new(
+            LiteErrorKind::InvalidContentType,
+            format!("invalid Content-Type {ct:?}: expected image/jpeg or image/png"),
+        ));
+    }
+    let b64 = parts::wants_base64(&headers);
+    let bytes = parts::payload(&body, b64, "sample", LiteErrorKind::UnreadableSample)?;
+    let t = st.run(move |p| extract_sample(p, &bytes, "sample")).await??;
+    Ok(template_response(&t, b64))
+}
+
+/// `POST /v1/face/pattern/compare`: `bio_feature` + `bio_template`.
+pub async fn compare(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
+    let b64 = parts::wants_base64(req.headers());
+    let all = parts::read_multipart(req, P, st.lite.max_parts).await?;
+    let a = template_part(parts::one(&all, "bio_feature", P)?, b64)?;
+    let b = template_part(parts::one(&all, "bio_template", P)?, b64)?;
+    let ta = parse_template(&st.pipeline, &a, "bio_feature")?;
+    let tb = parse_template(&st.pipeline, &b, "bio_template")?;
+    let (score, decision) = score_and_decision(&st, &ta, &tb);
+    Ok(Json(json!({ "score": score, "decision": decision.as_str() })).into_response())
+}
+
+/// `POST /v1/face/pattern/verify`: `sample` + `bio_template`; multipart answer with `score` and `bio_feature`.
+pub async fn verify(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
+    let b64 = parts::wants_base64(req.headers());
+    let all = parts::read_multipart(req, P, st.lite.max_parts).await?;
+    let sample = image_part(parts::one(&all, "sample", P)?, b64)?;
+    let tb = parse_template(&st.pipeline, &template_part(parts::one(&all, "bio_template", P)?, b64)?, "bio_template")?;
+    let ta = st.run(move |p| extract_sample(p, &sample, "sample")).await??;
+    let (score, decision) = score_and_decision(&st, &ta, &tb);
+    let score_json = json!({ "score": score, "decision": decision.as_str() }).to_string();
+    let feature = ta.to_bytes();
+    let boundary = format!("oz-{}", uuid::Uuid::new_v4().simple());
+    let mut body = Vec::with_capacity(feature.len() * 2 + 512);
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"score\"\r\nContent-Type: application/json\r\n\r\n{score_json}\r\n"
+        )
+        .as_bytes(),
+    );
+    let (feature_ct, feature_bytes, cte) = if b64 {
+        ("text/plain", parts::encode_b64(&feature).into_bytes(), "Content-Transfer-Encoding: base64\r\n")
+    } else {
+        ("application/octet-stream", feature, "")
+    };
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"bio_feature\"; filename=\"bio_feature\"\r\nContent-Type: {feature_ct}\r\n{cte}\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(&feature_bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    Ok(([(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))], Body::from(body))
+        .into_response())
+}
+
+/// `POST /v1/face/pattern/extract_and_compare`: `sample_1` + `sample_2`.
+pub async fn extract_and_compare(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
+    let b64 = parts::wants_base64(req.headers());
+    let all = parts::read_multipart(req, P, st.lite.max_parts).await?;
+    let s1 = image_part(parts::one(&all, "sample_1", P)?, b64)?;
+    let s2 = image_part(parts::one(&all, "sample_2", P)?, b64)?;
+    let (ta, tb) = st
+        .run(move |p| -> Result<_, LiteError> {
+            Ok((extract_sample(p, &s1, "sample_1")?, extract_sample(p, &s2, "sample_2")?))
+        })
+        .await??;
+    let (score, decision) = score_and_decision(&st, &ta, &tb);
+    Ok(Json(json!({ "score": score, "decision": decision.as_str() })).into_response())
+}
+
+fn results(st: &AppState, main: &Template, others: &[(String, Template)]) -> Response {
+    let results: Vec<_> = others
+        .iter()
+        .map(|(filename, t)| {
+            let (score, decision) = score_and_decision(st, main, t);
+            json!({ "filename": filename, "score": score, "decision": decision.as_str() })
+        })
+        .collect();
+    Json(json!({ "results": results })).into_response()
+}
+
+fn filename(p: &Part, i: usize) -> String {
+    p.filename.clone().unwrap_or_else(|| format!("{}_{}", p.name, i + 1))
+}
+
+fn templates_n(st: &AppState, all: &[Part], b64: bool) -> Result<Vec<(String, Template)>, LiteError> {
+    parts::many(all, "templates_n")?
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let name = filename(part, i);
+            let bytes = template_part(part, b64)?;
+            Ok((name.clone(), parse_template(&st.pipeline, &bytes, &name)?))
+        })
+        .collect()
+}
+
+/// `POST /v1/face/pattern/compare_n`: `template_1` + repeated `templates_n`.
+pub async fn compare_n(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
+    let b64 = parts::wants_base64(req.headers());
+    let all = parts::read_multipart(req, P, st.lite.max_parts).await?;
+    let main = parse_template(&st.pipeline, &template_part(parts::one(&all, "template_1", P)?, b64)?, "template_1")?;
+    let others = templates_n(&st, &all, b64)?;
+    Ok(results(&st, &main, &others))
+}
+
+/// `POST /v1/face/pattern/verify_n`: `sample_1` + repeated `templates_n`.
+pub async fn verify_n(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
+    let b64 = parts::wants_base64(req.headers());
+    let all = parts::read_multipart(req, P, st.lite.max_parts).await?;
+    let s1 = image_part(parts::one(&all, "sample_1", P)?, b64)?;
+    let others = templates_n(&st, &all, b64)?;
+    let main = st.run(move |p| extract_sample(p, &s1, "sample_1")).await??;
+    Ok(results(&st, &main, &others))
+}
+
+/// `POST /v1/face/pattern/extract_and_compare_n`: `sample_1` + repeated `samples_n`.
+pub async fn extract_and_compare_n(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
+    let b64 = parts::wants_base64(req.headers());
+    let all = parts::read_multipart(req, P, st.lite.max_parts).await?;
+    let s1 = image_part(parts::one(&all, "sample_1", P)?, b64)?;
+    let samples: Vec<(String, Bytes)> = parts::many(&all, "samples_n")?
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| Ok((filename(part, i), image_part(part, b64)?)))
+        .collect::<Result<_, LiteError>>()?;
+    let (main, others) = st
+        .run(move |p| -> Result<_, LiteError> {
+            let main = extract_sample(p, &s1, "sample_1")?;
+            let others = samples
+                .iter()
+                .map(|(name, bytes)| Ok((name.clone(), extract_sample(p, bytes, name)?)))
+                .collect::<Result<Vec<_>, LiteError>>()?;
+            Ok((main, others))
+        })
+        .await??;
+    Ok(results(&st, &main, &others))
+}

@@ -1,0 +1,184 @@
+//! `POST /v1/face/liveness/detect`: a raw image gives `{"passed", "score"}`; a multipart request
+//! with images, videos or zip shot sets plus a `payload` gives the Oz folder JSON with one
+//! QUALITY analysis per requested analysis.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use oz_domain::lite::{LiteErrorKind, Processor};
+use oz_domain::liveness;
+use oz_vision::media::DecodedMedia;
+use oz_vision::pipeline::{AnalyzeOptions, MediaAnalysis};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::folder::{self, AnalysisSpec, LiteMedia};
+use super::parts;
+use crate::error::LiteError;
+use crate::state::AppState;
+
+const P: Processor = Processor::Liveness;
+
+/// The `payload` part.
+#[derive(Debug, Default, Deserialize)]
+pub struct Payload {
+    #[serde(rename = "folder:meta_data", default)]
+    pub folder_meta: Option<Value>,
+    #[serde(rename = "media:meta_data", default)]
+    pub media_meta: Option<HashMap<String, Value>>,
+    #[serde(rename = "media:tags", default)]
+    pub media_tags: Option<HashMap<String, Vec<String>>>,
+    #[serde(default)]
+    pub analyses: Option<Vec<AnalysisRequest>>,
+    #[serde(default)]
+    pub resolution_endpoint: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AnalysisRequest {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub meta_data: Option<Value>,
+    #[serde(default)]
+    pub params: Option<AnalysisParams>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AnalysisParams {
+    pub threshold_spoofing: Option<f64>,
+    pub threshold_liveness: Option<f64>,
+    pub threshold_replay: Option<f64>,
+    pub extract_best_shot: Option<bool>,
+}
+
+fn bad_part(msg: impl Into<String>) -> LiteError {
+    LiteError::new(LiteErrorKind::InvalidPart, msg).on(P)
+}
+
+pub async fn detect(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
+    let ct = parts::media_type(req.headers());
+    let b64 = parts::wants_base64(req.headers());
+    if parts::is_image_type(&ct) {
+        let body =
+            axum::body::to_bytes(req.into_body(), usize::try_from(st.lite.max_request_bytes).unwrap_or(usize::MAX))
+                .await
+                .map_err(|e| {
+                    let mut err =
+                        LiteError::new(LiteErrorKind::UnreadableSample, format!("cannot read body: {e}")).on(P);
+                    err.status = Some(axum::http::StatusCode::PAYLOAD_TOO_LARGE);
+                    err
+                })?;
+        let bytes = parts::payload(&body, b64, "sample", LiteErrorKind::UnreadableSample).map_err(|e| e.on(P))?;
+        let threshold = st.lite.threshold_spoofing;
+        let score = st
+            .run(move |p| -> Result<f32, LiteError> {
+                let media = p.decode(&bytes).map_err(|e| LiteError::from_vision(&e, "sample").on(P))?;
+                let a = p
+                    .analyze_media(&media, AnalyzeOptions::default())
+                    .map_err(|e| LiteError::from_vision(&e, "sample").on(P))?;
+                Ok(a.confidence_spoofing)
+            })
+            .await
+            .map_err(|e| e.on(P))??;
+        return Ok(Json(json!({
+            "passed": liveness::passed(score, threshold),
+            "score": oz_domain::decision::wire_score(score),
+        }))
+        .into_response());
+    }
+    if ct != "multipart/form-data" {
+        return Err(LiteError::new(
+            LiteErrorKind::InvalidContentType,
+            format!("invalid Content-Type {ct:?}: expected image/jpeg, image/png or multipart/form-data"),
+        )
+        .on(P));
+    }
+    let all = parts::read_multipart(req, P, st.lite.max_parts).await?;
+    let payload: Payload = match all.iter().find(|p| p.name == "payload") {
+        None => Payload::default(),
+        Some(p) => serde_json::from_slice(&p.data).map_err(|e| bad_part(format!("invalid payload JSON: {e}")))?,
+    };
+    let specs = analysis_specs(&payload, st.lite.threshold_spoofing)?;
+    let mut inputs = Vec::new();
+    for part in all.iter().filter(|p| p.name != "payload") {
+        match part.content_type.as_deref() {
+            Some(t) if t.starts_with("application/json") || t.starts_with("text/") && !b64 => {
+                return Err(bad_part(format!("invalid Content-Type {t:?} of media part {:?}", part.name)));
+            }
+            _ => {}
+        }
+        let bytes =
+            parts::payload(&part.data, b64, &part.name, LiteErrorKind::UnreadableSample).map_err(|e| e.on(P))?;
+        inputs.push((part.name.clone(), part.filename.clone(), bytes));
+    }
+    if inputs.is_empty() {
+        return Err(LiteError::new(LiteErrorKind::BadTemplateOrSample, "no media part in the request").on(P));
+    }
+    let best_shot = specs.iter().any(|s| s.extract_best_shot);
+    let analysed = st
+        .run(move |p| -> Result<Vec<(String, Option<String>, DecodedMedia, MediaAnalysis, u64)>, LiteError> {
+            inputs
+                .into_iter()
+                .map(|(key, filename, bytes)| {
+                    let media = p.decode(&bytes).map_err(|e| LiteError::from_vision(&e, &key).on(P))?;
+                    let a = p
+                        .analyze_media(&media, AnalyzeOptions { best_shot, embedding: false })
+                        .map_err(|e| LiteError::from_vision(&e, &key).on(P))?;
+                    Ok((key, filename, media, a, bytes.len() as u64))
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| e.on(P))??;
+
+    let media: Vec<LiteMedia> = analysed
+        .into_iter()
+        .map(|(key, filename, decoded, analysis, _)| LiteMedia {
+            tags: payload.media_tags.as_ref().and_then(|t| t.get(&key)).cloned().unwrap_or_default(),
+            meta_data: payload.media_meta.as_ref().and_then(|m| m.get(&key)).cloned().unwrap_or_else(|| json!({})),
+            original_name: filename.unwrap_or(key),
+            info: decoded.info,
+            analysis,
+        })
+        .collect();
+    Ok(Json(folder::lite_folder(&payload, &specs, &media)).into_response())
+}
+
+fn analysis_specs(payload: &Payload, default_threshold: f32) -> Result<Vec<AnalysisSpec>, LiteError> {
+    let Some(reqs) = &payload.analyses else {
+        return Ok(vec![AnalysisSpec::quality(default_threshold)]);
+    };
+    if reqs.is_empty() {
+        return Ok(vec![AnalysisSpec::quality(default_threshold)]);
+    }
+    reqs.iter()
+        .map(|r| {
+            if !r.kind.eq_ignore_ascii_case("quality") {
+                return Err(bad_part(format!(
+                    "analysis type {:?} is not available in API Lite liveness (only QUALITY)",
+                    r.kind
+                )));
+            }
+            let params = r.params.as_ref();
+            let mut spec = AnalysisSpec::quality(default_threshold);
+            for (name, v, slot) in [
+                ("threshold_spoofing", params.and_then(|p| p.threshold_spoofing), &mut spec.threshold_spoofing),
+                ("threshold_liveness", params.and_then(|p| p.threshold_liveness), &mut spec.threshold_liveness),
+                ("threshold_replay", params.and_then(|p| p.threshold_replay), &mut spec.threshold_replay),
+            ] {
+                if let Some(v) = v {
+                    if !liveness::valid_threshold(v) {
+                        return Err(bad_part(format!("{name} must be a number in [0, 1], got {v}")));
+                    }
+                    *slot = v;
+                }
+            }
+            spec.extract_best_shot = params.and_then(|p| p.extract_best_shot).unwrap_or(false);
+            spec.meta_data = r.meta_data.clone().unwrap_or_else(|| json!({}));
+            Ok(spec)
+        })
+        .collect()
+}

@@ -1,0 +1,60 @@
+//! Oz API Lite: stateless biometry (`/v1/face/pattern/*`) and liveness (`/v1/face/liveness/*`),
+//! with `Content-Transfer-Encoding: base64` in and out.
+
+mod biometry;
+mod folder;
+mod liveness;
+mod parts;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use oz_domain::lite::{LiteErrorKind, Processor};
+use serde_json::json;
+
+use crate::error::LiteError;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    let bpe = || async { method_not_allowed(Processor::Biometry) };
+    let lde = || async { method_not_allowed(Processor::Liveness) };
+    Router::new()
+        .route("/version", get(version))
+        .route("/v1/face/pattern/health", get(health).fallback(bpe))
+        .route("/v1/face/pattern/extract", post(biometry::extract).fallback(bpe))
+        .route("/v1/face/pattern/compare", post(biometry::compare).fallback(bpe))
+        .route("/v1/face/pattern/verify", post(biometry::verify).fallback(bpe))
+        .route("/v1/face/pattern/extract_and_compare", post(biometry::extract_and_compare).fallback(bpe))
+        .route("/v1/face/pattern/compare_n", post(biometry::compare_n).fallback(bpe))
+        .route("/v1/face/pattern/verify_n", post(biometry::verify_n).fallback(bpe))
+        .route("/v1/face/pattern/extract_and_compare_n", post(biometry::extract_and_compare_n).fallback(bpe))
+        .route("/v1/face/liveness/health", get(health).fallback(lde))
+        .route("/v1/face/liveness/detect", post(liveness::detect).fallback(lde))
+}
+
+fn method_not_allowed(p: Processor) -> Response {
+    LiteError::new(LiteErrorKind::InvalidMethod, "invalid HTTP request method").on(p).into_response()
+}
+
+/// `GET /version`: component versions.
+async fn version(State(st): State<AppState>) -> Json<serde_json::Value> {
+    let models: Vec<_> =
+        st.pipeline.model_versions().iter().map(|m| json!({ "name": m.name, "version": m.version })).collect();
+    Json(json!({
+        "core": env!("CARGO_PKG_VERSION"),
+        "tfss": oz_vision::runtime::RUNTIME_NAME,
+        "models": models,
+    }))
+}
+
+/// `GET .../health`: 0 when a real inference succeeds, 3 when the processor is inoperative.
+async fn health(State(st): State<AppState>) -> Json<serde_json::Value> {
+    let probe = st.run(|p| p.detect(&image::RgbImage::new(64, 64))).await;
+    match probe {
+        Ok(Ok(_)) => Json(json!({ "status": 0, "message": "" })),
+        Ok(Err(e)) => Json(json!({ "status": 3, "message": e.to_string() })),
+        Err(e) => Json(json!({ "status": 3, "message": e.message })),
+    }
+}

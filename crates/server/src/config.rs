@@ -1,0 +1,134 @@
+//! Configuration from the environment (every variable is documented in README.md).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use oz_domain::decision::DecisionThresholds;
+use oz_http::LiteConfig;
+use oz_vision::PipelineConfig;
+use oz_vision::limits::MediaLimits;
+use oz_vision::video::VideoLimits;
+
+/// Settings shared by every subcommand that loads the models.
+#[derive(Debug, Clone, Args)]
+pub struct VisionArgs {
+    /// Folder with the ONNX models and manifest.json.
+    #[arg(long, env = "OZ_MODELS_DIR", default_value = "./models")]
+    pub models_dir: PathBuf,
+    /// ONNX Runtime shared library (found automatically in .ort/ when unset).
+    #[arg(long, env = "ORT_DYLIB_PATH")]
+    pub ort_dylib_path: Option<PathBuf>,
+    /// ONNX Runtime sessions per model (default: number of cores).
+    #[arg(long, env = "OZ_POOL_SIZE")]
+    pub pool_size: Option<usize>,
+    /// Detector input size (long side, pixels).
+    #[arg(long, env = "OZ_DETECT_SIZE", default_value_t = 320)]
+    pub detect_size: u32,
+    /// Largest accepted file, bytes.
+    #[arg(long, env = "OZ_MAX_FILE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_file_bytes: u64,
+    /// Largest accepted image, pixels (width x height).
+    #[arg(long, env = "OZ_MAX_IMAGE_PIXELS", default_value_t = 50_000_000)]
+    pub max_image_pixels: u64,
+    /// Longest accepted video, seconds.
+    #[arg(long, env = "OZ_VIDEO_MAX_DURATION", default_value_t = 60.0)]
+    pub video_max_duration: f64,
+    /// Most frames in an accepted video.
+    #[arg(long, env = "OZ_VIDEO_MAX_FRAMES", default_value_t = 3600)]
+    pub video_max_frames: u64,
+    /// Most entries in a zip shot set.
+    #[arg(long, env = "OZ_ZIP_MAX_ENTRIES", default_value_t = 64)]
+    pub zip_max_entries: usize,
+    /// Most uncompressed bytes in a zip shot set.
+    #[arg(long, env = "OZ_ZIP_MAX_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub zip_max_bytes: u64,
+    /// Frames sampled from a video or shot set.
+    #[arg(long, env = "OZ_SAMPLE_FRAMES", default_value_t = 8)]
+    pub sample_frames: usize,
+}
+
+impl VisionArgs {
+    pub fn pipeline_config(&self) -> PipelineConfig {
+        let mut cfg = PipelineConfig {
+            models_dir: self.models_dir.clone(),
+            ort_library: self.ort_dylib_path.clone(),
+            limits: MediaLimits {
+                max_file_bytes: self.max_file_bytes,
+                max_image_pixels: self.max_image_pixels,
+                video: VideoLimits {
+                    max_duration_s: self.video_max_duration,
+                    max_frames: self.video_max_frames,
+                    max_pixels: self.max_image_pixels,
+                },
+                zip_max_entries: self.zip_max_entries,
+                zip_max_total_bytes: self.zip_max_bytes,
+                sample_frames: self.sample_frames.max(1),
+            },
+            ..PipelineConfig::default()
+        };
+        if let Some(n) = self.pool_size {
+            cfg.pool_size = n.max(1);
+        }
+        cfg.detector.input_size = self.detect_size.clamp(64, 2048);
+        cfg
+    }
+}
+
+/// Biometric and liveness thresholds.
+#[derive(Debug, Clone, Args)]
+pub struct ThresholdArgs {
+    /// Score at or above which a biometric match is `approved`.
+    #[arg(long, env = "OZ_BIOMETRY_APPROVE", default_value_t = DecisionThresholds::DEFAULT.approve)]
+    pub biometry_approve: f32,
+    /// Score below which a biometric match is `declined` (between: `operator_required`).
+    #[arg(long, env = "OZ_BIOMETRY_DECLINE", default_value_t = DecisionThresholds::DEFAULT.decline)]
+    pub biometry_decline: f32,
+    /// Default `threshold_spoofing`: a liveness score above it is an attack.
+    #[arg(long, env = "OZ_THRESHOLD_SPOOFING", default_value_t = oz_domain::liveness::DEFAULT_THRESHOLD_SPOOFING)]
+    pub threshold_spoofing: f32,
+}
+
+impl ThresholdArgs {
+    pub fn thresholds(&self) -> anyhow::Result<DecisionThresholds> {
+        Ok(DecisionThresholds::new(self.biometry_approve, self.biometry_decline)?)
+    }
+}
+
+/// `serve` settings.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "OZ_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Data folder (media files and the embedded SQLite database from issue #3 on).
+    #[arg(long, env = "OZ_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Database URL (unset: embedded SQLite in OZ_DATA_DIR). Used by the full API.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Largest request body, bytes.
+    #[arg(long, env = "OZ_MAX_REQUEST_BYTES", default_value_t = 128 * 1024 * 1024)]
+    pub max_request_bytes: u64,
+    /// Most parts in one multipart request.
+    #[arg(long, env = "OZ_MAX_PARTS", default_value_t = 32)]
+    pub max_parts: usize,
+    #[command(flatten)]
+    pub vision: VisionArgs,
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+}
+
+impl ServeArgs {
+    pub fn lite_config(&self) -> anyhow::Result<LiteConfig> {
+        if !oz_domain::liveness::valid_threshold(f64::from(self.thresholds.threshold_spoofing)) {
+            anyhow::bail!("OZ_THRESHOLD_SPOOFING must be in [0, 1]");
+        }
+        Ok(LiteConfig {
+            thresholds: self.thresholds.thresholds()?,
+            threshold_spoofing: self.thresholds.threshold_spoofing,
+            max_request_bytes: self.max_request_bytes,
+            max_parts: self.max_parts.max(1),
+        })
+    }
+}

@@ -1,0 +1,216 @@
+//! `oz-server eval DIR`: measures what the shipped thresholds do on labelled media.
+//!
+//! Layout: media under `DIR/live/` are bona fide, under `DIR/attack/` presentation attacks (files
+//! directly in DIR count as live). Identity for verification comes from the file name:
+//! `person__anything.jpg` belongs to `person`; a name without `__` is a person of its own.
+//! `--simulate-attacks` adds, for every live image, the attacks of `attacks.rs`.
+//!
+//! Prints liveness BPCER / APCER / ACER (ISO/IEC 30107-3) at the threshold and over a sweep, and
+//! verification outcomes of every genuine and impostor pair at the decision thresholds.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use image::RgbImage;
+use oz_domain::decision::score_from_cosine;
+use oz_vision::media::{DecodedMedia, Frame, MediaInfo, MediaKind};
+use oz_vision::pipeline::AnalyzeOptions;
+
+use crate::attacks;
+use crate::config::{ThresholdArgs, VisionArgs};
+
+#[derive(Debug, Clone, Args)]
+pub struct EvalArgs {
+    /// Folder with live/ and attack/ sub-folders (or media directly inside = live).
+    pub dir: PathBuf,
+    /// Also evaluate attacks simulated from every live image.
+    #[arg(long)]
+    pub simulate_attacks: bool,
+    #[command(flatten)]
+    pub vision: VisionArgs,
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+}
+
+struct Sample {
+    name: String,
+    identity: Option<String>,
+    attack: Option<String>,
+    spoof: Option<f32>,
+    embedding: Option<Vec<f32>>,
+}
+
+fn collect(dir: &Path, out: &mut Vec<(PathBuf, bool)>, attack: bool) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.filter_map(Result::ok).map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        if p.is_dir() {
+            collect(&p, out, attack || name == "attack")?;
+        } else if !name.starts_with('.') && !name.ends_with(".md") && !name.ends_with(".txt") {
+            out.push((p, attack));
+        }
+    }
+    Ok(())
+}
+
+fn identity(path: &Path) -> String {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    stem.split("__").next().unwrap_or(stem).to_string()
+}
+
+fn as_media(image: RgbImage) -> DecodedMedia {
+    let info = MediaInfo {
+        kind: MediaKind::Image,
+        mime_type: "image/png".into(),
+        size: 0,
+        md5: String::new(),
+        width: image.width(),
+        height: image.height(),
+        video: None,
+        shots: None,
+    };
+    DecodedMedia { info, frames: vec![Frame { index: 0, timestamp_s: None, name: None, image }] }
+}
+
+pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
+    let p = oz_vision::Pipeline::load(args.vision.pipeline_config())?;
+    let thresholds = args.thresholds.thresholds()?;
+    let threshold = args.thresholds.threshold_spoofing;
+    let mut files = Vec::new();
+    collect(&args.dir, &mut files, false)?;
+    let mut samples: Vec<Sample> = Vec::new();
+    let opts = AnalyzeOptions { best_shot: false, embedding: true };
+    for (path, is_attack) in &files {
+        let name = path.strip_prefix(&args.dir).unwrap_or(path).display().to_string();
+        let bytes = std::fs::read(path)?;
+        let media = match p.decode(&bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                println!("skip {name}: {e}");
+                continue;
+            }
+        };
+        let analysed = p.analyze_media(&media, opts);
+        let (spoof, embedding) = match &analysed {
+            Ok(a) => (Some(a.confidence_spoofing), a.embedding.clone()),
+            Err(e) => {
+                println!("{name}: {e}");
+                (None, None)
+            }
+        };
+        let is_image = media.info.kind == MediaKind::Image;
+        samples.push(Sample {
+            name: name.clone(),
+            identity: (!is_attack && is_image).then(|| identity(path)),
+            attack: is_attack.then(|| "given".to_string()),
+            spoof,
+            embedding,
+        });
+        if args.simulate_attacks && !is_attack && is_image {
+            for kind in attacks::KINDS {
+                if let Some(img) = attacks::simulate(kind, &media.frames[0].image) {
+                    let spoof =
+                        p.analyze_media(&as_media(img), AnalyzeOptions::default()).ok().map(|a| a.confidence_spoofing);
+                    samples.push(Sample {
+                        name: format!("{name} [{kind}]"),
+                        identity: None,
+                        attack: Some(kind.to_string()),
+                        spoof,
+                        embedding: None,
+                    });
+                }
+            }
+        }
+    }
+
+    println!("\n== Liveness (confidence_spoofing; attack when > threshold) ==");
+    println!("{:<60} {:>8} {:>14}", "media", "spoof", "label");
+    for s in &samples {
+        let spoof = s.spoof.map_or("no face".to_string(), |v| format!("{v:.4}"));
+        println!("{:<60} {:>8} {:>14}", s.name, spoof, s.attack.as_deref().unwrap_or("live"));
+    }
+    // A live media with no usable face is a bona fide rejection; an attack with no face is caught.
+    let live: Vec<f32> = samples.iter().filter(|s| s.attack.is_none()).map(|s| s.spoof.unwrap_or(1.0)).collect();
+    let attack: Vec<(&str, f32)> =
+        samples.iter().filter_map(|s| s.attack.as_deref().map(|k| (k, s.spoof.unwrap_or(1.0)))).collect();
+    let rates = |t: f32| {
+        let bpcer = live.iter().filter(|&&v| v > t).count() as f64 / live.len().max(1) as f64;
+        let apcer = attack.iter().filter(|(_, v)| *v <= t).count() as f64 / attack.len().max(1) as f64;
+        (bpcer, apcer)
+    };
+    println!("\n{} live, {} attacks", live.len(), attack.len());
+    println!("{:>9} {:>7} {:>7} {:>7}", "threshold", "BPCER", "APCER", "ACER");
+    let mut sweep: Vec<f32> = (1..20).map(|i| i as f32 * 0.05).collect();
+    sweep.push(threshold);
+    sweep.sort_by(f32::total_cmp);
+    sweep.dedup();
+    for t in sweep {
+        let (b, a) = rates(t);
+        let mark = if (t - threshold).abs() < 1e-6 { "  <- configured" } else { "" };
+        println!("{t:>9.3} {:>7.3} {:>7.3} {:>7.3}{mark}", b, a, (a + b) / 2.0);
+    }
+    if let Some(max_live) = live.iter().copied().reduce(f32::max) {
+        let (_, a) = rates(max_live);
+        println!("highest live score {max_live:.4}: a threshold there accepts every live media and has APCER {a:.3}");
+    }
+    let mut per_kind: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for (k, v) in &attack {
+        let e = per_kind.entry(k).or_default();
+        e.0 += 1;
+        if *v > threshold {
+            e.1 += 1;
+        }
+    }
+    for (k, (n, caught)) in per_kind {
+        println!("  {k:<14} caught {caught}/{n} at threshold {threshold}");
+    }
+
+    println!(
+        "\n== Verification (score from cosine; approve >= {}, decline < {}) ==",
+        thresholds.approve, thresholds.decline
+    );
+    let people: Vec<(&str, &str, &Vec<f32>)> =
+        samples.iter().filter_map(|s| Some((s.name.as_str(), s.identity.as_deref()?, s.embedding.as_ref()?))).collect();
+    let mut genuine = Vec::new();
+    let mut impostor = Vec::new();
+    for i in 0..people.len() {
+        for j in i + 1..people.len() {
+            let cos = oz_vision::embed::cosine(people[i].2, people[j].2);
+            let score = score_from_cosine(cos);
+            let line = format!(
+                "{} vs {}: cosine {cos:.3} score {score:.3} {}",
+                people[i].0,
+                people[j].0,
+                thresholds.decide(score).as_str()
+            );
+            if people[i].1 == people[j].1 { genuine.push((score, line)) } else { impostor.push((score, line)) }
+        }
+    }
+    for (label, pairs) in [("genuine", &genuine), ("impostor", &impostor)] {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for (s, _) in pairs.iter() {
+            *counts.entry(thresholds.decide(*s).as_str()).or_default() += 1;
+        }
+        println!("{label} pairs: {} {:?}", pairs.len(), counts);
+    }
+    for (_, l) in &genuine {
+        println!("  genuine  {l}");
+    }
+    let mut worst: Vec<_> = impostor.iter().collect();
+    worst.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (_, l) in worst.iter().take(5) {
+        println!("  impostor {l}");
+    }
+    let correct = genuine.iter().filter(|(s, _)| *s >= thresholds.approve).count()
+        + impostor.iter().filter(|(s, _)| *s < thresholds.decline).count();
+    let total = genuine.len() + impostor.len();
+    if total > 0 {
+        println!(
+            "verification accuracy (approved genuine + declined impostor): {correct}/{total} = {:.3}",
+            correct as f64 / total as f64
+        );
+    }
+    Ok(())
+}

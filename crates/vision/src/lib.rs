@@ -1,0 +1,30 @@
+//! Vision: everything between media bytes and face numbers, with no HTTP and no database.
+//!
+//! Stages, each in its own module: [`media`] decodes images, videos ([`video`]) and zip shot sets
+//! into upright RGB frames under [`limits`]; [`detect`] finds faces (YuNet) with 5 landmarks;
+//! [`align`] warps a face to the 112x112 template; [`embed`] turns it into an L2-normalised vector
+//! (SFace) kept as a versioned [`template`]; [`liveness`] scores presentation attacks
+//! (MiniFASNet); [`pose`] estimates head pose; [`quality`] scores frames and picks the best shot.
+//! [`pipeline::Pipeline`] ties them together over an ONNX Runtime session pool ([`runtime`]) whose
+//! models are checked against `models/manifest.json` ([`models`]).
+
+pub mod align;
+pub mod detect;
+pub mod embed;
+pub mod error;
+pub mod imgops;
+pub mod limits;
+pub mod liveness;
+pub mod media;
+pub mod models;
+pub mod pipeline;
+pub mod pose;
+pub mod quality;
+pub mod runtime;
+pub mod template;
+pub mod testdata;
+pub mod video;
+
+pub use error::VisionError;
+pub use limits::MediaLimits;
+pub use pipeline::{Pipeline, PipelineConfig};

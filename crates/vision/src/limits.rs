@@ -1,0 +1,32 @@
+//! Limits applied while decoding untrusted media. Every refusal is a typed [`crate::VisionError`].
+
+use crate::video::VideoLimits;
+
+#[derive(Debug, Clone)]
+pub struct MediaLimits {
+    /// Bytes per uploaded file.
+    pub max_file_bytes: u64,
+    /// Pixels per image (width x height), checked from the header before any allocation.
+    pub max_image_pixels: u64,
+    /// Video duration, frame count and frame size.
+    pub video: VideoLimits,
+    /// Entries in a zip shot set.
+    pub zip_max_entries: usize,
+    /// Total uncompressed bytes of a zip shot set.
+    pub zip_max_total_bytes: u64,
+    /// Frames sampled from a video or shot set for liveness and best shot.
+    pub sample_frames: usize,
+}
+
+impl Default for MediaLimits {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: 64 * 1024 * 1024,
+            max_image_pixels: 50_000_000,
+            video: VideoLimits::default(),
+            zip_max_entries: 64,
+            zip_max_total_bytes: 256 * 1024 * 1024,
+            sample_frames: 8,
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! Passive anti-spoofing with MiniFASNetV2-SE (faceplugin `fr_liveness`).
+//!
+//! The crop follows the model's training recipe (Silent-Face CropImage): the detector box scaled
+//! 2.7x around its centre (less if the image is too small), shifted to stay inside the image,
+//! resized to 128x128, BGR 0..255 NCHW. Output: 3 logits; softmax; p[0] = live.
+//! We report `confidence_spoofing = 1 - p[0]`.
+
+use image::RgbImage;
+
+use crate::detect::Face;
+use crate::error::VisionError;
+use crate::imgops::{self, Channels};
+use crate::runtime::ModelPool;
+
+const SCALE: f32 = 2.7;
+const SIZE: u32 = 128;
+
+/// The crop box (left, top, width, height) the model sees for `face` in an image of `iw`x`ih`.
+#[must_use]
+pub fn crop_box(face: &Face, iw: u32, ih: u32) -> (f32, f32, f32, f32) {
+    let (iw, ih) = (iw as f32, ih as f32);
+    let (bw, bh) = (face.w.max(1.0), face.h.max(1.0));
+    let scale = SCALE.min((ih - 1.0) / bh).min((iw - 1.0) / bw).max(1.0);
+    let (nw, nh) = ((bw * scale).min(iw), (bh * scale).min(ih));
+    let (cx, cy) = (face.x + bw / 2.0, face.y + bh / 2.0);
+    let left = (cx - nw / 2.0).clamp(0.0, (iw - nw).max(0.0));
+    let top = (cy - nh / 2.0).clamp(0.0, (ih - nh).max(0.0));
+    (left, top, nw, nh)
+}
+
+/// `confidence_spoofing` in [0, 1] for one face (higher = more likely an attack).
+pub fn spoof_score(pool: &ModelPool, img: &RgbImage, face: &Face) -> Result<f32, VisionError> {
+    let (l, t, w, h) = crop_box(face, img.width(), img.height());
+    let crop = imgops::resize(img, Some((f64::from(l), f64::from(t), f64::from(w), f64::from(h))), SIZE, SIZE)?;
+    let data = imgops::to_nchw(&crop, Channels::Bgr, [0.0; 3], [1.0; 3]);
+    let outs = pool.run("input", &[1, 3, SIZE as usize, SIZE as usize], data)?;
+    let logits = outs.first().map(|(_, _, d)| d.as_slice()).unwrap_or(&[]);
+    if logits.len() < 2 {
+        return Err(VisionError::Model("liveness model gave too few outputs".into()));
+    }
+    let live = softmax(logits)[0];
+    Ok((1.0 - live).clamp(0.0, 1.0))
+}
+
+/// Numerically stable softmax.
+#[must_use]
+pub fn softmax(x: &[f32]) -> Vec<f32> {
+    let m = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let e: Vec<f32> = x.iter().map(|v| (v - m).exp()).collect();
+    let s: f32 = e.iter().sum();
+    e.iter().map(|v| v / s).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crop_stays_inside_image() {
+        let f = Face { x: 0.0, y: 0.0, w: 50.0, h: 60.0, score: 0.9, landmarks: [[0.0; 2]; 5] };
+        let (l, t, w, h) = crop_box(&f, 400, 300);
+        assert!(l >= 0.0 && t >= 0.0 && l + w <= 400.0 && t + h <= 300.0);
+        assert!((w - 135.0).abs() < 1e-3 && (h - 162.0).abs() < 1e-3);
+        // A face filling a small image: scale shrinks to fit.
+        let f = Face { x: 0.0, y: 0.0, w: 100.0, h: 100.0, score: 0.9, landmarks: [[0.0; 2]; 5] };
+        let (_, _, w, h) = crop_box(&f, 112, 112);
+        assert!(w <= 112.0 && h <= 112.0);
+    }
+
+    #[test]
+    fn softmax_sums_to_one() {
+        let p = softmax(&[1.0, 2.0, 3.0]);
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(p[2] > p[1] && p[1] > p[0]);
+    }
+}

@@ -1,0 +1,393 @@
+//! Media decoding: sniff the format, then decode an image, a video or a zip shot set into upright
+//! RGB frames plus the facts Oz reports in `info` (size, md5, mime type, dimensions, duration, fps).
+
+use std::io::{Cursor, Read};
+
+use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
+use md5::{Digest, Md5};
+use serde::Serialize;
+
+use crate::error::VisionError;
+use crate::limits::MediaLimits;
+use crate::video::{self, VideoInfo};
+
+/// What kind of media the bytes hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum MediaKind {
+    Image,
+    Video,
+    ShotSet,
+}
+
+/// One upright RGB frame of a media.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Index in the source: frame index for videos, entry order for shot sets, 0 for images.
+    pub index: u64,
+    pub timestamp_s: Option<f64>,
+    /// Entry name inside a shot set.
+    pub name: Option<String>,
+    pub image: RgbImage,
+}
+
+/// The `info` facts of a decoded media (Oz `info.original` / `info.video`).
+#[derive(Debug, Clone, Serialize)]
+pub struct MediaInfo {
+    pub kind: MediaKind,
+    pub mime_type: String,
+    pub size: u64,
+    pub md5: String,
+    /// Upright width and height of the image, video, or first shot.
+    pub width: u32,
+    pub height: u32,
+    pub video: Option<VideoInfo>,
+    /// Number of images in a shot set.
+    pub shots: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DecodedMedia {
+    pub info: MediaInfo,
+    /// Frames to analyse: the image itself, sampled video frames, or the sampled shots.
+    pub frames: Vec<Frame>,
+}
+
+/// Guesses the media kind from magic bytes. Anything that is not an image or a zip is tried as a video.
+#[must_use]
+pub fn sniff(bytes: &[u8]) -> Option<MediaKind> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) || bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(MediaKind::Image)
+    } else if bytes.starts_with(b"PK\x03\x04") {
+        Some(MediaKind::ShotSet)
+    } else if is_video_container(bytes) {
+        Some(MediaKind::Video)
+    } else {
+        None
+    }
+}
+
+fn is_video_container(b: &[u8]) -> bool {
+    let mp4 = b.len() >= 12 && &b[4..8] == b"ftyp";
+    let mkv = b.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]);
+    let avi = b.len() >= 12 && b.starts_with(b"RIFF") && &b[8..12] == b"AVI ";
+    // QuickTime files may start with other atoms than ftyp.
+    let mov = b.len() >= 8 && matches!(&b[4..8], b"moov" | b"mdat" | b"wide" | b"free" | b"skip");
+    mp4 || mkv || avi || mov
+}
+
+fn md5_hex(bytes: &[u8]) -> String {
+    hex::encode(Md5::digest(bytes))
+}
+
+/// Decodes any supported media under `limits`.
+pub fn decode(bytes: &[u8], limits: &MediaLimits) -> Result<DecodedMedia, VisionError> {
+    check_size(bytes, limits)?;
+    match sniff(bytes) {
+        Some(MediaKind::Image) => decode_image_media(bytes, limits),
+        Some(MediaKind::ShotSet) => decode_shot_set(bytes, limits),
+        Some(MediaKind::Video) => decode_video_media(bytes, limits),
+        None => Err(VisionError::UnsupportedFormat),
+    }
+}
+
+fn check_size(bytes: &[u8], limits: &MediaLimits) -> Result<(), VisionError> {
+    if bytes.is_empty() {
+        return Err(VisionError::Empty);
+    }
+    let size = bytes.len() as u64;
+    if size > limits.max_file_bytes {
+        return Err(VisionError::FileTooLarge { size, limit: limits.max_file_bytes });
+    }
+    Ok(())
+}
+
+/// Decodes one JPEG or PNG into upright RGB8: EXIF orientation applied, greyscale expanded,
+/// alpha composited over white. The pixel limit is checked from the header before decoding.
+pub fn decode_image(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, VisionError> {
+    if bytes.is_empty() {
+        return Err(VisionError::Empty);
+    }
+    if !matches!(sniff(bytes), Some(MediaKind::Image)) {
+        return Err(VisionError::UnsupportedFormat);
+    }
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| VisionError::UnreadableImage(e.to_string()))?;
+    let mut lim = image::Limits::default();
+    // Each side at most the whole pixel budget; the allocation bounded by 4 bytes a pixel plus slack.
+    let side = u32::try_from(max_pixels.min(u64::from(u32::MAX))).unwrap_or(u32::MAX);
+    lim.max_image_width = Some(side);
+    lim.max_image_height = Some(side);
+    lim.max_alloc = Some(max_pixels.saturating_mul(8).saturating_add(16 << 20));
+    reader.limits(lim);
+    let mut decoder = reader.into_decoder().map_err(|e| VisionError::UnreadableImage(e.to_string()))?;
+    let (width, height) = decoder.dimensions();
+    if u64::from(width) * u64::from(height) > max_pixels {
+        return Err(VisionError::ImageTooLarge { width, height, limit: max_pixels });
+    }
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| match e {
+        image::ImageError::Limits(_) => VisionError::ImageTooLarge { width, height, limit: max_pixels },
+        other => VisionError::UnreadableImage(other.to_string()),
+    })?;
+    img.apply_orientation(orientation);
+    Ok(flatten_rgb(img))
+}
+
+/// RGB8 from any colour type; alpha is composited over white so transparent areas do not turn black.
+fn flatten_rgb(img: DynamicImage) -> RgbImage {
+    if !img.color().has_alpha() {
+        return img.into_rgb8();
+    }
+    let rgba = img.into_rgba8();
+    let (w, h) = rgba.dimensions();
+    let mut out = RgbImage::new(w, h);
+    for (dst, src) in out.pixels_mut().zip(rgba.pixels()) {
+        let a = u16::from(src[3]);
+        for c in 0..3 {
+            let v = (u16::from(src[c]) * a + 255 * (255 - a) + 127) / 255;
+            dst[c] = u8::try_from(v).unwrap_or(255);
+        }
+    }
+    out
+}
+
+fn image_mime(bytes: &[u8]) -> &'static str {
+    if bytes.starts_with(b"\x89PNG") { "image/png" } else { "image/jpeg" }
+}
+
+fn decode_image_media(bytes: &[u8], limits: &MediaLimits) -> Result<DecodedMedia, VisionError> {
+    let image = decode_image(bytes, limits.max_image_pixels)?;
+    let info = MediaInfo {
+        kind: MediaKind::Image,
+        mime_type: image_mime(bytes).to_string(),
+        size: bytes.len() as u64,
+        md5: md5_hex(bytes),
+        width: image.width(),
+        height: image.height(),
+        video: None,
+        shots: None,
+    };
+    Ok(DecodedMedia { info, frames: vec![Frame { index: 0, timestamp_s: None, name: None, image }] })
+}
+
+fn video_mime(bytes: &[u8]) -> &'static str {
+    if bytes.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]) {
+        "video/webm"
+    } else if bytes.starts_with(b"RIFF") {
+        "video/x-msvideo"
+    } else if bytes.len() >= 12 && &bytes[4..8] == b"ftyp" && &bytes[8..10] == b"qt" {
+        "video/quicktime"
+    } else {
+        "video/mp4"
+    }
+}
+
+fn decode_video_media(bytes: &[u8], limits: &MediaLimits) -> Result<DecodedMedia, VisionError> {
+    let decoded = video::decode_video_bytes(bytes, limits.sample_frames, &limits.video)?;
+    for f in &decoded.frames {
+        let px = u64::from(f.image.width()) * u64::from(f.image.height());
+        if px > limits.max_image_pixels {
+            return Err(VisionError::ImageTooLarge {
+                width: f.image.width(),
+                height: f.image.height(),
+                limit: limits.max_image_pixels,
+            });
+        }
+    }
+    let info = MediaInfo {
+        kind: MediaKind::Video,
+        mime_type: video_mime(bytes).to_string(),
+        size: bytes.len() as u64,
+        md5: md5_hex(bytes),
+        width: decoded.info.width,
+        height: decoded.info.height,
+        video: Some(decoded.info),
+        shots: None,
+    };
+    let frames = decoded
+        .frames
+        .into_iter()
+        .map(|f| Frame { index: f.index, timestamp_s: Some(f.timestamp_s), name: None, image: f.image })
+        .collect();
+    Ok(DecodedMedia { info, frames })
+}
+
+/// Picks `n` indices spread evenly over `0..len`, first and last included.
+#[must_use]
+pub fn spread_indices(len: usize, n: usize) -> Vec<usize> {
+    if len == 0 || n == 0 {
+        return Vec::new();
+    }
+    if n >= len {
+        return (0..len).collect();
+    }
+    if n == 1 {
+        return vec![len / 2];
+    }
+    let mut out: Vec<usize> = (0..n).map(|i| (i * (len - 1) + (n - 1) / 2) / (n - 1)).collect();
+    out.dedup();
+    out
+}
+
+/// A zip of images taken in name order and treated like a video: entries are checked for count,
+/// declared and actual uncompressed size and path safety before any image is decoded.
+fn decode_shot_set(bytes: &[u8], limits: &MediaLimits) -> Result<DecodedMedia, VisionError> {
+    let mut archive =
+        zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| VisionError::UnreadableZip(e.to_string()))?;
+    if archive.len() > limits.zip_max_entries {
+        return Err(VisionError::ZipTooManyEntries { count: archive.len(), limit: limits.zip_max_entries });
+    }
+    let mut names: Vec<(String, usize)> = Vec::new();
+    let mut declared: u64 = 0;
+    for i in 0..archive.len() {
+        let entry = archive.by_index(i).map_err(|e| VisionError::UnreadableZip(e.to_string()))?;
+        if entry.is_dir() {
+            continue;
+        }
+        let raw = entry.name().to_string();
+        if entry.enclosed_name().is_none() {
+            return Err(VisionError::ZipUnsafePath(raw));
+        }
+        declared = declared.saturating_add(entry.size());
+        if declared > limits.zip_max_total_bytes {
+            return Err(VisionError::ZipTooLarge { limit: limits.zip_max_total_bytes });
+        }
+        let base = raw.rsplit('/').next().unwrap_or(&raw);
+        // macOS resource forks and hidden files are not shots.
+        let lower = base.to_ascii_lowercase();
+        let is_image = [".jpg", ".jpeg", ".png"].iter().any(|ext| lower.ends_with(ext));
+        if raw.starts_with("__MACOSX/") || base.starts_with('.') || !is_image {
+            continue;
+        }
+        names.push((raw, i));
+    }
+    names.sort();
+    if names.is_empty() {
+        return Err(VisionError::ZipEmpty);
+    }
+    let total = names.len();
+    let picked = spread_indices(total, limits.sample_frames.max(1));
+    let mut frames = Vec::with_capacity(picked.len());
+    let mut budget = limits.zip_max_total_bytes;
+    for &pos in &picked {
+        let (name, idx) = &names[pos];
+        let entry = archive.by_index(*idx).map_err(|e| VisionError::UnreadableZip(e.to_string()))?;
+        // The declared size may lie: read at most the remaining budget plus one byte.
+        let mut buf = Vec::new();
+        entry
+            .take(budget.saturating_add(1))
+            .read_to_end(&mut buf)
+            .map_err(|e| VisionError::UnreadableZip(e.to_string()))?;
+        if buf.len() as u64 > budget {
+            return Err(VisionError::ZipTooLarge { limit: limits.zip_max_total_bytes });
+        }
+        budget -= buf.len() as u64;
+        let image = decode_image(&buf, limits.max_image_pixels)
+            .map_err(|e| VisionError::UnreadableImage(format!("{name}: {e}")))?;
+        frames.push(Frame { index: pos as u64, timestamp_s: None, name: Some(name.clone()), image });
+    }
+    let (width, height) = frames.first().map_or((0, 0), |f| f.image.dimensions());
+    let info = MediaInfo {
+        kind: MediaKind::ShotSet,
+        mime_type: "application/zip".to_string(),
+        size: bytes.len() as u64,
+        md5: md5_hex(bytes),
+        width,
+        height,
+        video: None,
+        shots: Some(total),
+    };
+    Ok(DecodedMedia { info, frames })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn encode_png(img: &DynamicImage) -> Vec<u8> {
+        let mut out = Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png).expect("encode png");
+        out.into_inner()
+    }
+
+    #[test]
+    fn huge_png_header_is_refused_before_allocation() {
+        let bytes = crate::testdata::huge_png(50_000, 50_000);
+        match decode_image(&bytes, 50_000_000) {
+            Err(VisionError::ImageTooLarge { width: 50_000, height: 50_000, .. }) => {}
+            other => panic!("expected ImageTooLarge, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn garbage_and_truncated_images_are_errors() {
+        assert!(matches!(decode_image(b"", 100), Err(VisionError::Empty)));
+        assert!(matches!(decode_image(b"hello world", 100), Err(VisionError::UnsupportedFormat)));
+        let img = DynamicImage::ImageRgb8(RgbImage::from_pixel(64, 48, image::Rgb([10, 20, 30])));
+        let png = encode_png(&img);
+        assert!(decode_image(&png[..png.len() / 2], 1 << 20).is_err());
+        assert!(decode_image(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 0], 1 << 20).is_err());
+    }
+
+    #[test]
+    fn grey_and_alpha_become_rgb() {
+        let grey = DynamicImage::ImageLuma8(image::GrayImage::from_pixel(8, 4, image::Luma([77])));
+        let rgb = decode_image(&encode_png(&grey), 1 << 20).expect("grey");
+        assert_eq!(rgb.dimensions(), (8, 4));
+        assert_eq!(rgb.get_pixel(0, 0).0, [77, 77, 77]);
+        let transparent = DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(4, 4, image::Rgba([0, 0, 0, 0])));
+        let rgb = decode_image(&encode_png(&transparent), 1 << 20).expect("rgba");
+        assert_eq!(rgb.get_pixel(1, 1).0, [255, 255, 255]);
+    }
+
+    #[test]
+    fn spread_indices_cover_whole_range() {
+        assert_eq!(spread_indices(10, 3), vec![0, 5, 9]);
+        assert_eq!(spread_indices(3, 8), vec![0, 1, 2]);
+        assert_eq!(spread_indices(120, 8).len(), 8);
+        assert_eq!(spread_indices(120, 8).last(), Some(&119));
+        assert!(spread_indices(0, 4).is_empty());
+    }
+
+    fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default();
+        for (name, data) in entries {
+            w.start_file(*name, opts).expect("start");
+            w.write_all(data).expect("write");
+        }
+        w.finish().expect("finish").into_inner()
+    }
+
+    #[test]
+    fn shot_set_in_name_order_with_limits() {
+        let a = encode_png(&DynamicImage::ImageRgb8(RgbImage::from_pixel(4, 4, image::Rgb([1, 1, 1]))));
+        let b = encode_png(&DynamicImage::ImageRgb8(RgbImage::from_pixel(6, 6, image::Rgb([2, 2, 2]))));
+        let z = zip_of(&[("b.png", &b), ("a.png", &a), ("__MACOSX/._a.png", b"junk")]);
+        let m = decode(&z, &MediaLimits::default()).expect("zip decodes");
+        assert_eq!(m.info.kind, MediaKind::ShotSet);
+        assert_eq!(m.info.shots, Some(2));
+        assert_eq!(m.frames[0].name.as_deref(), Some("a.png"));
+        assert_eq!(m.frames[1].image.dimensions(), (6, 6));
+
+        let limits = MediaLimits { zip_max_entries: 1, ..MediaLimits::default() };
+        assert!(matches!(decode(&z, &limits), Err(VisionError::ZipTooManyEntries { .. })));
+        let limits = MediaLimits { zip_max_total_bytes: 10, ..MediaLimits::default() };
+        assert!(matches!(decode(&z, &limits), Err(VisionError::ZipTooLarge { .. })));
+
+        let evil = zip_of(&[("../../etc/passwd.png", &a)]);
+        assert!(matches!(decode(&evil, &MediaLimits::default()), Err(VisionError::ZipUnsafePath(_))));
+        let empty = zip_of(&[("readme.txt", b"")]);
+        assert!(matches!(decode(&empty, &MediaLimits::default()), Err(VisionError::ZipEmpty)));
+        assert!(matches!(decode(b"PK\x03\x04garbage", &MediaLimits::default()), Err(VisionError::UnreadableZip(_))));
+    }
+
+    #[test]
+    fn size_limit_and_unknown_format() {
+        let limits = MediaLimits { max_file_bytes: 4, ..MediaLimits::default() };
+        assert!(matches!(decode(b"12345", &limits), Err(VisionError::FileTooLarge { .. })));
+        assert!(matches!(decode(b"12345", &MediaLimits::default()), Err(VisionError::UnsupportedFormat)));
+    }
+}

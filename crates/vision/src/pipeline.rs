@@ -1,0 +1,383 @@
+//! The face pipeline: decode → detect → align → embed / liveness / pose → quality → best shot,
+//! over pools of single-threaded ONNX Runtime sessions.
+//!
+//! All methods are synchronous and CPU-bound: async callers run them on a blocking thread.
+//! Frames of one video are spread over as many threads as the pools have sessions.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use image::RgbImage;
+use serde::Serialize;
+
+use crate::align;
+use crate::detect::{self, DetectorConfig, Face};
+use crate::embed;
+use crate::error::VisionError;
+use crate::imgops;
+use crate::limits::MediaLimits;
+use crate::liveness;
+use crate::media::{self, DecodedMedia, Frame};
+use crate::models::{self, VerifiedModels};
+use crate::pose::{self, Pose};
+use crate::quality::{self, Quality};
+use crate::runtime::{self, ModelPool};
+use crate::template::{self, Template, TemplateError};
+
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    pub models_dir: PathBuf,
+    /// ONNX Runtime shared library; found automatically when `None`.
+    pub ort_library: Option<PathBuf>,
+    /// Sessions per model (default: the number of cores).
+    pub pool_size: usize,
+    pub detector: DetectorConfig,
+    pub limits: MediaLimits,
+    /// A face counts as a person for "exactly one face" rules when it is at least this fraction
+    /// as wide as the largest face.
+    pub min_face_rel: f32,
+    pub best_shot_jpeg_quality: u8,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            models_dir: PathBuf::from("models"),
+            ort_library: None,
+            pool_size: std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            detector: DetectorConfig::default(),
+            limits: MediaLimits::default(),
+            min_face_rel: 0.4,
+            best_shot_jpeg_quality: 90,
+        }
+    }
+}
+
+/// Milliseconds spent per stage (summed over frames for a media).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct StageTimings {
+    pub decode_ms: f64,
+    pub detect_ms: f64,
+    pub align_ms: f64,
+    pub embed_ms: f64,
+    pub liveness_ms: f64,
+    pub pose_ms: f64,
+    pub quality_ms: f64,
+    pub best_shot_ms: f64,
+    /// Wall-clock time of the whole call.
+    pub total_ms: f64,
+}
+
+impl StageTimings {
+    fn add(&mut self, o: &StageTimings) {
+        self.detect_ms += o.detect_ms;
+        self.align_ms += o.align_ms;
+        self.embed_ms += o.embed_ms;
+        self.liveness_ms += o.liveness_ms;
+        self.pose_ms += o.pose_ms;
+        self.quality_ms += o.quality_ms;
+    }
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+/// The main face of a frame, analysed.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaceAnalysis {
+    pub face: Face,
+    /// `confidence_spoofing` of this face, 0..1, higher = attack.
+    pub spoof: f32,
+    pub pose: Pose,
+    pub quality: Quality,
+    #[serde(skip)]
+    pub aligned: RgbImage,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FrameAnalysis {
+    pub index: u64,
+    pub timestamp_s: Option<f64>,
+    pub name: Option<String>,
+    pub faces_found: usize,
+    pub main: Option<FaceAnalysis>,
+    pub timings: StageTimings,
+}
+
+/// The best frame of a media, as the full upright frame encoded as JPEG (Oz's ResultImage.jpg).
+#[derive(Debug, Clone, Serialize)]
+pub struct BestShot {
+    pub frame_index: u64,
+    pub width: u32,
+    pub height: u32,
+    pub quality: f32,
+    #[serde(skip)]
+    pub jpeg: Vec<u8>,
+}
+
+/// Liveness, quality and best shot of one media.
+#[derive(Debug, Clone, Serialize)]
+pub struct MediaAnalysis {
+    pub frames: Vec<FrameAnalysis>,
+    /// Mean `confidence_spoofing` over the frames with a face.
+    pub confidence_spoofing: f32,
+    pub frames_with_face: usize,
+    pub best_shot: Option<BestShot>,
+    /// Embedding of the best frame's face, when asked for.
+    #[serde(skip)]
+    pub embedding: Option<Vec<f32>>,
+    pub timings: StageTimings,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AnalyzeOptions {
+    pub best_shot: bool,
+    pub embedding: bool,
+}
+
+/// Name and version of a loaded model, for `/version`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelVersion {
+    pub name: String,
+    pub version: String,
+}
+
+pub struct Pipeline {
+    cfg: PipelineConfig,
+    detector: ModelPool,
+    embedder: ModelPool,
+    liveness: ModelPool,
+    pose: ModelPool,
+    embedder_id: [u8; 8],
+    versions: Vec<ModelVersion>,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline").field("versions", &self.versions).finish_non_exhaustive()
+    }
+}
+
+impl Pipeline {
+    /// Verifies the models against the manifest, loads ONNX Runtime and the session pools.
+    pub fn load(cfg: PipelineConfig) -> Result<Self, VisionError> {
+        let verified: VerifiedModels = models::verify(&cfg.models_dir)?;
+        let env = runtime::environment(cfg.ort_library.as_deref())?;
+        crate::video::init();
+        let load = |role: &str| -> Result<ModelPool, VisionError> {
+            let e = verified.role(role)?;
+            ModelPool::load(env, &e.name, &verified.path(e), cfg.pool_size)
+        };
+        let embedder_entry = verified.role("embedder")?;
+        let versions = ["detector", "embedder", "liveness", "pose"]
+            .iter()
+            .filter_map(|r| verified.role(r).ok())
+            .map(|e| ModelVersion { name: e.name.clone(), version: e.version.clone() })
+            .collect();
+        Ok(Self {
+            embedder_id: template::model_id_from_sha256(&embedder_entry.sha256),
+            detector: load("detector")?,
+            embedder: load("embedder")?,
+            liveness: load("liveness")?,
+            pose: load("pose")?,
+            versions,
+            cfg,
+        })
+    }
+
+    #[must_use]
+    pub fn config(&self) -> &PipelineConfig {
+        &self.cfg
+    }
+
+    #[must_use]
+    pub fn limits(&self) -> &MediaLimits {
+        &self.cfg.limits
+    }
+
+    #[must_use]
+    pub fn model_versions(&self) -> &[ModelVersion] {
+        &self.versions
+    }
+
+    /// Decodes any supported media under the configured limits.
+    pub fn decode(&self, bytes: &[u8]) -> Result<DecodedMedia, VisionError> {
+        media::decode(bytes, &self.cfg.limits)
+    }
+
+    /// Decodes one JPEG/PNG image under the configured limits.
+    pub fn decode_image(&self, bytes: &[u8]) -> Result<RgbImage, VisionError> {
+        if bytes.len() as u64 > self.cfg.limits.max_file_bytes {
+            return Err(VisionError::FileTooLarge { size: bytes.len() as u64, limit: self.cfg.limits.max_file_bytes });
+        }
+        media::decode_image(bytes, self.cfg.limits.max_image_pixels)
+    }
+
+    /// All faces, highest detector score first.
+    pub fn detect(&self, img: &RgbImage) -> Result<Vec<Face>, VisionError> {
+        detect::detect(&self.detector, img, &self.cfg.detector)
+    }
+
+    /// Faces that count as people (see [`PipelineConfig::min_face_rel`]), largest first.
+    pub fn people(&self, img: &RgbImage) -> Result<Vec<Face>, VisionError> {
+        Ok(detect::significant(&self.detect(img)?, self.cfg.min_face_rel))
+    }
+
+    /// Exactly one person, or `NoFace` / `ManyFaces`.
+    pub fn single_face(&self, img: &RgbImage) -> Result<Face, VisionError> {
+        let people = self.people(img)?;
+        match people.len() {
+            0 => Err(VisionError::NoFace),
+            1 => Ok(people[0]),
+            n => Err(VisionError::ManyFaces(n)),
+        }
+    }
+
+    /// Embedding of one face of `img`.
+    pub fn embed_face(&self, img: &RgbImage, face: &Face) -> Result<Vec<f32>, VisionError> {
+        embed::embed(&self.embedder, &align::align_112(img, face))
+    }
+
+    /// The template of the single person in `img`.
+    pub fn extract(&self, img: &RgbImage) -> Result<Template, VisionError> {
+        let face = self.single_face(img)?;
+        Ok(self.template_of(self.embed_face(img, &face)?))
+    }
+
+    /// Wraps an embedding of this pipeline's embedder as a template.
+    #[must_use]
+    pub fn template_of(&self, vector: Vec<f32>) -> Template {
+        Template { model_id: self.embedder_id, vector }
+    }
+
+    /// Parses template bytes made by this pipeline's embedder.
+    pub fn parse_template(&self, bytes: &[u8]) -> Result<Template, TemplateError> {
+        Template::from_bytes(bytes, &self.embedder_id, embed::DIM)
+    }
+
+    /// Cosine similarity of two templates.
+    #[must_use]
+    pub fn cosine(&self, a: &Template, b: &Template) -> f32 {
+        embed::cosine(&a.vector, &b.vector)
+    }
+
+    /// Detects the faces of one frame and analyses the largest one.
+    pub fn analyze_frame(&self, frame: &Frame) -> Result<FrameAnalysis, VisionError> {
+        let mut t = StageTimings::default();
+        let start = Instant::now();
+        let faces = self.detect(&frame.image)?;
+        t.detect_ms = ms(start);
+        let people = detect::significant(&faces, self.cfg.min_face_rel);
+        let main = match people.first() {
+            None => None,
+            Some(face) => Some(self.analyze_face(&frame.image, face, &mut t)?),
+        };
+        t.total_ms = ms(start);
+        Ok(FrameAnalysis {
+            index: frame.index,
+            timestamp_s: frame.timestamp_s,
+            name: frame.name.clone(),
+            faces_found: people.len(),
+            main,
+            timings: t,
+        })
+    }
+
+    fn analyze_face(&self, img: &RgbImage, face: &Face, t: &mut StageTimings) -> Result<FaceAnalysis, VisionError> {
+        let s = Instant::now();
+        let aligned = align::align_112(img, face);
+        t.align_ms = ms(s);
+        let s = Instant::now();
+        let spoof = liveness::spoof_score(&self.liveness, img, face)?;
+        t.liveness_ms = ms(s);
+        let s = Instant::now();
+        let pose = pose::estimate(&self.pose, img, face)?;
+        t.pose_ms = ms(s);
+        let s = Instant::now();
+        let quality = quality::assess(&aligned, face, Some(&pose));
+        t.quality_ms = ms(s);
+        Ok(FaceAnalysis { face: *face, spoof, pose, quality, aligned })
+    }
+
+    /// Liveness, quality and (optionally) best shot and embedding of a decoded media.
+    /// Fails with `NoFace` when no frame shows a face.
+    pub fn analyze_media(&self, media: &DecodedMedia, opts: AnalyzeOptions) -> Result<MediaAnalysis, VisionError> {
+        let start = Instant::now();
+        let frames = self.analyze_frames(&media.frames)?;
+        let mut timings = StageTimings::default();
+        frames.iter().for_each(|f| timings.add(&f.timings));
+
+        let with_face: Vec<&FrameAnalysis> = frames.iter().filter(|f| f.main.is_some()).collect();
+        if with_face.is_empty() {
+            return Err(VisionError::NoFace);
+        }
+        let confidence_spoofing =
+            with_face.iter().filter_map(|f| f.main.as_ref()).map(|m| m.spoof).sum::<f32>() / with_face.len() as f32;
+        let best_pos = frames
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| f.main.as_ref().map(|m| (i, m.quality.score)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(i, _)| i);
+
+        let mut best_shot = None;
+        let mut embedding = None;
+        if let Some(pos) = best_pos {
+            let fa = &frames[pos];
+            if let Some(main) = &fa.main {
+                if opts.best_shot {
+                    let s = Instant::now();
+                    let img = &media.frames[pos].image;
+                    best_shot = Some(BestShot {
+                        frame_index: fa.index,
+                        width: img.width(),
+                        height: img.height(),
+                        quality: main.quality.score,
+                        jpeg: imgops::encode_jpeg(img, self.cfg.best_shot_jpeg_quality)?,
+                    });
+                    timings.best_shot_ms = ms(s);
+                }
+                if opts.embedding {
+                    let s = Instant::now();
+                    embedding = Some(embed::embed(&self.embedder, &main.aligned)?);
+                    timings.embed_ms += ms(s);
+                }
+            }
+        }
+        timings.total_ms = ms(start);
+        let frames_with_face = with_face.len();
+        Ok(MediaAnalysis { frames, confidence_spoofing, frames_with_face, best_shot, embedding, timings })
+    }
+
+    /// Analyses frames in parallel, one worker per pooled session, results in frame order.
+    fn analyze_frames(&self, frames: &[Frame]) -> Result<Vec<FrameAnalysis>, VisionError> {
+        let workers = self.cfg.pool_size.clamp(1, frames.len().max(1));
+        if workers <= 1 {
+            return frames.iter().map(|f| self.analyze_frame(f)).collect();
+        }
+        let next = AtomicUsize::new(0);
+        let results: Mutex<Vec<Option<Result<FrameAnalysis, VisionError>>>> =
+            Mutex::new((0..frames.len()).map(|_| None).collect());
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= frames.len() {
+                            break;
+                        }
+                        let r = self.analyze_frame(&frames[i]);
+                        if let Ok(mut v) = results.lock() {
+                            v[i] = Some(r);
+                        }
+                    }
+                });
+            }
+        });
+        let v = results.into_inner().map_err(|_| VisionError::Model("frame worker panicked".into()))?;
+        v.into_iter().map(|r| r.unwrap_or_else(|| Err(VisionError::Model("frame not analysed".into())))).collect()
+    }
+}

@@ -1,0 +1,928 @@
+//! Video decoding with FFmpeg (through `ffmpeg-next`): open an untrusted clip, check it against
+//! [`VideoLimits`], decode it once with frame threading, and return `sample_count` frames spread
+//! evenly over the whole clip as upright RGB8 images.
+//!
+//! How it works, and why:
+//! - The container header gives the frame count (mp4, mov, avi) or duration and frame rate (webm);
+//!   the wanted frame indices are chosen from that before decoding. Every frame is decoded (a
+//!   decoder cannot skip reference frames), but only the chosen ones are kept (a reference to the
+//!   decoder's buffer, no copy) and only those are converted to RGB (`sws_scale`) and rotated.
+//!   The last decoded frame is always kept too, so the last sample is the real last frame even when
+//!   the header was wrong. When the header gives no count at all (e.g. a browser `MediaRecorder`
+//!   webm), frames are kept at a stride that doubles whenever too many are held.
+//! - After decoding, the samples are re-chosen over the real frame count. If the frames held are
+//!   too far from that ideal spread (the header lied), the clip is decoded a second time with the
+//!   exact indices. This never happens for a well-formed file.
+//! - Rotation: the stream's display matrix (FFmpeg 5.1 exposes rotation only as
+//!   `AV_PKT_DATA_DISPLAYMATRIX` side data, not as a `rotate` tag) says how a player must turn the
+//!   stored picture; we apply that to every sample, so the output is upright. A matrix on the first
+//!   decoded frame (H.264 display-orientation SEI) is used when the stream has none.
+//! - Limits (duration, frame count, frame size) are checked from the header before decoding and
+//!   again on every decoded frame, so a lying header does not get past them.
+//! - Both entry points read through a safe custom I/O (`StreamIo` over a `File` or an in-memory
+//!   cursor): no temporary files, and a file name can never be taken for an FFmpeg protocol.
+
+use std::collections::BTreeMap;
+use std::io::Cursor;
+use std::path::Path;
+use std::sync::{Arc, Once};
+
+use ffmpeg::format::Pixel;
+use ffmpeg::software::scaling;
+use ffmpeg::util::frame;
+use ffmpeg::{codec, format, media};
+use ffmpeg_next as ffmpeg;
+use image::RgbImage;
+
+/// Decoder threads per clip (frame threading).
+const DECODE_THREADS: usize = 2;
+/// `AV_TIME_BASE`: units of the format context's duration.
+const AV_TIME_BASE: f64 = 1_000_000.0;
+
+/// Refusal limits for untrusted videos.
+#[derive(Debug, Clone)]
+pub struct VideoLimits {
+    /// Refuse clips longer than this many seconds (default 60.0).
+    pub max_duration_s: f64,
+    /// Refuse clips whose header declares more frames than this, or that decode to more (default 3600).
+    pub max_frames: u64,
+    /// Refuse frames whose width x height exceeds this (default 4096 x 4096).
+    pub max_pixels: u64,
+}
+
+impl Default for VideoLimits {
+    fn default() -> Self {
+        Self { max_duration_s: 60.0, max_frames: 3600, max_pixels: 4096 * 4096 }
+    }
+}
+
+/// Facts about a decoded clip.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VideoInfo {
+    /// Duration in seconds (from the header; from the decoded timestamps if the header has none).
+    pub duration_s: f64,
+    /// Average frame rate.
+    pub fps: f64,
+    /// Displayed (upright) width, after rotation.
+    pub width: u32,
+    /// Displayed (upright) height, after rotation.
+    pub height: u32,
+    /// Clockwise rotation we applied to make the frames upright: 0, 90, 180 or 270.
+    pub rotation_deg: i32,
+    /// FFmpeg codec name, e.g. `h264`, `hevc`, `vp9`, `vp8`, `mpeg4`.
+    pub codec: String,
+    /// Frames actually decoded.
+    pub frame_count: u64,
+}
+
+/// One sampled frame.
+#[derive(Debug, Clone)]
+pub struct SampledFrame {
+    /// Index of the decoded frame in the stream (0-based, presentation order).
+    pub index: u64,
+    /// Presentation time in seconds from the start of the stream.
+    pub timestamp_s: f64,
+    /// The frame, upright, RGB8.
+    pub image: RgbImage,
+}
+
+/// A decoded clip: its facts and the sampled frames in presentation order.
+#[derive(Debug, Clone)]
+pub struct DecodedVideo {
+    pub info: VideoInfo,
+    pub frames: Vec<SampledFrame>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VideoError {
+    #[error("not a readable video: {0}")]
+    Unreadable(String),
+    #[error("video has no video stream")]
+    NoVideoStream,
+    #[error("video is too long: {0:.1} s (limit {1:.1} s)")]
+    TooLong(f64, f64),
+    #[error("video has too many frames (limit {0})")]
+    TooManyFrames(u64),
+    #[error("video frame too large: {0}x{1}")]
+    TooLarge(u32, u32),
+    #[error("video has no decodable frame")]
+    NoFrames,
+}
+
+/// Initialises FFmpeg once (idempotent, thread-safe). The decode functions call it themselves.
+///
+/// It also lowers FFmpeg's own log level to `fatal`: a server decoding untrusted uploads would
+/// otherwise print a line to stderr for every damaged macroblock. Call
+/// `ffmpeg_next::util::log::set_level` afterwards to see them while debugging.
+pub fn init() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        if let Err(e) = ffmpeg::init() {
+            tracing::error!(error = %e, "ffmpeg init failed");
+        }
+        ffmpeg::util::log::set_level(ffmpeg::util::log::Level::Fatal);
+    });
+}
+
+/// Decodes the video file at `path` and returns `sample_count` frames spread evenly over the whole
+/// clip (first and last included when `sample_count >= 2`, the middle one when it is 1; fewer if
+/// the clip has fewer frames), upright. Never panics on bad input.
+pub fn decode_video_file(path: &Path, sample_count: usize, limits: &VideoLimits) -> Result<DecodedVideo, VideoError> {
+    let open = || {
+        let file = std::fs::File::open(path)
+            .map_err(|e| VideoError::Unreadable(format!("cannot open {}: {e}", path.display())))?;
+        let io =
+            format::context::StreamIo::from_read_seek(file).map_err(|e| unreadable("cannot set up reading", &e))?;
+        open_input(io)
+    };
+    decode_with(&open, sample_count, limits)
+}
+
+/// Same as [`decode_video_file`] for a clip in memory (read through a custom I/O, no temporary file).
+pub fn decode_video_bytes(bytes: &[u8], sample_count: usize, limits: &VideoLimits) -> Result<DecodedVideo, VideoError> {
+    if bytes.is_empty() {
+        return Err(VideoError::Unreadable("empty input".into()));
+    }
+    let data: Arc<[u8]> = Arc::from(bytes);
+    let open = || {
+        let io = format::context::StreamIo::from_read_seek(Cursor::new(Arc::clone(&data)))
+            .map_err(|e| unreadable("cannot set up reading", &e))?;
+        open_input(io)
+    };
+    decode_with(&open, sample_count, limits)
+}
+
+/// Picks `n` indices spread evenly over `0..len`: first and last included for `n >= 2`, the middle
+/// one for `n == 1`, all of them when `n >= len`. (Same rule as `media::spread_indices`.)
+fn spread_indices(len: u64, n: usize) -> Vec<u64> {
+    let n = n as u64;
+    if len == 0 || n == 0 {
+        return Vec::new();
+    }
+    if n >= len {
+        return (0..len).collect();
+    }
+    if n == 1 {
+        return vec![len / 2];
+    }
+    let mut out: Vec<u64> = (0..n).map(|i| (i * (len - 1) + (n - 1) / 2) / (n - 1)).collect();
+    out.dedup();
+    out
+}
+
+fn unreadable(what: &str, e: &ffmpeg::Error) -> VideoError {
+    VideoError::Unreadable(format!("{what}: {e}"))
+}
+
+fn open_input(io: format::context::StreamIo) -> Result<format::context::Input, VideoError> {
+    format::input_from_stream(io, None, None).map_err(|e| unreadable("cannot open container", &e))
+}
+
+/// What the container says before any decoding.
+#[derive(Debug, Clone)]
+struct Header {
+    stream_index: usize,
+    /// Seconds per timestamp tick.
+    time_base: f64,
+    start_pts: Option<i64>,
+    duration_s: Option<f64>,
+    nb_frames: Option<u64>,
+    fps: Option<f64>,
+    /// Clockwise rotation from the stream's display matrix.
+    rotation_cw: Option<i32>,
+    codec: String,
+}
+
+impl Header {
+    /// Frames we expect: the declared count, or duration x fps.
+    fn expected_frames(&self) -> Option<u64> {
+        if let Some(n) = self.nb_frames {
+            return Some(n);
+        }
+        match (self.duration_s, self.fps) {
+            (Some(d), Some(f)) => {
+                let n = (d * f).round();
+                (n >= 1.0 && n < 1e9).then_some(n as u64)
+            }
+            _ => None,
+        }
+    }
+}
+
+fn rational_f64(r: ffmpeg::Rational) -> Option<f64> {
+    if r.numerator() > 0 && r.denominator() > 0 {
+        let v = f64::from(r.numerator()) / f64::from(r.denominator());
+        v.is_finite().then_some(v)
+    } else {
+        None
+    }
+}
+
+fn read_header(ictx: &format::context::Input) -> Result<Header, VideoError> {
+    let best = ictx
+        .streams()
+        .best(media::Type::Video)
+        .filter(|s| !s.disposition().contains(format::stream::Disposition::ATTACHED_PIC));
+    // av_find_best_stream can prefer a cover-art picture; fall back to any real video stream.
+    let stream = match best {
+        Some(s) => s,
+        None => ictx
+            .streams()
+            .find(|s| {
+                s.parameters().medium() == media::Type::Video
+                    && !s.disposition().contains(format::stream::Disposition::ATTACHED_PIC)
+            })
+            .ok_or(VideoError::NoVideoStream)?,
+    };
+    let time_base = rational_f64(stream.time_base())
+        .ok_or_else(|| VideoError::Unreadable("video stream has no time base".into()))?;
+    let start_pts = Some(stream.start_time()).filter(|&t| t != ffmpeg::ffi::AV_NOPTS_VALUE);
+    let stream_duration = Some(stream.duration()).filter(|&d| d > 0).map(|d| d as f64 * time_base);
+    let duration_s = stream_duration
+        .or_else(|| Some(ictx.duration()).filter(|&d| d > 0).map(|d| d as f64 / AV_TIME_BASE))
+        .filter(|d| d.is_finite() && *d > 0.0);
+    let nb_frames = Some(stream.frames()).filter(|&n| n > 0).map(|n| n as u64);
+    // Plausible rates only: a bogus r_frame_rate such as 1000/1 (timestamps in ms) is not a rate.
+    let plausible = |f: &f64| *f >= 0.1 && *f <= 480.0;
+    let fps = rational_f64(stream.avg_frame_rate())
+        .filter(plausible)
+        .or_else(|| rational_f64(stream.rate()).filter(plausible));
+    let rotation_cw = stream
+        .side_data()
+        .find(|sd| sd.kind() == codec::packet::side_data::Type::DisplayMatrix)
+        .and_then(|sd| rotation_from_display_matrix(sd.data()));
+    let codec = stream.parameters().id().name().to_string();
+    Ok(Header { stream_index: stream.index(), time_base, start_pts, duration_s, nb_frames, fps, rotation_cw, codec })
+}
+
+/// Clockwise rotation (0, 90, 180, 270) a player applies to show a frame carrying this display
+/// matrix (9 native-endian `int32`, the first two columns 16.16 fixed point).
+///
+/// `av_display_rotation_get(m) = -atan2(m[1]/|col1|, m[0]/|col0|)` in degrees is the
+/// COUNTER-clockwise angle of the display transform, so the clockwise angle is `atan2(...)`.
+/// Example: an iPhone portrait clip stores landscape pixels with `m = [0, 1, 0, -1, 0, 0, ...]`
+/// (ffprobe: "rotation -90"), which must be turned 90 degrees clockwise. Flips (a negative
+/// determinant) are ignored, as the FFmpeg 5.1 CLI does.
+fn rotation_from_display_matrix(data: &[u8]) -> Option<i32> {
+    let m: Vec<f64> =
+        data.chunks_exact(4).take(9).map(|c| f64::from(i32::from_ne_bytes([c[0], c[1], c[2], c[3]]))).collect();
+    if m.len() < 9 {
+        return None;
+    }
+    let scale0 = m[0].hypot(m[3]);
+    let scale1 = m[1].hypot(m[4]);
+    if scale0 == 0.0 || scale1 == 0.0 {
+        return None;
+    }
+    let cw = (m[1] / scale1).atan2(m[0] / scale0).to_degrees();
+    if !cw.is_finite() {
+        return None;
+    }
+    Some(((cw / 90.0).round() as i32).rem_euclid(4) * 90)
+}
+
+/// A decoded frame held by reference (no copy) until we know whether it is a sample.
+struct Held {
+    ts: Option<i64>,
+    frame: frame::Video,
+}
+
+/// Result of one decoding pass.
+struct Pass {
+    /// Frames held, by index; always includes the last decoded frame.
+    held: BTreeMap<u64, Held>,
+    decoded: u64,
+    first_ts: Option<i64>,
+    last_ts: Option<i64>,
+    /// Display matrix on the first frame (used when the stream has none).
+    frame_rotation_cw: Option<i32>,
+}
+
+/// Decides which frames to hold while decoding.
+enum Keep<'a> {
+    /// Exactly these indices (sorted).
+    Targets(&'a [u64]),
+    /// Unknown length: every `stride`-th frame, at most `cap` of them.
+    Stride { stride: u64, cap: usize },
+}
+
+fn decode_with(
+    open: &dyn Fn() -> Result<format::context::Input, VideoError>,
+    sample_count: usize,
+    limits: &VideoLimits,
+) -> Result<DecodedVideo, VideoError> {
+    init();
+    let mut ictx = open()?;
+    let header = read_header(&ictx)?;
+
+    // Refuse from the header before decoding anything.
+    if let Some(d) = header.duration_s
+        && d > limits.max_duration_s
+    {
+        return Err(VideoError::TooLong(d, limits.max_duration_s));
+    }
+    if let Some(n) = header.nb_frames
+        && n > limits.max_frames
+    {
+        return Err(VideoError::TooManyFrames(limits.max_frames));
+    }
+
+    let planned = header.expected_frames().map(|e| spread_indices(e, sample_count));
+    let keep = match &planned {
+        Some(t) => Keep::Targets(t),
+        None => Keep::Stride { stride: 1, cap: 2 * sample_count.max(1) },
+    };
+    let mut pass = decode_pass(&mut ictx, &header, keep, limits)?;
+    drop(ictx);
+
+    if pass.decoded == 0 {
+        return Err(VideoError::NoFrames);
+    }
+    if let Some(nb) = header.nb_frames
+        && pass.decoded.saturating_mul(2) < nb
+    {
+        return Err(VideoError::Unreadable(format!(
+            "truncated or corrupt video: decoded {} of {nb} frames",
+            pass.decoded
+        )));
+    }
+
+    let mut ideal = spread_indices(pass.decoded, sample_count);
+    let mut picks = pick_nearest(&pass.held, &ideal);
+    if !close_enough(&picks, &ideal, pass.decoded, sample_count) {
+        // The header misled us (or gave nothing): decode again, now knowing the exact indices.
+        tracing::debug!(
+            decoded = pass.decoded,
+            expected = ?header.expected_frames(),
+            "video header frame count was off, decoding a second time"
+        );
+        let mut ictx = open()?;
+        let second = decode_pass(&mut ictx, &header, Keep::Targets(&ideal), limits)?;
+        if second.decoded > 0 {
+            pass = second;
+            ideal = spread_indices(pass.decoded, sample_count);
+            picks = pick_nearest(&pass.held, &ideal);
+        }
+    }
+
+    let rotation_deg = header.rotation_cw.or(pass.frame_rotation_cw).unwrap_or(0);
+    let origin = header.start_pts.or(pass.first_ts);
+    let fps_guess = header.fps.unwrap_or(30.0);
+
+    let mut scaler: Option<scaling::Context> = None;
+    let mut frames = Vec::with_capacity(picks.len());
+    let mut stored_size: Option<(u32, u32)> = None;
+    for index in picks {
+        let Some(mut held) = pass.held.remove(&index) else { continue };
+        let rgb = to_rgb(&mut scaler, &mut held.frame)?;
+        stored_size.get_or_insert((rgb.width(), rgb.height()));
+        let image = match rotation_deg {
+            90 => image::imageops::rotate90(&rgb),
+            180 => image::imageops::rotate180(&rgb),
+            270 => image::imageops::rotate270(&rgb),
+            _ => rgb,
+        };
+        let timestamp_s = match (held.ts, origin) {
+            (Some(ts), Some(o)) => (ts.saturating_sub(o) as f64 * header.time_base).max(0.0),
+            _ => index as f64 / fps_guess,
+        };
+        frames.push(SampledFrame { index, timestamp_s, image });
+    }
+    // Size of the picture when no sample was asked for.
+    let (sw, sh) = match stored_size {
+        Some(s) => s,
+        None => pass.held.values().next_back().map(|h| (h.frame.width(), h.frame.height())).unwrap_or((0, 0)),
+    };
+    let (width, height) = if rotation_deg % 180 == 90 { (sh, sw) } else { (sw, sh) };
+
+    let span_s = match (pass.first_ts, pass.last_ts) {
+        (Some(a), Some(b)) if b > a => Some((b - a) as f64 * header.time_base),
+        _ => None,
+    };
+    let fps = header
+        .fps
+        .or_else(|| span_s.filter(|_| pass.decoded > 1).map(|s| (pass.decoded - 1) as f64 / s))
+        .unwrap_or(0.0);
+    let duration_s = header
+        .duration_s
+        .or_else(|| span_s.map(|s| s + if fps > 0.0 { 1.0 / fps } else { 0.0 }))
+        .or_else(|| (fps > 0.0).then(|| pass.decoded as f64 / fps))
+        .unwrap_or(0.0);
+
+    Ok(DecodedVideo {
+        info: VideoInfo {
+            duration_s,
+            fps,
+            width,
+            height,
+            rotation_deg,
+            codec: header.codec,
+            frame_count: pass.decoded,
+        },
+        frames,
+    })
+}
+
+/// For each ideal index, the nearest held frame (deduplicated, in order).
+fn pick_nearest(held: &BTreeMap<u64, Held>, ideal: &[u64]) -> Vec<u64> {
+    let mut out: Vec<u64> = Vec::with_capacity(ideal.len());
+    for &i in ideal {
+        let below = held.range(..=i).next_back().map(|(&k, _)| k);
+        let above = held.range(i..).next().map(|(&k, _)| k);
+        let k = match (below, above) {
+            (Some(b), Some(a)) => {
+                if i - b <= a - i {
+                    b
+                } else {
+                    a
+                }
+            }
+            (Some(b), None) => b,
+            (None, Some(a)) => a,
+            (None, None) => continue,
+        };
+        if out.last() != Some(&k) {
+            out.push(k);
+        }
+    }
+    out
+}
+
+/// Whether the picks are close to the ideal spread: all distinct and each within a quarter of the
+/// sample spacing (at least one frame) of its ideal index.
+fn close_enough(picks: &[u64], ideal: &[u64], total: u64, sample_count: usize) -> bool {
+    if picks.len() != ideal.len() {
+        return false;
+    }
+    let spacing = if sample_count >= 2 { total.saturating_sub(1) / (sample_count as u64 - 1) } else { total / 2 };
+    let tol = (spacing / 4).max(1);
+    picks.iter().zip(ideal).all(|(&p, &i)| p.abs_diff(i) <= tol)
+}
+
+fn decode_pass(
+    ictx: &mut format::context::Input,
+    header: &Header,
+    mut keep: Keep<'_>,
+    limits: &VideoLimits,
+) -> Result<Pass, VideoError> {
+    let parameters = ictx.stream(header.stream_index).ok_or(VideoError::NoVideoStream)?.parameters();
+    let mut ctx =
+        codec::context::Context::from_parameters(parameters).map_err(|e| unreadable("bad codec parameters", &e))?;
+    ctx.set_threading(codec::threading::Config {
+        kind: codec::threading::Type::Frame,
+        count: DECODE_THREADS,
+        ..Default::default()
+    });
+    let mut decoder = ctx
+        .decoder()
+        .video()
+        .map_err(|e| unreadable(&format!("cannot open a decoder for codec '{}'", header.codec), &e))?;
+    let (w, h) = (decoder.width(), decoder.height());
+    if u64::from(w) * u64::from(h) > limits.max_pixels {
+        return Err(VideoError::TooLarge(w, h));
+    }
+
+    let mut pass = Pass { held: BTreeMap::new(), decoded: 0, first_ts: None, last_ts: None, frame_rotation_cw: None };
+    // Last decoded frame when it is not among the held ones.
+    let mut last: Option<(u64, Held)> = None;
+    let origin = header.start_pts;
+    // Packets that yield nothing cost CPU too: bound them (a few per frame is generous).
+    let max_packets = limits.max_frames.saturating_mul(4).saturating_add(64);
+    let mut packets: u64 = 0;
+
+    let mut on_frame = |pass: &mut Pass, last: &mut Option<(u64, Held)>, mut f: frame::Video| {
+        let index = pass.decoded;
+        if index >= limits.max_frames {
+            return Err(VideoError::TooManyFrames(limits.max_frames));
+        }
+        let (fw, fh) = (f.width(), f.height());
+        if u64::from(fw) * u64::from(fh) > limits.max_pixels {
+            return Err(VideoError::TooLarge(fw, fh));
+        }
+        if fw == 0 || fh == 0 {
+            return Ok(());
+        }
+        let ts = f.timestamp().or_else(|| f.pts());
+        if index == 0 {
+            pass.first_ts = ts;
+            pass.frame_rotation_cw = f
+                .side_data(frame::side_data::Type::DisplayMatrix)
+                .and_then(|sd| rotation_from_display_matrix(sd.data()));
+        }
+        if let Some(t) = ts {
+            pass.last_ts = Some(pass.last_ts.map_or(t, |l| l.max(t)));
+            if let Some(o) = origin.or(pass.first_ts) {
+                let secs = t.saturating_sub(o) as f64 * header.time_base;
+                if secs > limits.max_duration_s {
+                    return Err(VideoError::TooLong(secs, limits.max_duration_s));
+                }
+            }
+        }
+        pass.decoded += 1;
+        // Decoded frames are reference counted: keeping one holds the decoder's buffer, no copy.
+        f.set_pts(ts);
+        let held = Held { ts, frame: f };
+        let wanted = match &mut keep {
+            Keep::Targets(t) => t.binary_search(&index).is_ok(),
+            Keep::Stride { stride, .. } => index % *stride == 0,
+        };
+        if wanted {
+            pass.held.insert(index, held);
+            if let Keep::Stride { stride, cap } = &mut keep
+                && pass.held.len() > *cap
+            {
+                *stride *= 2;
+                let s = *stride;
+                pass.held.retain(|k, _| k % s == 0);
+            }
+            *last = None;
+        } else {
+            *last = Some((index, held));
+        }
+        Ok(())
+    };
+
+    let mut drain = |decoder: &mut codec::decoder::Video,
+                     pass: &mut Pass,
+                     last: &mut Option<(u64, Held)>|
+     -> Result<(), VideoError> {
+        loop {
+            let mut f = frame::Video::empty();
+            // EAGAIN (needs more input), EOF, or a decoding error: stop draining for now.
+            if decoder.receive_frame(&mut f).is_err() {
+                return Ok(());
+            }
+            on_frame(pass, last, f)?;
+        }
+    };
+
+    for (stream, packet) in ictx.packets() {
+        if stream.index() != header.stream_index {
+            continue;
+        }
+        packets += 1;
+        if packets > max_packets {
+            return Err(VideoError::TooManyFrames(limits.max_frames));
+        }
+        // A damaged packet is skipped: the decoder resynchronises on the next ones.
+        let _ = decoder.send_packet(&packet);
+        drain(&mut decoder, &mut pass, &mut last)?;
+    }
+    let _ = decoder.send_eof();
+    drain(&mut decoder, &mut pass, &mut last)?;
+
+    if let Some((index, held)) = last {
+        pass.held.insert(index, held);
+    }
+    Ok(pass)
+}
+
+/// Converts a decoded frame to packed RGB8 with `sws_scale` (same size, no scaling).
+fn to_rgb(scaler: &mut Option<scaling::Context>, f: &mut frame::Video) -> Result<RgbImage, VideoError> {
+    // swscale takes the range from the pixel format, not from the frame: full-range ("JPEG")
+    // YUV, as many Android phones record, must be named as the yuvj formats or it comes out
+    // with washed-out contrast. The buffer layout is identical.
+    if f.color_range() == ffmpeg::util::color::Range::JPEG {
+        let full = match f.format() {
+            Pixel::YUV420P => Some(Pixel::YUVJ420P),
+            Pixel::YUV422P => Some(Pixel::YUVJ422P),
+            Pixel::YUV444P => Some(Pixel::YUVJ444P),
+            Pixel::YUV440P => Some(Pixel::YUVJ440P),
+            _ => None,
+        };
+        if let Some(p) = full {
+            f.set_format(p);
+        }
+    }
+    let (format, width, height) = (f.format(), f.width(), f.height());
+    let sws = match scaler {
+        Some(s) if s.input().format == format && s.input().width == width && s.input().height == height => s,
+        _ => scaler.insert(
+            scaling::Context::get(format, width, height, Pixel::RGB24, width, height, scaling::Flags::BILINEAR)
+                .map_err(|e| unreadable(&format!("cannot convert pixel format {format:?}"), &e))?,
+        ),
+    };
+    let mut out = frame::Video::empty();
+    sws.run(f, &mut out).map_err(|e| unreadable("pixel conversion failed", &e))?;
+
+    let row = width as usize * 3;
+    let stride = out.stride(0);
+    let data = out.data(0);
+    let mut buf = Vec::with_capacity(row * height as usize);
+    for y in 0..height as usize {
+        let start = y * stride;
+        let line = data.get(start..start + row).ok_or_else(|| VideoError::Unreadable("short RGB plane".into()))?;
+        buf.extend_from_slice(line);
+    }
+    RgbImage::from_raw(width, height, buf).ok_or_else(|| VideoError::Unreadable("bad RGB buffer".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+    use std::time::Instant;
+
+    const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/videos/");
+
+    fn fixture(name: &str) -> PathBuf {
+        PathBuf::from(DIR).join(name)
+    }
+
+    fn decode(name: &str, n: usize) -> DecodedVideo {
+        decode_video_file(&fixture(name), n, &VideoLimits::default()).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    /// Mean absolute difference per channel between two images after shrinking both to `w`x`h`.
+    fn mad(a: &RgbImage, b: &RgbImage, w: u32, h: u32) -> f64 {
+        use image::imageops::{FilterType, resize};
+        let a = resize(a, w, h, FilterType::Triangle);
+        let b = resize(b, w, h, FilterType::Triangle);
+        let sum: u64 = a.as_raw().iter().zip(b.as_raw()).map(|(&x, &y)| u64::from(x.abs_diff(y))).sum();
+        sum as f64 / a.as_raw().len() as f64
+    }
+
+    fn check_basic(d: &DecodedVideo, w: u32, h: u32, fps: f64, dur: f64, frames: u64, codec: &str) {
+        let i = &d.info;
+        assert_eq!((i.width, i.height), (w, h), "{i:?}");
+        assert!((i.fps - fps).abs() < 0.01, "{i:?}");
+        assert!((i.duration_s - dur).abs() < 0.1, "{i:?}");
+        assert_eq!(i.frame_count, frames, "{i:?}");
+        assert_eq!(i.codec, codec, "{i:?}");
+        for f in &d.frames {
+            assert_eq!(f.image.dimensions(), (w, h), "frame {}", f.index);
+        }
+    }
+
+    #[test]
+    fn spread_matches_rule() {
+        assert_eq!(spread_indices(120, 8), vec![0, 17, 34, 51, 68, 85, 102, 119]);
+        assert_eq!(spread_indices(5, 8), vec![0, 1, 2, 3, 4]);
+        assert_eq!(spread_indices(60, 1), vec![30]);
+        assert_eq!(spread_indices(60, 2), vec![0, 59]);
+        assert!(spread_indices(0, 8).is_empty());
+        assert!(spread_indices(10, 0).is_empty());
+    }
+
+    #[test]
+    fn display_matrix_signs() {
+        let enc = |m: [i32; 9]| m.iter().flat_map(|v| v.to_ne_bytes()).collect::<Vec<u8>>();
+        let one = 1 << 16;
+        let w = 1 << 30;
+        // iPhone portrait: av_display_rotation_get = -90, player turns it 90 degrees clockwise.
+        assert_eq!(rotation_from_display_matrix(&enc([0, one, 0, -one, 0, 0, 0, 0, w])), Some(90));
+        // av_display_rotation_get = +90: turn 90 degrees counter-clockwise = 270 clockwise.
+        assert_eq!(rotation_from_display_matrix(&enc([0, -one, 0, one, 0, 0, 0, 0, w])), Some(270));
+        assert_eq!(rotation_from_display_matrix(&enc([-one, 0, 0, 0, -one, 0, 0, 0, w])), Some(180));
+        assert_eq!(rotation_from_display_matrix(&enc([one, 0, 0, 0, one, 0, 0, 0, w])), Some(0));
+        assert_eq!(rotation_from_display_matrix(&enc([0; 9])), None);
+        assert_eq!(rotation_from_display_matrix(&[1, 2, 3]), None);
+    }
+
+    #[test]
+    fn video_portrait_mp4() {
+        let d = decode("portrait_720x1280.mp4", 8);
+        check_basic(&d, 720, 1280, 30.0, 4.0, 120, "h264");
+        assert_eq!(d.info.rotation_deg, 0);
+        let idx: Vec<u64> = d.frames.iter().map(|f| f.index).collect();
+        assert_eq!(idx, vec![0, 17, 34, 51, 68, 85, 102, 119]);
+        let first = &d.frames[0];
+        let last = &d.frames[7];
+        assert!(first.timestamp_s.abs() < 1e-6, "{}", first.timestamp_s);
+        assert!((last.timestamp_s - 119.0 / 30.0).abs() < 0.01, "{}", last.timestamp_s);
+        assert!(d.frames.windows(2).all(|w| w[0].timestamp_s < w[1].timestamp_s));
+        // The clip zooms in: the first and last frames differ.
+        assert!(mad(&first.image, &last.image, 72, 128) > 3.0);
+    }
+
+    #[test]
+    fn video_sample_count_respected() {
+        for n in [1usize, 2, 3, 8, 30] {
+            let d = decode("clip.webm", n);
+            assert_eq!(d.frames.len(), n, "n={n}");
+            if n >= 2 {
+                assert_eq!(d.frames[0].index, 0);
+                assert_eq!(d.frames[n - 1].index, 59);
+            }
+        }
+        // More samples than frames: every frame once.
+        let d = decode("blur_then_sharp.mp4", 50);
+        let idx: Vec<u64> = d.frames.iter().map(|f| f.index).collect();
+        assert_eq!(idx, (0..20).collect::<Vec<_>>());
+        // Zero samples still decodes and counts.
+        let d = decode("clip.avi", 0);
+        assert!(d.frames.is_empty());
+        assert_eq!(d.info.frame_count, 60);
+        assert_eq!((d.info.width, d.info.height), (360, 640));
+    }
+
+    #[test]
+    fn video_webm_avi_mov() {
+        let d = decode("clip.webm", 8);
+        check_basic(&d, 360, 640, 30.0, 2.0, 60, "vp9");
+        assert_eq!(d.frames.len(), 8);
+        assert!((d.frames[7].timestamp_s - 59.0 / 30.0).abs() < 0.01, "{}", d.frames[7].timestamp_s);
+
+        let d = decode("clip.avi", 8);
+        check_basic(&d, 360, 640, 30.0, 2.0, 60, "mpeg4");
+        assert_eq!(d.frames.len(), 8);
+        assert_eq!(d.frames[7].index, 59);
+
+        // The audio track comes first in this file: it must be skipped.
+        let d = decode("clip.mov", 8);
+        check_basic(&d, 360, 640, 30.0, 2.0, 60, "h264");
+        assert_eq!(d.frames.len(), 8);
+        assert_eq!(d.frames[7].index, 59);
+    }
+
+    #[test]
+    fn video_same_content_across_containers() {
+        // webm, avi and mov hold the first 60 frames of the portrait clip at half size.
+        let reference = decode("portrait_720x1280.mp4", 120);
+        for name in ["clip.webm", "clip.avi", "clip.mov", "rot90.mp4", "rot270.mp4", "rot180.mp4"] {
+            let d = decode(name, 4);
+            for f in &d.frames {
+                let r = &reference.frames[f.index as usize].image;
+                let m = mad(&f.image, r, 36, 64);
+                assert!(m < 6.0, "{name} frame {}: mad {m:.1}", f.index);
+            }
+        }
+    }
+
+    #[test]
+    fn video_rotated_clips_come_out_upright() {
+        let reference = decode("portrait_720x1280.mp4", 120);
+        for (name, rot) in [("rot90.mp4", 90), ("rot270.mp4", 270), ("rot180.mp4", 180)] {
+            let d = decode(name, 5);
+            check_basic(&d, 360, 640, 30.0, 2.0, 60, "h264");
+            assert_eq!(d.info.rotation_deg, rot, "{name}");
+            for f in &d.frames {
+                let r = &reference.frames[f.index as usize].image;
+                let right = mad(&f.image, r, 36, 64);
+                // The wrong sign turns the picture upside down relative to the right answer.
+                let flipped = mad(&image::imageops::rotate180(&f.image), r, 36, 64);
+                assert!(
+                    right < 6.0 && flipped > 4.0 * right && flipped > 20.0,
+                    "{name} frame {}: upright mad {right:.1}, upside-down mad {flipped:.1}",
+                    f.index
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn video_blur_then_sharp() {
+        let d = decode("blur_then_sharp.mp4", 20);
+        check_basic(&d, 360, 640, 10.0, 2.0, 20, "h264");
+        // Sharpness = mean absolute horizontal luma gradient; frame 10 is the only sharp one.
+        let sharp = |img: &RgbImage| {
+            let g = image::imageops::grayscale(img);
+            let mut s = 0u64;
+            for y in 0..g.height() {
+                for x in 1..g.width() {
+                    s += u64::from(g.get_pixel(x, y)[0].abs_diff(g.get_pixel(x - 1, y)[0]));
+                }
+            }
+            s as f64 / f64::from(g.width() * g.height())
+        };
+        let scores: Vec<f64> = d.frames.iter().map(|f| sharp(&f.image)).collect();
+        let best = scores.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).unwrap_or(usize::MAX);
+        assert_eq!(best, 10, "{scores:?}");
+        assert!((d.frames[10].timestamp_s - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn video_bytes_same_as_file() {
+        let path = fixture("clip.mov");
+        let bytes = std::fs::read(&path).expect("read fixture");
+        let a = decode_video_bytes(&bytes, 3, &VideoLimits::default()).expect("bytes");
+        let b = decode_video_file(&path, 3, &VideoLimits::default()).expect("file");
+        assert_eq!(a.info.frame_count, b.info.frame_count);
+        assert_eq!(
+            a.frames.iter().map(|f| f.index).collect::<Vec<_>>(),
+            b.frames.iter().map(|f| f.index).collect::<Vec<_>>()
+        );
+        assert!(a.frames.iter().zip(&b.frames).all(|(x, y)| x.image == y.image));
+    }
+
+    #[test]
+    fn video_bad_input_is_an_error() {
+        let lim = VideoLimits::default();
+        assert!(matches!(decode_video_bytes(&[], 8, &lim), Err(VideoError::Unreadable(_))));
+        let mut x: u32 = 12345;
+        let garbage: Vec<u8> = (0..100_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        assert!(decode_video_bytes(&garbage, 8, &lim).is_err());
+        assert!(decode_video_bytes(b"not a video at all", 8, &lim).is_err());
+        // Text that looks like the start of an mp4 and nothing else.
+        assert!(decode_video_bytes(b"\0\0\0\x18ftypmp42\0\0\0\0mp42isom", 8, &lim).is_err());
+        for name in ["portrait_720x1280.mp4", "clip.mov", "clip.webm", "clip.avi", "rot90.mp4"] {
+            let bytes = std::fs::read(fixture(name)).expect("read fixture");
+            // First 10 KB: the mp4 has its index at the end, the mov (faststart) at the start.
+            let r = decode_video_bytes(&bytes[..10 * 1024], 8, &lim);
+            assert!(r.is_err(), "{name} truncated to 10 KB: {:?}", r.map(|d| d.info));
+            // Zeroed middle must not panic (it may decode with damaged frames).
+            let mut damaged = bytes.clone();
+            let n = damaged.len();
+            damaged[n / 3..n / 2].fill(0);
+            let _ = decode_video_bytes(&damaged, 8, &lim);
+            // Every other prefix length must not panic either.
+            for cut in [100, 1000, n / 4, n / 2, n - 1000] {
+                let _ = decode_video_bytes(&bytes[..cut], 4, &lim);
+            }
+        }
+        let empty = std::env::temp_dir().join(format!("oz-video-empty-{}.mp4", std::process::id()));
+        std::fs::write(&empty, b"").expect("write empty");
+        assert!(matches!(decode_video_file(&empty, 8, &lim), Err(VideoError::Unreadable(_))));
+        let _ = std::fs::remove_file(&empty);
+        assert!(decode_video_file(Path::new("/nonexistent/video.mp4"), 8, &lim).is_err());
+        // A still image is not a video here: media.rs sniffs images first, but it must not panic.
+        let _ = decode_video_file(
+            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/faces/fr_obama.jpg")),
+            8,
+            &lim,
+        );
+    }
+
+    #[test]
+    fn video_limits_refuse() {
+        let path = fixture("portrait_720x1280.mp4");
+        let short = VideoLimits { max_duration_s: 1.0, ..VideoLimits::default() };
+        assert!(
+            matches!(decode_video_file(&path, 8, &short), Err(VideoError::TooLong(d, l)) if (d - 4.0).abs() < 0.1 && l == 1.0)
+        );
+        let few = VideoLimits { max_frames: 100, ..VideoLimits::default() };
+        assert!(matches!(decode_video_file(&path, 8, &few), Err(VideoError::TooManyFrames(100))));
+        let small = VideoLimits { max_pixels: 640 * 480, ..VideoLimits::default() };
+        assert!(matches!(decode_video_file(&path, 8, &small), Err(VideoError::TooLarge(720, 1280))));
+        // webm declares no frame count: the limit is enforced while decoding.
+        let few = VideoLimits { max_frames: 30, ..VideoLimits::default() };
+        assert!(matches!(decode_video_file(&fixture("clip.webm"), 8, &few), Err(VideoError::TooManyFrames(30))));
+        // Exactly at the limits is fine.
+        let exact = VideoLimits { max_duration_s: 4.0, max_frames: 120, max_pixels: 720 * 1280 };
+        assert!(decode_video_file(&path, 8, &exact).is_ok());
+    }
+
+    #[test]
+    fn video_stride_mode_without_header_count() {
+        // Exercise the no-count path directly on the webm (which has duration and fps).
+        init();
+        let header = {
+            let io =
+                format::context::StreamIo::from_read_seek(std::fs::File::open(fixture("clip.webm")).expect("open"))
+                    .expect("io");
+            let ictx = open_input(io).expect("input");
+            read_header(&ictx).expect("header")
+        };
+        assert_eq!(header.nb_frames, None);
+        assert_eq!(header.expected_frames(), Some(60));
+        let io = format::context::StreamIo::from_read_seek(std::fs::File::open(fixture("clip.webm")).expect("open"))
+            .expect("io");
+        let mut ictx = open_input(io).expect("input");
+        let pass = decode_pass(&mut ictx, &header, Keep::Stride { stride: 1, cap: 16 }, &VideoLimits::default())
+            .expect("pass");
+        assert_eq!(pass.decoded, 60);
+        assert!(pass.held.len() <= 17, "{}", pass.held.len());
+        assert!(pass.held.contains_key(&0) && pass.held.contains_key(&59));
+        let ideal = spread_indices(60, 8);
+        let picks = pick_nearest(&pass.held, &ideal);
+        assert_eq!(picks.len(), 8);
+        assert!(close_enough(&picks, &ideal, 60, 8), "{picks:?} vs {ideal:?}");
+    }
+
+    /// Timing: `cargo test -p oz-vision --release video_timing -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "timing, run by hand in release"]
+    fn video_timing() {
+        let path = fixture("portrait_720x1280.mp4");
+        let bytes = std::fs::read(&path).expect("read");
+        let lim = VideoLimits::default();
+        let _ = decode_video_file(&path, 8, &lim).expect("warm up");
+        let mut file_ms = Vec::new();
+        let mut bytes_ms = Vec::new();
+        for _ in 0..10 {
+            let t = Instant::now();
+            let d = decode_video_file(&path, 8, &lim).expect("decode");
+            file_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            assert_eq!(d.frames.len(), 8);
+            let t = Instant::now();
+            let _ = decode_video_bytes(&bytes, 8, &lim).expect("decode");
+            bytes_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        file_ms.sort_by(f64::total_cmp);
+        bytes_ms.sort_by(f64::total_cmp);
+        println!(
+            "decode_video_file portrait_720x1280.mp4, 8 samples: median {:.1} ms (min {:.1}, max {:.1}); bytes: median {:.1} ms",
+            (file_ms[4] + file_ms[5]) / 2.0,
+            file_ms[0],
+            file_ms[9],
+            (bytes_ms[4] + bytes_ms[5]) / 2.0
+        );
+    }
+}

@@ -1,0 +1,166 @@
+//! The face pipeline on real models and real photos / videos made from them.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use oz_vision::pipeline::AnalyzeOptions;
+use oz_vision::{Pipeline, PipelineConfig, VisionError};
+
+fn root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+fn fixture(rel: &str) -> Vec<u8> {
+    let p = root().join("tests/fixtures").join(rel);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("fixture {}: {e}", p.display()))
+}
+
+fn pipeline() -> &'static Pipeline {
+    static P: OnceLock<Pipeline> = OnceLock::new();
+    P.get_or_init(|| {
+        let mut cfg = PipelineConfig { models_dir: root().join("models"), ..PipelineConfig::default() };
+        cfg.limits.sample_frames = 8;
+        Pipeline::load(cfg).expect("pipeline loads with the shipped models")
+    })
+}
+
+fn template(rel: &str) -> oz_vision::template::Template {
+    let p = pipeline();
+    let img = p.decode_image(&fixture(rel)).expect("decodes");
+    p.extract(&img).expect("one face")
+}
+
+#[test]
+fn group_photo_has_six_faces() {
+    let p = pipeline();
+    let img = p.decode_image(&fixture("faces/extra/group_t1.jpg")).expect("decodes");
+    let faces = p.detect(&img).expect("detects");
+    assert_eq!(faces.len(), 6, "{faces:?}");
+    assert!(matches!(p.extract(&img), Err(VisionError::ManyFaces(6))));
+}
+
+#[test]
+fn cat_has_no_face() {
+    let p = pipeline();
+    let img = p.decode_image(&fixture("faces/extra/cat.png")).expect("decodes");
+    assert!(p.detect(&img).expect("runs").is_empty());
+    assert!(matches!(p.extract(&img), Err(VisionError::NoFace)));
+}
+
+#[test]
+fn obama_matches_obama_and_not_biden() {
+    let p = pipeline();
+    let a = template("faces/live/obama__portrait.jpg");
+    let b = template("faces/live/obama__podium.jpg");
+    let c = template("faces/live/obama__full.jpg");
+    let biden = template("faces/live/biden__full.jpg");
+    let collins = template("faces/live/collins__astronaut.png");
+    for (x, y) in [(&a, &b), (&a, &c), (&b, &c)] {
+        let cos = p.cosine(x, y);
+        assert!(cos > 0.5, "same person cosine {cos}");
+        assert!(oz_domain_score(cos) >= 0.8, "same person should be approved");
+    }
+    for other in [&biden, &collins] {
+        for x in [&a, &b, &c] {
+            let cos = p.cosine(x, other);
+            assert!(cos < 0.3, "different people cosine {cos}");
+        }
+    }
+    // Templates survive the binary format.
+    let parsed = p.parse_template(&a.to_bytes()).expect("own template parses");
+    assert_eq!(parsed, a);
+}
+
+// Same mapping as oz-domain (kept local so this crate's tests do not depend on it).
+fn oz_domain_score(cos: f32) -> f32 {
+    let curve = [(0.0f32, 0.0f32), (0.30, 0.5), (0.45, 0.8), (0.80, 1.0)];
+    if cos <= 0.0 {
+        return 0.0;
+    }
+    for w in curve.windows(2) {
+        if cos <= w[1].0 {
+            return w[0].1 + (cos - w[0].0) * (w[1].1 - w[0].1) / (w[1].0 - w[0].0);
+        }
+    }
+    1.0
+}
+
+#[test]
+fn real_photos_score_live() {
+    let p = pipeline();
+    for f in
+        ["obama__portrait.jpg", "obama__podium.jpg", "obama__full.jpg", "biden__full.jpg", "collins__astronaut.png"]
+    {
+        let media = p.decode(&fixture(&format!("faces/live/{f}"))).expect("decodes");
+        let a = p.analyze_media(&media, AnalyzeOptions::default()).expect("analyses");
+        assert!(a.confidence_spoofing < 0.2, "{f}: {}", a.confidence_spoofing);
+    }
+}
+
+#[test]
+fn video_liveness_and_best_shot() {
+    let p = pipeline();
+    let media = p.decode(&fixture("videos/portrait_720x1280.mp4")).expect("decodes");
+    assert_eq!((media.info.width, media.info.height), (720, 1280));
+    assert_eq!(media.frames.len(), 8);
+    let a = p.analyze_media(&media, AnalyzeOptions { best_shot: true, embedding: true }).expect("analyses");
+    assert_eq!(a.frames_with_face, 8);
+    assert!(a.confidence_spoofing < 0.2);
+    let best = a.best_shot.expect("best shot");
+    assert_eq!((best.width, best.height), (720, 1280));
+    let img = image::load_from_memory(&best.jpeg).expect("best shot is a JPEG");
+    assert_eq!(img.width(), 720);
+    // The embedding of the best frame matches the portrait it was made from.
+    let v = a.embedding.expect("embedding");
+    let portrait = template("faces/live/obama__portrait.jpg");
+    assert!(oz_vision::embed::cosine(&v, &portrait.vector) > 0.5);
+}
+
+#[test]
+fn rotated_video_comes_out_upright_with_a_face() {
+    let p = pipeline();
+    for f in ["rot90.mp4", "rot270.mp4", "rot180.mp4"] {
+        let media = p.decode(&fixture(&format!("videos/{f}"))).expect("decodes");
+        assert!(media.info.height > media.info.width || f == "rot180.mp4", "{f} portrait");
+        let a = p.analyze_media(&media, AnalyzeOptions::default()).expect("face found");
+        // Upright: the eyes are above the mouth and roughly level.
+        for fr in a.frames.iter().filter_map(|f| f.main.as_ref()) {
+            let lm = fr.face.landmarks;
+            let eyes_y = (lm[0][1] + lm[1][1]) / 2.0;
+            let mouth_y = (lm[3][1] + lm[4][1]) / 2.0;
+            assert!(mouth_y > eyes_y + 10.0, "{f}: face is not upright");
+            assert!(lm[0][0] < lm[1][0], "{f}: face is mirrored or upside down");
+        }
+    }
+}
+
+#[test]
+fn best_shot_picks_the_sharp_frame() {
+    // 20 frames, all heavily blurred except frame 10: sample every frame.
+    let mut cfg = PipelineConfig { models_dir: root().join("models"), pool_size: 2, ..PipelineConfig::default() };
+    cfg.limits.sample_frames = 64;
+    let p = Pipeline::load(cfg).expect("loads");
+    let media = p.decode(&fixture("videos/blur_then_sharp.mp4")).expect("decodes");
+    assert!(media.frames.len() >= 20);
+    let a = p.analyze_media(&media, AnalyzeOptions { best_shot: true, embedding: false }).expect("analyses");
+    assert_eq!(a.best_shot.expect("best").frame_index, 10);
+}
+
+#[test]
+fn shot_set_zip_is_analysed_like_a_video() {
+    use std::io::Write;
+    let p = pipeline();
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default();
+    for (name, rel) in [("2.jpg", "faces/live/obama__podium.jpg"), ("1.jpg", "faces/live/obama__portrait.jpg")] {
+        w.start_file(name, opts).expect("start");
+        w.write_all(&fixture(rel)).expect("write");
+    }
+    let zip = w.finish().expect("finish").into_inner();
+    let media = p.decode(&zip).expect("decodes");
+    assert_eq!(media.frames.len(), 2);
+    assert_eq!(media.frames[0].name.as_deref(), Some("1.jpg"));
+    let a = p.analyze_media(&media, AnalyzeOptions { best_shot: true, embedding: false }).expect("analyses");
+    assert_eq!(a.frames_with_face, 2);
+    assert!(a.best_shot.is_some());
+}
