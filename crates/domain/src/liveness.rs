@@ -6,7 +6,7 @@
 use crate::status::ResolutionStatus;
 
 /// Default `threshold_spoofing`, chosen with `oz-server eval` (docs/CALIBRATION.md).
-pub const DEFAULT_THRESHOLD_SPOOFING: f32 = 0.5;
+pub const DEFAULT_THRESHOLD_SPOOFING: f32 = 0.42;
 
 /// The verdict for one media: SUCCESS when `confidence_spoofing <= threshold`, else DECLINED.
 #[must_use]

@@ -66,8 +66,26 @@ pub fn blur(img: &RgbImage) -> RgbImage {
     imageops::blur(img, sigma)
 }
 
-/// Applies the attack `kind` (one of [`KINDS`]).
+/// Long side of the simulated re-capture: attacks are seen through a phone camera at selfie
+/// resolution, so the source is first brought to that scale (a screen's pixel grid or a print's
+/// halftone is a few camera pixels wide, not a few pixels of a 2000-pixel press photo).
+pub const CAPTURE_SIDE: u32 = 640;
+
+/// The source as the camera would frame it, long side [`CAPTURE_SIDE`].
+pub fn capture_scale(img: &RgbImage) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let long = w.max(h).max(1);
+    if long <= CAPTURE_SIDE {
+        return img.clone();
+    }
+    let s = CAPTURE_SIDE as f32 / long as f32;
+    let (nw, nh) = (((w as f32 * s).round() as u32).max(1), ((h as f32 * s).round() as u32).max(1));
+    imageops::resize(img, nw, nh, imageops::FilterType::Triangle)
+}
+
+/// Applies the attack `kind` (one of [`KINDS`]) to the source brought to capture scale.
 pub fn simulate(kind: &str, img: &RgbImage) -> Option<RgbImage> {
+    let img = &capture_scale(img);
     match kind {
         "screen_replay" => Some(screen_replay(img)),
         "print" => Some(print(img)),

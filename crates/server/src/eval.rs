@@ -22,8 +22,9 @@ use crate::config::{ThresholdArgs, VisionArgs};
 
 #[derive(Debug, Clone, Args)]
 pub struct EvalArgs {
-    /// Folder with live/ and attack/ sub-folders (or media directly inside = live).
-    pub dir: PathBuf,
+    /// Folders with live/ and attack/ sub-folders (or media directly inside = live).
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
     /// Also evaluate attacks simulated from every live image.
     #[arg(long)]
     pub simulate_attacks: bool,
@@ -48,7 +49,7 @@ fn collect(dir: &Path, out: &mut Vec<(PathBuf, bool)>, attack: bool) -> std::io:
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
         if p.is_dir() {
             collect(&p, out, attack || name == "attack")?;
-        } else if !name.starts_with('.') && !name.ends_with(".md") && !name.ends_with(".txt") {
+        } else if !name.starts_with('.') && [".jpg", ".jpeg", ".png", ".mp4", ".mov", ".webm", ".avi", ".zip"].iter().any(|e| name.to_ascii_lowercase().ends_with(e)) {
             out.push((p, attack));
         }
     }
@@ -79,11 +80,15 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     let thresholds = args.thresholds.thresholds()?;
     let threshold = args.thresholds.threshold_spoofing;
     let mut files = Vec::new();
-    collect(&args.dir, &mut files, false)?;
+    for dir in &args.dirs {
+        let mut found = Vec::new();
+        collect(dir, &mut found, false)?;
+        files.extend(found.into_iter().map(|(p, a)| (dir.clone(), p, a)));
+    }
     let mut samples: Vec<Sample> = Vec::new();
     let opts = AnalyzeOptions { best_shot: false, embedding: true };
-    for (path, is_attack) in &files {
-        let name = path.strip_prefix(&args.dir).unwrap_or(path).display().to_string();
+    for (dir, path, is_attack) in &files {
+        let name = path.strip_prefix(dir).unwrap_or(path).display().to_string();
         let bytes = std::fs::read(path)?;
         let media = match p.decode(&bytes) {
             Ok(m) => m,
@@ -109,6 +114,16 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
             embedding,
         });
         if args.simulate_attacks && !is_attack && is_image {
+            // The bona fide reference at the same capture scale, so attacks differ only by the attack.
+            let live_scaled = attacks::capture_scale(&media.frames[0].image);
+            let spoof = p.analyze_media(&as_media(live_scaled), AnalyzeOptions::default()).ok().map(|a| a.confidence_spoofing);
+            samples.push(Sample {
+                name: format!("{name} [capture scale]"),
+                identity: None,
+                attack: None,
+                spoof,
+                embedding: None,
+            });
             for kind in attacks::KINDS {
                 if let Some(img) = attacks::simulate(kind, &media.frames[0].image) {
                     let spoof =

@@ -1,1 +1,64 @@
-fn main() {}
+//! Per-stage and end-to-end latency of the face pipeline on real fixtures.
+//! Run with `make bench` (or `cargo bench -p oz-vision --bench pipeline`); medians are in
+//! target/criterion/<name>/new/estimates.json and recorded in BENCHMARKS.md.
+
+use std::path::PathBuf;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use oz_vision::pipeline::AnalyzeOptions;
+use oz_vision::{Pipeline, PipelineConfig};
+
+fn root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+fn read(rel: &str) -> Vec<u8> {
+    std::fs::read(root().join("tests/fixtures").join(rel)).expect("fixture")
+}
+
+fn benches(c: &mut Criterion) {
+    let p = Pipeline::load(PipelineConfig { models_dir: root().join("models"), ..PipelineConfig::default() })
+        .expect("pipeline");
+    let jpeg = read("faces/live/obama__portrait.jpg");
+    let video = read("videos/portrait_720x1280.mp4");
+    let img = p.decode_image(&jpeg).expect("decode");
+    let face = p.single_face(&img).expect("face");
+    let aligned = oz_vision::align::align_112(&img, &face);
+
+    let mut g = c.benchmark_group("stage");
+    g.sample_size(30);
+    g.bench_function("decode_jpeg_910x1137", |b| b.iter(|| p.decode_image(&jpeg).expect("decode")));
+    g.bench_function("detect_320", |b| b.iter(|| p.detect(&img).expect("detect")));
+    g.bench_function("align_112", |b| b.iter(|| oz_vision::align::align_112(&img, &face)));
+    g.bench_function("embed_sface", |b| b.iter(|| p.embed_face(&img, &face).expect("embed")));
+    g.bench_function("liveness_minifasnet", |b| b.iter(|| p.spoof_score(&img, &face).expect("spoof")));
+    g.bench_function("pose_hopenet", |b| b.iter(|| p.pose(&img, &face).expect("pose")));
+    g.bench_function("quality", |b| b.iter(|| oz_vision::quality::assess(&aligned, &face, None)));
+    g.bench_function("decode_video_720x1280_4s_8frames", |b| b.iter(|| p.decode(&video).expect("video")));
+    g.finish();
+
+    let mut g = c.benchmark_group("end_to_end");
+    g.sample_size(20);
+    g.bench_function("extract_jpeg", |b| {
+        b.iter(|| {
+            let img = p.decode_image(&jpeg).expect("decode");
+            p.extract(&img).expect("template")
+        });
+    });
+    g.bench_function("image_liveness_jpeg", |b| {
+        b.iter(|| {
+            let m = p.decode(&jpeg).expect("decode");
+            p.analyze_media(&m, AnalyzeOptions::default()).expect("liveness")
+        });
+    });
+    g.bench_function("video_quality_best_shot_720x1280_4s", |b| {
+        b.iter(|| {
+            let m = p.decode(&video).expect("decode");
+            p.analyze_media(&m, AnalyzeOptions { best_shot: true, embedding: false }).expect("quality")
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(pipeline, benches);
+criterion_main!(pipeline);

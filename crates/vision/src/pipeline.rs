@@ -241,6 +241,16 @@ impl Pipeline {
         embed::embed(&self.embedder, &align::align_112(img, face))
     }
 
+    /// `confidence_spoofing` of one face (the liveness stage alone).
+    pub fn spoof_score(&self, img: &RgbImage, face: &Face) -> Result<f32, VisionError> {
+        liveness::spoof_score(&self.liveness, img, face)
+    }
+
+    /// Head pose of one face (the pose stage alone).
+    pub fn pose(&self, img: &RgbImage, face: &Face) -> Result<Pose, VisionError> {
+        pose::estimate(&self.pose, img, face)
+    }
+
     /// The template of the single person in `img`.
     pub fn extract(&self, img: &RgbImage) -> Result<Template, VisionError> {
         let face = self.single_face(img)?;

@@ -202,7 +202,7 @@ impl Header {
         match (self.duration_s, self.fps) {
             (Some(d), Some(f)) => {
                 let n = (d * f).round();
-                (n >= 1.0 && n < 1e9).then_some(n as u64)
+                (1.0..1e9).contains(&n).then_some(n as u64)
             }
             _ => None,
         }
@@ -524,7 +524,7 @@ fn decode_pass(
         let held = Held { ts, frame: f };
         let wanted = match &mut keep {
             Keep::Targets(t) => t.binary_search(&index).is_ok(),
-            Keep::Stride { stride, .. } => index % *stride == 0,
+            Keep::Stride { stride, .. } => index.is_multiple_of(*stride),
         };
         if wanted {
             pass.held.insert(index, held);

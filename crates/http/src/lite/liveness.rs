@@ -54,6 +54,14 @@ pub struct AnalysisParams {
     pub extract_best_shot: Option<bool>,
 }
 
+/// One media part, decoded and analysed.
+struct Analysed {
+    key: String,
+    filename: Option<String>,
+    media: DecodedMedia,
+    analysis: MediaAnalysis,
+}
+
 fn bad_part(msg: impl Into<String>) -> LiteError {
     LiteError::new(LiteErrorKind::InvalidPart, msg).on(P)
 }
@@ -119,7 +127,7 @@ pub async fn detect(State(st): State<AppState>, req: Request) -> Result<Response
     }
     let best_shot = specs.iter().any(|s| s.extract_best_shot);
     let analysed = st
-        .run(move |p| -> Result<Vec<(String, Option<String>, DecodedMedia, MediaAnalysis, u64)>, LiteError> {
+        .run(move |p| -> Result<Vec<Analysed>, LiteError> {
             inputs
                 .into_iter()
                 .map(|(key, filename, bytes)| {
@@ -127,7 +135,7 @@ pub async fn detect(State(st): State<AppState>, req: Request) -> Result<Response
                     let a = p
                         .analyze_media(&media, AnalyzeOptions { best_shot, embedding: false })
                         .map_err(|e| LiteError::from_vision(&e, &key).on(P))?;
-                    Ok((key, filename, media, a, bytes.len() as u64))
+                    Ok(Analysed { key, filename, media, analysis: a })
                 })
                 .collect()
         })
@@ -136,12 +144,12 @@ pub async fn detect(State(st): State<AppState>, req: Request) -> Result<Response
 
     let media: Vec<LiteMedia> = analysed
         .into_iter()
-        .map(|(key, filename, decoded, analysis, _)| LiteMedia {
-            tags: payload.media_tags.as_ref().and_then(|t| t.get(&key)).cloned().unwrap_or_default(),
-            meta_data: payload.media_meta.as_ref().and_then(|m| m.get(&key)).cloned().unwrap_or_else(|| json!({})),
-            original_name: filename.unwrap_or(key),
-            info: decoded.info,
-            analysis,
+        .map(|a| LiteMedia {
+            tags: payload.media_tags.as_ref().and_then(|t| t.get(&a.key)).cloned().unwrap_or_default(),
+            meta_data: payload.media_meta.as_ref().and_then(|m| m.get(&a.key)).cloned().unwrap_or_else(|| json!({})),
+            original_name: a.filename.unwrap_or(a.key),
+            info: a.media.info,
+            analysis: a.analysis,
         })
         .collect();
     Ok(Json(folder::lite_folder(&payload, &specs, &media)).into_response())
