@@ -11,7 +11,7 @@ ORT_DIR="${ORT_DIR:-$ROOT/.ort}"
 ORT_LIB="$ORT_DIR/libonnxruntime.so.$ORT_VERSION"
 
 APT_PKGS=(pkg-config libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
-  libavfilter-dev libavdevice-dev libclang1-14 libclang-common-14-dev clang-14 unzip)
+  libavfilter-dev libavdevice-dev libclang1-14 libclang-common-14-dev unzip)
 
 missing=()
 for p in "${APT_PKGS[@]}"; do

@@ -49,7 +49,11 @@ fn collect(dir: &Path, out: &mut Vec<(PathBuf, bool)>, attack: bool) -> std::io:
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
         if p.is_dir() {
             collect(&p, out, attack || name == "attack")?;
-        } else if !name.starts_with('.') && [".jpg", ".jpeg", ".png", ".mp4", ".mov", ".webm", ".avi", ".zip"].iter().any(|e| name.to_ascii_lowercase().ends_with(e)) {
+        } else if !name.starts_with('.')
+            && [".jpg", ".jpeg", ".png", ".mp4", ".mov", ".webm", ".avi", ".zip"]
+                .iter()
+                .any(|e| name.to_ascii_lowercase().ends_with(e))
+        {
             out.push((p, attack));
         }
     }
@@ -116,7 +120,8 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         if args.simulate_attacks && !is_attack && is_image {
             // The bona fide reference at the same capture scale, so attacks differ only by the attack.
             let live_scaled = attacks::capture_scale(&media.frames[0].image);
-            let spoof = p.analyze_media(&as_media(live_scaled), AnalyzeOptions::default()).ok().map(|a| a.confidence_spoofing);
+            let spoof =
+                p.analyze_media(&as_media(live_scaled), AnalyzeOptions::default()).ok().map(|a| a.confidence_spoofing);
             samples.push(Sample {
                 name: format!("{name} [capture scale]"),
                 identity: None,

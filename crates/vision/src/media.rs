@@ -332,6 +332,33 @@ mod tests {
     }
 
     #[test]
+    fn exif_orientation_is_applied() {
+        use image::ImageEncoder;
+        // 40x20: left half red, right half blue; EXIF orientation 6 ("rotate 90° clockwise").
+        let mut img = RgbImage::new(40, 20);
+        for (x, _, p) in img.enumerate_pixels_mut() {
+            *p = if x < 20 { image::Rgb([220, 20, 20]) } else { image::Rgb([20, 20, 220]) };
+        }
+        let exif: Vec<u8> = vec![
+            b'M', b'M', 0, 42, 0, 0, 0, 8, // TIFF header, IFD at 8
+            0, 1, // one entry
+            0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, // Orientation = 6
+            0, 0, 0, 0, // no next IFD
+        ];
+        let mut jpeg = Vec::new();
+        let mut enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 95);
+        enc.set_exif_metadata(exif).expect("exif");
+        enc.write_image(img.as_raw(), 40, 20, image::ExtendedColorType::Rgb8).expect("encode");
+        let out = decode_image(&jpeg, 1 << 20).expect("decodes");
+        assert_eq!(out.dimensions(), (20, 40), "rotated to portrait");
+        // Rotating clockwise puts the left (red) half on top.
+        let top = out.get_pixel(10, 5);
+        let bottom = out.get_pixel(10, 35);
+        assert!(top[0] > 150 && top[2] < 100, "top is red: {top:?}");
+        assert!(bottom[2] > 150 && bottom[0] < 100, "bottom is blue: {bottom:?}");
+    }
+
+    #[test]
     fn grey_and_alpha_become_rgb() {
         let grey = DynamicImage::ImageLuma8(image::GrayImage::from_pixel(8, 4, image::Luma([77])));
         let rgb = decode_image(&encode_png(&grey), 1 << 20).expect("grey");
