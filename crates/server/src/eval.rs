@@ -28,6 +28,10 @@ pub struct EvalArgs {
     /// Also evaluate attacks simulated from every live image.
     #[arg(long)]
     pub simulate_attacks: bool,
+    /// Also score every media with a second anti-spoofing model of the expo FaceAntiSpoofing
+    /// format (ONNX file), to measure whether it would help.
+    #[arg(long)]
+    pub aux_liveness: Option<PathBuf>,
     #[command(flatten)]
     pub vision: VisionArgs,
     #[command(flatten)]
@@ -39,7 +43,28 @@ struct Sample {
     identity: Option<String>,
     attack: Option<String>,
     spoof: Option<f32>,
+    aux: Option<f32>,
     embedding: Option<Vec<f32>>,
+}
+
+/// Mean aux score over the frames with a face, and the time of each call.
+fn aux_score(
+    p: &oz_vision::Pipeline,
+    aux: Option<&oz_vision::runtime::ModelPool>,
+    frames: &[Frame],
+    times: &mut Vec<f64>,
+) -> Option<f32> {
+    let aux = aux?;
+    let scores: Vec<f32> = frames
+        .iter()
+        .filter_map(|f| {
+            let t = std::time::Instant::now();
+            let s = p.aux_spoof_score(aux, &f.image).ok();
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            s
+        })
+        .collect();
+    (!scores.is_empty()).then(|| scores.iter().sum::<f32>() / scores.len() as f32)
 }
 
 fn collect(dir: &Path, out: &mut Vec<(PathBuf, bool)>, attack: bool) -> std::io::Result<()> {
@@ -90,6 +115,8 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         files.extend(found.into_iter().map(|(p, a)| (dir.clone(), p, a)));
     }
     let mut samples: Vec<Sample> = Vec::new();
+    let aux = args.aux_liveness.as_deref().map(|path| p.load_aux_liveness(path)).transpose()?;
+    let mut aux_times = Vec::new();
     let opts = AnalyzeOptions { best_shot: false, embedding: true };
     for (dir, path, is_attack) in &files {
         let name = path.strip_prefix(dir).unwrap_or(path).display().to_string();
@@ -110,34 +137,39 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
             }
         };
         let is_image = media.info.kind == MediaKind::Image;
+        let aux_s = aux_score(&p, aux.as_ref(), &media.frames, &mut aux_times);
         samples.push(Sample {
             name: name.clone(),
             identity: (!is_attack && is_image).then(|| identity(path)),
             attack: is_attack.then(|| "given".to_string()),
             spoof,
+            aux: aux_s,
             embedding,
         });
         if args.simulate_attacks && !is_attack && is_image {
             // The bona fide reference at the same capture scale, so attacks differ only by the attack.
-            let live_scaled = attacks::capture_scale(&media.frames[0].image);
-            let spoof =
-                p.analyze_media(&as_media(live_scaled), AnalyzeOptions::default()).ok().map(|a| a.confidence_spoofing);
+            let live_scaled = as_media(attacks::capture_scale(&media.frames[0].image));
+            let spoof = p.analyze_media(&live_scaled, AnalyzeOptions::default()).ok().map(|a| a.confidence_spoofing);
+            let aux_s = aux_score(&p, aux.as_ref(), &live_scaled.frames, &mut aux_times);
             samples.push(Sample {
                 name: format!("{name} [capture scale]"),
                 identity: None,
                 attack: None,
                 spoof,
+                aux: aux_s,
                 embedding: None,
             });
             for kind in attacks::KINDS {
                 if let Some(img) = attacks::simulate(kind, &media.frames[0].image) {
-                    let spoof =
-                        p.analyze_media(&as_media(img), AnalyzeOptions::default()).ok().map(|a| a.confidence_spoofing);
+                    let m = as_media(img);
+                    let spoof = p.analyze_media(&m, AnalyzeOptions::default()).ok().map(|a| a.confidence_spoofing);
+                    let aux_s = aux_score(&p, aux.as_ref(), &m.frames, &mut aux_times);
                     samples.push(Sample {
                         name: format!("{name} [{kind}]"),
                         identity: None,
                         attack: Some(kind.to_string()),
                         spoof,
+                        aux: aux_s,
                         embedding: None,
                     });
                 }
@@ -146,10 +178,11 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     }
 
     println!("\n== Liveness (confidence_spoofing; attack when > threshold) ==");
-    println!("{:<60} {:>8} {:>14}", "media", "spoof", "label");
+    println!("{:<60} {:>8} {:>8} {:>14}", "media", "spoof", "aux", "label");
     for s in &samples {
         let spoof = s.spoof.map_or("no face".to_string(), |v| format!("{v:.4}"));
-        println!("{:<60} {:>8} {:>14}", s.name, spoof, s.attack.as_deref().unwrap_or("live"));
+        let aux = s.aux.map_or("-".to_string(), |v| format!("{v:.4}"));
+        println!("{:<60} {:>8} {:>8} {:>14}", s.name, spoof, aux, s.attack.as_deref().unwrap_or("live"));
     }
     // A live media with no usable face is a bona fide rejection; an attack with no face is caught.
     let live: Vec<f32> = samples.iter().filter(|s| s.attack.is_none()).map(|s| s.spoof.unwrap_or(1.0)).collect();
@@ -185,6 +218,10 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     }
     for (k, (n, caught)) in per_kind {
         println!("  {k:<14} caught {caught}/{n} at threshold {threshold}");
+    }
+
+    if aux.is_some() {
+        report_aux(&samples, threshold, &mut aux_times);
     }
 
     println!(
@@ -233,4 +270,35 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Error rates of the aux model alone and of "either model flags it", as measured.
+fn report_aux(samples: &[Sample], threshold: f32, times: &mut [f64]) {
+    times.sort_by(f64::total_cmp);
+    let median = times.get(times.len() / 2).copied().unwrap_or(0.0);
+    println!("\n== Aux anti-spoofing model (expo FaceAntiSpoofing), median {median:.1} ms per face ==");
+    let live: Vec<(f32, f32)> = samples
+        .iter()
+        .filter(|s| s.attack.is_none())
+        .map(|s| (s.spoof.unwrap_or(1.0), s.aux.unwrap_or(f32::MAX)))
+        .collect();
+    let attack: Vec<(f32, f32)> = samples
+        .iter()
+        .filter(|s| s.attack.is_some())
+        .map(|s| (s.spoof.unwrap_or(1.0), s.aux.unwrap_or(f32::MAX)))
+        .collect();
+    let rate = |v: &[(f32, f32)], flag: &dyn Fn(&(f32, f32)) -> bool| {
+        v.iter().filter(|x| flag(x)).count() as f64 / v.len().max(1) as f64
+    };
+    let max_live_aux = live.iter().map(|x| x.1).fold(0.0f32, f32::max);
+    for (label, t_aux) in
+        [("aux alone at its own 0.2", 0.2f32), ("aux alone at the highest live aux score", max_live_aux)]
+    {
+        let bpcer = rate(&live, &|x| x.1 > t_aux);
+        let apcer = 1.0 - rate(&attack, &|x| x.1 > t_aux);
+        println!("{label} ({t_aux:.3}): BPCER {bpcer:.3} APCER {apcer:.3}");
+    }
+    let bpcer = rate(&live, &|x| x.0 > threshold || x.1 > max_live_aux);
+    let apcer = 1.0 - rate(&attack, &|x| x.0 > threshold || x.1 > max_live_aux);
+    println!("either model flags it (main > {threshold}, aux > {max_live_aux:.3}): BPCER {bpcer:.3} APCER {apcer:.3}");
 }

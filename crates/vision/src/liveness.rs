@@ -42,6 +42,23 @@ pub fn spoof_score(pool: &ModelPool, img: &RgbImage, face: &Face) -> Result<f32,
     Ok((1.0 - live).clamp(0.0, 1.0))
 }
 
+/// The second anti-spoofing model of the shared set (expo FaceAntiSpoofing, a deep-tree network),
+/// kept for measurement with `oz-server eval --aux-liveness`: square crop of the detector box,
+/// 256x256 RGB scaled to 0..1, NHWC; outputs `Identity` [1,8] (leaf class scores) and `Identity_1`
+/// [1,8] (leaf mask); spoof score = sum(|class| * mask), "live" below 0.2. Not used to serve.
+pub fn spoof_score_expo(pool: &ModelPool, img: &RgbImage, face: &Face) -> Result<f32, VisionError> {
+    let side = face.w.max(face.h).max(1.0);
+    let (cx, cy) = (face.x + face.w / 2.0, face.y + face.h / 2.0);
+    let crop = (f64::from(cx - side / 2.0), f64::from(cy - side / 2.0), f64::from(side), f64::from(side));
+    let resized = imgops::resize(img, Some(crop), 256, 256)?;
+    let data: Vec<f32> = resized.as_raw().iter().map(|&v| f32::from(v) / 255.0).collect();
+    let input = pool.input_names().into_iter().next().unwrap_or_else(|| "input".to_string());
+    let outs = pool.run(&input, &[1, 256, 256, 3], data)?;
+    let class = crate::runtime::output(&outs, "Identity")?;
+    let mask = crate::runtime::output(&outs, "Identity_1")?;
+    Ok(class.iter().zip(mask).map(|(c, m)| c.abs() * m).sum())
+}
+
 /// Numerically stable softmax.
 #[must_use]
 pub fn softmax(x: &[f32]) -> Vec<f32> {

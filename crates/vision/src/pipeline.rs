@@ -246,6 +246,18 @@ impl Pipeline {
         liveness::spoof_score(&self.liveness, img, face)
     }
 
+    /// Loads an extra anti-spoofing model of the expo FaceAntiSpoofing format, for measurement.
+    pub fn load_aux_liveness(&self, path: &std::path::Path) -> Result<ModelPool, VisionError> {
+        let env = runtime::environment(self.cfg.ort_library.as_deref())?;
+        ModelPool::load(env, "expo-antispoofing", path, 1)
+    }
+
+    /// Score of the expo model on the largest face of `img` (see [`liveness::spoof_score_expo`]).
+    pub fn aux_spoof_score(&self, aux: &ModelPool, img: &RgbImage) -> Result<f32, VisionError> {
+        let face = self.people(img)?.first().copied().ok_or(VisionError::NoFace)?;
+        liveness::spoof_score_expo(aux, img, &face)
+    }
+
     /// Head pose of one face (the pose stage alone).
     pub fn pose(&self, img: &RgbImage, face: &Face) -> Result<Pose, VisionError> {
         pose::estimate(&self.pose, img, face)
