@@ -19,7 +19,7 @@ lint: setup
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 test: lint
-	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace
 
 bench: setup
 	$(CARGO) bench -p oz-vision --bench pipeline

@@ -5,7 +5,11 @@
 //! - [`liveness`]: the QUALITY (liveness) verdict from `confidence_spoofing` and `threshold_spoofing`.
 //! - [`status`]: Oz analysis and folder statuses and how they aggregate.
 //! - [`lite`]: Oz API Lite error codes (`BPE-*`, `LDE-*`) with their HTTP statuses.
+//! - [`access`]: roles and scopes (who sees and changes what).
+//! - [`assign`]: which media an analysis takes, and the BIOMETRY verdict over pairs.
 
+pub mod access;
+pub mod assign;
 pub mod decision;
 pub mod lite;
 pub mod liveness;

@@ -1,0 +1,269 @@
+//! Roles and who may see or change what (spec §3). Pure rules, unit-tested; the HTTP layer asks
+//! these questions and storage filters with [`Scope`].
+//!
+//! | role | sees folders/media/analyses | may delete folders/media | manages users |
+//! |---|---|---|---|
+//! | ADMIN | all | yes | all (any role) |
+//! | OPERATOR | all | no | no |
+//! | CLIENT, company admin (`is_admin`) | own company | own company | own company (CLIENT only) |
+//! | CLIENT_OPERATOR | own company | no | no |
+//! | CLIENT, CLIENT service (`is_service`) | own folders | no | no |
+//!
+//! An object outside the caller's scope answers as if it did not exist (404, error 10).
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Oz `user_type`. `CLIENT_ADMIN` and `CLIENT_SERVICE` are accepted on input and stored as
+/// CLIENT with `is_admin` / `is_service`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Role {
+    Admin,
+    Operator,
+    Client,
+    ClientOperator,
+}
+
+impl Role {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "ADMIN",
+            Role::Operator => "OPERATOR",
+            Role::Client => "CLIENT",
+            Role::ClientOperator => "CLIENT_OPERATOR",
+        }
+    }
+
+    /// Parses a `user_type`, returning the role and the flags it implies (is_admin, is_service).
+    #[must_use]
+    pub fn parse(s: &str) -> Option<(Role, bool, bool)> {
+        match s.trim().to_ascii_uppercase().replace(' ', "_").as_str() {
+            "ADMIN" => Some((Role::Admin, false, false)),
+            "OPERATOR" => Some((Role::Operator, false, false)),
+            "CLIENT" => Some((Role::Client, false, false)),
+            "CLIENT_ADMIN" => Some((Role::Client, true, false)),
+            "CLIENT_SERVICE" => Some((Role::Client, false, true)),
+            "CLIENT_OPERATOR" => Some((Role::ClientOperator, false, false)),
+            _ => None,
+        }
+    }
+}
+
+/// Analysis kinds a user may be allowed to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AnalysisKind {
+    Quality,
+    Biometry,
+    Collection,
+    Documents,
+}
+
+impl AnalysisKind {
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "quality" | "liveness" => Some(Self::Quality),
+            "biometry" => Some(Self::Biometry),
+            "collection" | "blacklist" => Some(Self::Collection),
+            "documents" => Some(Self::Documents),
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Quality => "QUALITY",
+            Self::Biometry => "BIOMETRY",
+            Self::Collection => "COLLECTION",
+            Self::Documents => "DOCUMENTS",
+        }
+    }
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: Uuid,
+    pub company_id: Option<Uuid>,
+    pub role: Role,
+    pub is_admin: bool,
+    pub is_service: bool,
+    pub can_start_quality: bool,
+    pub can_start_biometry: bool,
+    pub can_start_collection: bool,
+}
+
+/// Which objects a caller may see; storage turns it into a WHERE clause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Company(Uuid),
+    /// Only objects created by this user.
+    Own(Uuid),
+    /// Nothing (a client user without a company that is not the owner).
+    Nothing,
+}
+
+impl Scope {
+    /// Whether an object owned by `user_id` in `company_id` is inside the scope.
+    #[must_use]
+    pub fn contains(&self, user_id: Option<Uuid>, company_id: Option<Uuid>) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Company(c) => company_id == Some(*c),
+            Scope::Own(u) => user_id == Some(*u),
+            Scope::Nothing => false,
+        }
+    }
+}
+
+impl Principal {
+    /// Company-wide client roles: company admin or client operator.
+    #[must_use]
+    pub fn is_company_wide(&self) -> bool {
+        (self.role == Role::Client && self.is_admin) || self.role == Role::ClientOperator
+    }
+
+    /// Scope of folders, media and analyses.
+    #[must_use]
+    pub fn data_scope(&self) -> Scope {
+        match self.role {
+            Role::Admin | Role::Operator => Scope::All,
+            _ if self.is_company_wide() => self.company_id.map_or(Scope::Own(self.user_id), Scope::Company),
+            _ => Scope::Own(self.user_id),
+        }
+    }
+
+    /// May delete folders and media inside its scope.
+    #[must_use]
+    pub fn can_delete_data(&self) -> bool {
+        self.role == Role::Admin || (self.role == Role::Client && self.is_admin)
+    }
+
+    /// May create folders, upload media and start analyses (OPERATOR roles only review).
+    #[must_use]
+    pub fn can_write_data(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Client)
+    }
+
+    #[must_use]
+    pub fn can_start(&self, kind: AnalysisKind) -> bool {
+        if !self.can_write_data() {
+            return false;
+        }
+        match kind {
+            AnalysisKind::Quality => self.can_start_quality,
+            AnalysisKind::Biometry => self.can_start_biometry,
+            AnalysisKind::Collection => self.can_start_collection,
+            AnalysisKind::Documents => true,
+        }
+    }
+
+    /// Scope of users the caller may see.
+    #[must_use]
+    pub fn user_scope(&self) -> Scope {
+        match self.role {
+            Role::Admin | Role::Operator => Scope::All,
+            _ if self.is_company_wide() => self.company_id.map_or(Scope::Own(self.user_id), Scope::Company),
+            _ => Scope::Own(self.user_id),
+        }
+    }
+
+    /// May create or change a user with this role and company. ADMIN: anyone. Company admin:
+    /// CLIENT or CLIENT_OPERATOR users of its own company.
+    #[must_use]
+    pub fn can_manage_user(&self, role: Role, company_id: Option<Uuid>) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::Client if self.is_admin => {
+                matches!(role, Role::Client | Role::ClientOperator)
+                    && company_id.is_some()
+                    && company_id == self.company_id
+            }
+            _ => false,
+        }
+    }
+
+    /// May see companies: ADMIN and OPERATOR all, others their own.
+    #[must_use]
+    pub fn company_scope(&self) -> Scope {
+        match self.role {
+            Role::Admin | Role::Operator => Scope::All,
+            _ => self.company_id.map_or(Scope::Nothing, Scope::Company),
+        }
+    }
+
+    /// Creating, renaming and deleting companies is an ADMIN task; a company admin may rename its own.
+    #[must_use]
+    pub fn can_manage_company(&self, company_id: Option<Uuid>) -> bool {
+        self.role == Role::Admin || (self.role == Role::Client && self.is_admin && company_id == self.company_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(role: Role, is_admin: bool, company: Option<Uuid>) -> Principal {
+        Principal {
+            user_id: Uuid::from_u128(1),
+            company_id: company,
+            role,
+            is_admin,
+            is_service: false,
+            can_start_quality: true,
+            can_start_biometry: true,
+            can_start_collection: false,
+        }
+    }
+
+    #[test]
+    fn roles_parse_with_implied_flags() {
+        assert_eq!(Role::parse("client admin"), Some((Role::Client, true, false)));
+        assert_eq!(Role::parse("CLIENT_SERVICE"), Some((Role::Client, false, true)));
+        assert_eq!(Role::parse("operator"), Some((Role::Operator, false, false)));
+        assert_eq!(Role::parse("root"), None);
+        assert_eq!(AnalysisKind::parse("Quality"), Some(AnalysisKind::Quality));
+        assert_eq!(AnalysisKind::parse("BIOMETRY"), Some(AnalysisKind::Biometry));
+        assert_eq!(AnalysisKind::parse("x"), None);
+    }
+
+    #[test]
+    fn data_scopes() {
+        let c = Uuid::from_u128(9);
+        assert_eq!(p(Role::Admin, false, None).data_scope(), Scope::All);
+        assert_eq!(p(Role::Operator, false, None).data_scope(), Scope::All);
+        assert_eq!(p(Role::Client, true, Some(c)).data_scope(), Scope::Company(c));
+        assert_eq!(p(Role::ClientOperator, false, Some(c)).data_scope(), Scope::Company(c));
+        assert_eq!(p(Role::Client, false, Some(c)).data_scope(), Scope::Own(Uuid::from_u128(1)));
+        let s = Scope::Company(c);
+        assert!(s.contains(Some(Uuid::from_u128(5)), Some(c)));
+        assert!(!s.contains(Some(Uuid::from_u128(1)), Some(Uuid::from_u128(8))));
+        assert!(!Scope::Own(Uuid::from_u128(1)).contains(Some(Uuid::from_u128(2)), Some(c)));
+    }
+
+    #[test]
+    fn permissions() {
+        let c = Uuid::from_u128(9);
+        let client = p(Role::Client, false, Some(c));
+        let cadmin = p(Role::Client, true, Some(c));
+        let op = p(Role::Operator, false, None);
+        let admin = p(Role::Admin, false, None);
+        assert!(
+            !client.can_delete_data() && cadmin.can_delete_data() && admin.can_delete_data() && !op.can_delete_data()
+        );
+        assert!(client.can_start(AnalysisKind::Quality) && !client.can_start(AnalysisKind::Collection));
+        assert!(!op.can_start(AnalysisKind::Quality));
+        assert!(cadmin.can_manage_user(Role::Client, Some(c)));
+        assert!(!cadmin.can_manage_user(Role::Admin, Some(c)));
+        assert!(!cadmin.can_manage_user(Role::Client, Some(Uuid::from_u128(8))));
+        assert!(!client.can_manage_user(Role::Client, Some(c)));
+        assert!(admin.can_manage_user(Role::Operator, None));
+        assert!(cadmin.can_manage_company(Some(c)) && !cadmin.can_manage_company(Some(Uuid::from_u128(8))));
+        assert_eq!(client.company_scope(), Scope::Company(c));
+    }
+}

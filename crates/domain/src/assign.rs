@@ -1,0 +1,177 @@
+//! Which media an analysis takes (spec §7.4) and how BIOMETRY turns pair scores into a verdict.
+//!
+//! - QUALITY: videos and shot sets tagged with a `video_selfie*` tag, and images not tagged
+//!   `photo_id*`; result images (best shots) are not inputs unless named in `source_media`.
+//! - BIOMETRY: every original media (and any result image named in `source_media`); all pairs are
+//!   compared and the least similar pair decides.
+//! - An explicit `source_media` list is taken as given (the ids must belong to the folder).
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::access::AnalysisKind;
+use crate::decision::{Decision, DecisionThresholds};
+use crate::status::ResolutionStatus;
+
+/// Kind of a stored media.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MediaClass {
+    Image,
+    Video,
+    ShotSet,
+    /// An analysis output (best shot): `IMAGE_RESULT_ANALYSIS_SINGLE`.
+    ResultImage,
+}
+
+impl MediaClass {
+    /// Oz `media_type`.
+    #[must_use]
+    pub fn media_type(self) -> &'static str {
+        match self {
+            MediaClass::Image => "IMAGE_FOLDER",
+            MediaClass::Video => "VIDEO_FOLDER",
+            MediaClass::ShotSet => "SHOTS_SET_FOLDER",
+            MediaClass::ResultImage => "IMAGE_RESULT_ANALYSIS_SINGLE",
+        }
+    }
+
+    #[must_use]
+    pub fn from_media_type(s: &str) -> Option<Self> {
+        match s {
+            "IMAGE_FOLDER" => Some(MediaClass::Image),
+            "VIDEO_FOLDER" => Some(MediaClass::Video),
+            "SHOTS_SET_FOLDER" => Some(MediaClass::ShotSet),
+            "IMAGE_RESULT_ANALYSIS_SINGLE" => Some(MediaClass::ResultImage),
+            _ => None,
+        }
+    }
+}
+
+/// What the rules need to know of a media.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaFacts {
+    pub id: Uuid,
+    pub class: MediaClass,
+    pub tags: Vec<String>,
+}
+
+/// Why an analysis cannot run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AssignError {
+    #[error("source media {0} is not in this folder")]
+    UnknownMedia(Uuid),
+    #[error("no media in the folder suits a {0} analysis")]
+    NoSuitableMedia(&'static str),
+    #[error("BIOMETRY needs at least two media, the folder has {0}")]
+    TooFewForBiometry(usize),
+}
+
+fn suits_quality(m: &MediaFacts) -> bool {
+    let has = |p: &str| m.tags.iter().any(|t| t.starts_with(p));
+    match m.class {
+        MediaClass::Video | MediaClass::ShotSet => has("video_selfie"),
+        MediaClass::Image => !has("photo_id"),
+        MediaClass::ResultImage => false,
+    }
+}
+
+/// The media an analysis of `kind` takes from the folder's `media`.
+pub fn inputs(kind: AnalysisKind, media: &[MediaFacts], explicit: Option<&[Uuid]>) -> Result<Vec<Uuid>, AssignError> {
+    let chosen: Vec<Uuid> = match explicit {
+        Some(ids) if !ids.is_empty() => {
+            for id in ids {
+                if !media.iter().any(|m| m.id == *id) {
+                    return Err(AssignError::UnknownMedia(*id));
+                }
+            }
+            let mut v = ids.to_vec();
+            v.dedup();
+            v
+        }
+        _ => match kind {
+            AnalysisKind::Quality => media.iter().filter(|m| suits_quality(m)).map(|m| m.id).collect(),
+            AnalysisKind::Biometry | AnalysisKind::Collection => {
+                media.iter().filter(|m| m.class != MediaClass::ResultImage).map(|m| m.id).collect()
+            }
+            AnalysisKind::Documents => media
+                .iter()
+                .filter(|m| m.class == MediaClass::Image && m.tags.iter().any(|t| t.starts_with("photo_id")))
+                .map(|m| m.id)
+                .collect(),
+        },
+    };
+    if kind == AnalysisKind::Biometry && chosen.len() < 2 {
+        return Err(AssignError::TooFewForBiometry(chosen.len()));
+    }
+    if chosen.is_empty() {
+        return Err(AssignError::NoSuitableMedia(kind.as_str()));
+    }
+    Ok(chosen)
+}
+
+/// BIOMETRY result over all pairs: `(min_confidence, max_confidence, verdict)`. The least similar
+/// pair decides: approved → SUCCESS, operator_required → OPERATOR_REQUIRED, declined → DECLINED.
+#[must_use]
+pub fn biometry_verdict(pair_scores: &[f32], thresholds: &DecisionThresholds) -> Option<(f32, f32, ResolutionStatus)> {
+    let min = pair_scores.iter().copied().reduce(f32::min)?;
+    let max = pair_scores.iter().copied().reduce(f32::max)?;
+    let verdict = match thresholds.decide(min) {
+        Decision::Approved => ResolutionStatus::Success,
+        Decision::OperatorRequired => ResolutionStatus::OperatorRequired,
+        Decision::Declined => ResolutionStatus::Declined,
+    };
+    Some((min, max, verdict))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(n: u128, class: MediaClass, tags: &[&str]) -> MediaFacts {
+        MediaFacts { id: Uuid::from_u128(n), class, tags: tags.iter().map(|s| (*s).to_string()).collect() }
+    }
+
+    #[test]
+    fn quality_takes_selfie_videos_and_non_id_images() {
+        let media = vec![
+            m(1, MediaClass::Video, &["video_selfie", "video_selfie_blank"]),
+            m(2, MediaClass::Image, &["photo_id", "photo_id_front"]),
+            m(3, MediaClass::Image, &["photo_selfie"]),
+            m(4, MediaClass::Video, &[]),
+            m(5, MediaClass::ResultImage, &[]),
+            m(6, MediaClass::ShotSet, &["video_selfie_eyes"]),
+        ];
+        let ids = inputs(AnalysisKind::Quality, &media, None).expect("some");
+        assert_eq!(ids, vec![Uuid::from_u128(1), Uuid::from_u128(3), Uuid::from_u128(6)]);
+        let only_id = vec![m(2, MediaClass::Image, &["photo_id_front"])];
+        assert_eq!(inputs(AnalysisKind::Quality, &only_id, None), Err(AssignError::NoSuitableMedia("QUALITY")));
+    }
+
+    #[test]
+    fn biometry_takes_all_originals_and_needs_two() {
+        let media = vec![
+            m(1, MediaClass::Video, &["video_selfie"]),
+            m(2, MediaClass::Image, &["photo_id_front"]),
+            m(5, MediaClass::ResultImage, &[]),
+        ];
+        assert_eq!(inputs(AnalysisKind::Biometry, &media, None).expect("two").len(), 2);
+        assert_eq!(inputs(AnalysisKind::Biometry, &media[..1], None), Err(AssignError::TooFewForBiometry(1)));
+        // An explicit list may name the best shot.
+        let ids = [Uuid::from_u128(5), Uuid::from_u128(2)];
+        assert_eq!(inputs(AnalysisKind::Biometry, &media, Some(&ids)).expect("explicit"), ids.to_vec());
+        assert_eq!(
+            inputs(AnalysisKind::Biometry, &media, Some(&[Uuid::from_u128(77)])),
+            Err(AssignError::UnknownMedia(Uuid::from_u128(77)))
+        );
+    }
+
+    #[test]
+    fn least_similar_pair_decides() {
+        let t = DecisionThresholds::new(0.8, 0.5).expect("valid");
+        assert_eq!(biometry_verdict(&[0.9, 0.95], &t), Some((0.9, 0.95, ResolutionStatus::Success)));
+        assert_eq!(biometry_verdict(&[0.9, 0.6], &t).map(|v| v.2), Some(ResolutionStatus::OperatorRequired));
+        assert_eq!(biometry_verdict(&[0.9, 0.2], &t).map(|v| v.2), Some(ResolutionStatus::Declined));
+        assert_eq!(biometry_verdict(&[], &t), None);
+        assert_eq!(MediaClass::from_media_type("VIDEO_FOLDER"), Some(MediaClass::Video));
+    }
+}
