@@ -1,11 +1,13 @@
 //! HTTP layer of openoz: axum routers that speak the Oz wire format.
 //!
 //! - [`lite`]: Oz API Lite (`/version`, `/v1/face/pattern/*`, `/v1/face/liveness/*`), stateless.
-//! - [`error`]: the one place where typed errors become Oz error bodies.
+//! - [`api`]: the full Oz API (`/api/...`): accounts, folders, media, analyses, metadata.
+//! - [`error`]: Lite error bodies; [`api::error`] full API error bodies.
 //!
 //! Handlers are thin: they read the request, run the CPU-bound pipeline on a blocking thread and
 //! shape the JSON. Rules (decisions, verdicts, statuses) live in `oz-domain`.
 
+pub mod api;
 pub mod error;
 pub mod lite;
 pub mod state;
@@ -15,13 +17,14 @@ use axum::extract::DefaultBodyLimit;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
-pub use state::{AppState, LiteConfig};
+pub use state::{ApiConfig, AppState, FullApi, LiteConfig};
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let body_limit = usize::try_from(state.lite.max_request_bytes).unwrap_or(usize::MAX);
     Router::new()
         .merge(lite::router())
+        .merge(api::router())
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::new())

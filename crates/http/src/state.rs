@@ -1,8 +1,12 @@
 //! Shared state of the HTTP handlers.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use oz_domain::decision::DecisionThresholds;
+use oz_engine::Engine;
+use oz_engine::render::Urls;
+use oz_storage::Db;
 use oz_vision::Pipeline;
 
 /// API Lite settings.
@@ -29,16 +33,67 @@ impl Default for LiteConfig {
     }
 }
 
+/// Full API settings.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// `OZ_SESSION_TTL`.
+    pub session_ttl: Duration,
+    /// `OZ_SESSION_LONGLIVE_TTL` (service users).
+    pub session_longlive_ttl: Duration,
+    /// `OZ_ATTACHMENT_MAX_COUNT`.
+    pub attachment_max_count: usize,
+    /// `OZ_ATTACHMENT_MAX_SIZE`, bytes.
+    pub attachment_max_size: u64,
+    /// How long a single request (folder + analyses in one call) waits for its results.
+    pub single_request_timeout: Duration,
+    pub urls: Urls,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            session_ttl: Duration::from_secs(15 * 60),
+            session_longlive_ttl: Duration::from_secs(5 * 365 * 24 * 3600),
+            attachment_max_count: 10,
+            attachment_max_size: 10 * 1024 * 1024,
+            single_request_timeout: Duration::from_secs(120),
+            urls: Urls { base: "http://127.0.0.1:8080".into() },
+        }
+    }
+}
+
+/// What the full API needs besides the pipeline.
+pub struct FullApi {
+    pub db: Db,
+    pub engine: Arc<Engine>,
+    pub cfg: ApiConfig,
+    /// An argon2 hash to verify against when the email is unknown (constant-time login).
+    pub dummy_hash: String,
+}
+
 #[derive(Clone)]
 pub struct AppState {
     pub pipeline: Arc<Pipeline>,
     pub lite: Arc<LiteConfig>,
+    pub full: Option<Arc<FullApi>>,
 }
 
 impl AppState {
+    /// Lite only (no database).
     #[must_use]
     pub fn new(pipeline: Arc<Pipeline>, lite: LiteConfig) -> Self {
-        Self { pipeline, lite: Arc::new(lite) }
+        Self { pipeline, lite: Arc::new(lite), full: None }
+    }
+
+    /// Lite and the full API.
+    #[must_use]
+    pub fn with_api(pipeline: Arc<Pipeline>, lite: LiteConfig, full: FullApi) -> Self {
+        Self { pipeline, lite: Arc::new(lite), full: Some(Arc::new(full)) }
+    }
+
+    /// The full API's state, or error 2 when this server runs Lite only.
+    pub fn api(&self) -> Result<&Arc<FullApi>, crate::api::error::ApiError> {
+        self.full.as_ref().ok_or_else(|| crate::api::error::ApiError::not_realized("the full API is not enabled"))
     }
 
     /// Runs CPU-bound pipeline work on a blocking thread.

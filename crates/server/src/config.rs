@@ -95,38 +95,93 @@ impl ThresholdArgs {
     }
 }
 
-/// `serve` settings.
+/// Database, engine and full-API settings shared by `serve` and `worker`.
 #[derive(Debug, Clone, Args)]
-pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "OZ_LISTEN", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
-    /// Data folder (media files and the embedded SQLite database from issue #3 on).
+pub struct EngineArgs {
+    /// Data folder: media files and the embedded SQLite database.
     #[arg(long, env = "OZ_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
-    /// Database URL (unset: embedded SQLite in OZ_DATA_DIR). Used by the full API.
+    /// Database URL: unset = embedded SQLite file in OZ_DATA_DIR; or postgres://user@host/db.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
-    /// Largest request body, bytes.
-    #[arg(long, env = "OZ_MAX_REQUEST_BYTES", default_value_t = 128 * 1024 * 1024)]
-    pub max_request_bytes: u64,
-    /// Most parts in one multipart request.
-    #[arg(long, env = "OZ_MAX_PARTS", default_value_t = 32)]
-    pub max_parts: usize,
+    /// Analysis workers in this process.
+    #[arg(long, env = "OZ_WORKERS", default_value_t = 2)]
+    pub workers: usize,
+    /// Job lease, seconds: a job whose worker stops renewing it is claimed again after this.
+    #[arg(long, env = "OZ_JOB_LEASE", default_value_t = 60)]
+    pub job_lease: u64,
+    /// Most times a job is claimed before it is left to expire.
+    #[arg(long, env = "OZ_JOB_MAX_ATTEMPTS", default_value_t = 5)]
+    pub job_max_attempts: i64,
+    /// Analyses still processing after this many seconds fail.
+    #[arg(long, env = "OZ_ANALYSE_PROCESSING_EXPIRE_TIMEOUT", default_value_t = 900)]
+    pub expire_timeout: u64,
+    /// How often stuck analyses are looked for, seconds.
+    #[arg(long, env = "OZ_ANALYSE_EXPIRE_BEAT_PERIOD", default_value_t = 60)]
+    pub expire_period: u64,
+    /// Secret for the X-Oz-Signature HMAC of webhooks (unset: webhooks are not signed).
+    #[arg(long, env = "OZ_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+    /// Webhook request timeout, seconds.
+    #[arg(long, env = "OZ_WEBHOOK_TIMEOUT", default_value_t = 10)]
+    pub webhook_timeout: u64,
+    /// Webhook attempts before giving up.
+    #[arg(long, env = "OZ_WEBHOOK_MAX_ATTEMPTS", default_value_t = 8)]
+    pub webhook_max_attempts: i64,
+    /// First webhook retry delay, seconds (doubles each attempt, at most one hour).
+    #[arg(long, env = "OZ_WEBHOOK_RETRY_STEP", default_value_t = 5)]
+    pub webhook_retry_step: u64,
+    /// Base of the URLs in responses and webhooks (original_url...). Default: http://OZ_LISTEN.
+    #[arg(long, env = "OZ_PUBLIC_URL")]
+    pub public_url: Option<String>,
     #[command(flatten)]
     pub vision: VisionArgs,
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
 }
 
+/// `serve` settings.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "OZ_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Largest request body, bytes.
+    #[arg(long, env = "OZ_MAX_REQUEST_BYTES", default_value_t = 128 * 1024 * 1024)]
+    pub max_request_bytes: u64,
+    /// Most parts in one multipart request.
+    #[arg(long, env = "OZ_MAX_PARTS", default_value_t = 32)]
+    pub max_parts: usize,
+    /// Session lifetime, seconds (sliding).
+    #[arg(long, env = "OZ_SESSION_TTL", default_value_t = 900)]
+    pub session_ttl: u64,
+    /// Session lifetime of service users, seconds.
+    #[arg(long, env = "OZ_SESSION_LONGLIVE_TTL", default_value_t = 5 * 365 * 24 * 3600)]
+    pub session_longlive_ttl: u64,
+    /// Most media in one upload.
+    #[arg(long, env = "OZ_ATTACHMENT_MAX_COUNT", default_value_t = 10)]
+    pub attachment_max_count: usize,
+    /// Largest media file in an upload, bytes.
+    #[arg(long, env = "OZ_ATTACHMENT_MAX_SIZE", default_value_t = 10 * 1024 * 1024)]
+    pub attachment_max_size: u64,
+    /// First ADMIN, created at start when there is no user yet.
+    #[arg(long, env = "OZ_ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
+    #[arg(long, env = "OZ_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
 impl ServeArgs {
     pub fn lite_config(&self) -> anyhow::Result<LiteConfig> {
-        if !oz_domain::liveness::valid_threshold(f64::from(self.thresholds.threshold_spoofing)) {
+        let t = &self.engine.thresholds;
+        if !oz_domain::liveness::valid_threshold(f64::from(t.threshold_spoofing)) {
             anyhow::bail!("OZ_THRESHOLD_SPOOFING must be in [0, 1]");
         }
         Ok(LiteConfig {
-            thresholds: self.thresholds.thresholds()?,
-            threshold_spoofing: self.thresholds.threshold_spoofing,
+            thresholds: t.thresholds()?,
+            threshold_spoofing: t.threshold_spoofing,
             max_request_bytes: self.max_request_bytes,
             max_parts: self.max_parts.max(1),
         })

@@ -6,10 +6,9 @@
 
 mod analyze;
 mod attacks;
+mod boot;
 mod config;
 mod eval;
-
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -28,8 +27,12 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the HTTP server (the default).
+    /// Run the HTTP server and analysis workers (the default).
     Serve(Box<config::ServeArgs>),
+    /// Run analysis workers only (several processes can share one PostgreSQL).
+    Worker(Box<config::EngineArgs>),
+    /// Create an ADMIN user.
+    CreateAdmin(boot::CreateAdminArgs),
     /// Analyse local images, videos or zip shot sets and print a table.
     Analyze(analyze::AnalyzeArgs),
     /// Evaluate verification and liveness on a folder of labelled media.
@@ -51,6 +54,8 @@ fn main() -> std::process::ExitCode {
     });
     let result = match command {
         Command::Serve(args) => serve(*args),
+        Command::Worker(args) => boot::worker(&args),
+        Command::CreateAdmin(args) => boot::create_admin(&args),
         Command::Analyze(args) => analyze::run(&args),
         Command::Eval(args) => eval::run(&args),
     };
@@ -74,31 +79,45 @@ fn parse_serve_defaults() -> config::ServeArgs {
 
 fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     let lite = args.lite_config()?;
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("cannot create OZ_DATA_DIR {}", args.data_dir.display()))?;
-    let started = std::time::Instant::now();
-    let pipeline = oz_vision::Pipeline::load(args.vision.pipeline_config())
-        .context("cannot start: the face models or ONNX Runtime could not be loaded")?;
-    tracing::info!(
-        models = ?pipeline.model_versions().iter().map(|m| m.name.as_str()).collect::<Vec<_>>(),
-        sessions_per_model = pipeline.config().pool_size,
-        load_ms = started.elapsed().as_millis() as u64,
-        "models verified and loaded"
-    );
-    let state = oz_http::AppState::new(Arc::new(pipeline), lite);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
-        tracing::info!(addr = %listener.local_addr()?, "openoz listening");
+        let addr = listener.local_addr()?;
+        let booted = boot::start(&args.engine, Some(addr)).await?;
+        boot::ensure_admin(&booted.db, args.admin_email.as_deref(), args.admin_password.as_deref()).await?;
+        let api = oz_http::FullApi {
+            db: booted.db.clone(),
+            engine: booted.engine.clone(),
+            cfg: oz_http::ApiConfig {
+                session_ttl: std::time::Duration::from_secs(args.session_ttl.max(1)),
+                session_longlive_ttl: std::time::Duration::from_secs(args.session_longlive_ttl.max(1)),
+                attachment_max_count: args.attachment_max_count.max(1),
+                attachment_max_size: args.attachment_max_size,
+                urls: booted.engine.cfg.urls.clone(),
+                ..oz_http::ApiConfig::default()
+            },
+            dummy_hash: oz_http::api::auth::hash_password("not a real password".into())
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))?,
+        };
+        let state = oz_http::AppState::with_api(booted.pipeline.clone(), lite, api);
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let workers = booted.engine.start(stop_rx);
+        tracing::info!(%addr, database = ?booted.db.backend(), workers = args.engine.workers, "openoz listening");
         oz_http::serve(listener, state, shutdown_signal()).await?;
+        let _ = stop_tx.send(true);
+        for w in workers {
+            let _ = w.await;
+        }
+        booted.db.close().await;
         tracing::info!("stopped");
         Ok(())
     })
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

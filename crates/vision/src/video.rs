@@ -298,13 +298,18 @@ struct Pass {
     frame_rotation_cw: Option<i32>,
 }
 
-/// Decides which frames to hold while decoding.
-enum Keep<'a> {
-    /// Exactly these indices (sorted).
-    Targets(&'a [u64]),
-    /// Unknown length: every `stride`-th frame, at most `cap` of them.
-    Stride { stride: u64, cap: usize },
+/// Which frames to hold while decoding.
+struct Keep<'a> {
+    /// Indices chosen from the header (sorted).
+    targets: &'a [u64],
+    /// The header gives no exact frame count: also hold every `stride`-th frame, the stride doubling
+    /// whenever too many are held, so that a good spread exists whatever the real count is.
+    stride: bool,
+    sample_count: usize,
 }
+
+/// Memory we let held (undecoded-to-RGB) frames take in stride mode, beyond 2 per sample.
+const HOLD_BUDGET_BYTES: u64 = 256 * 1024 * 1024;
 
 fn decode_with(
     open: &dyn Fn() -> Result<format::context::Input, VideoError>,
@@ -312,9 +317,19 @@ fn decode_with(
     limits: &VideoLimits,
 ) -> Result<DecodedVideo, VideoError> {
     init();
-    let mut ictx = open()?;
+    let ictx = open()?;
     let header = read_header(&ictx)?;
+    decode_opened(open, ictx, header, sample_count, limits)
+}
 
+/// Decodes an opened input whose header was read (split out so tests can feed a lying header).
+fn decode_opened(
+    open: &dyn Fn() -> Result<format::context::Input, VideoError>,
+    mut ictx: format::context::Input,
+    header: Header,
+    sample_count: usize,
+    limits: &VideoLimits,
+) -> Result<DecodedVideo, VideoError> {
     // Refuse from the header before decoding anything.
     if let Some(d) = header.duration_s
         && d > limits.max_duration_s
@@ -327,11 +342,10 @@ fn decode_with(
         return Err(VideoError::TooManyFrames(limits.max_frames));
     }
 
-    let planned = header.expected_frames().map(|e| spread_indices(e, sample_count));
-    let keep = match &planned {
-        Some(t) => Keep::Targets(t),
-        None => Keep::Stride { stride: 1, cap: 2 * sample_count.max(1) },
-    };
+    // Exact count (mp4, mov, avi): hold exactly the planned frames. Only an estimate (webm: duration
+    // x fps, wrong for variable frame rate) or nothing: hold a doubling-stride spread as well.
+    let planned = header.expected_frames().map(|e| spread_indices(e, sample_count)).unwrap_or_default();
+    let keep = Keep { targets: &planned, stride: header.nb_frames.is_none(), sample_count };
     let mut pass = decode_pass(&mut ictx, &header, keep, limits)?;
     drop(ictx);
 
@@ -357,7 +371,8 @@ fn decode_with(
             "video header frame count was off, decoding a second time"
         );
         let mut ictx = open()?;
-        let second = decode_pass(&mut ictx, &header, Keep::Targets(&ideal), limits)?;
+        let keep = Keep { targets: &ideal, stride: false, sample_count };
+        let second = decode_pass(&mut ictx, &header, keep, limits)?;
         if second.decoded > 0 {
             pass = second;
             ideal = spread_indices(pass.decoded, sample_count);
@@ -399,9 +414,10 @@ fn decode_with(
         (Some(a), Some(b)) if b > a => Some((b - a) as f64 * header.time_base),
         _ => None,
     };
-    let fps = header
-        .fps
-        .or_else(|| span_s.filter(|_| pass.decoded > 1).map(|s| (pass.decoded - 1) as f64 / s))
+    // Average rate: from the exact count when the header has one, else measured from the
+    // timestamps (a webm header's rate is a guess, wrong for variable frame rate).
+    let measured_fps = span_s.filter(|_| pass.decoded > 1).map(|s| (pass.decoded - 1) as f64 / s);
+    let fps = if header.nb_frames.is_some() { header.fps.or(measured_fps) } else { measured_fps.or(header.fps) }
         .unwrap_or(0.0);
     let duration_s = header
         .duration_s
@@ -462,7 +478,7 @@ fn close_enough(picks: &[u64], ideal: &[u64], total: u64, sample_count: usize) -
 fn decode_pass(
     ictx: &mut format::context::Input,
     header: &Header,
-    mut keep: Keep<'_>,
+    keep: Keep<'_>,
     limits: &VideoLimits,
 ) -> Result<Pass, VideoError> {
     let parameters = ictx.stream(header.stream_index).ok_or(VideoError::NoVideoStream)?.parameters();
@@ -481,6 +497,14 @@ fn decode_pass(
     if u64::from(w) * u64::from(h) > limits.max_pixels {
         return Err(VideoError::TooLarge(w, h));
     }
+    // Stride mode: hold at most 4 frames per sample (2 if they are huge) besides the targets.
+    let mut stride: u64 = 1;
+    let cap = {
+        let n = keep.sample_count.max(1) as u64;
+        let frame_bytes = (u64::from(w) * u64::from(h) * 3 / 2).max(1);
+        let per_budget = (HOLD_BUDGET_BYTES / frame_bytes).max(2 * n);
+        usize::try_from((4 * n).min(per_budget)).unwrap_or(usize::MAX).saturating_add(keep.targets.len())
+    };
 
     let mut pass = Pass { held: BTreeMap::new(), decoded: 0, first_ts: None, last_ts: None, frame_rotation_cw: None };
     // Last decoded frame when it is not among the held ones.
@@ -490,7 +514,7 @@ fn decode_pass(
     let max_packets = limits.max_frames.saturating_mul(4).saturating_add(64);
     let mut packets: u64 = 0;
 
-    let mut on_frame = |pass: &mut Pass, last: &mut Option<(u64, Held)>, mut f: frame::Video| {
+    let mut on_frame = |pass: &mut Pass, last: &mut Option<(u64, Held)>, f: frame::Video| {
         let index = pass.decoded;
         if index >= limits.max_frames {
             return Err(VideoError::TooManyFrames(limits.max_frames));
@@ -520,22 +544,19 @@ fn decode_pass(
         }
         pass.decoded += 1;
         // Decoded frames are reference counted: keeping one holds the decoder's buffer, no copy.
-        f.set_pts(ts);
         let held = Held { ts, frame: f };
-        let wanted = match &mut keep {
-            Keep::Targets(t) => t.binary_search(&index).is_ok(),
-            Keep::Stride { stride, .. } => index.is_multiple_of(*stride),
-        };
-        if wanted {
+        let is_target = |i: &u64| keep.targets.binary_search(i).is_ok();
+        if is_target(&index) || (keep.stride && index.is_multiple_of(stride)) {
             pass.held.insert(index, held);
-            if let Keep::Stride { stride, cap } = &mut keep
-                && pass.held.len() > *cap
-            {
-                *stride *= 2;
-                let s = *stride;
-                pass.held.retain(|k, _| k % s == 0);
-            }
             *last = None;
+            if keep.stride && pass.held.len() > cap {
+                stride *= 2;
+                // The current frame may be the clip's last one: keep it as such if the thinning drops it.
+                if !index.is_multiple_of(stride) && !is_target(&index) {
+                    *last = pass.held.remove(&index).map(|h| (index, h));
+                }
+                pass.held.retain(|k, _| k.is_multiple_of(stride) || is_target(k));
+            }
         } else {
             *last = Some((index, held));
         }
@@ -885,15 +906,75 @@ mod tests {
         let io = format::context::StreamIo::from_read_seek(std::fs::File::open(fixture("clip.webm")).expect("open"))
             .expect("io");
         let mut ictx = open_input(io).expect("input");
-        let pass = decode_pass(&mut ictx, &header, Keep::Stride { stride: 1, cap: 16 }, &VideoLimits::default())
-            .expect("pass");
+        let keep = Keep { targets: &[], stride: true, sample_count: 4 };
+        let pass = decode_pass(&mut ictx, &header, keep, &VideoLimits::default()).expect("pass");
         assert_eq!(pass.decoded, 60);
+        // At most 4 per sample, plus the last frame.
         assert!(pass.held.len() <= 17, "{}", pass.held.len());
         assert!(pass.held.contains_key(&0) && pass.held.contains_key(&59));
+        // The thinning can happen on the very last frame (20 frames, cap 4 x 4 + 3 targets = 19):
+        // that frame must still be held.
+        let io = format::context::StreamIo::from_read_seek(
+            std::fs::File::open(fixture("blur_then_sharp.mp4")).expect("open"),
+        )
+        .expect("io");
+        let mut blur = open_input(io).expect("input");
+        let blur_header = read_header(&blur).expect("header");
+        let keep = Keep { targets: &[0, 1, 2], stride: true, sample_count: 4 };
+        let p = decode_pass(&mut blur, &blur_header, keep, &VideoLimits::default()).expect("pass");
+        assert_eq!(p.decoded, 20);
+        assert!(p.held.contains_key(&19), "{:?}", p.held.keys().collect::<Vec<_>>());
+
         let ideal = spread_indices(60, 8);
         let picks = pick_nearest(&pass.held, &ideal);
         assert_eq!(picks.len(), 8);
         assert!(close_enough(&picks, &ideal, 60, 8), "{picks:?} vs {ideal:?}");
+    }
+
+    #[test]
+    fn video_second_pass_when_header_is_wrong() {
+        init();
+        let path = fixture("clip.webm");
+        let open = || {
+            let file = std::fs::File::open(&path).map_err(|e| VideoError::Unreadable(e.to_string()))?;
+            let io = format::context::StreamIo::from_read_seek(file).map_err(|e| unreadable("io", &e))?;
+            open_input(io)
+        };
+        let truth = spread_indices(60, 8);
+        // (declared frame count, fps, duration) of a lying or empty header. A wrong exact count
+        // needs the second pass (and then gets the exact indices); a wrong estimate (fps 10 -> 20
+        // frames, fps 90 -> 180) or no estimate at all is covered by the stride-held frames.
+        let cases = [
+            (Some(20), Some(30.0), Some(2.0)),
+            (Some(100), Some(30.0), Some(2.0)),
+            (None, Some(10.0), Some(2.0)),
+            (None, Some(90.0), Some(2.0)),
+            (None, None, None),
+        ];
+        for (nb, fps, dur) in cases {
+            let ictx = open().expect("open");
+            let mut header = read_header(&ictx).expect("header");
+            header.nb_frames = nb;
+            header.fps = fps;
+            header.duration_s = dur;
+            let d = decode_opened(&open, ictx, header, 8, &VideoLimits::default()).expect("decode");
+            let idx: Vec<u64> = d.frames.iter().map(|f| f.index).collect();
+            assert_eq!(d.info.frame_count, 60);
+            if nb.is_some() {
+                assert_eq!(idx, truth, "declared {nb:?}");
+            } else {
+                assert_eq!(idx.len(), 8);
+                assert_eq!((idx[0], idx[7]), (0, 59));
+                assert!(close_enough(&idx, &truth, 60, 8), "{idx:?}");
+                // Without an exact count, the rate is measured from the timestamps.
+                assert!((d.info.fps - 30.0).abs() < 0.1, "{:?}", d.info);
+            }
+            if dur.is_none() {
+                assert!((d.info.duration_s - 2.0).abs() < 0.1, "{:?}", d.info);
+            }
+            // Timestamps come from the stream, not from the header.
+            assert!((d.frames[7].timestamp_s - 59.0 / 30.0).abs() < 0.01);
+        }
     }
 
     /// Timing: `cargo test -p oz-vision --release video_timing -- --ignored --nocapture`.

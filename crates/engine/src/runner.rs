@@ -1,0 +1,201 @@
+//! Running one analysis on the vision pipeline: QUALITY (liveness + best shot) and BIOMETRY
+//! (every pair of media, the least similar pair decides). Synchronous; the worker calls it on a
+//! blocking thread.
+
+use md5::{Digest, Md5};
+use oz_domain::access::AnalysisKind;
+use oz_domain::assign::{MediaClass, biometry_verdict};
+use oz_domain::decision::{DecisionThresholds, score_from_cosine, wire_score};
+use oz_domain::liveness;
+use oz_domain::status::{self, AnalysisState};
+use oz_storage::analyses::Outcome;
+use oz_storage::folders::NewMedia;
+use oz_storage::{Analysis, Media};
+use oz_vision::pipeline::AnalyzeOptions;
+use oz_vision::{Pipeline, VisionError};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::files::MediaFiles;
+
+/// Oz error codes used inside failed analyses.
+pub const ERR_UNKNOWN: i64 = 0;
+pub const ERR_NOT_REALIZED: i64 = 2;
+pub const ERR_INVALID_VALUE: i64 = 4;
+
+/// Defaults for analysis parameters.
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    pub thresholds: DecisionThresholds,
+    pub threshold_spoofing: f32,
+}
+
+/// The effective QUALITY parameters (`confs`) from the request's `params`.
+#[must_use]
+pub fn quality_confs(params: &Value, cfg: &RunnerConfig) -> Value {
+    let num = |k: &str, d: f64| params.get(k).and_then(Value::as_f64).unwrap_or(d);
+    json!({
+        "threshold_spoofing": num("threshold_spoofing", (f64::from(cfg.threshold_spoofing) * 1e6).round() / 1e6),
+        "threshold_liveness": num("threshold_liveness", 0.5),
+        "threshold_replay": num("threshold_replay", 0.5),
+        // Oz 6 returns the best shot unless told not to.
+        "extract_best_shot": params.get("extract_best_shot").and_then(Value::as_bool).unwrap_or(true),
+    })
+}
+
+/// The effective BIOMETRY parameters.
+#[must_use]
+pub fn biometry_confs(cfg: &RunnerConfig) -> Value {
+    json!({ "threshold_approve": cfg.thresholds.approve, "threshold_decline": cfg.thresholds.decline })
+}
+
+fn load(files: &MediaFiles, m: &Media) -> Result<Vec<u8>, String> {
+    files.read(&m.file_name).map_err(|e| format!("media {}: {e}", m.id))
+}
+
+fn failed(code: i64, msg: String) -> Outcome {
+    Outcome::failed(code, msg)
+}
+
+/// Runs `a` over the folder's `media`. Output images are written to `files`; their names are in
+/// the outcome so the caller can remove them if the outcome cannot be recorded.
+#[must_use]
+pub fn run(p: &Pipeline, files: &MediaFiles, a: &Analysis, media: &[Media], cfg: &RunnerConfig) -> Outcome {
+    let sources: Vec<&Media> = a.source_media.iter().filter_map(|id| media.iter().find(|m| m.id == *id)).collect();
+    if sources.len() != a.source_media.len() {
+        return failed(ERR_INVALID_VALUE, "a source media of this analysis no longer exists".into());
+    }
+    match a.kind {
+        AnalysisKind::Quality => quality(p, files, a, &sources),
+        AnalysisKind::Biometry => biometry(p, files, &sources, cfg),
+        other => failed(ERR_NOT_REALIZED, format!("{} analyses are not available on this server", other.as_str())),
+    }
+}
+
+fn quality(p: &Pipeline, files: &MediaFiles, a: &Analysis, sources: &[&Media]) -> Outcome {
+    let threshold = a.confs.get("threshold_spoofing").and_then(Value::as_f64).unwrap_or(0.5) as f32;
+    let best_shot = a.confs.get("extract_best_shot").and_then(Value::as_bool).unwrap_or(true);
+    let mut results = Vec::new();
+    let mut verdicts = Vec::new();
+    let mut outputs: Vec<NewMedia> = Vec::new();
+    let mut frames_total = 0usize;
+    for m in sources {
+        let analysed = load(files, m).and_then(|bytes| {
+            let d = p.decode(&bytes).map_err(|e| format!("media {}: {e}", m.id))?;
+            p.analyze_media(&d, AnalyzeOptions { best_shot, embedding: false }).map_err(|e| match e {
+                VisionError::NoFace => format!("media {}: no face found in any sampled frame", m.id),
+                other => format!("media {}: {other}", m.id),
+            })
+        });
+        let r = match analysed {
+            Ok(r) => r,
+            Err(msg) => {
+                files.remove_all(&outputs.iter().map(|o| o.file_name.clone()).collect::<Vec<_>>());
+                return failed(ERR_INVALID_VALUE, msg);
+            }
+        };
+        frames_total += r.frames.len();
+        let mut output_ids = Vec::new();
+        if let Some(shot) = &r.best_shot {
+            match files.write(&shot.jpeg, "jpg") {
+                Ok(file_name) => {
+                    let id = Uuid::new_v4();
+                    output_ids.push(id.to_string());
+                    outputs.push(NewMedia {
+                        id,
+                        class: MediaClass::ResultImage,
+                        original_name: "ResultImage.jpg".into(),
+                        file_name,
+                        mime_type: "image/jpeg".into(),
+                        size: i64::try_from(shot.jpeg.len()).unwrap_or(i64::MAX),
+                        md5: hex::encode(Md5::digest(&shot.jpeg)),
+                        info: json!({ "thumb": null, "original": {
+                            "md5": hex::encode(Md5::digest(&shot.jpeg)),
+                            "width": shot.width, "height": shot.height,
+                            "size": shot.jpeg.len(), "mime-type": "image/jpeg" } }),
+                        tags: Vec::new(),
+                        meta_data: json!({}),
+                        technical_meta_data: json!({ "frame_index": shot.frame_index, "quality": shot.quality }),
+                        source_media_id: Some(m.id),
+                        analysis_id: Some(a.id),
+                    });
+                }
+                Err(e) => {
+                    files.remove_all(&outputs.iter().map(|o| o.file_name.clone()).collect::<Vec<_>>());
+                    return failed(ERR_UNKNOWN, format!("cannot store the best shot: {e}"));
+                }
+            }
+        }
+        verdicts.push(liveness::verdict(r.confidence_spoofing, threshold));
+        results.push(json!({
+            "source_media_id": m.id.to_string(),
+            "results_data": { "confidence_spoofing": wire_score(r.confidence_spoofing) },
+            "output_images": output_ids,
+        }));
+    }
+    Outcome {
+        state: AnalysisState::Finished,
+        resolution_status: status::worst(verdicts),
+        results_data: None,
+        results_media: Value::Array(results),
+        error_code: None,
+        error_message: None,
+        technical_meta_data: json!({ "frames_analysed": frames_total }),
+        outputs,
+    }
+}
+
+fn biometry(p: &Pipeline, files: &MediaFiles, sources: &[&Media], cfg: &RunnerConfig) -> Outcome {
+    let mut embeddings = Vec::with_capacity(sources.len());
+    for m in sources {
+        let e = load(files, m).and_then(|bytes| {
+            let d = p.decode(&bytes).map_err(|e| format!("media {}: {e}", m.id))?;
+            let r = p.analyze_media(&d, AnalyzeOptions { best_shot: false, embedding: true }).map_err(|e| match e {
+                VisionError::NoFace => format!("media {}: no face found", m.id),
+                other => format!("media {}: {other}", m.id),
+            })?;
+            r.embedding.ok_or_else(|| format!("media {}: no face found", m.id))
+        });
+        match e {
+            Ok(v) => embeddings.push(v),
+            Err(msg) => return failed(ERR_INVALID_VALUE, msg),
+        }
+    }
+    let n = embeddings.len();
+    let mut scores = Vec::new();
+    let mut per_media: Vec<Vec<f32>> = vec![Vec::new(); n];
+    for i in 0..n {
+        for j in i + 1..n {
+            let s = score_from_cosine(oz_vision::embed::cosine(&embeddings[i], &embeddings[j]));
+            scores.push(s);
+            per_media[i].push(s);
+            per_media[j].push(s);
+        }
+    }
+    let Some((min, max, verdict)) = biometry_verdict(&scores, &cfg.thresholds) else {
+        return failed(ERR_INVALID_VALUE, format!("BIOMETRY needs at least two media with a face, got {n}"));
+    };
+    let results: Vec<Value> = sources
+        .iter()
+        .zip(&per_media)
+        .map(|(m, s)| {
+            let lo = s.iter().copied().fold(f32::INFINITY, f32::min);
+            let hi = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            json!({
+                "source_media_id": m.id.to_string(),
+                "results_data": { "min_confidence": wire_score(lo), "max_confidence": wire_score(hi) },
+                "output_images": [],
+            })
+        })
+        .collect();
+    Outcome {
+        state: AnalysisState::Finished,
+        resolution_status: verdict,
+        results_data: Some(json!({ "min_confidence": wire_score(min), "max_confidence": wire_score(max) })),
+        results_media: Value::Array(results),
+        error_code: None,
+        error_message: None,
+        technical_meta_data: json!({ "pairs": scores.len() }),
+        outputs: Vec::new(),
+    }
+}

@@ -1,0 +1,289 @@
+//! Workers on the durable queue, the expiry sweep and the webhook loop.
+//!
+//! A worker claims a job with a lease, runs the analysis on a blocking thread while renewing the
+//! lease, then records the outcome in one transaction that only succeeds while it still holds
+//! the lease. A worker that dies stops renewing; after the lease the job is claimed again. Wake-ups:
+//! an in-process `Notify` when this process queues work, PostgreSQL `LISTEN oz_jobs` for work
+//! queued by other processes, and a poll interval as a fallback.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use oz_domain::access::Scope;
+use oz_storage::{Backend, Db, StoreError};
+use oz_vision::Pipeline;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::files::MediaFiles;
+use crate::render::{self, Urls};
+use crate::runner::{self, RunnerConfig};
+use crate::webhook::{self, Attempt, WebhookConfig};
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub workers: usize,
+    pub lease: Duration,
+    pub poll: Duration,
+    pub max_attempts: i64,
+    /// `OZ_ANALYSE_PROCESSING_EXPIRE_TIMEOUT`: analyses still processing after this fail.
+    pub expire_after: Duration,
+    /// `OZ_ANALYSE_EXPIRE_BEAT_PERIOD`.
+    pub expire_every: Duration,
+    pub runner: RunnerConfig,
+    pub webhook: WebhookConfig,
+    pub urls: Urls,
+    /// Used to LISTEN on PostgreSQL.
+    pub database_url: Option<String>,
+}
+
+pub struct Engine {
+    pub db: Db,
+    pub pipeline: Arc<Pipeline>,
+    pub files: MediaFiles,
+    pub cfg: EngineConfig,
+    jobs_wake: Notify,
+    hooks_wake: Notify,
+    name: String,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    #[must_use]
+    pub fn new(db: Db, pipeline: Arc<Pipeline>, files: MediaFiles, cfg: EngineConfig) -> Arc<Self> {
+        let name = format!("{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        Arc::new(Self { db, pipeline, files, cfg, jobs_wake: Notify::new(), hooks_wake: Notify::new(), name })
+    }
+
+    /// Tells idle workers that jobs were queued.
+    pub fn wake(&self) {
+        self.jobs_wake.notify_waiters();
+    }
+
+    /// Starts the workers, the expiry sweep and the webhook loop; they stop when `shutdown`
+    /// turns true.
+    pub fn start(self: &Arc<Self>, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+        let mut handles = Vec::new();
+        for i in 0..self.cfg.workers.max(1) {
+            let e = Arc::clone(self);
+            let sd = shutdown.clone();
+            handles.push(tokio::spawn(async move { e.worker_loop(format!("{}-w{i}", e.name), sd).await }));
+        }
+        let e = Arc::clone(self);
+        let sd = shutdown.clone();
+        handles.push(tokio::spawn(async move { e.expiry_loop(sd).await }));
+        let e = Arc::clone(self);
+        let sd = shutdown.clone();
+        handles.push(tokio::spawn(async move { e.webhook_loop(sd).await }));
+        if self.db.backend() == Backend::Postgres
+            && let Some(url) = self.cfg.database_url.clone()
+        {
+            let e = Arc::clone(self);
+            handles.push(tokio::spawn(async move { e.listen_loop(url, shutdown).await }));
+        }
+        handles
+    }
+
+    async fn listen_loop(&self, url: String, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            match sqlx::postgres::PgListener::connect(&url).await {
+                Ok(mut l) => {
+                    if let Err(e) = l.listen("oz_jobs").await {
+                        tracing::warn!(error = %e, "LISTEN oz_jobs failed");
+                    } else {
+                        loop {
+                            tokio::select! {
+                                _ = shutdown.changed() => return,
+                                n = l.recv() => match n {
+                                    Ok(_) => self.wake(),
+                                    Err(e) => { tracing::warn!(error = %e, "LISTEN connection lost"); break; }
+                                }
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot LISTEN for jobs; polling only"),
+            }
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                () = tokio::time::sleep(Duration::from_secs(5)) => {}
+            }
+        }
+    }
+
+    async fn worker_loop(&self, worker: String, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            match self.db.claim_job(&worker, self.cfg.lease.as_secs_f64(), self.cfg.max_attempts).await {
+                Ok(Some(job)) => {
+                    self.run_job(&worker, job).await;
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "claiming a job failed"),
+            }
+            let notified = self.jobs_wake.notified();
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                () = notified => {}
+                () = tokio::time::sleep(self.cfg.poll) => {}
+            }
+        }
+    }
+
+    /// Runs one claimed job to its recorded outcome.
+    #[tracing::instrument(skip_all, fields(job = %job.id, analysis = %job.analysis_id, attempt = job.attempts))]
+    async fn run_job(&self, worker: &str, job: oz_storage::Job) {
+        let loaded = async {
+            let a = self.db.analysis(job.analysis_id, &Scope::All).await?;
+            let media = self.db.folder_media(a.folder_id).await?;
+            Ok::<_, StoreError>((a, media))
+        }
+        .await;
+        let (analysis, media) = match loaded {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot load the analysis of a job");
+                let _ = self.db.retry_job(&job, worker, &e.to_string(), oz_storage::now() + 5.0).await;
+                return;
+            }
+        };
+        let started = std::time::Instant::now();
+        let p = Arc::clone(&self.pipeline);
+        let files = self.files.clone();
+        let rcfg = self.cfg.runner.clone();
+        let mut task = tokio::task::spawn_blocking(move || runner::run(&p, &files, &analysis, &media, &rcfg));
+        let beat = self.cfg.lease / 3;
+        let outcome = loop {
+            tokio::select! {
+                r = &mut task => break r,
+                () = tokio::time::sleep(beat) => {
+                    match self.db.renew_lease(&job, worker, self.cfg.lease.as_secs_f64()).await {
+                        Ok(true) => {}
+                        Ok(false) => tracing::warn!("lease lost while running"),
+                        Err(e) => tracing::warn!(error = %e, "lease renewal failed"),
+                    }
+                }
+            }
+        };
+        let outcome = outcome.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "analysis runner panicked");
+            oz_storage::analyses::Outcome::failed(runner::ERR_UNKNOWN, "internal error while running the analysis")
+        });
+        let outputs: Vec<String> = outcome.outputs.iter().map(|m| m.file_name.clone()).collect();
+        match self.db.finish_job(&job, worker, &outcome).await {
+            Ok(update) => {
+                tracing::info!(
+                    ms = started.elapsed().as_millis() as u64,
+                    resolution = outcome.resolution_status.as_str(),
+                    folder = update.resolution_status.as_str(),
+                    "analysis finished"
+                );
+                if update.webhook.is_some() {
+                    self.hooks_wake.notify_waiters();
+                }
+            }
+            Err(e) => {
+                // Nothing recorded: remove the files this attempt wrote, so no orphan remains.
+                self.files.remove_all(&outputs);
+                tracing::warn!(error = %e, "analysis outcome not recorded");
+            }
+        }
+    }
+
+    async fn expiry_loop(&self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            let before = oz_storage::now() - self.cfg.expire_after.as_secs_f64();
+            match self.db.expire_stuck(before).await {
+                Ok(updates) => {
+                    if updates.iter().any(|u| u.webhook.is_some()) {
+                        self.hooks_wake.notify_waiters();
+                    }
+                    if !updates.is_empty() {
+                        tracing::warn!(count = updates.len(), "expired stuck analyses");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+            }
+            if let Err(e) = self.db.purge_sessions(oz_storage::now() - 86_400.0).await {
+                tracing::warn!(error = %e, "session purge failed");
+            }
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                () = tokio::time::sleep(self.cfg.expire_every) => {}
+            }
+        }
+    }
+
+    async fn webhook_loop(&self, mut shutdown: watch::Receiver<bool>) {
+        let client = reqwest::Client::new();
+        loop {
+            loop {
+                let d = match self.db.claim_delivery(self.cfg.webhook.timeout.as_secs_f64() + 30.0).await {
+                    Ok(Some(d)) => d,
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "claiming a webhook failed");
+                        break;
+                    }
+                };
+                self.deliver(&client, d).await;
+            }
+            let notified = self.hooks_wake.notified();
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                () = notified => {}
+                () = tokio::time::sleep(self.cfg.poll.max(Duration::from_millis(500))) => {}
+            }
+        }
+    }
+
+    async fn deliver(&self, client: &reqwest::Client, d: oz_storage::Delivery) {
+        let body = match d.body.clone() {
+            Some(b) => b,
+            None => match self.folder_json(d.folder_id).await {
+                Ok(v) => {
+                    let b = v.to_string();
+                    if let Err(e) = self.db.set_delivery_body(d.id, &b).await {
+                        tracing::warn!(error = %e, "cannot store the webhook body");
+                    }
+                    b
+                }
+                Err(StoreError::NotFound) => {
+                    let _ = self.db.delivery_failed(d.id, None, "folder was deleted", None).await;
+                    return;
+                }
+                Err(e) => {
+                    let _ = self.db.delivery_failed(d.id, None, &e.to_string(), Some(oz_storage::now() + 5.0)).await;
+                    return;
+                }
+            },
+        };
+        match webhook::send(client, &self.cfg.webhook, &d.url, &d.id.to_string(), &body).await {
+            Attempt::Delivered(status) => {
+                tracing::info!(url = %d.url, event = %d.id, status, "webhook delivered");
+                let _ = self.db.delivery_done(d.id, i64::from(status)).await;
+            }
+            Attempt::Failed { status, error } => {
+                let next = self.cfg.webhook.backoff(d.attempts).map(|s| oz_storage::now() + s);
+                tracing::warn!(url = %d.url, event = %d.id, attempt = d.attempts, %error, retry = next.is_some(), "webhook failed");
+                let _ = self.db.delivery_failed(d.id, status.map(i64::from), &error, next).await;
+            }
+        }
+    }
+
+    /// The folder as `GET /api/folders/{id}/?with_analyses=true` renders it.
+    pub async fn folder_json(&self, folder_id: uuid::Uuid) -> Result<serde_json::Value, StoreError> {
+        let f = self.db.folder(folder_id, &Scope::All).await?;
+        let media = self.db.folder_media(folder_id).await?;
+        let analyses = self.db.analyses_of_folders(&[folder_id]).await?;
+        Ok(render::folder(&f, &media, Some(&analyses), &self.cfg.urls))
+    }
+}

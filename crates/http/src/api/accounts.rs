@@ -1,0 +1,313 @@
+//! Companies and users (spec §3).
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use oz_domain::access::{Role, Scope};
+use oz_storage::accounts::{NewUser, UserPatch};
+use oz_storage::{Company, User};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::auth::{Auth, hash_password};
+use super::error::{ApiError, ApiResult};
+use super::query::{self, Pairs};
+use crate::state::AppState;
+
+fn parse_id(s: &str, what: &str) -> ApiResult<Uuid> {
+    Uuid::parse_str(s).map_err(|_| ApiError::not_found(what))
+}
+
+fn body(bytes: &[u8]) -> ApiResult<serde_json::Map<String, Value>> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(ApiError::structure("the body must be a JSON object")),
+        Err(e) => Err(ApiError::structure(format!("invalid JSON body: {e}"))),
+    }
+}
+
+#[must_use]
+pub fn company_json(c: &Company) -> Value {
+    json!({ "company_id": c.id.to_string(), "name": c.name, "meta_data": c.meta_data, "time_created": c.time_created })
+}
+
+#[must_use]
+pub fn user_json(u: &User) -> Value {
+    json!({
+        "user_id": u.id.to_string(),
+        "user_type": u.role.as_str(),
+        "email": u.email,
+        "first_name": u.first_name,
+        "last_name": u.last_name,
+        "middle_name": u.middle_name,
+        "company_id": u.company_id.map(|c| c.to_string()),
+        "is_admin": u.is_admin,
+        "is_service": u.is_service,
+        "can_start_analysis_quality": u.can_start_quality,
+        "can_start_analysis_biometry": u.can_start_biometry,
+        "can_start_analysis_collection": u.can_start_collection,
+        "meta_data": u.meta_data,
+    })
+}
+
+fn list_json(items: Vec<Value>, offset: i64, limit: i64) -> Json<Value> {
+    Json(json!({ "total": items.len(), "offset": offset, "limit": limit, "items": items }))
+}
+
+// ---- companies --------------------------------------------------------------------------------
+
+pub async fn list_companies(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>) -> ApiResult<Json<Value>> {
+    let api = st.api()?;
+    let offset = query::int(&q, "offset", 0, i64::MAX)?;
+    let limit = query::int(&q, "limit", 100, 1000)?;
+    let list = api.db.companies(&auth.principal.company_scope(), query::get(&q, "search_text"), offset, limit).await?;
+    Ok(list_json(list.iter().map(company_json).collect(), offset, limit))
+}
+
+pub async fn create_company(
+    State(st): State<AppState>,
+    auth: Auth,
+    b: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let api = st.api()?;
+    if auth.principal.role != Role::Admin {
+        return Err(ApiError::forbidden("only ADMIN can create companies"));
+    }
+    let m = body(&b)?;
+    let name = m.get("name").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+    let name = name.ok_or_else(|| ApiError::structure("name is required"))?;
+    let meta = m.get("meta_data").cloned().unwrap_or_else(|| json!({}));
+    if !meta.is_object() {
+        return Err(ApiError::value("meta_data must be an object"));
+    }
+    let c = api.db.create_company(name, &meta).await?;
+    Ok((StatusCode::CREATED, Json(company_json(&c))))
+}
+
+pub async fn get_company(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let api = st.api()?;
+    let id = parse_id(&id, "Company")?;
+    let c = api.db.company(id, &auth.principal.company_scope()).await.map_err(|_| ApiError::not_found("Company"))?;
+    Ok(Json(company_json(&c)))
+}
+
+pub async fn update_company(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    b: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    let api = st.api()?;
+    let id = parse_id(&id, "Company")?;
+    api.db.company(id, &auth.principal.company_scope()).await.map_err(|_| ApiError::not_found("Company"))?;
+    if !auth.principal.can_manage_company(Some(id)) {
+        return Err(ApiError::forbidden("you cannot change this company"));
+    }
+    let m = body(&b)?;
+    let name = m.get("name").and_then(Value::as_str);
+    let meta = m.get("meta_data");
+    if meta.is_some_and(|v| !v.is_object()) {
+        return Err(ApiError::value("meta_data must be an object"));
+    }
+    api.db.update_company(id, name, meta).await?;
+    Ok(Json(company_json(&api.db.company(id, &Scope::All).await?)))
+}
+
+pub async fn delete_company(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let api = st.api()?;
+    let id = parse_id(&id, "Company")?;
+    api.db.company(id, &auth.principal.company_scope()).await.map_err(|_| ApiError::not_found("Company"))?;
+    if auth.principal.role != Role::Admin {
+        return Err(ApiError::forbidden("only ADMIN can delete companies"));
+    }
+    api.db.delete_company(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- users ------------------------------------------------------------------------------------
+
+fn opt_bool(m: &serde_json::Map<String, Value>, keys: &[&str]) -> ApiResult<Option<bool>> {
+    for k in keys {
+        match m.get(*k) {
+            None | Some(Value::Null) => {}
+            Some(Value::Bool(b)) => return Ok(Some(*b)),
+            Some(_) => return Err(ApiError::new(StatusCode::BAD_REQUEST, 5, format!("{k} must be a boolean"))),
+        }
+    }
+    Ok(None)
+}
+
+fn opt_str(m: &serde_json::Map<String, Value>, k: &str) -> ApiResult<Option<String>> {
+    match m.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::new(StatusCode::BAD_REQUEST, 5, format!("{k} must be a string"))),
+    }
+}
+
+fn opt_company(m: &serde_json::Map<String, Value>) -> ApiResult<Option<Option<Uuid>>> {
+    match m.get("company_id") {
+        None => Ok(None),
+        Some(Value::Null) => Ok(Some(None)),
+        Some(Value::String(s)) => {
+            Uuid::parse_str(s).map(|u| Some(Some(u))).map_err(|_| ApiError::value("company_id is not a UUID"))
+        }
+        Some(_) => Err(ApiError::new(StatusCode::BAD_REQUEST, 5, "company_id must be a string")),
+    }
+}
+
+fn valid_email(e: &str) -> bool {
+    let e = e.trim();
+    e.len() <= 254 && e.contains('@') && !e.starts_with('@') && !e.ends_with('@') && !e.contains(char::is_whitespace)
+}
+
+pub async fn list_users(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>) -> ApiResult<Json<Value>> {
+    let api = st.api()?;
+    let offset = query::int(&q, "offset", 0, i64::MAX)?;
+    let limit = query::int(&q, "limit", 100, 1000)?;
+    let company = query::uuids(&q, "company_id")?.first().copied();
+    let list =
+        api.db.users(&auth.principal.user_scope(), company, query::get(&q, "search_text"), offset, limit).await?;
+    Ok(list_json(list.iter().map(user_json).collect(), offset, limit))
+}
+
+pub async fn create_user(
+    State(st): State<AppState>,
+    auth: Auth,
+    b: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let api = st.api()?;
+    let m = body(&b)?;
+    let email = opt_str(&m, "email")?.ok_or_else(|| ApiError::structure("email is required"))?;
+    if !valid_email(&email) {
+        return Err(ApiError::value("email is not a valid address"));
+    }
+    let password = opt_str(&m, "password")?.ok_or_else(|| ApiError::structure("password is required"))?;
+    if password.len() < 8 {
+        return Err(ApiError::value("password must have at least 8 characters"));
+    }
+    let ut = opt_str(&m, "user_type")?.unwrap_or_else(|| "CLIENT".into());
+    let (role, implied_admin, implied_service) =
+        Role::parse(&ut).ok_or_else(|| ApiError::value(format!("unknown user_type {ut:?}")))?;
+    let mut company_id = opt_company(&m)?.flatten();
+    // A company admin creates users in its own company by default.
+    if company_id.is_none() && auth.principal.role == Role::Client {
+        company_id = auth.principal.company_id;
+    }
+    if matches!(role, Role::Client | Role::ClientOperator) && company_id.is_none() {
+        return Err(ApiError::structure("company_id is required for CLIENT users"));
+    }
+    if let Some(c) = company_id {
+        api.db
+            .company(c, &auth.principal.company_scope())
+            .await
+            .map_err(|_| ApiError::value("company_id does not exist"))?;
+    }
+    if !auth.principal.can_manage_user(role, company_id) {
+        return Err(ApiError::forbidden("you cannot create this user"));
+    }
+    let new = NewUser {
+        email,
+        password_hash: hash_password(password).await?,
+        role,
+        company_id,
+        is_admin: opt_bool(&m, &["is_admin"])?.unwrap_or(implied_admin),
+        is_service: opt_bool(&m, &["is_service"])?.unwrap_or(implied_service),
+        can_start_quality: opt_bool(&m, &["can_start_analysis_quality", "can_start_analyze_quality"])?.unwrap_or(true),
+        can_start_biometry: opt_bool(&m, &["can_start_analysis_biometry", "can_start_analyze_biometry"])?
+            .unwrap_or(true),
+        can_start_collection: opt_bool(&m, &["can_start_analysis_collection", "can_start_analyze_collection"])?
+            .unwrap_or(true),
+        first_name: opt_str(&m, "first_name")?,
+        last_name: opt_str(&m, "last_name")?,
+        middle_name: opt_str(&m, "middle_name")?,
+        meta_data: m.get("meta_data").cloned().filter(Value::is_object).unwrap_or_else(|| json!({})),
+    };
+    let u = api.db.create_user(&new).await?;
+    Ok((StatusCode::CREATED, Json(user_json(&u))))
+}
+
+pub async fn get_user(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let api = st.api()?;
+    let id = parse_id(&id, "User")?;
+    let u = api.db.user_in(id, &auth.principal.user_scope()).await.map_err(|_| ApiError::not_found("User"))?;
+    Ok(Json(user_json(&u)))
+}
+
+pub async fn update_user(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    b: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    let api = st.api()?;
+    let id = parse_id(&id, "User")?;
+    let target = api.db.user_in(id, &auth.principal.user_scope()).await.map_err(|_| ApiError::not_found("User"))?;
+    let m = body(&b)?;
+    let mut patch = UserPatch {
+        email: opt_str(&m, "email")?,
+        first_name: opt_str(&m, "first_name")?,
+        last_name: opt_str(&m, "last_name")?,
+        middle_name: opt_str(&m, "middle_name")?,
+        ..UserPatch::default()
+    };
+    if let Some(e) = &patch.email
+        && !valid_email(e)
+    {
+        return Err(ApiError::value("email is not a valid address"));
+    }
+    if let Some(pw) = opt_str(&m, "password")? {
+        if pw.len() < 8 {
+            return Err(ApiError::value("password must have at least 8 characters"));
+        }
+        patch.password_hash = Some(hash_password(pw).await?);
+    }
+    let mut role = target.role;
+    if let Some(ut) = opt_str(&m, "user_type")? {
+        let (r, a, s) = Role::parse(&ut).ok_or_else(|| ApiError::value(format!("unknown user_type {ut:?}")))?;
+        role = r;
+        patch.role = Some(r);
+        if a {
+            patch.is_admin = Some(true);
+        }
+        if s {
+            patch.is_service = Some(true);
+        }
+    }
+    patch.company_id = opt_company(&m)?;
+    patch.is_admin = opt_bool(&m, &["is_admin"])?.or(patch.is_admin);
+    patch.is_service = opt_bool(&m, &["is_service"])?.or(patch.is_service);
+    patch.can_start_quality = opt_bool(&m, &["can_start_analysis_quality", "can_start_analyze_quality"])?;
+    patch.can_start_biometry = opt_bool(&m, &["can_start_analysis_biometry", "can_start_analyze_biometry"])?;
+    patch.can_start_collection = opt_bool(&m, &["can_start_analysis_collection", "can_start_analyze_collection"])?;
+    let privileged = patch.role.is_some()
+        || patch.company_id.is_some()
+        || patch.is_admin.is_some()
+        || patch.is_service.is_some()
+        || patch.can_start_quality.is_some()
+        || patch.can_start_biometry.is_some()
+        || patch.can_start_collection.is_some();
+    let company_after = patch.company_id.unwrap_or(target.company_id);
+    let allowed = if target.id == auth.user.id && !privileged {
+        true // anyone may change their own names, email and password
+    } else {
+        auth.principal.can_manage_user(target.role, target.company_id)
+            && auth.principal.can_manage_user(role, company_after)
+    };
+    if !allowed {
+        return Err(ApiError::forbidden("you cannot change this user"));
+    }
+    let u = api.db.update_user(id, &patch).await?;
+    Ok(Json(user_json(&u)))
+}
+
+pub async fn delete_user(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let api = st.api()?;
+    let id = parse_id(&id, "User")?;
+    let target = api.db.user_in(id, &auth.principal.user_scope()).await.map_err(|_| ApiError::not_found("User"))?;
+    if target.id == auth.user.id || !auth.principal.can_manage_user(target.role, target.company_id) {
+        return Err(ApiError::forbidden("you cannot delete this user"));
+    }
+    api.db.delete_user(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

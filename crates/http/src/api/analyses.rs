@@ -1,0 +1,192 @@
+//! Analyses (spec §7): start them on a folder, read them, wait for them in single-request mode.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use oz_domain::access::{AnalysisKind, Scope};
+use oz_domain::assign::{self, MediaFacts};
+use oz_domain::status::AnalysisState;
+use oz_engine::{render, runner};
+use oz_storage::analyses::{AnalysisFilter, NewAnalysis};
+use oz_storage::{Analysis, Folder, Media};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::auth::Auth;
+use super::error::{ApiError, ApiResult};
+use super::folders::visible_folder;
+use super::query::{self, Pairs};
+use crate::state::AppState;
+use crate::state::FullApi;
+
+fn source_ids(v: Option<&Value>) -> ApiResult<Option<Vec<Uuid>>> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| {
+                x.as_str()
+                    .and_then(|s| Uuid::parse_str(s).ok())
+                    .ok_or_else(|| ApiError::value("source_media must be a list of media ids"))
+            })
+            .collect::<ApiResult<Vec<_>>>()
+            .map(Some),
+        Some(_) => Err(ApiError::value("source_media must be a list of media ids")),
+    }
+}
+
+/// Validates analysis requests and queues them as one group.
+pub async fn start(
+    api: &FullApi,
+    auth: &Auth,
+    folder: &Folder,
+    reqs: &[Value],
+    endpoint: Option<&str>,
+) -> ApiResult<Vec<Analysis>> {
+    if reqs.is_empty() {
+        return Err(ApiError::structure("analyses must name at least one analysis"));
+    }
+    let media = api.db.folder_media(folder.id).await?;
+    let facts: Vec<MediaFacts> =
+        media.iter().map(|m| MediaFacts { id: m.id, class: m.class, tags: m.tags.clone() }).collect();
+    let rcfg = &api.engine.cfg.runner;
+    let mut items = Vec::with_capacity(reqs.len());
+    for r in reqs {
+        let kind_s =
+            r.get("type").and_then(Value::as_str).ok_or_else(|| ApiError::structure("every analysis needs a type"))?;
+        let kind =
+            AnalysisKind::parse(kind_s).ok_or_else(|| ApiError::value(format!("unknown analysis type {kind_s:?}")))?;
+        if matches!(kind, AnalysisKind::Collection | AnalysisKind::Documents) {
+            return Err(ApiError::not_realized(format!(
+                "{} analyses are not available on this server yet",
+                kind.as_str()
+            )));
+        }
+        if !auth.principal.can_start(kind) {
+            return Err(ApiError::forbidden(format!("this user may not start {} analyses", kind.as_str())));
+        }
+        let params = r.get("params").cloned().unwrap_or_else(|| json!({}));
+        if !params.is_object() {
+            return Err(ApiError::value("params must be an object"));
+        }
+        // The old iOS SDK put source_media inside params; accept both.
+        let explicit = match source_ids(r.get("source_media"))? {
+            Some(v) => Some(v),
+            None => source_ids(params.get("source_media"))?,
+        };
+        let inputs = assign::inputs(kind, &facts, explicit.as_deref()).map_err(|e| ApiError::value(e.to_string()))?;
+        let confs = match kind {
+            AnalysisKind::Quality => {
+                for k in ["threshold_spoofing", "threshold_liveness", "threshold_replay"] {
+                    if let Some(v) = params.get(k)
+                        && !v.as_f64().is_some_and(oz_domain::liveness::valid_threshold)
+                    {
+                        return Err(ApiError::value(format!("{k} must be a number in [0, 1]")));
+                    }
+                }
+                if params.get("extract_best_shot").is_some_and(|v| !v.is_boolean()) {
+                    return Err(ApiError::value("extract_best_shot must be a boolean"));
+                }
+                runner::quality_confs(&params, rcfg)
+            }
+            _ => runner::biometry_confs(rcfg),
+        };
+        let meta = r.get("meta_data").cloned().unwrap_or_else(|| json!({}));
+        if !meta.is_object() {
+            return Err(ApiError::value("meta_data must be an object"));
+        }
+        items.push(NewAnalysis { kind, confs, source_media: inputs, meta_data: meta });
+    }
+    let created = api.db.create_analyses(folder, Some(auth.user.id), &items, endpoint).await?;
+    api.engine.wake();
+    Ok(created)
+}
+
+/// Waits (bounded) until the analyses have left PROCESSING.
+pub async fn wait_for(api: &FullApi, list: &[Analysis]) {
+    let deadline = Instant::now() + api.cfg.single_request_timeout;
+    for a in list {
+        loop {
+            match api.db.analysis(a.id, &Scope::All).await {
+                Ok(x) if x.state != AnalysisState::Processing => break,
+                Err(_) => break,
+                _ => {}
+            }
+            if Instant::now() > deadline {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+    }
+}
+
+fn render_all(api: &FullApi, f: &Folder, media: &[Media], list: &[Analysis]) -> Vec<Value> {
+    let by_id: HashMap<Uuid, &Media> = media.iter().map(|m| (m.id, m)).collect();
+    list.iter().map(|a| render::analysis(a, Some(f.time_created), &by_id, &api.cfg.urls)).collect()
+}
+
+/// `POST /api/folders/{id}/analyses/` with `{"analyses": [...], "resolution_endpoint": "..."}`.
+pub async fn create(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    b: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let api = st.api()?;
+    let folder = visible_folder(api, &auth, &id).await?;
+    let v: Value = serde_json::from_slice(&b).map_err(|e| ApiError::structure(format!("invalid JSON body: {e}")))?;
+    let reqs = match v.get("analyses") {
+        Some(Value::Array(a)) => a.clone(),
+        _ => return Err(ApiError::structure("Could not locate field for key_path analyses from provided dict data")),
+    };
+    let hook = match v.get("resolution_endpoint") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.starts_with("http://") || s.starts_with("https://") => Some(s.clone()),
+        Some(_) => return Err(ApiError::value("resolution_endpoint must be an http(s) URL")),
+    };
+    let created = start(api, &auth, &folder, &reqs, hook.as_deref()).await?;
+    let media = api.db.folder_media(folder.id).await?;
+    Ok((StatusCode::CREATED, Json(Value::Array(render_all(api, &folder, &media, &created)))))
+}
+
+/// `GET /api/analyses/{id}`.
+pub async fn get_one(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let api = st.api()?;
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found("Analysis"))?;
+    let a = api.db.analysis(id, &auth.principal.data_scope()).await.map_err(|e| match e {
+        oz_storage::StoreError::NotFound => ApiError::not_found("Analysis"),
+        other => other.into(),
+    })?;
+    let f = api.db.folder(a.folder_id, &Scope::All).await?;
+    let media = api.db.folder_media(f.id).await?;
+    Ok(Json(render_all(api, &f, &media, std::slice::from_ref(&a)).remove(0)))
+}
+
+/// `GET /api/folders/{id}/analyses/` with `analyse_id`, `type`, `state` filters and `.exclude`.
+pub async fn list_of_folder(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Query(q): Query<Pairs>,
+) -> ApiResult<Json<Value>> {
+    let api = st.api()?;
+    let folder = visible_folder(api, &auth, &id).await?;
+    let mut ids = query::uuids(&q, "analyse_id")?;
+    ids.extend(query::uuids(&q, "analysis_id")?);
+    let mut ids_ex = query::uuids(&q, "analyse_id.exclude")?;
+    ids_ex.extend(query::uuids(&q, "analysis_id.exclude")?);
+    let filter = AnalysisFilter {
+        ids,
+        ids_exclude: ids_ex,
+        types: query::list(&q, "type"),
+        types_exclude: query::list(&q, "type.exclude"),
+        states: query::list(&q, "state"),
+        states_exclude: query::list(&q, "state.exclude"),
+    };
+    let list = api.db.folder_analyses(folder.id, &filter).await?;
+    let media = api.db.folder_media(folder.id).await?;
+    Ok(Json(Value::Array(render_all(api, &folder, &media, &list))))
+}

@@ -1,0 +1,169 @@
+//! Login, refresh, and the `X-Forensic-Access-Token` extractor (spec §2).
+//!
+//! Tokens are 64 random bytes in hex (like Oz's 128-character tokens); only their sha256 is stored.
+//! Expiry slides: every authenticated request moves `expire_date` to now + TTL.
+
+use axum::Json;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use oz_domain::access::Principal;
+use oz_storage::{StoreError, User};
+use rand::RngCore;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub const TOKEN_HEADER: &str = "x-forensic-access-token";
+/// A misspelling found in one Oz page; accepted too.
+pub const TOKEN_HEADER_ALT: &str = "x-forensics-access-token";
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    pub user: User,
+    pub principal: Principal,
+}
+
+pub fn new_token() -> String {
+    let mut b = [0u8; 64];
+    rand::rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+pub fn hash_token(t: &str) -> String {
+    hex::encode(Sha256::digest(t.trim().as_bytes()))
+}
+
+fn token_of(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get(TOKEN_HEADER)
+        .or_else(|| parts.headers.get(TOKEN_HEADER_ALT))
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
+        let api = st.api()?;
+        let token = token_of(parts).ok_or_else(ApiError::auth_missing)?;
+        let session = match api.db.session_by_access(&hash_token(&token)).await {
+            Ok(s) => s,
+            Err(StoreError::NotFound) => return Err(ApiError::auth_invalid("Authorization token is invalid")),
+            Err(e) => return Err(e.into()),
+        };
+        if session.expire_at < oz_storage::now() {
+            return Err(ApiError::auth_expired());
+        }
+        let user = match api.db.user(session.user_id).await {
+            Ok(u) => u,
+            Err(StoreError::NotFound) => return Err(ApiError::auth_invalid("Authorization token is invalid")),
+            Err(e) => return Err(e.into()),
+        };
+        api.db.touch_session(&session).await?;
+        let principal = user.principal();
+        Ok(Auth { user, principal })
+    }
+}
+
+/// Hashes a password with argon2id (PHC string) on a blocking thread.
+pub async fn hash_password(password: String) -> ApiResult<String> {
+    tokio::task::spawn_blocking(move || {
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        let mut raw = [0u8; 16];
+        rand::rng().fill_bytes(&mut raw);
+        let salt = SaltString::encode_b64(&raw).map_err(|e| ApiError::unknown(format!("salt: {e}")))?;
+        argon2::Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| ApiError::unknown(format!("password hashing failed: {e}")))
+    })
+    .await
+    .map_err(|e| ApiError::unknown(e.to_string()))?
+}
+
+/// Verifies a password against its PHC hash on a blocking thread.
+pub async fn verify_password(password: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        use argon2::password_hash::{PasswordHash, PasswordVerifier};
+        PasswordHash::new(&hash)
+            .is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    })
+    .await
+    .unwrap_or(false)
+}
+
+async fn issue(st: &AppState, user: &User, predecessor: Option<uuid::Uuid>) -> ApiResult<Value> {
+    let api = st.api()?;
+    let access = new_token();
+    let expire = new_token();
+    let ttl = if user.is_service { api.cfg.session_longlive_ttl } else { api.cfg.session_ttl };
+    let s = api
+        .db
+        .create_session(user.id, &hash_token(&access), &hash_token(&expire), ttl.as_secs_f64(), predecessor)
+        .await?;
+    Ok(json!({
+        "access_token": access,
+        "expire_token": expire,
+        "expire_date": s.expire_at,
+        "user_id": user.id.to_string(),
+        "user_type": user.role.as_str(),
+        "company_id": user.company_id.map(|c| c.to_string()),
+    }))
+}
+
+/// `POST /api/authorize/auth` with `{"credentials": {"email", "password"}}`.
+pub async fn login(State(st): State<AppState>, body: axum::body::Bytes) -> ApiResult<Json<Value>> {
+    let api = st.api()?;
+    let v: Value = serde_json::from_slice(&body).map_err(|e| ApiError::structure(format!("invalid JSON body: {e}")))?;
+    let creds = v.get("credentials").ok_or_else(|| {
+        ApiError::structure("Could not locate field for key_path credentials from provided dict data")
+    })?;
+    let email = creds.get("email").and_then(Value::as_str);
+    let password = creds.get("password").and_then(Value::as_str);
+    let (Some(email), Some(password)) = (email, password) else {
+        return Err(ApiError::structure("credentials need email and password"));
+    };
+    let user = match api.db.user_by_email(email).await {
+        Ok(u) => Some(u),
+        Err(StoreError::NotFound) => None,
+        Err(e) => return Err(e.into()),
+    };
+    // Verify against a fixed hash when the user is unknown, so timing does not reveal accounts.
+    let hash = user.as_ref().map_or_else(|| api.dummy_hash.clone(), |u| u.password_hash.clone());
+    let ok = verify_password(password.to_string(), hash).await;
+    match user {
+        Some(u) if ok => Ok(Json(issue(&st, &u, None).await?)),
+        _ => Err(ApiError::auth_invalid("Invalid credentials")),
+    }
+}
+
+/// `POST /api/authorize/refresh` with the access token header and `{"expire_token": "..."}`.
+pub async fn refresh(State(st): State<AppState>, parts: Parts, body: axum::body::Bytes) -> ApiResult<Json<Value>> {
+    let api = st.api()?;
+    let token = token_of(&parts).ok_or_else(ApiError::auth_missing)?;
+    let caller = match api.db.session_by_access(&hash_token(&token)).await {
+        Ok(s) => s,
+        Err(StoreError::NotFound) => return Err(ApiError::auth_invalid("Authorization token is invalid")),
+        Err(e) => return Err(e.into()),
+    };
+    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let expire = v.get("expire_token").and_then(Value::as_str).ok_or_else(|| {
+        ApiError::structure("Could not locate field for key_path expire_token from provided dict data")
+    })?;
+    let target = match api.db.session_by_expire(&hash_token(expire)).await {
+        Ok(s) => s,
+        Err(StoreError::NotFound) => return Err(ApiError::auth_invalid("Session not found")),
+        Err(e) => return Err(e.into()),
+    };
+    if target.user_id != caller.user_id {
+        return Err(ApiError::forbidden("You have not access to refresh this session"));
+    }
+    let user = api.db.user(target.user_id).await?;
+    Ok(Json(issue(&st, &user, Some(target.id)).await?))
+}

@@ -1,0 +1,350 @@
+//! Folders and media (spec §5): multipart uploads with `payload`, listing with Oz's filters,
+//! media tags, deletion, and the stored files behind `original_url`.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use oz_domain::access::Scope;
+use oz_engine::ingest::{self, IngestError, Upload};
+use oz_engine::render;
+use oz_storage::folders::FolderFilter;
+use oz_storage::{Analysis, Folder, Media};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::analyses::{self, wait_for};
+use super::auth::Auth;
+use super::error::{ApiError, ApiResult};
+use super::query::{self, Pairs};
+use crate::state::{AppState, FullApi};
+
+fn parse_id(s: &str, what: &str) -> ApiResult<Uuid> {
+    Uuid::parse_str(s).map_err(|_| ApiError::not_found(what))
+}
+
+/// A folder the caller may see, or 404.
+pub async fn visible_folder(api: &FullApi, auth: &Auth, id: &str) -> ApiResult<Folder> {
+    let id = parse_id(id, "Folder")?;
+    api.db.folder(id, &auth.principal.data_scope()).await.map_err(|e| match e {
+        oz_storage::StoreError::NotFound => ApiError::not_found("Folder"),
+        other => other.into(),
+    })
+}
+
+/// The folder JSON, with analyses when asked.
+pub async fn folder_json(api: &FullApi, f: &Folder, with_analyses: bool) -> ApiResult<Value> {
+    let media = api.db.folder_media(f.id).await?;
+    let analyses: Option<Vec<Analysis>> =
+        if with_analyses { Some(api.db.analyses_of_folders(&[f.id]).await?) } else { None };
+    Ok(render::folder(f, &media, analyses.as_deref(), &api.cfg.urls))
+}
+
+/// The parsed multipart body of an upload.
+pub struct UploadBody {
+    pub files: Vec<Upload>,
+    pub payload: serde_json::Map<String, Value>,
+}
+
+/// Reads an upload: file parts under free keys plus a JSON `payload` part, with the attachment
+/// limits applied.
+pub async fn read_upload(api: &FullApi, req: Request) -> ApiResult<UploadBody> {
+    let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    if !ct.starts_with("multipart/form-data") {
+        return Err(ApiError::structure("expected a multipart/form-data body with media parts and a payload part"));
+    }
+    let mut mp = Multipart::from_request(req, &()).await.map_err(|e| ApiError::structure(e.body_text()))?;
+    let mut raw: Vec<(String, String, Vec<u8>)> = Vec::new();
+    let mut payload = serde_json::Map::new();
+    loop {
+        let field = match mp.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(ApiError::too_large("the request body is too large"));
+            }
+            Err(e) => return Err(ApiError::structure(format!("cannot read multipart body: {}", e.body_text()))),
+        };
+        let name = field.name().unwrap_or_default().to_string();
+        let filename = field.file_name().map(str::to_string);
+        let data = field.bytes().await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::too_large("the request body is too large")
+            } else {
+                ApiError::structure(format!("cannot read part {name:?}: {}", e.body_text()))
+            }
+        })?;
+        if name == "payload" {
+            match serde_json::from_slice::<Value>(&data) {
+                Ok(Value::Object(m)) => payload = m,
+                Ok(_) => return Err(ApiError::structure("payload must be a JSON object")),
+                Err(e) => return Err(ApiError::structure(format!("payload is not valid JSON: {e}"))),
+            }
+            continue;
+        }
+        if data.len() as u64 > api.cfg.attachment_max_size {
+            return Err(ApiError::too_large(format!(
+                "media {name:?} is {} bytes, OZ_ATTACHMENT_MAX_SIZE is {}",
+                data.len(),
+                api.cfg.attachment_max_size
+            ))
+            .with_details(json!({ "key": name, "size": data.len(), "limit": api.cfg.attachment_max_size })));
+        }
+        raw.push((name.clone(), filename.unwrap_or(name), data.to_vec()));
+        if raw.len() > api.cfg.attachment_max_count {
+            return Err(ApiError::value(format!(
+                "too many media in one request: the limit (OZ_ATTACHMENT_MAX_COUNT) is {}",
+                api.cfg.attachment_max_count
+            ))
+            .with_details(json!({ "limit": api.cfg.attachment_max_count })));
+        }
+    }
+    let tags = payload.get("media:tags").cloned().unwrap_or_else(|| json!({}));
+    let metas = payload.get("media:meta_data").cloned().unwrap_or_else(|| json!({}));
+    if !tags.is_object() || !metas.is_object() {
+        return Err(ApiError::structure(
+            "media:tags and media:meta_data must be objects keyed by the media part names",
+        ));
+    }
+    let mut files = Vec::with_capacity(raw.len());
+    for (key, original_name, bytes) in raw {
+        let t = match tags.get(&key) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|v| v.as_str().map(str::to_string).ok_or_else(|| ApiError::value("tags must be strings")))
+                .collect::<ApiResult<Vec<_>>>()?,
+            Some(_) => return Err(ApiError::value(format!("media:tags of {key:?} must be a list"))),
+        };
+        let meta = metas.get(&key).cloned().unwrap_or_else(|| json!({}));
+        if !meta.is_object() {
+            return Err(ApiError::value(format!("media:meta_data of {key:?} must be an object")));
+        }
+        files.push(Upload { key, original_name, bytes, tags: t, meta_data: meta });
+    }
+    Ok(UploadBody { files, payload })
+}
+
+/// Decodes and stores uploaded files on a blocking thread.
+async fn store_files(
+    st: &AppState,
+    api: &FullApi,
+    files: Vec<Upload>,
+) -> ApiResult<Vec<oz_storage::folders::NewMedia>> {
+    let engine = api.engine.clone();
+    let p = st.pipeline.clone();
+    tokio::task::spawn_blocking(move || ingest::ingest(&p, &engine.files, &files))
+        .await
+        .map_err(|e| ApiError::unknown(e.to_string()))?
+        .map_err(|e| match e {
+            IngestError::Unreadable { name, source } => {
+                let too_large = matches!(source, oz_vision::VisionError::FileTooLarge { .. });
+                let err = ApiError::value(format!("media {name:?} cannot be used: {source}"))
+                    .with_details(json!({ "key": name }));
+                if too_large { ApiError { status: StatusCode::PAYLOAD_TOO_LARGE, ..err } } else { err }
+            }
+            IngestError::File(e) => ApiError::unknown(format!("cannot store media: {e}")),
+        })
+}
+
+fn endpoint(payload: &serde_json::Map<String, Value>) -> ApiResult<Option<String>> {
+    match payload.get("resolution_endpoint") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) if s.starts_with("http://") || s.starts_with("https://") => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::value("resolution_endpoint must be an http(s) URL")),
+    }
+}
+
+/// `POST /api/folders/`: a folder with its media; with `analyses` in the payload the analyses run
+/// and the answer carries their results (single request mode).
+pub async fn create(State(st): State<AppState>, auth: Auth, req: Request) -> ApiResult<Response> {
+    let api = st.api()?.clone();
+    if !auth.principal.can_write_data() {
+        return Err(ApiError::forbidden("this role cannot create folders"));
+    }
+    let body = read_upload(&api, req).await?;
+    let meta = body.payload.get("folder:meta_data").cloned().unwrap_or_else(|| json!({}));
+    if !meta.is_object() {
+        return Err(ApiError::value("folder:meta_data must be an object"));
+    }
+    let hook = endpoint(&body.payload)?;
+    let analysis_reqs = match body.payload.get("analyses") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(a)) => Some(a.clone()),
+        Some(_) => return Err(ApiError::structure("analyses must be a list")),
+    };
+    let new_media = store_files(&st, &api, body.files).await?;
+    let names: Vec<String> = new_media.iter().map(|m| m.file_name.clone()).collect();
+    let created =
+        api.db.create_folder(auth.user.company_id, Some(auth.user.id), &meta, hook.as_deref(), &new_media).await;
+    let (folder, _) = match created {
+        Ok(v) => v,
+        Err(e) => {
+            api.engine.files.remove_all(&names);
+            return Err(e.into());
+        }
+    };
+    if let Some(reqs) = analysis_reqs.filter(|r| !r.is_empty()) {
+        let created = analyses::start(&api, &auth, &folder, &reqs, None).await?;
+        wait_for(&api, &created).await;
+        let f = api.db.folder(folder.id, &Scope::All).await?;
+        return Ok((StatusCode::CREATED, Json(folder_json(&api, &f, true).await?)).into_response());
+    }
+    Ok((StatusCode::CREATED, Json(folder_json(&api, &folder, false).await?)).into_response())
+}
+
+/// `POST /api/folders/{id}/media/`: adds media; answers the list of created media.
+pub async fn add_media(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let api = st.api()?.clone();
+    let folder = visible_folder(&api, &auth, &id).await?;
+    if !auth.principal.can_write_data() {
+        return Err(ApiError::forbidden("this role cannot upload media"));
+    }
+    let body = read_upload(&api, req).await?;
+    if body.files.is_empty() {
+        return Err(ApiError::structure("no media part in the request"));
+    }
+    let new_media = store_files(&st, &api, body.files).await?;
+    let names: Vec<String> = new_media.iter().map(|m| m.file_name.clone()).collect();
+    let media = match api.db.add_media(&folder, &new_media).await {
+        Ok(m) => m,
+        Err(e) => {
+            api.engine.files.remove_all(&names);
+            return Err(e.into());
+        }
+    };
+    let tc = Some(folder.time_created);
+    Ok((StatusCode::CREATED, Json(Value::Array(media.iter().map(|m| render::media(m, tc, &api.cfg.urls)).collect()))))
+}
+
+/// `GET /api/folders/{id}/`.
+pub async fn get_one(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Query(q): Query<Pairs>,
+) -> ApiResult<Json<Value>> {
+    let api = st.api()?;
+    let f = visible_folder(api, &auth, &id).await?;
+    Ok(Json(folder_json(api, &f, query::flag(&q, "with_analyses")).await?))
+}
+
+/// `GET /api/folders/`.
+pub async fn list(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>) -> ApiResult<Json<Value>> {
+    let api = st.api()?;
+    let mut f = FolderFilter::new(auth.principal.data_scope());
+    f.meta = query::meta(&q)?;
+    f.folder_ids = query::uuids(&q, "folder_id")?;
+    f.user_id = query::uuids(&q, "user_id")?.first().copied();
+    f.company_id = query::uuids(&q, "company_id")?.first().copied();
+    f.time_created_min = query::float(&q, "time_created.min")?;
+    f.time_created_max = query::float(&q, "time_created.max")?;
+    f.time_updated_min = query::float(&q, "time_updated.min")?;
+    f.time_updated_max = query::float(&q, "time_updated.max")?;
+    f.statuses = query::list(&q, "resolution_status");
+    (f.sort_by_updated, f.descending) = query::sorting(&q)?;
+    f.offset = query::int(&q, "offset", 0, i64::MAX)?;
+    f.limit = query::int(&q, "limit", 100, 1000)?;
+    let with_total = !query::flag(&q, "total_omit");
+    let (folders, total) = api.db.folders(&f, with_total).await?;
+    let ids: Vec<Uuid> = folders.iter().map(|x| x.id).collect();
+    let media = api.db.media_of_folders(&ids).await?;
+    let analyses = if query::flag(&q, "with_analyses") { Some(api.db.analyses_of_folders(&ids).await?) } else { None };
+    let mut media_by: HashMap<Uuid, Vec<Media>> = HashMap::new();
+    for m in media {
+        media_by.entry(m.folder_id).or_default().push(m);
+    }
+    let mut an_by: HashMap<Uuid, Vec<Analysis>> = HashMap::new();
+    for a in analyses.iter().flatten() {
+        an_by.entry(a.folder_id).or_default().push(a.clone());
+    }
+    let items: Vec<Value> = folders
+        .iter()
+        .map(|fo| {
+            let m = media_by.get(&fo.id).map_or(&[][..], Vec::as_slice);
+            let a = analyses.as_ref().map(|_| an_by.get(&fo.id).map_or(&[][..], Vec::as_slice));
+            render::folder(fo, m, a, &api.cfg.urls)
+        })
+        .collect();
+    let mut out = json!({ "offset": f.offset, "limit": f.limit, "items": items });
+    if let (Some(t), Some(o)) = (total, out.as_object_mut()) {
+        o.insert("total".into(), json!(t));
+    }
+    Ok(Json(out))
+}
+
+/// `DELETE /api/folders/{id}/`: ADMIN and company admins.
+pub async fn delete(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let api = st.api()?;
+    let f = visible_folder(api, &auth, &id).await?;
+    if !auth.principal.can_delete_data() {
+        return Err(ApiError::forbidden("this role cannot delete folders"));
+    }
+    let files = api.db.delete_folder(f.id).await?;
+    api.engine.files.remove_all(&files);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn visible_media(api: &FullApi, auth: &Auth, id: &str) -> ApiResult<Media> {
+    let id = parse_id(id, "Media")?;
+    api.db.media(id, &auth.principal.data_scope()).await.map_err(|e| match e {
+        oz_storage::StoreError::NotFound => ApiError::not_found("Media"),
+        other => other.into(),
+    })
+}
+
+pub async fn get_media(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let api = st.api()?;
+    let m = visible_media(api, &auth, &id).await?;
+    let f = api.db.folder(m.folder_id, &Scope::All).await?;
+    Ok(Json(render::media(&m, Some(f.time_created), &api.cfg.urls)))
+}
+
+/// `PATCH /api/media/{id}` with `{"tags": [...]}`: replaces the tags (`[]` clears them).
+pub async fn patch_media(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    b: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    let api = st.api()?;
+    let m = visible_media(api, &auth, &id).await?;
+    if !auth.principal.can_write_data() {
+        return Err(ApiError::forbidden("this role cannot change media"));
+    }
+    let v: Value = serde_json::from_slice(&b).map_err(|e| ApiError::structure(format!("invalid JSON body: {e}")))?;
+    let tags = v.get("tags").ok_or_else(|| ApiError::structure("tags is required"))?;
+    let tags: Vec<String> =
+        serde_json::from_value(tags.clone()).map_err(|_| ApiError::value("tags must be a list of strings"))?;
+    api.db.set_media_tags(m.id, &tags).await?;
+    let m = api.db.media(m.id, &Scope::All).await?;
+    let f = api.db.folder(m.folder_id, &Scope::All).await?;
+    Ok(Json(render::media(&m, Some(f.time_created), &api.cfg.urls)))
+}
+
+pub async fn delete_media(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let api = st.api()?;
+    let m = visible_media(api, &auth, &id).await?;
+    if !auth.principal.can_delete_data() {
+        return Err(ApiError::forbidden("this role cannot delete media"));
+    }
+    let file = api.db.delete_media(m.id).await?;
+    api.engine.files.remove_all(&[file]);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /static/{file}`: a stored file, to callers who may see its media.
+pub async fn file(State(st): State<AppState>, auth: Auth, Path(name): Path<String>) -> ApiResult<Response> {
+    let api = st.api()?;
+    let m = api.db.media_by_file(&name, &auth.principal.data_scope()).await.map_err(|_| ApiError::not_found("File"))?;
+    let bytes = api.engine.files.read(&m.file_name).map_err(|_| ApiError::not_found("File"))?;
+    Ok(([(header::CONTENT_TYPE, m.mime_type)], bytes).into_response())
+}

@@ -1,0 +1,99 @@
+//! Metadata sub-resources (spec §11): `/api/{users,folders,media,analyses}/{id}/meta_data`.
+//! GET reads; POST and PATCH merge the given keys into the stored object; DELETE clears it.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use oz_storage::accounts::MetaTable;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::auth::Auth;
+use super::error::{ApiError, ApiResult};
+use crate::state::{AppState, FullApi};
+
+fn table_of(uri: &Uri) -> ApiResult<MetaTable> {
+    let p = uri.path();
+    if p.starts_with("/api/users/") {
+        Ok(MetaTable::Users)
+    } else if p.starts_with("/api/folders/") {
+        Ok(MetaTable::Folders)
+    } else if p.starts_with("/api/media/") {
+        Ok(MetaTable::Media)
+    } else if p.starts_with("/api/analyses/") {
+        Ok(MetaTable::Analyses)
+    } else {
+        Err(ApiError::not_found("Resource"))
+    }
+}
+
+/// Checks the caller may see (and for writes, change) the object.
+async fn check(api: &FullApi, auth: &Auth, table: MetaTable, id: &str, write: bool) -> ApiResult<Uuid> {
+    let id = Uuid::parse_str(id).map_err(|_| ApiError::not_found("Object"))?;
+    let scope = auth.principal.data_scope();
+    let found = match table {
+        MetaTable::Users => {
+            let u = api.db.user_in(id, &auth.principal.user_scope()).await.ok();
+            if write
+                && let Some(u) = &u
+                && u.id != auth.user.id
+                && !auth.principal.can_manage_user(u.role, u.company_id)
+            {
+                return Err(ApiError::forbidden("you cannot change this user"));
+            }
+            u.is_some()
+        }
+        MetaTable::Folders => api.db.folder(id, &scope).await.is_ok(),
+        MetaTable::Media => api.db.media(id, &scope).await.is_ok(),
+        MetaTable::Analyses => api.db.analysis(id, &scope).await.is_ok(),
+    };
+    if !found {
+        return Err(ApiError::not_found("Object"));
+    }
+    if write && table != MetaTable::Users && !auth.principal.can_write_data() {
+        return Err(ApiError::forbidden("this role cannot change metadata"));
+    }
+    Ok(id)
+}
+
+pub async fn get(State(st): State<AppState>, auth: Auth, uri: Uri, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let api = st.api()?;
+    let table = table_of(&uri)?;
+    let id = check(api, &auth, table, &id, false).await?;
+    Ok(Json(api.db.meta_data(table, id).await?))
+}
+
+pub async fn merge(
+    State(st): State<AppState>,
+    auth: Auth,
+    uri: Uri,
+    Path(id): Path<String>,
+    b: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    let api = st.api()?;
+    let table = table_of(&uri)?;
+    let id = check(api, &auth, table, &id, true).await?;
+    let patch = match serde_json::from_slice::<Value>(&b) {
+        Ok(Value::Object(m)) => m,
+        Ok(_) => return Err(ApiError::structure("metadata must be a JSON object")),
+        Err(e) => return Err(ApiError::structure(format!("invalid JSON body: {e}"))),
+    };
+    let mut current = api.db.meta_data(table, id).await?;
+    if let Some(obj) = current.as_object_mut() {
+        for (k, v) in patch {
+            obj.insert(k, v);
+        }
+    } else {
+        current = Value::Object(patch);
+    }
+    api.db.set_meta_data(table, id, &current).await?;
+    Ok(Json(current))
+}
+
+pub async fn clear(State(st): State<AppState>, auth: Auth, uri: Uri, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let api = st.api()?;
+    let table = table_of(&uri)?;
+    let id = check(api, &auth, table, &id, true).await?;
+    api.db.set_meta_data(table, id, &json!({})).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,56 @@
+//! The full Oz API (`/api/...`): accounts, folders, media, analyses, metadata, stored files.
+//! Every path answers with and without a trailing slash.
+
+pub mod accounts;
+pub mod analyses;
+pub mod auth;
+pub mod error;
+pub mod folders;
+pub mod meta;
+pub mod query;
+
+use axum::Json;
+use axum::Router;
+use axum::routing::{MethodRouter, get, post};
+use serde_json::json;
+
+use crate::state::AppState;
+
+/// Registers `path` and `path/`.
+fn both(r: Router<AppState>, path: &str, m: MethodRouter<AppState>) -> Router<AppState> {
+    r.route(path, m.clone()).route(&format!("{path}/"), m)
+}
+
+pub fn router() -> Router<AppState> {
+    let mut r = Router::new();
+    r = both(r, "/api/version", get(version));
+    r = both(r, "/api/authorize/auth", post(auth::login));
+    r = both(r, "/api/authorize/refresh", post(auth::refresh));
+    r = both(r, "/api/companies", get(accounts::list_companies).post(accounts::create_company));
+    r = both(
+        r,
+        "/api/companies/{id}",
+        get(accounts::get_company).patch(accounts::update_company).delete(accounts::delete_company),
+    );
+    r = both(r, "/api/users", get(accounts::list_users).post(accounts::create_user));
+    r = both(r, "/api/users/{id}", get(accounts::get_user).patch(accounts::update_user).delete(accounts::delete_user));
+    r = both(r, "/api/folders", get(folders::list).post(folders::create));
+    r = both(r, "/api/folders/{id}", get(folders::get_one).delete(folders::delete));
+    r = both(r, "/api/folders/{id}/media", post(folders::add_media));
+    r = both(r, "/api/folders/{id}/analyses", get(analyses::list_of_folder).post(analyses::create));
+    r = both(r, "/api/analyses/{id}", get(analyses::get_one));
+    r = both(r, "/api/media/{id}", get(folders::get_media).patch(folders::patch_media).delete(folders::delete_media));
+    for kind in ["users", "folders", "media", "analyses"] {
+        r = both(
+            r,
+            &format!("/api/{kind}/{{id}}/meta_data"),
+            get(meta::get).post(meta::merge).patch(meta::merge).delete(meta::clear),
+        );
+    }
+    r.route("/static/{file}", get(folders::file))
+}
+
+/// `GET /api/version`.
+async fn version() -> Json<serde_json::Value> {
+    Json(json!({ "version": env!("CARGO_PKG_VERSION"), "name": "openoz" }))
+}

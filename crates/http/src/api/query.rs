@@ -1,0 +1,127 @@
+//! Query-string conventions of the Oz API (spec §1.4): paging, sorting, `.min/.max` ranges,
+//! comma lists, `meta_data=key==value`, boolean flags.
+
+use oz_storage::folders::MetaCondition;
+
+use super::error::ApiError;
+
+pub type Pairs = Vec<(String, String)>;
+
+pub fn get<'a>(q: &'a Pairs, key: &str) -> Option<&'a str> {
+    q.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+pub fn all<'a>(q: &'a Pairs, key: &str) -> Vec<&'a str> {
+    q.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
+}
+
+/// `true`, `True`, `1` → true.
+pub fn flag(q: &Pairs, key: &str) -> bool {
+    get(q, key).is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes"))
+}
+
+/// Comma-separated values of every occurrence of `key`, upper-cased.
+pub fn list(q: &Pairs, key: &str) -> Vec<String> {
+    all(q, key)
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(|s| s.trim().to_ascii_uppercase())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+pub fn float(q: &Pairs, key: &str) -> Result<Option<f64>, ApiError> {
+    match get(q, key) {
+        None | Some("") => Ok(None),
+        Some(v) => v
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(Some)
+            .ok_or_else(|| ApiError::value(format!("{key} must be a UNIX timestamp, got {v:?}"))),
+    }
+}
+
+pub fn int(q: &Pairs, key: &str, default: i64, max: i64) -> Result<i64, ApiError> {
+    match get(q, key) {
+        None | Some("") => Ok(default),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (0..=max).contains(n))
+            .ok_or_else(|| ApiError::value(format!("{key} must be an integer in 0..={max}, got {v:?}"))),
+    }
+}
+
+pub fn uuids(q: &Pairs, key: &str) -> Result<Vec<uuid::Uuid>, ApiError> {
+    all(q, key)
+        .iter()
+        .flat_map(|v| v.split(','))
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| uuid::Uuid::parse_str(s.trim()).map_err(|_| ApiError::value(format!("{key}: {s:?} is not a UUID"))))
+        .collect()
+}
+
+/// `sorting=time_created{desc}` (also `-time_created`, `time_created`) → (by_updated, descending).
+pub fn sorting(q: &Pairs) -> Result<(bool, bool), ApiError> {
+    let Some(v) = get(q, "sorting") else { return Ok((false, true)) };
+    let v = v.trim();
+    let (field, desc) = if let Some(f) = v.strip_prefix('-') {
+        (f, true)
+    } else if let Some((f, dir)) = v.split_once('{') {
+        match dir.trim_end_matches('}').to_ascii_lowercase().as_str() {
+            "asc" => (f, false),
+            "desc" => (f, true),
+            _ => return Err(ApiError::value(format!("sorting direction must be asc or desc: {v:?}"))),
+        }
+    } else {
+        (v, false)
+    };
+    match field {
+        "time_created" => Ok((false, desc)),
+        "time_updated" => Ok((true, desc)),
+        _ => Err(ApiError::value(format!("cannot sort by {field:?}: use time_created or time_updated"))),
+    }
+}
+
+/// `meta_data=key==value` / `meta_data=key!=value`.
+pub fn meta(q: &Pairs) -> Result<Vec<MetaCondition>, ApiError> {
+    all(q, "meta_data")
+        .iter()
+        .map(|v| {
+            if let Some((k, val)) = v.split_once("!=") {
+                Ok(MetaCondition { key: k.trim().to_string(), equal: false, value: val.to_string() })
+            } else if let Some((k, val)) = v.split_once("==") {
+                Ok(MetaCondition { key: k.trim().to_string(), equal: true, value: val.to_string() })
+            } else {
+                Err(ApiError::value(format!("meta_data filter must be key==value or key!=value, got {v:?}")))
+            }
+        })
+        .filter(|c| c.as_ref().map_or(true, |c| !c.key.is_empty()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(pairs: &[(&str, &str)]) -> Pairs {
+        pairs.iter().map(|(a, b)| ((*a).to_string(), (*b).to_string())).collect()
+    }
+
+    #[test]
+    fn parses_oz_conventions() {
+        let p = q(&[("sorting", "time_updated{asc}"), ("meta_data", "transaction_id==abc"), ("meta_data", "x!=1")]);
+        assert_eq!(sorting(&p).expect("ok"), (true, false));
+        assert_eq!(sorting(&q(&[("sorting", "-time_created")])).expect("ok"), (false, true));
+        assert!(sorting(&q(&[("sorting", "name")])).is_err());
+        let m = meta(&p).expect("ok");
+        assert_eq!(m[0], MetaCondition { key: "transaction_id".into(), equal: true, value: "abc".into() });
+        assert!(!m[1].equal);
+        assert!(meta(&q(&[("meta_data", "nonsense")])).is_err());
+        assert!(flag(&q(&[("with_analyses", "True")]), "with_analyses"));
+        assert_eq!(list(&q(&[("type", "biometry,quality")]), "type"), vec!["BIOMETRY", "QUALITY"]);
+        assert!(int(&q(&[("limit", "-1")]), "limit", 100, 1000).is_err());
+        assert!(float(&q(&[("time_created.min", "abc")]), "time_created.min").is_err());
+    }
+}

@@ -1,0 +1,155 @@
+//! Start-up wiring shared by `serve` and `worker`: models, database (migrations), media files,
+//! the engine; and the first ADMIN.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use oz_domain::access::Role;
+use oz_engine::files::MediaFiles;
+use oz_engine::render::Urls;
+use oz_engine::runner::RunnerConfig;
+use oz_engine::webhook::WebhookConfig;
+use oz_engine::{Engine, EngineConfig};
+use oz_storage::Db;
+use oz_storage::accounts::NewUser;
+use oz_vision::Pipeline;
+
+use crate::config::EngineArgs;
+
+pub struct Booted {
+    pub db: Db,
+    pub pipeline: Arc<Pipeline>,
+    pub engine: Arc<Engine>,
+}
+
+/// Verifies and loads the models, connects to the database (applying migrations) and builds the
+/// engine (not started).
+pub async fn start(args: &EngineArgs, listen: Option<SocketAddr>) -> anyhow::Result<Booted> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create OZ_DATA_DIR {}", args.data_dir.display()))?;
+    let started = std::time::Instant::now();
+    let cfg = args.vision.pipeline_config();
+    let pipeline = tokio::task::spawn_blocking(move || Pipeline::load(cfg))
+        .await?
+        .context("cannot start: the face models or ONNX Runtime could not be loaded")?;
+    tracing::info!(
+        models = ?pipeline.model_versions().iter().map(|m| m.name.as_str()).collect::<Vec<_>>(),
+        sessions_per_model = pipeline.config().pool_size,
+        load_ms = started.elapsed().as_millis() as u64,
+        "models verified and loaded"
+    );
+    let url = Db::url_or_default(args.database_url.as_deref(), &args.data_dir);
+    let db = Db::connect(&url).await.context("cannot open the database")?;
+    let files = MediaFiles::open(&args.data_dir).context("cannot open the media folder")?;
+    let base = args.public_url.clone().unwrap_or_else(|| match listen {
+        Some(a) => format!("http://{a}"),
+        None => "http://127.0.0.1:8080".to_string(),
+    });
+    let t = &args.thresholds;
+    let cfg = EngineConfig {
+        workers: args.workers.max(1),
+        lease: Duration::from_secs(args.job_lease.max(3)),
+        poll: Duration::from_millis(500),
+        max_attempts: args.job_max_attempts.max(1),
+        expire_after: Duration::from_secs(args.expire_timeout.max(1)),
+        expire_every: Duration::from_secs(args.expire_period.max(1)),
+        runner: RunnerConfig { thresholds: t.thresholds()?, threshold_spoofing: t.threshold_spoofing },
+        webhook: WebhookConfig {
+            secret: args.webhook_secret.clone().filter(|s| !s.is_empty()),
+            timeout: Duration::from_secs(args.webhook_timeout.max(1)),
+            max_attempts: args.webhook_max_attempts.max(1),
+            retry_step: Duration::from_secs(args.webhook_retry_step.max(1)),
+        },
+        urls: Urls { base },
+        database_url: Some(url),
+    };
+    let pipeline = Arc::new(pipeline);
+    let engine = Engine::new(db.clone(), pipeline.clone(), files, cfg);
+    Ok(Booted { db, pipeline, engine })
+}
+
+/// Creates the first ADMIN from `OZ_ADMIN_EMAIL` / `OZ_ADMIN_PASSWORD` when there is no user.
+pub async fn ensure_admin(db: &Db, email: Option<&str>, password: Option<&str>) -> anyhow::Result<()> {
+    if db.count_users().await? > 0 {
+        return Ok(());
+    }
+    match (email, password) {
+        (Some(e), Some(p)) if !e.is_empty() && !p.is_empty() => {
+            create(db, e, p).await?;
+            tracing::info!(email = e, "created the first ADMIN from OZ_ADMIN_EMAIL");
+        }
+        _ => tracing::warn!(
+            "no user exists yet: set OZ_ADMIN_EMAIL and OZ_ADMIN_PASSWORD, or run `oz-server create-admin`, to use the full API"
+        ),
+    }
+    Ok(())
+}
+
+async fn create(db: &Db, email: &str, password: &str) -> anyhow::Result<()> {
+    if password.len() < 8 {
+        anyhow::bail!("the admin password must have at least 8 characters");
+    }
+    let hash = oz_http::api::auth::hash_password(password.to_string()).await.map_err(|e| anyhow::anyhow!(e.message))?;
+    db.create_user(&NewUser {
+        email: email.to_string(),
+        password_hash: hash,
+        role: Role::Admin,
+        company_id: None,
+        is_admin: false,
+        is_service: false,
+        can_start_quality: true,
+        can_start_biometry: true,
+        can_start_collection: true,
+        first_name: None,
+        last_name: None,
+        middle_name: None,
+        meta_data: serde_json::json!({}),
+    })
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CreateAdminArgs {
+    #[arg(long)]
+    pub email: String,
+    #[arg(long, env = "OZ_ADMIN_PASSWORD", hide_env_values = true)]
+    pub password: String,
+    #[arg(long, env = "OZ_DATA_DIR", default_value = "./data")]
+    pub data_dir: std::path::PathBuf,
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+pub fn create_admin(args: &CreateAdminArgs) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async {
+        std::fs::create_dir_all(&args.data_dir)?;
+        let url = Db::url_or_default(args.database_url.as_deref(), &args.data_dir);
+        let db = Db::connect(&url).await.context("cannot open the database")?;
+        create(&db, &args.email, &args.password).await?;
+        println!("created ADMIN {}", args.email);
+        Ok(())
+    })
+}
+
+/// `oz-server worker`: workers, expiry and webhooks, no HTTP.
+pub fn worker(args: &EngineArgs) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async {
+        let booted = start(args, None).await?;
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let handles = booted.engine.start(rx);
+        tracing::info!(database = ?booted.db.backend(), workers = args.workers, "openoz worker running");
+        crate::shutdown_signal().await;
+        let _ = tx.send(true);
+        for h in handles {
+            let _ = h.await;
+        }
+        booted.db.close().await;
+        Ok(())
+    })
+}

@@ -1,0 +1,376 @@
+//! Folders and their media.
+
+use oz_domain::access::Scope;
+use oz_domain::assign::MediaClass;
+use oz_domain::status::ResolutionStatus;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::dynq;
+
+use crate::accounts::scope_sql;
+use crate::model::{Folder, Media, ostr};
+use crate::{Backend, Db, Result, StoreError, now};
+
+/// A media to insert: the file is already written under the media folder.
+#[derive(Debug, Clone)]
+pub struct NewMedia {
+    pub id: Uuid,
+    pub class: MediaClass,
+    pub original_name: String,
+    pub file_name: String,
+    pub mime_type: String,
+    pub size: i64,
+    pub md5: String,
+    pub info: Value,
+    pub tags: Vec<String>,
+    pub meta_data: Value,
+    pub technical_meta_data: Value,
+    pub source_media_id: Option<Uuid>,
+    pub analysis_id: Option<Uuid>,
+}
+
+/// A metadata condition of `GET /api/folders/?meta_data=key==value` (or `key!=value`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetaCondition {
+    pub key: String,
+    pub equal: bool,
+    pub value: String,
+}
+
+/// Filters, paging and sorting of the folder list.
+#[derive(Debug, Clone)]
+pub struct FolderFilter {
+    pub scope: Scope,
+    pub meta: Vec<MetaCondition>,
+    pub folder_ids: Vec<Uuid>,
+    pub user_id: Option<Uuid>,
+    pub company_id: Option<Uuid>,
+    pub time_created_min: Option<f64>,
+    pub time_created_max: Option<f64>,
+    pub time_updated_min: Option<f64>,
+    pub time_updated_max: Option<f64>,
+    /// Matches folder `resolution_status` or `system_resolution`.
+    pub statuses: Vec<String>,
+    pub sort_by_updated: bool,
+    pub descending: bool,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+impl FolderFilter {
+    #[must_use]
+    pub fn new(scope: Scope) -> Self {
+        Self {
+            scope,
+            meta: Vec::new(),
+            folder_ids: Vec::new(),
+            user_id: None,
+            company_id: None,
+            time_created_min: None,
+            time_created_max: None,
+            time_updated_min: None,
+            time_updated_max: None,
+            statuses: Vec::new(),
+            sort_by_updated: false,
+            descending: true,
+            offset: 0,
+            limit: 100,
+        }
+    }
+}
+
+enum Arg {
+    S(String),
+    F(f64),
+    I(i64),
+}
+
+impl Db {
+    /// Creates a folder and its media in one transaction.
+    pub async fn create_folder(
+        &self,
+        company_id: Option<Uuid>,
+        user_id: Option<Uuid>,
+        meta_data: &Value,
+        resolution_endpoint: Option<&str>,
+        media: &[NewMedia],
+    ) -> Result<(Folder, Vec<Media>)> {
+        let id = Uuid::new_v4();
+        let t = now();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "insert into folders (id, company_id, user_id, resolution_endpoint, resolution_status, system_resolution, \
+             meta_data, time_created, time_updated) values ($1, $2, $3, $4, 'INITIAL', 'INITIAL', $5, $6, $6)",
+        )
+        .bind(id.to_string())
+        .bind(ostr(company_id))
+        .bind(ostr(user_id))
+        .bind(resolution_endpoint.map(str::to_string))
+        .bind(meta_data.to_string())
+        .bind(t)
+        .execute(&mut *tx)
+        .await?;
+        for m in media {
+            insert_media(&mut tx, id, company_id, user_id, m, t).await?;
+        }
+        tx.commit().await?;
+        let folder = self.folder(id, &Scope::All).await?;
+        let media = self.folder_media(id).await?;
+        Ok((folder, media))
+    }
+
+    /// Adds media to a folder in one transaction.
+    pub async fn add_media(&self, folder: &Folder, media: &[NewMedia]) -> Result<Vec<Media>> {
+        let t = now();
+        let mut tx = self.pool.begin().await?;
+        for m in media {
+            insert_media(&mut tx, folder.id, folder.company_id, folder.user_id, m, t).await?;
+        }
+        sqlx::query("update folders set time_updated = $2 where id = $1")
+            .bind(folder.id.to_string())
+            .bind(t)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let ids: Vec<Uuid> = media.iter().map(|m| m.id).collect();
+        Ok(self.folder_media(folder.id).await?.into_iter().filter(|m| ids.contains(&m.id)).collect())
+    }
+
+    pub async fn folder(&self, id: Uuid, scope: &Scope) -> Result<Folder> {
+        let (w, arg) = scope_sql(scope, "user_id", "company_id", 2);
+        let mut q = dynq(format!("select * from folders where id = $1 and {w}")).bind(id.to_string());
+        if let Some(a) = arg {
+            q = q.bind(a);
+        }
+        let row = q.fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
+        Folder::from_row(&row)
+    }
+
+    /// Lists folders; the total is counted unless `with_total` is false.
+    pub async fn folders(&self, f: &FolderFilter, with_total: bool) -> Result<(Vec<Folder>, Option<i64>)> {
+        let mut args: Vec<Arg> = Vec::new();
+        let next = |a: Arg, args: &mut Vec<Arg>| {
+            args.push(a);
+            format!("${}", args.len())
+        };
+        let mut conds: Vec<String> = Vec::new();
+        match f.scope {
+            Scope::All => {}
+            Scope::Nothing => conds.push("1 = 0".into()),
+            Scope::Company(c) => conds.push(format!("company_id = {}", next(Arg::S(c.to_string()), &mut args))),
+            Scope::Own(u) => conds.push(format!("user_id = {}", next(Arg::S(u.to_string()), &mut args))),
+        }
+        if !f.folder_ids.is_empty() {
+            let list: Vec<String> = f.folder_ids.iter().map(|i| next(Arg::S(i.to_string()), &mut args)).collect();
+            conds.push(format!("id in ({})", list.join(", ")));
+        }
+        if let Some(u) = f.user_id {
+            conds.push(format!("user_id = {}", next(Arg::S(u.to_string()), &mut args)));
+        }
+        if let Some(c) = f.company_id {
+            conds.push(format!("company_id = {}", next(Arg::S(c.to_string()), &mut args)));
+        }
+        for (col, v, op) in [
+            ("time_created", f.time_created_min, ">="),
+            ("time_created", f.time_created_max, "<="),
+            ("time_updated", f.time_updated_min, ">="),
+            ("time_updated", f.time_updated_max, "<="),
+        ] {
+            if let Some(v) = v {
+                conds.push(format!("{col} {op} {}", next(Arg::F(v), &mut args)));
+            }
+        }
+        if !f.statuses.is_empty() {
+            let list: Vec<String> = f.statuses.iter().map(|s| next(Arg::S(s.clone()), &mut args)).collect();
+            let l = list.join(", ");
+            conds.push(format!("(resolution_status in ({l}) or system_resolution in ({l}))"));
+        }
+        for m in &f.meta {
+            // The value as text, the same on both engines: strings unquoted, numbers as written,
+            // booleans `true`/`false`, JSON null and a missing key as SQL NULL (so `!=` matches them).
+            let key = next(Arg::S(m.key.clone()), &mut args);
+            let expr = match self.backend() {
+                Backend::Postgres => format!("(meta_data::jsonb ->> {key})"),
+                // json_each rather than a JSON path: any key works, quotes and dots included.
+                Backend::Sqlite => format!(
+                    "(select case j.type when 'true' then 'true' when 'false' then 'false' when 'null' then null \
+                     else cast(j.value as text) end from json_each(folders.meta_data) as j where j.key = {key} limit 1)"
+                ),
+            };
+            let v = next(Arg::S(m.value.clone()), &mut args);
+            if m.equal {
+                conds.push(format!("{expr} = {v}"));
+            } else {
+                conds.push(format!("({expr} is null or {expr} <> {v})"));
+            }
+        }
+        let where_sql = if conds.is_empty() { "1 = 1".to_string() } else { conds.join(" and ") };
+        let order = format!(
+            "{} {}, id {}",
+            if f.sort_by_updated { "time_updated" } else { "time_created" },
+            if f.descending { "desc" } else { "asc" },
+            if f.descending { "desc" } else { "asc" }
+        );
+        let n_filter = args.len();
+        let lim = next(Arg::I(f.limit), &mut args);
+        let off = next(Arg::I(f.offset), &mut args);
+        let sql = format!("select * from folders where {where_sql} order by {order} limit {lim} offset {off}");
+        let rows = bind_all(dynq(sql.clone()), &args).fetch_all(&self.pool).await?;
+        let folders = rows.iter().map(Folder::from_row).collect::<Result<Vec<_>>>()?;
+        let total = if with_total {
+            let sql = format!("select count(*) as n from folders where {where_sql}");
+            let row = bind_all(dynq(sql.clone()), &args[..n_filter]).fetch_one(&self.pool).await?;
+            Some(crate::model::i(&row, "n")?)
+        } else {
+            None
+        };
+        Ok((folders, total))
+    }
+
+    pub async fn delete_folder(&self, id: Uuid) -> Result<Vec<String>> {
+        let files = self.folder_media(id).await?.into_iter().map(|m| m.file_name).collect();
+        let r = sqlx::query("delete from folders where id = $1").bind(id.to_string()).execute(&self.pool).await?;
+        if r.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(files) }
+    }
+
+    /// Sets the folder's status pair.
+    pub async fn set_folder_status(&self, id: Uuid, status: ResolutionStatus, system: ResolutionStatus) -> Result<()> {
+        sqlx::query(
+            "update folders set resolution_status = $2, system_resolution = $3, time_updated = $4 where id = $1",
+        )
+        .bind(id.to_string())
+        .bind(status.as_str())
+        .bind(system.as_str())
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_folder_endpoint(&self, id: Uuid, url: &str) -> Result<()> {
+        sqlx::query("update folders set resolution_endpoint = $2 where id = $1")
+            .bind(id.to_string())
+            .bind(url)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// All media of a folder, oldest first (result images included).
+    pub async fn folder_media(&self, folder_id: Uuid) -> Result<Vec<Media>> {
+        let rows = sqlx::query("select * from media where folder_id = $1 order by time_created, id")
+            .bind(folder_id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Media::from_row).collect()
+    }
+
+    /// Media of many folders at once, grouped by the caller.
+    pub async fn media_of_folders(&self, folder_ids: &[Uuid]) -> Result<Vec<Media>> {
+        if folder_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list: Vec<String> = (1..=folder_ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("select * from media where folder_id in ({}) order by time_created, id", list.join(", "));
+        let mut q = dynq(sql.clone());
+        for id in folder_ids {
+            q = q.bind(id.to_string());
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter().map(Media::from_row).collect()
+    }
+
+    /// One media inside `scope`.
+    pub async fn media(&self, id: Uuid, scope: &Scope) -> Result<Media> {
+        let (w, arg) = scope_sql(scope, "user_id", "company_id", 2);
+        let mut q = dynq(format!("select * from media where id = $1 and {w}")).bind(id.to_string());
+        if let Some(a) = arg {
+            q = q.bind(a);
+        }
+        let row = q.fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
+        Media::from_row(&row)
+    }
+
+    /// A media by its stored file name (for serving files), inside `scope`.
+    pub async fn media_by_file(&self, file_name: &str, scope: &Scope) -> Result<Media> {
+        let (w, arg) = scope_sql(scope, "user_id", "company_id", 2);
+        let mut q = dynq(format!("select * from media where file_name = $1 and {w}")).bind(file_name);
+        if let Some(a) = arg {
+            q = q.bind(a);
+        }
+        let row = q.fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
+        Media::from_row(&row)
+    }
+
+    pub async fn set_media_tags(&self, id: Uuid, tags: &[String]) -> Result<()> {
+        let r = sqlx::query("update media set tags = $2, time_updated = $3 where id = $1")
+            .bind(id.to_string())
+            .bind(serde_json::to_string(tags).unwrap_or_else(|_| "[]".into()))
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        if r.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    /// Deletes a media; returns its file name so the caller can remove the file.
+    pub async fn delete_media(&self, id: Uuid) -> Result<String> {
+        let row = sqlx::query("select file_name from media where id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let file = crate::model::s(&row, "file_name")?;
+        sqlx::query("delete from media where id = $1").bind(id.to_string()).execute(&self.pool).await?;
+        Ok(file)
+    }
+}
+
+fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    args: &'q [Arg],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    for a in args {
+        q = match a {
+            Arg::S(s) => q.bind(s.as_str()),
+            Arg::F(v) => q.bind(*v),
+            Arg::I(v) => q.bind(*v),
+        };
+    }
+    q
+}
+
+pub(crate) async fn insert_media(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    folder_id: Uuid,
+    company_id: Option<Uuid>,
+    user_id: Option<Uuid>,
+    m: &NewMedia,
+    t: f64,
+) -> Result<()> {
+    sqlx::query(
+        "insert into media (id, folder_id, company_id, user_id, media_type, original_name, file_name, mime_type, size, md5, \
+         info, tags, meta_data, technical_meta_data, source_media_id, analysis_id, time_created, time_updated) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)",
+    )
+    .bind(m.id.to_string())
+    .bind(folder_id.to_string())
+    .bind(ostr(company_id))
+    .bind(ostr(user_id))
+    .bind(m.class.media_type())
+    .bind(&m.original_name)
+    .bind(&m.file_name)
+    .bind(&m.mime_type)
+    .bind(m.size)
+    .bind(&m.md5)
+    .bind(m.info.to_string())
+    .bind(serde_json::to_string(&m.tags).unwrap_or_else(|_| "[]".into()))
+    .bind(m.meta_data.to_string())
+    .bind(m.technical_meta_data.to_string())
+    .bind(ostr(m.source_media_id))
+    .bind(ostr(m.analysis_id))
+    .bind(t)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
