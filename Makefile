@@ -1,5 +1,6 @@
 # The two commands of the README. Both start with the idempotent set-up (Debian packages and the
-# ONNX Runtime library); `make run` then builds and serves, `make test` runs the whole suite.
+# ONNX Runtime library); `make run` then builds and serves, `make test` runs the whole suite, with
+# a throw-away PostgreSQL (scripts/with-postgres.sh) so every storage and API test runs on both engines.
 SHELL := /bin/bash
 CARGO ?= cargo
 
@@ -19,7 +20,7 @@ lint: setup
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 test: lint
-	$(CARGO) test --workspace
+	bash scripts/with-postgres.sh $(CARGO) test --workspace
 
 bench: setup
 	$(CARGO) bench -p oz-vision --bench pipeline

@@ -67,10 +67,16 @@ fn postgres_admin_url() -> Option<String> {
         "OZ_TEST_POSTGRES_URL is not set and CI is: run `scripts/with-postgres.sh cargo test -p oz-storage` \
          so the PostgreSQL conformance tests cannot be skipped"
     );
-    eprintln!(
-        "notice: OZ_TEST_POSTGRES_URL is not set; PostgreSQL test skipped \
-         (run `scripts/with-postgres.sh cargo test -p oz-storage`)"
-    );
+    // Straight to the stderr handle: `eprintln!` is captured by the test harness and never shown.
+    static NOTICE: std::sync::Once = std::sync::Once::new();
+    NOTICE.call_once(|| {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "notice: OZ_TEST_POSTGRES_URL is not set; the PostgreSQL conformance tests are skipped \
+             (run `scripts/with-postgres.sh cargo test -p oz-storage`)"
+        );
+    });
     None
 }
 

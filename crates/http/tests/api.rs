@@ -1,0 +1,522 @@
+//! The full Oz API over real HTTP, the same scenarios on SQLite and on PostgreSQL.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Kind, Options, TestServer, fixture, login, receiver, start};
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+
+macro_rules! both {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$body(super::Kind::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$body(super::Kind::Postgres).await;
+            }
+        }
+    };
+}
+
+struct C<'a> {
+    s: &'a TestServer,
+    token: String,
+}
+
+impl C<'_> {
+    fn url(&self, p: &str) -> String {
+        format!("{}{p}", self.s.base)
+    }
+    fn req(&self, m: reqwest::Method, p: &str) -> reqwest::RequestBuilder {
+        reqwest::Client::new().request(m, self.url(p)).header("X-Forensic-Access-Token", &self.token)
+    }
+    async fn json(&self, m: reqwest::Method, p: &str, body: Option<Value>) -> (u16, Value) {
+        let mut r = self.req(m, p);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r.send().await.expect("send");
+        let status = r.status().as_u16();
+        let text = r.text().await.expect("text");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+    async fn get(&self, p: &str) -> (u16, Value) {
+        self.json(reqwest::Method::GET, p, None).await
+    }
+    async fn post(&self, p: &str, b: Value) -> (u16, Value) {
+        self.json(reqwest::Method::POST, p, Some(b)).await
+    }
+    async fn upload(&self, p: &str, form: Form) -> (u16, Value) {
+        let r = self.req(reqwest::Method::POST, p).multipart(form).send().await.expect("send");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+fn file(rel: &str, name: &str, ct: &str) -> Part {
+    Part::bytes(fixture(rel)).file_name(name.to_string()).mime_str(ct).expect("mime")
+}
+
+fn selfie_and_id(payload: Value) -> Form {
+    Form::new()
+        .part("video1", file("videos/portrait_720x1280.mp4", "selfie.mp4", "video/mp4"))
+        .part("photo1", file("faces/live/obama__podium.jpg", "id.jpg", "image/jpeg"))
+        .part("payload", Part::text(payload.to_string()))
+}
+
+fn oz_error(v: &Value, code: i64) {
+    assert_eq!(v["error_code"], code, "{v}");
+    assert!(v["error_message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+    assert!(v.get("details").is_some(), "{v}");
+}
+
+/// Company + user of `user_type`, returns (company_id, token).
+async fn company_user(admin: &C<'_>, company: Option<&str>, email: &str, user_type: &str) -> (String, String) {
+    let company_id = match company {
+        Some(c) => c.to_string(),
+        None => {
+            let (st, c) = admin.post("/api/companies/", json!({ "name": format!("co-{email}") })).await;
+            assert_eq!(st, 201, "{c}");
+            c["company_id"].as_str().expect("id").to_string()
+        }
+    };
+    let (st, u) = admin
+        .post(
+            "/api/users/",
+            json!({ "email": email, "password": "password-123", "user_type": user_type, "company_id": company_id }),
+        )
+        .await;
+    assert_eq!(st, 201, "{u}");
+    assert!(u.get("password").is_none() && u.get("password_hash").is_none());
+    (company_id, login(admin.s, email, "password-123").await)
+}
+
+async fn poll_analysis(c: &C<'_>, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (st, a) = c.get(&format!("/api/analyses/{id}")).await;
+        assert_eq!(st, 200, "{a}");
+        if a["resolution_status"] != "PROCESSING" {
+            return a;
+        }
+        assert!(Instant::now() < deadline, "analysis did not finish: {a}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+both!(whole_flow, whole_flow_body);
+async fn whole_flow_body(kind: Kind) {
+    let Some(s) = start(kind, Options::default()).await else { return };
+    let admin = C { s: &s, token: common::admin_token(&s).await };
+    let (_, client_token) = company_user(&admin, None, "client@example.com", "CLIENT").await;
+    let c = C { s: &s, token: client_token };
+    let (hook_url, hooks) = receiver(1).await;
+
+    // Upload a selfie video and an ID photo with tags and metadata.
+    let payload = json!({
+        "media:tags": { "video1": ["video_selfie", "video_selfie_blank", "orientation_portrait"], "photo1": ["photo_id", "photo_id_front"] },
+        "folder:meta_data": { "transaction_id": "tx-42" },
+        "media:meta_data": { "video1": { "k": "v" } },
+    });
+    let (st, folder) = c.upload("/api/folders/", selfie_and_id(payload)).await;
+    assert_eq!(st, 201, "{folder}");
+    let fid = folder["folder_id"].as_str().expect("folder id").to_string();
+    assert_eq!(folder["resolution_status"], "INITIAL");
+    assert_eq!(folder["meta_data"]["transaction_id"], "tx-42");
+    let media = folder["media"].as_array().expect("media");
+    assert_eq!(media.len(), 2);
+    let video = media.iter().find(|m| m["media_type"] == "VIDEO_FOLDER").expect("video");
+    assert_eq!(video["info"]["video"]["width"], 720);
+    assert_eq!(video["tags"][0], "video_selfie");
+    assert_eq!(video["meta_data"]["k"], "v");
+    assert!(video["time_created"].as_f64().is_some());
+    // Stored files are served to the owner.
+    let orig = video["original_url"].as_str().expect("url");
+    let r = c.req(reqwest::Method::GET, &orig.replacen(&s.base, "", 1)).send().await.expect("send");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.expect("bytes").to_vec(), fixture("videos/portrait_720x1280.mp4"));
+
+    // Start QUALITY + BIOMETRY with a webhook.
+    let (st, created) = c
+        .post(
+            &format!("/api/folders/{fid}/analyses"),
+            json!({ "analyses": [{ "type": "quality", "meta_data": {"m": 1} }, { "type": "BIOMETRY" }], "resolution_endpoint": hook_url }),
+        )
+        .await;
+    assert_eq!(st, 201, "{created}");
+    let created = created.as_array().expect("array").clone();
+    assert_eq!(created.len(), 2);
+    assert_eq!(created[0]["state"], "PROCESSING");
+    assert_eq!(created[0]["analyse_id"], created[0]["analysis_id"]);
+    assert_eq!(created[0]["confs"]["extract_best_shot"], true);
+    let quality = poll_analysis(&c, created[0]["analysis_id"].as_str().expect("id")).await;
+    let biometry = poll_analysis(&c, created[1]["analysis_id"].as_str().expect("id")).await;
+
+    assert_eq!(quality["type"], "QUALITY");
+    assert_eq!(quality["state"], "FINISHED");
+    assert_eq!(quality["resolution_status"], "SUCCESS");
+    assert_eq!(quality["resolution"], "SUCCESS");
+    assert_eq!(quality["meta_data"]["m"], 1);
+    let q = quality["results_media"].as_array().expect("results");
+    assert_eq!(q.len(), 1, "QUALITY takes the selfie video, not the ID photo");
+    assert_eq!(q[0]["source_media_id"], video["media_id"]);
+    assert_eq!(q[0]["source_video_id"], video["media_id"]);
+    assert!(q[0]["results_data"]["confidence_spoofing"].as_f64().expect("score") < 0.2);
+    let shot = &q[0]["output_images"][0];
+    assert_eq!(shot["media_type"], "IMAGE_RESULT_ANALYSIS_SINGLE");
+    assert_eq!(shot["original_name"], "ResultImage.jpg");
+    let shot_url = shot["original_url"].as_str().expect("best shot url").replacen(&s.base, "", 1);
+    let r = c.req(reqwest::Method::GET, &shot_url).send().await.expect("send");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/jpeg");
+    let img = image::load_from_memory(&r.bytes().await.expect("bytes")).expect("best shot is an image");
+    assert_eq!((img.width(), img.height()), (720, 1280));
+
+    assert_eq!(biometry["state"], "FINISHED");
+    assert_eq!(biometry["resolution_status"], "SUCCESS", "{biometry}");
+    let min = biometry["results_data"]["min_confidence"].as_f64().expect("min");
+    assert!(min >= 0.8, "same person in selfie and ID: {min}");
+    assert_eq!(biometry["results_media"].as_array().map(Vec::len), Some(2));
+
+    // The folder closes; the webhook (first attempt answered 500) is retried and delivered signed.
+    let (_, f) = c.get(&format!("/api/folders/{fid}/?with_analyses=true")).await;
+    assert_eq!(f["resolution_status"], "FINISHED");
+    assert_eq!(f["system_resolution"], "SUCCESS");
+    assert_eq!(f["analyses"].as_array().map(Vec::len), Some(2));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while hooks.lock().expect("lock").len() < 2 {
+        assert!(Instant::now() < deadline, "webhook not retried");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = hooks.lock().expect("lock").clone();
+    assert_eq!(got.len(), 2, "delivered once after one failure, then no more");
+    let ev0 = got[0].headers["x-oz-event-id"].to_str().expect("event id").to_string();
+    assert_eq!(got[1].headers["x-oz-event-id"].to_str().expect("event id"), ev0, "same event id on retry");
+    let ts: i64 = got[1].headers["x-oz-timestamp"].to_str().expect("ts").parse().expect("ts number");
+    let sig = got[1].headers["x-oz-signature"].to_str().expect("signature");
+    assert!(oz_engine::webhook::verify(common::SECRET, ts, &got[1].body, sig));
+    let body: Value = serde_json::from_slice(&got[1].body).expect("json body");
+    assert_eq!(body["folder_id"], fid.as_str());
+    assert_eq!(body["resolution_status"], "FINISHED");
+    assert_eq!(body["analyses"].as_array().map(Vec::len), Some(2));
+
+    // Find the folder again by metadata.
+    let (st, list) = c.get("/api/folders/?meta_data=transaction_id==tx-42&with_analyses=true").await;
+    assert_eq!(st, 200);
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(list["items"][0]["folder_id"], fid.as_str());
+    assert_eq!(list["total"], 1);
+    let (_, none) = c.get("/api/folders/?meta_data=transaction_id==nope").await;
+    assert_eq!(none["items"].as_array().map(Vec::len), Some(0));
+    let (_, omit) = c.get("/api/folders/?total_omit=true").await;
+    assert!(omit.get("total").is_none());
+    // Analyses of the folder with filters.
+    let (_, only_q) = c.get(&format!("/api/folders/{fid}/analyses/?type=quality")).await;
+    assert_eq!(only_q.as_array().map(Vec::len), Some(1));
+    let (_, not_q) = c.get(&format!("/api/folders/{fid}/analyses?type.exclude=QUALITY")).await;
+    assert_eq!(not_q[0]["type"], "BIOMETRY");
+
+    // Tags and metadata sub-resources.
+    let vid = video["media_id"].as_str().expect("id");
+    let (st, m) =
+        c.json(reqwest::Method::PATCH, &format!("/api/media/{vid}"), Some(json!({ "tags": ["video_selfie"] }))).await;
+    assert_eq!(st, 200, "{m}");
+    assert_eq!(m["tags"], json!(["video_selfie"]));
+    let (st, meta) = c
+        .json(reqwest::Method::PATCH, &format!("/api/folders/{fid}/meta_data"), Some(json!({ "client_iin": "123" })))
+        .await;
+    assert_eq!(st, 200);
+    assert_eq!(meta, json!({ "transaction_id": "tx-42", "client_iin": "123" }));
+    let (_, meta) = c.get(&format!("/api/folders/{fid}/meta_data/")).await;
+    assert_eq!(meta["client_iin"], "123");
+    let (st, _) = c.json(reqwest::Method::DELETE, &format!("/api/folders/{fid}/meta_data"), None).await;
+    assert_eq!(st, 204);
+    let (_, meta) = c.get(&format!("/api/folders/{fid}/meta_data")).await;
+    assert_eq!(meta, json!({}));
+
+    // A client cannot delete folders.
+    let (st, e) = c.json(reqwest::Method::DELETE, &format!("/api/folders/{fid}/"), None).await;
+    assert_eq!(st, 403);
+    oz_error(&e, 9);
+}
+
+both!(single_request, single_request_body);
+async fn single_request_body(kind: Kind) {
+    let Some(s) = start(kind, Options::default()).await else { return };
+    let admin = C { s: &s, token: common::admin_token(&s).await };
+    let (_, t) = company_user(&admin, None, "c@example.com", "CLIENT").await;
+    let c = C { s: &s, token: t };
+    let payload = json!({
+        "media:tags": { "video1": ["video_selfie", "video_selfie_blank"], "photo1": ["photo_selfie"] },
+        "analyses": [{ "type": "quality", "params": { "threshold_spoofing": 0.0, "extract_best_shot": false } }],
+    });
+    let (st, f) = c.upload("/api/folders", selfie_and_id(payload)).await;
+    assert_eq!(st, 201, "{f}");
+    let a = &f["analyses"][0];
+    assert_eq!(a["state"], "FINISHED", "single request answers with finished analyses: {f}");
+    // threshold 0: everything counts as an attack.
+    assert_eq!(a["resolution_status"], "DECLINED");
+    assert_eq!(f["system_resolution"], "DECLINED");
+    assert_eq!(a["results_media"].as_array().map(Vec::len), Some(2), "photo_selfie images are QUALITY inputs");
+    assert_eq!(a["results_media"][0]["output_images"].as_array().map(Vec::len), Some(0));
+}
+
+both!(auth_and_errors, auth_and_errors_body);
+async fn auth_and_errors_body(kind: Kind) {
+    let Some(s) = start(
+        kind,
+        Options { session_ttl: Duration::from_secs(2), attachment_max_count: 2, attachment_max_size: 400_000 },
+    )
+    .await
+    else {
+        return;
+    };
+    let admin = C { s: &s, token: common::admin_token(&s).await };
+    let anon = C { s: &s, token: String::new() };
+    let http = reqwest::Client::new();
+
+    // No token, unknown token.
+    let r = http.get(anon.url("/api/folders/")).send().await.expect("send");
+    assert_eq!(r.status(), 401);
+    oz_error(&r.json().await.expect("json"), 6);
+    let bad = C { s: &s, token: "ab".repeat(64) };
+    let (st, e) = bad.get("/api/folders").await;
+    assert_eq!(st, 401);
+    oz_error(&e, 7);
+    // Wrong password, malformed login.
+    let r = http
+        .post(anon.url("/api/authorize/auth/"))
+        .json(&json!({ "credentials": { "email": "admin@example.com", "password": "nope" } }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 401);
+    oz_error(&r.json().await.expect("json"), 7);
+    let r = http.post(anon.url("/api/authorize/auth")).json(&json!({ "email": "x" })).send().await.expect("send");
+    assert_eq!(r.status(), 400);
+    oz_error(&r.json().await.expect("json"), 3);
+
+    // Forbidden: a client cannot create companies.
+    let (company, ct) = company_user(&admin, None, "client@example.com", "CLIENT").await;
+    let c = C { s: &s, token: ct.clone() };
+    let (st, e) = c.post("/api/companies", json!({ "name": "x" })).await;
+    assert_eq!(st, 403);
+    oz_error(&e, 9);
+
+    // Refresh: missing field, unknown token, someone else's session, then a good refresh.
+    let (st, e) = c.post("/api/authorize/refresh", json!({})).await;
+    assert_eq!(st, 400);
+    assert_eq!(e["error_message"], "Could not locate field for key_path expire_token from provided dict data");
+    let (st, e) = c.post("/api/authorize/refresh/", json!({ "expire_token": "00" })).await;
+    assert_eq!(st, 401);
+    assert_eq!(e["error_message"], "Session not found");
+    let login_body = |email: &str| json!({ "credentials": { "email": email, "password": "password-123" } });
+    let full: Value = http
+        .post(anon.url("/api/authorize/auth"))
+        .json(&login_body("client@example.com"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let (st, e) = admin.post("/api/authorize/refresh", json!({ "expire_token": full["expire_token"] })).await;
+    assert_eq!(st, 403);
+    assert_eq!(e["error_message"], "You have not access to refresh this session");
+    let old = C { s: &s, token: full["access_token"].as_str().expect("t").to_string() };
+    let (st, fresh) = old.post("/api/authorize/refresh", json!({ "expire_token": full["expire_token"] })).await;
+    assert_eq!(st, 200, "{fresh}");
+    assert!(fresh["expire_date"].as_f64().is_some());
+    let new = C { s: &s, token: fresh["access_token"].as_str().expect("t").to_string() };
+    // The old pair works until the new one is used, then it is gone.
+    assert_eq!(old.get("/api/folders/").await.0, 200);
+    assert_eq!(new.get("/api/folders/").await.0, 200);
+    let (st, e) = old.get("/api/folders/").await;
+    assert_eq!(st, 401);
+    oz_error(&e, 7);
+
+    // Expired (TTL 2 s, sliding: idle for 3 s).
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let (st, e) = new.get("/api/folders/").await;
+    assert_eq!(st, 401);
+    oz_error(&e, 8);
+    let c = C { s: &s, token: login(&s, "client@example.com", "password-123").await };
+
+    // Upload errors leave no row and no file behind.
+    let files_before = s.engine.files.count();
+    let form = Form::new()
+        .part(
+            "v",
+            Part::bytes(b"definitely not a video".to_vec()).file_name("x.mp4").mime_str("video/mp4").expect("mime"),
+        )
+        .part("payload", Part::text("{}"));
+    let (st, e) = c.upload("/api/folders/", form).await;
+    assert_eq!(st, 400);
+    oz_error(&e, 4);
+    let form = Form::new()
+        .part("a", file("faces/extra/hanks_aligned.png", "a.png", "image/png"))
+        .part("b", file("faces/extra/hanks_aligned.png", "b.png", "image/png"))
+        .part("c", file("faces/extra/hanks_aligned.png", "c.png", "image/png"));
+    let (st, e) = c.upload("/api/folders/", form).await;
+    assert_eq!(st, 400, "OZ_ATTACHMENT_MAX_COUNT");
+    oz_error(&e, 4);
+    let form = Form::new().part("big", file("faces/live/obama__full.jpg", "big.jpg", "image/jpeg"));
+    let (st, e) = c.upload("/api/folders/", form).await;
+    assert_eq!(st, 413, "OZ_ATTACHMENT_MAX_SIZE");
+    oz_error(&e, 4);
+    let form = Form::new()
+        .part("x", file("faces/extra/hanks_aligned.png", "a.png", "image/png"))
+        .part("payload", Part::text("{oops"));
+    let (st, e) = c.upload("/api/folders/", form).await;
+    assert_eq!(st, 400);
+    oz_error(&e, 3);
+    let (_, list) = c.get("/api/folders/").await;
+    assert_eq!(list["total"], 0, "no folder row left behind");
+    assert_eq!(s.engine.files.count(), files_before, "no file left behind");
+
+    // Bad analysis requests.
+    let form = Form::new().part("p", file("faces/extra/hanks_aligned.png", "a.png", "image/png"));
+    let (_, f) = c.upload("/api/folders/", form).await;
+    let fid = f["folder_id"].as_str().expect("id");
+    let (st, e) =
+        c.post(&format!("/api/folders/{fid}/analyses/"), json!({ "analyses": [{ "type": "biometry" }] })).await;
+    assert_eq!(st, 400, "BIOMETRY needs two media");
+    oz_error(&e, 4);
+    let (st, e) =
+        c.post(&format!("/api/folders/{fid}/analyses/"), json!({ "analyses": [{ "type": "palmistry" }] })).await;
+    assert_eq!(st, 400);
+    oz_error(&e, 4);
+    let (st, e) = c.post(&format!("/api/folders/{fid}/analyses/"), json!({ "nothing": [] })).await;
+    assert_eq!(st, 400);
+    oz_error(&e, 3);
+    let (st, e) = c.get("/api/folders/not-a-uuid/").await;
+    assert_eq!(st, 404);
+    oz_error(&e, 10);
+    let (st, e) = c.get("/api/folders/?time_created.min=yesterday").await;
+    assert_eq!(st, 400);
+    oz_error(&e, 4);
+    let _ = company;
+}
+
+both!(tenant_isolation, tenant_isolation_body);
+async fn tenant_isolation_body(kind: Kind) {
+    let Some(s) = start(kind, Options::default()).await else { return };
+    let admin = C { s: &s, token: common::admin_token(&s).await };
+    let (company_a, a1) = company_user(&admin, None, "a1@example.com", "CLIENT").await;
+    let (_, a2) = company_user(&admin, Some(&company_a), "a2@example.com", "CLIENT").await;
+    let (_, a_admin) = company_user(&admin, Some(&company_a), "aadmin@example.com", "CLIENT ADMIN").await;
+    let (company_b, b1) = company_user(&admin, None, "b1@example.com", "CLIENT").await;
+    let (_, b_admin) = company_user(&admin, Some(&company_b), "badmin@example.com", "CLIENT_ADMIN").await;
+    let (_, op) = {
+        let (st, u) = admin
+            .post(
+                "/api/users/",
+                json!({ "email": "op@example.com", "password": "password-123", "user_type": "OPERATOR" }),
+            )
+            .await;
+        assert_eq!(st, 201, "{u}");
+        ((), login(&s, "op@example.com", "password-123").await)
+    };
+    let a1 = C { s: &s, token: a1 };
+    let payload = json!({ "media:tags": { "video1": ["video_selfie"], "photo1": ["photo_selfie"] } });
+    let (st, f) = a1.upload("/api/folders/", selfie_and_id(payload)).await;
+    assert_eq!(st, 201);
+    let fid = f["folder_id"].as_str().expect("id").to_string();
+    let mid = f["media"][0]["media_id"].as_str().expect("media").to_string();
+    let file_path = f["media"][0]["original_url"].as_str().expect("url").replacen(&s.base, "", 1);
+    let (_, an) = a1
+        .post(
+            &format!("/api/folders/{fid}/analyses"),
+            json!({ "analyses": [{ "type": "quality", "params": {"extract_best_shot": false} }] }),
+        )
+        .await;
+    let aid = an[0]["analysis_id"].as_str().expect("analysis").to_string();
+
+    let routes_get = [
+        format!("/api/folders/{fid}/"),
+        format!("/api/folders/{fid}"),
+        format!("/api/folders/{fid}/analyses/"),
+        format!("/api/analyses/{aid}"),
+        format!("/api/media/{mid}"),
+        format!("/api/folders/{fid}/meta_data"),
+        format!("/api/media/{mid}/meta_data"),
+        format!("/api/analyses/{aid}/meta_data"),
+        file_path.clone(),
+    ];
+    // Another company's users (client and company admin) and a colleague who is not admin see nothing.
+    for (who, token) in [("b1", &b1), ("b_admin", &b_admin), ("a2", &a2)] {
+        let c = C { s: &s, token: token.clone() };
+        for r in &routes_get {
+            let (st, e) = c.get(r).await;
+            assert_eq!(st, 404, "{who} GET {r}: {e}");
+            if !r.starts_with("/static/") {
+                oz_error(&e, 10);
+            }
+        }
+        let (_, list) = c.get("/api/folders/").await;
+        assert!(
+            list["items"].as_array().expect("items").iter().all(|f| f["folder_id"] != fid.as_str()),
+            "{who} lists it"
+        );
+        let (st, _) =
+            c.post(&format!("/api/folders/{fid}/analyses"), json!({ "analyses": [{ "type": "quality" }] })).await;
+        assert_eq!(st, 404, "{who} starts an analysis");
+        let (st, _) = c.json(reqwest::Method::PATCH, &format!("/api/media/{mid}"), Some(json!({ "tags": [] }))).await;
+        assert_eq!(st, 404, "{who} retags");
+        let (st, _) =
+            c.json(reqwest::Method::PATCH, &format!("/api/folders/{fid}/meta_data"), Some(json!({ "x": 1 }))).await;
+        assert_eq!(st, 404, "{who} writes metadata");
+        let (st, _) = c.json(reqwest::Method::DELETE, &format!("/api/media/{mid}"), None).await;
+        assert_eq!(st, 404, "{who} deletes media");
+        let (st, _) = c.json(reqwest::Method::DELETE, &format!("/api/folders/{fid}/"), None).await;
+        assert_eq!(st, 404, "{who} deletes the folder");
+        let form = Form::new().part("x", file("faces/live/collins__astronaut.png", "a.png", "image/png"));
+        let (st, _) = c.upload(&format!("/api/folders/{fid}/media/"), form).await;
+        assert_eq!(st, 404, "{who} adds media");
+    }
+    // The own company admin, the OPERATOR and the ADMIN see everything.
+    for (who, token) in [("a_admin", &a_admin), ("operator", &op), ("admin", &admin.token)] {
+        let c = C { s: &s, token: token.clone() };
+        for r in &routes_get {
+            let (st, e) = c.get(r).await;
+            assert_eq!(st, 200, "{who} GET {r}: {e}");
+        }
+    }
+    // Users and companies are scoped too.
+    let b = C { s: &s, token: b_admin.clone() };
+    let (_, users) = b.get("/api/users/").await;
+    assert!(users["items"].as_array().expect("items").iter().all(|u| u["company_id"] == company_b.as_str()));
+    let (st, _) = b.get(&format!("/api/companies/{company_a}/")).await;
+    assert_eq!(st, 404);
+    let (st, e) = b
+        .post(
+            "/api/users/",
+            json!({ "email": "evil@example.com", "password": "password-123", "company_id": company_a }),
+        )
+        .await;
+    assert!(st == 400 || st == 403, "{e}");
+    let (st, u) = b.post("/api/users/", json!({ "email": "new@example.com", "password": "password-123" })).await;
+    assert_eq!(st, 201, "company admin adds a user to its own company");
+    assert_eq!(u["company_id"], company_b.as_str());
+    let (st, _) = b
+        .post("/api/users/", json!({ "email": "boss@example.com", "password": "password-123", "user_type": "ADMIN" }))
+        .await;
+    assert_eq!(st, 403, "company admin cannot create ADMINs");
+    // The company admin of A may delete A's folder; the operator may not.
+    let o = C { s: &s, token: op };
+    let (st, _) = o.json(reqwest::Method::DELETE, &format!("/api/folders/{fid}"), None).await;
+    assert_eq!(st, 403);
+    poll_analysis(&a1, &aid).await;
+    let aa = C { s: &s, token: a_admin };
+    let files_before = s.engine.files.count();
+    let (st, _) = aa.json(reqwest::Method::DELETE, &format!("/api/folders/{fid}/"), None).await;
+    assert_eq!(st, 204);
+    assert!(s.engine.files.count() < files_before, "deleting a folder removes its files");
+    assert_eq!(a1.get(&format!("/api/folders/{fid}")).await.0, 404);
+}

@@ -1,0 +1,220 @@
+//! A real openoz server (full API + workers) on 127.0.0.1 for tests, on SQLite or PostgreSQL,
+//! and a webhook receiver.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use oz_engine::files::MediaFiles;
+use oz_engine::render::Urls;
+use oz_engine::runner::RunnerConfig;
+use oz_engine::webhook::WebhookConfig;
+use oz_engine::{Engine, EngineConfig};
+use oz_http::{ApiConfig, AppState, FullApi, LiteConfig};
+use oz_storage::Db;
+use oz_vision::{Pipeline, PipelineConfig};
+use serde_json::{Value, json};
+
+pub const SECRET: &str = "test-webhook-secret";
+
+pub fn root() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+pub fn fixture(rel: &str) -> Vec<u8> {
+    std::fs::read(root().join("tests/fixtures").join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+pub fn pipeline() -> Arc<Pipeline> {
+    static P: OnceLock<Arc<Pipeline>> = OnceLock::new();
+    P.get_or_init(|| {
+        Arc::new(
+            Pipeline::load(PipelineConfig { models_dir: root().join("models"), ..PipelineConfig::default() })
+                .expect("models"),
+        )
+    })
+    .clone()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+/// A database URL for a fresh, empty database of `kind`; `None` when PostgreSQL is not available
+/// outside CI (in CI its absence fails the test).
+pub async fn database(kind: Kind, dir: &std::path::Path) -> Option<String> {
+    match kind {
+        Kind::Sqlite => Some(format!("sqlite://{}?mode=rwc", dir.join("test.db").display())),
+        Kind::Postgres => {
+            let Ok(admin) = std::env::var("OZ_TEST_POSTGRES_URL") else {
+                if std::env::var_os("CI").is_some() {
+                    panic!("OZ_TEST_POSTGRES_URL is not set: run the tests through scripts/with-postgres.sh");
+                }
+                eprintln!("skipping a PostgreSQL test: OZ_TEST_POSTGRES_URL is not set");
+                return None;
+            };
+            let name = format!("oz_api_{}", uuid::Uuid::new_v4().simple());
+            sqlx::any::install_default_drivers();
+            let pool = sqlx::AnyPool::connect(&admin).await.expect("connect admin");
+            sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
+                .execute(&pool)
+                .await
+                .expect("create db");
+            pool.close().await;
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_string();
+            Some(format!("{base}/{name}"))
+        }
+    }
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub db: Db,
+    pub engine: Arc<Engine>,
+    pub data: PathBuf,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
+
+pub struct Options {
+    pub session_ttl: Duration,
+    pub attachment_max_count: usize,
+    pub attachment_max_size: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { session_ttl: Duration::from_secs(900), attachment_max_count: 10, attachment_max_size: 10 * 1024 * 1024 }
+    }
+}
+
+pub async fn start(kind: Kind, opts: Options) -> Option<TestServer> {
+    let data = std::env::temp_dir().join(format!("oz-api-test-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&data).expect("data dir");
+    let url = database(kind, &data).await?;
+    let db = Db::connect(&url).await.expect("db connects and migrates");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let base = format!("http://{addr}");
+    let cfg = EngineConfig {
+        workers: 2,
+        lease: Duration::from_secs(10),
+        poll: Duration::from_millis(100),
+        max_attempts: 5,
+        expire_after: Duration::from_secs(600),
+        expire_every: Duration::from_secs(60),
+        runner: RunnerConfig { thresholds: oz_domain::decision::DecisionThresholds::DEFAULT, threshold_spoofing: 0.42 },
+        webhook: WebhookConfig {
+            secret: Some(SECRET.into()),
+            timeout: Duration::from_secs(5),
+            max_attempts: 5,
+            retry_step: Duration::from_millis(200),
+        },
+        urls: Urls { base: base.clone() },
+        database_url: Some(url),
+    };
+    let files = MediaFiles::open(&data).expect("media dir");
+    let engine = Engine::new(db.clone(), pipeline(), files, cfg);
+    let api = FullApi {
+        db: db.clone(),
+        engine: engine.clone(),
+        cfg: ApiConfig {
+            session_ttl: opts.session_ttl,
+            attachment_max_count: opts.attachment_max_count,
+            attachment_max_size: opts.attachment_max_size,
+            urls: Urls { base: base.clone() },
+            ..ApiConfig::default()
+        },
+        dummy_hash: oz_http::api::auth::hash_password("dummy-password".into()).await.expect("hash"),
+    };
+    let state = AppState::with_api(pipeline(), LiteConfig::default(), api);
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    engine.start(rx.clone());
+    let mut rx2 = rx;
+    tokio::spawn(async move {
+        let _ = oz_http::serve(listener, state, async move {
+            let _ = rx2.changed().await;
+        })
+        .await;
+    });
+    Some(TestServer { base, db, engine, data, stop })
+}
+
+/// Creates an ADMIN directly in the database and logs in.
+pub async fn admin_token(s: &TestServer) -> String {
+    let hash = oz_http::api::auth::hash_password("admin-password".into()).await.expect("hash");
+    s.db.create_user(&oz_storage::accounts::NewUser {
+        email: "admin@example.com".into(),
+        password_hash: hash,
+        role: oz_domain::access::Role::Admin,
+        company_id: None,
+        is_admin: false,
+        is_service: false,
+        can_start_quality: true,
+        can_start_biometry: true,
+        can_start_collection: true,
+        first_name: None,
+        last_name: None,
+        middle_name: None,
+        meta_data: json!({}),
+    })
+    .await
+    .expect("admin");
+    login(s, "admin@example.com", "admin-password").await
+}
+
+pub async fn login(s: &TestServer, email: &str, password: &str) -> String {
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/authorize/auth", s.base))
+        .json(&json!({ "credentials": { "email": email, "password": password } }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200, "login {email}");
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["access_token"].as_str().map(str::len), Some(128));
+    v["access_token"].as_str().expect("token").to_string()
+}
+
+/// A received webhook: headers and body.
+#[derive(Debug, Clone)]
+pub struct Hook {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// A webhook receiver on 127.0.0.1 that answers 500 to the first `fail_first` requests.
+pub async fn receiver(fail_first: usize) -> (String, Arc<Mutex<Vec<Hook>>>) {
+    let got: Arc<Mutex<Vec<Hook>>> = Arc::new(Mutex::new(Vec::new()));
+    let seen = got.clone();
+    let app = Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let seen = seen.clone();
+            async move {
+                let mut v = seen.lock().expect("lock");
+                v.push(Hook { headers, body });
+                if v.len() <= fail_first { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::OK }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/hook"), got)
+}
