@@ -1086,7 +1086,7 @@ async fn concurrent_workers(db: Db, _url: String) {
                 shot.analysis_id = Some(job.analysis_id);
                 let up =
                     db.finish_job(&job, &worker, &finished(R::Success, &worker, vec![shot])).await.expect("finish_job");
-                done.push((job.analysis_id, job.attempts));
+                done.push((job.analysis_id, job.attempts, w));
                 hooks.extend(up.webhook.map(|h| (up.folder_id, h)));
             }
             (done, hooks)
@@ -1101,8 +1101,10 @@ async fn concurrent_workers(db: Db, _url: String) {
     }
 
     assert_eq!(done.len(), all.len(), "every job finished exactly once");
-    assert!(done.iter().all(|(_, attempts)| *attempts == 1), "no job claimed twice");
-    assert_eq!(done.iter().map(|(a, _)| *a).collect::<HashSet<_>>(), all);
+    assert!(done.iter().all(|(_, attempts, _)| *attempts == 1), "no job claimed twice");
+    assert_eq!(done.iter().map(|(a, _, _)| *a).collect::<HashSet<_>>(), all);
+    let busy = done.iter().map(|(_, _, w)| *w).collect::<HashSet<_>>();
+    assert!(busy.len() > 1, "the jobs were spread over several workers: {busy:?}");
     assert_eq!(db.job_counts().await.expect("counts"), [("done".to_string(), all.len() as i64)]);
     for id in &all {
         assert_eq!(job_state(&db, *id).await, ("done".to_string(), 1));
