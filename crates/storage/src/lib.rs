@@ -106,7 +106,12 @@ impl Db {
                 url.split(':').next().unwrap_or("")
             )));
         };
-        let opts = AnyPoolOptions::new().max_connections(if backend == Backend::Sqlite { 8 } else { 16 });
+        let mut opts = AnyPoolOptions::new().max_connections(if backend == Backend::Sqlite { 8 } else { 16 });
+        if backend == Backend::Sqlite && (url.contains(":memory:") || url.contains("mode=memory")) {
+            // Every connection to an in-memory SQLite is a database of its own: keep exactly one,
+            // for good (no method holds a transaction while it takes a second connection).
+            opts = opts.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None);
+        }
         let pool = if backend == Backend::Sqlite {
             // Validate the URL with the SQLite parser first for a clear error.
             sqlx::sqlite::SqliteConnectOptions::from_str(url)?;

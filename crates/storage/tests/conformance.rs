@@ -171,6 +171,35 @@ both!(
     webhook_deliveries,
 );
 
+/// `sqlite::memory:` is one database, not one per pooled connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn in_memory_sqlite_is_one_database() {
+    let db = Db::connect("sqlite::memory:").await.expect("in-memory SQLite");
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let db = db.clone();
+        tasks.spawn(async move {
+            let (_, user, f, media) = company_user_folder(&db, Some("https://hook.example/mem")).await;
+            db.create_analyses(&f, Some(user), &[new_analysis(AnalysisKind::Quality, &media)], None)
+                .await
+                .expect("analysis");
+            i
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.expect("task");
+    }
+    assert_eq!(db.count_users().await.expect("count"), 8);
+    let mut n = 0;
+    while let Some(j) = db.claim_job("w", 30.0, 3).await.expect("claim") {
+        db.finish_job(&j, "w", &finished(R::Success, "w", vec![])).await.expect("finish");
+        n += 1;
+    }
+    assert_eq!(n, 8);
+    assert_eq!(db.folders(&FolderFilter::new(Scope::All), true).await.expect("folders").1, Some(8));
+    db.close().await;
+}
+
 // ---- fixtures ---------------------------------------------------------------------------------
 
 fn new_user(email: &str, role: Role, company_id: Option<Uuid>) -> NewUser {
