@@ -8,6 +8,9 @@ use oz_vision::{Pipeline, VisionError};
 use serde_json::Value;
 use uuid::Uuid;
 
+use std::sync::Arc;
+
+use crate::cache::DecodeCache;
 use crate::files::{FileError, MediaFiles};
 use crate::render;
 
@@ -47,7 +50,12 @@ fn ext_and_class(kind: MediaKind, mime: &str) -> (&'static str, MediaClass) {
 
 /// Decodes every upload first (nothing is written if one is unreadable), then writes the files.
 /// On a write error the files already written are removed.
-pub fn ingest(p: &Pipeline, files: &MediaFiles, uploads: &[Upload]) -> Result<Vec<NewMedia>, IngestError> {
+pub fn ingest(
+    p: &Pipeline,
+    files: &MediaFiles,
+    cache: Option<&DecodeCache>,
+    uploads: &[Upload],
+) -> Result<Vec<NewMedia>, IngestError> {
     let mut decoded = Vec::with_capacity(uploads.len());
     for u in uploads {
         let d = p.decode(&u.bytes).map_err(|e| IngestError::Unreadable { name: u.key.clone(), source: e })?;
@@ -56,6 +64,8 @@ pub fn ingest(p: &Pipeline, files: &MediaFiles, uploads: &[Upload]) -> Result<Ve
     let mut out: Vec<NewMedia> = Vec::with_capacity(uploads.len());
     for (u, d) in uploads.iter().zip(decoded) {
         let (ext, class) = ext_and_class(d.info.kind, &d.info.mime_type);
+        let info = render::media_info(&d.info);
+        let (mime, size, md5) = (d.info.mime_type.clone(), d.info.size, d.info.md5.clone());
         let file_name = match files.write(&u.bytes, ext) {
             Ok(n) => n,
             Err(e) => {
@@ -63,15 +73,18 @@ pub fn ingest(p: &Pipeline, files: &MediaFiles, uploads: &[Upload]) -> Result<Ve
                 return Err(e.into());
             }
         };
+        if let Some(c) = cache {
+            c.put(&file_name, Arc::new(d));
+        }
         out.push(NewMedia {
             id: Uuid::new_v4(),
             class,
             original_name: u.original_name.clone(),
             file_name,
-            mime_type: d.info.mime_type.clone(),
-            size: i64::try_from(d.info.size).unwrap_or(i64::MAX),
-            md5: d.info.md5.clone(),
-            info: render::media_info(&d.info),
+            mime_type: mime,
+            size: i64::try_from(size).unwrap_or(i64::MAX),
+            md5,
+            info,
             tags: u.tags.clone(),
             meta_data: u.meta_data.clone(),
             technical_meta_data: Value::Object(serde_json::Map::new()),

@@ -16,6 +16,11 @@ use oz_vision::{Pipeline, VisionError};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use std::sync::Arc;
+
+use oz_vision::media::DecodedMedia;
+
+use crate::cache::DecodeCache;
 use crate::files::MediaFiles;
 
 /// Oz error codes used inside failed analyses.
@@ -49,8 +54,24 @@ pub fn biometry_confs(cfg: &RunnerConfig) -> Value {
     json!({ "threshold_approve": cfg.thresholds.approve, "threshold_decline": cfg.thresholds.decline })
 }
 
-fn load(files: &MediaFiles, m: &Media) -> Result<Vec<u8>, String> {
-    files.read(&m.file_name).map_err(|e| format!("media {}: {e}", m.id))
+/// Where the runner gets media from: the stored files, through the decode cache.
+pub struct Source<'a> {
+    pub files: &'a MediaFiles,
+    pub cache: Option<&'a DecodeCache>,
+}
+
+impl Source<'_> {
+    fn decoded(&self, p: &Pipeline, m: &Media) -> Result<Arc<DecodedMedia>, String> {
+        if let Some(d) = self.cache.and_then(|c| c.get(&m.file_name)) {
+            return Ok(d);
+        }
+        let bytes = self.files.read(&m.file_name).map_err(|e| format!("media {}: {e}", m.id))?;
+        let d = Arc::new(p.decode(&bytes).map_err(|e| format!("media {}: {e}", m.id))?);
+        if let Some(c) = self.cache {
+            c.put(&m.file_name, Arc::clone(&d));
+        }
+        Ok(d)
+    }
 }
 
 fn failed(code: i64, msg: String) -> Outcome {
@@ -60,19 +81,20 @@ fn failed(code: i64, msg: String) -> Outcome {
 /// Runs `a` over the folder's `media`. Output images are written to `files`; their names are in
 /// the outcome so the caller can remove them if the outcome cannot be recorded.
 #[must_use]
-pub fn run(p: &Pipeline, files: &MediaFiles, a: &Analysis, media: &[Media], cfg: &RunnerConfig) -> Outcome {
+pub fn run(p: &Pipeline, src: &Source<'_>, a: &Analysis, media: &[Media], cfg: &RunnerConfig) -> Outcome {
     let sources: Vec<&Media> = a.source_media.iter().filter_map(|id| media.iter().find(|m| m.id == *id)).collect();
     if sources.len() != a.source_media.len() {
         return failed(ERR_INVALID_VALUE, "a source media of this analysis no longer exists".into());
     }
     match a.kind {
-        AnalysisKind::Quality => quality(p, files, a, &sources),
-        AnalysisKind::Biometry => biometry(p, files, &sources, cfg),
+        AnalysisKind::Quality => quality(p, src, a, &sources),
+        AnalysisKind::Biometry => biometry(p, src, &sources, cfg),
         other => failed(ERR_NOT_REALIZED, format!("{} analyses are not available on this server", other.as_str())),
     }
 }
 
-fn quality(p: &Pipeline, files: &MediaFiles, a: &Analysis, sources: &[&Media]) -> Outcome {
+fn quality(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media]) -> Outcome {
+    let files = src.files;
     let threshold = a.confs.get("threshold_spoofing").and_then(Value::as_f64).unwrap_or(0.5) as f32;
     let best_shot = a.confs.get("extract_best_shot").and_then(Value::as_bool).unwrap_or(true);
     let mut results = Vec::new();
@@ -80,8 +102,7 @@ fn quality(p: &Pipeline, files: &MediaFiles, a: &Analysis, sources: &[&Media]) -
     let mut outputs: Vec<NewMedia> = Vec::new();
     let mut frames_total = 0usize;
     for m in sources {
-        let analysed = load(files, m).and_then(|bytes| {
-            let d = p.decode(&bytes).map_err(|e| format!("media {}: {e}", m.id))?;
+        let analysed = src.decoded(p, m).and_then(|d| {
             p.analyze_media(&d, AnalyzeOptions { best_shot, embedding: false }).map_err(|e| match e {
                 VisionError::NoFace => format!("media {}: no face found in any sampled frame", m.id),
                 other => format!("media {}: {other}", m.id),
@@ -145,11 +166,10 @@ fn quality(p: &Pipeline, files: &MediaFiles, a: &Analysis, sources: &[&Media]) -
     }
 }
 
-fn biometry(p: &Pipeline, files: &MediaFiles, sources: &[&Media], cfg: &RunnerConfig) -> Outcome {
+fn biometry(p: &Pipeline, src: &Source<'_>, sources: &[&Media], cfg: &RunnerConfig) -> Outcome {
     let mut embeddings = Vec::with_capacity(sources.len());
     for m in sources {
-        let e = load(files, m).and_then(|bytes| {
-            let d = p.decode(&bytes).map_err(|e| format!("media {}: {e}", m.id))?;
+        let e = src.decoded(p, m).and_then(|d| {
             let r = p.analyze_media(&d, AnalyzeOptions { best_shot: false, embedding: true }).map_err(|e| match e {
                 VisionError::NoFace => format!("media {}: no face found", m.id),
                 other => format!("media {}: {other}", m.id),

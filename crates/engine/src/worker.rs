@@ -15,6 +15,7 @@ use oz_vision::Pipeline;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
+use crate::cache::DecodeCache;
 use crate::files::MediaFiles;
 use crate::render::{self, Urls};
 use crate::runner::{self, RunnerConfig};
@@ -35,12 +36,16 @@ pub struct EngineConfig {
     pub urls: Urls,
     /// Used to LISTEN on PostgreSQL.
     pub database_url: Option<String>,
+    /// Decoded media kept in memory between upload and analysis (entries; 0 = off).
+    pub decode_cache: usize,
 }
 
 pub struct Engine {
     pub db: Db,
     pub pipeline: Arc<Pipeline>,
     pub files: MediaFiles,
+    /// Decoded uploads kept for the analyses that follow.
+    pub cache: Arc<DecodeCache>,
     pub cfg: EngineConfig,
     jobs_wake: Notify,
     hooks_wake: Notify,
@@ -57,7 +62,8 @@ impl Engine {
     #[must_use]
     pub fn new(db: Db, pipeline: Arc<Pipeline>, files: MediaFiles, cfg: EngineConfig) -> Arc<Self> {
         let name = format!("{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        Arc::new(Self { db, pipeline, files, cfg, jobs_wake: Notify::new(), hooks_wake: Notify::new(), name })
+        let cache = Arc::new(DecodeCache::new(cfg.decode_cache));
+        Arc::new(Self { db, pipeline, files, cache, cfg, jobs_wake: Notify::new(), hooks_wake: Notify::new(), name })
     }
 
     /// Tells idle workers that jobs were queued.
@@ -158,8 +164,12 @@ impl Engine {
         let started = std::time::Instant::now();
         let p = Arc::clone(&self.pipeline);
         let files = self.files.clone();
+        let cache = Arc::clone(&self.cache);
         let rcfg = self.cfg.runner.clone();
-        let mut task = tokio::task::spawn_blocking(move || runner::run(&p, &files, &analysis, &media, &rcfg));
+        let mut task = tokio::task::spawn_blocking(move || {
+            let src = runner::Source { files: &files, cache: Some(&cache) };
+            runner::run(&p, &src, &analysis, &media, &rcfg)
+        });
         let beat = self.cfg.lease / 3;
         let outcome = loop {
             tokio::select! {

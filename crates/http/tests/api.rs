@@ -520,3 +520,108 @@ async fn tenant_isolation_body(kind: Kind) {
     assert!(s.engine.files.count() < files_before, "deleting a folder removes its files");
     assert_eq!(a1.get(&format!("/api/folders/{fid}")).await.0, 404);
 }
+
+both!(accounts_and_best_shot, accounts_and_best_shot_body);
+async fn accounts_and_best_shot_body(kind: Kind) {
+    let Some(s) = start(kind, Options::default()).await else { return };
+    let admin = C { s: &s, token: common::admin_token(&s).await };
+    let (company_a, a_admin) = company_user(&admin, None, "aadmin@example.com", "CLIENT_ADMIN").await;
+    let (company_b, b_client) = company_user(&admin, None, "b@example.com", "CLIENT").await;
+    let aa = C { s: &s, token: a_admin };
+    let b = C { s: &s, token: b_client };
+
+    // Company admin A manages A's users; B sees none of them, on every user and company route.
+    let (st, u) = aa
+        .post("/api/users", json!({ "email": "a2@example.com", "password": "password-123", "first_name": "Ann" }))
+        .await;
+    assert_eq!(st, 201, "{u}");
+    let uid = u["user_id"].as_str().expect("id").to_string();
+    let (st, u) = aa
+        .json(
+            reqwest::Method::PATCH,
+            &format!("/api/users/{uid}/"),
+            Some(json!({ "last_name": "Lee", "can_start_analysis_biometry": false })),
+        )
+        .await;
+    assert_eq!(st, 200, "{u}");
+    assert_eq!(u["last_name"], "Lee");
+    assert_eq!(u["can_start_analysis_biometry"], false);
+    for (m, path, body) in [
+        (reqwest::Method::GET, format!("/api/users/{uid}"), None),
+        (reqwest::Method::PATCH, format!("/api/users/{uid}"), Some(json!({ "first_name": "X" }))),
+        (reqwest::Method::DELETE, format!("/api/users/{uid}/"), None),
+        (reqwest::Method::GET, format!("/api/users/{uid}/meta_data"), None),
+        (reqwest::Method::PATCH, format!("/api/users/{uid}/meta_data"), Some(json!({ "x": 1 }))),
+        (reqwest::Method::GET, format!("/api/companies/{company_a}"), None),
+        (reqwest::Method::PATCH, format!("/api/companies/{company_a}/"), Some(json!({ "name": "stolen" }))),
+        (reqwest::Method::DELETE, format!("/api/companies/{company_a}"), None),
+    ] {
+        let (st, e) = b.json(m.clone(), &path, body).await;
+        assert_eq!(st, 404, "B {m} {path}: {e}");
+        oz_error(&e, 10);
+    }
+    let (_, companies) = b.get("/api/companies/").await;
+    let ids: Vec<&str> =
+        companies["items"].as_array().expect("items").iter().filter_map(|c| c["company_id"].as_str()).collect();
+    assert_eq!(ids, vec![company_b.as_str()]);
+    let (_, found) = admin.get("/api/companies/?search_text=CO-AADMIN").await;
+    assert_eq!(found["items"].as_array().map(Vec::len), Some(1), "search is case-insensitive");
+    // The flag just cleared stops the user from starting BIOMETRY.
+    let a2 = C { s: &s, token: login(&s, "a2@example.com", "password-123").await };
+    let form = Form::new()
+        .part("v", file("videos/portrait_720x1280.mp4", "v.mp4", "video/mp4"))
+        .part("p", file("faces/live/obama__podium.jpg", "p.jpg", "image/jpeg"))
+        .part("payload", Part::text(json!({ "media:tags": { "v": ["video_selfie"] } }).to_string()));
+    let (_, f) = a2.upload("/api/folders/", form).await;
+    let fid = f["folder_id"].as_str().expect("folder").to_string();
+    let (st, e) =
+        a2.post(&format!("/api/folders/{fid}/analyses"), json!({ "analyses": [{ "type": "biometry" }] })).await;
+    assert_eq!(st, 403);
+    oz_error(&e, 9);
+
+    // The best shot of a QUALITY analysis is a BIOMETRY input against the ID photo.
+    let (_, q) = a2.post(&format!("/api/folders/{fid}/analyses"), json!({ "analyses": [{ "type": "quality" }] })).await;
+    let q = poll_analysis(&a2, q[0]["analysis_id"].as_str().expect("id")).await;
+    let shot = q["results_media"][0]["output_images"][0]["media_id"].as_str().expect("best shot").to_string();
+    let photo = f["media"]
+        .as_array()
+        .expect("media")
+        .iter()
+        .find(|m| m["media_type"] == "IMAGE_FOLDER")
+        .expect("photo")["media_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let (st, bio) = aa
+        .post(
+            &format!("/api/folders/{fid}/analyses/"),
+            json!({ "analyses": [{ "type": "biometry", "source_media": [shot, photo] }] }),
+        )
+        .await;
+    assert_eq!(st, 201, "{bio}");
+    let bio = poll_analysis(&aa, bio[0]["analysis_id"].as_str().expect("id")).await;
+    assert_eq!(bio["resolution_status"], "SUCCESS", "{bio}");
+    assert_eq!(bio["source_media"][0]["media_type"], "IMAGE_RESULT_ANALYSIS_SINGLE");
+
+    // Deleting a user, by its company admin.
+    let (st, _) = aa.json(reqwest::Method::DELETE, &format!("/api/users/{uid}"), None).await;
+    assert_eq!(st, 204);
+    assert_eq!(aa.get(&format!("/api/users/{uid}")).await.0, 404);
+
+    // Service users get the long-lived session.
+    let (st, _) = admin
+        .post("/api/users/", json!({ "email": "svc@example.com", "password": "password-123", "user_type": "CLIENT SERVICE", "company_id": company_b }))
+        .await;
+    assert_eq!(st, 201);
+    let r: Value = reqwest::Client::new()
+        .post(format!("{}/api/authorize/auth", s.base))
+        .json(&json!({ "credentials": { "email": "SVC@example.com", "password": "password-123" } }))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let left = r["expire_date"].as_f64().expect("expire") - oz_storage::now();
+    assert!(left > 365.0 * 24.0 * 3600.0, "service session lasts years, got {left} s");
+}

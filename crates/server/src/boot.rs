@@ -65,6 +65,7 @@ pub async fn start(args: &EngineArgs, listen: Option<SocketAddr>) -> anyhow::Res
         },
         urls: Urls { base },
         database_url: Some(url),
+        decode_cache: args.decode_cache,
     };
     let pipeline = Arc::new(pipeline);
     let engine = Engine::new(db.clone(), pipeline.clone(), files, cfg);

@@ -131,6 +131,10 @@ pub struct EngineArgs {
     /// First webhook retry delay, seconds (doubles each attempt, at most one hour).
     #[arg(long, env = "OZ_WEBHOOK_RETRY_STEP", default_value_t = 5)]
     pub webhook_retry_step: u64,
+    /// Decoded uploads kept in memory for the analyses that follow (entries, 0 = off; a 4 s
+    /// 720p video with 8 sampled frames takes about 22 MB).
+    #[arg(long, env = "OZ_DECODE_CACHE", default_value_t = 8)]
+    pub decode_cache: usize,
     /// Base of the URLs in responses and webhooks (original_url...). Default: http://OZ_LISTEN.
     #[arg(long, env = "OZ_PUBLIC_URL")]
     pub public_url: Option<String>,

@@ -55,7 +55,7 @@ async fn scenario(url: String, data: PathBuf, workers_after: usize) {
                 meta_data: json!({}),
             })
             .collect();
-    let media = ingest(&p, &files, &uploads).expect("ingest");
+    let media = ingest(&p, &files, None, &uploads).expect("ingest");
     let (folder, media) = db.create_folder(None, None, &json!({}), None, &media).await.expect("folder");
     let analysis = NewAnalysis {
         kind: AnalysisKind::Quality,

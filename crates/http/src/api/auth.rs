@@ -65,7 +65,14 @@ impl FromRequestParts<AppState> for Auth {
             Err(StoreError::NotFound) => return Err(ApiError::auth_invalid("Authorization token is invalid")),
             Err(e) => return Err(e.into()),
         };
-        api.db.touch_session(&session).await?;
+        // Slide the expiry, but write at most about once a minute per session (or at once when a
+        // refreshed pair is first used, which must delete its predecessor): a write on every
+        // request would serialise reads on SQLite.
+        let now = oz_storage::now();
+        let step = (session.ttl_s / 10.0).min(60.0);
+        if session.predecessor_id.is_some() || now + session.ttl_s - session.expire_at > step {
+            api.db.touch_session(&session).await?;
+        }
         let principal = user.principal();
         Ok(Auth { user, principal })
     }

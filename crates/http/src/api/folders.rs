@@ -135,7 +135,7 @@ async fn store_files(
 ) -> ApiResult<Vec<oz_storage::folders::NewMedia>> {
     let engine = api.engine.clone();
     let p = st.pipeline.clone();
-    tokio::task::spawn_blocking(move || ingest::ingest(&p, &engine.files, &files))
+    tokio::task::spawn_blocking(move || ingest::ingest(&p, &engine.files, Some(&engine.cache), &files))
         .await
         .map_err(|e| ApiError::unknown(e.to_string()))?
         .map_err(|e| match e {
@@ -289,6 +289,7 @@ pub async fn delete(State(st): State<AppState>, auth: Auth, Path(id): Path<Strin
         return Err(ApiError::forbidden("this role cannot delete folders"));
     }
     let files = api.db.delete_folder(f.id).await?;
+    files.iter().for_each(|n| api.engine.cache.forget(n));
     api.engine.files.remove_all(&files);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -337,6 +338,7 @@ pub async fn delete_media(State(st): State<AppState>, auth: Auth, Path(id): Path
         return Err(ApiError::forbidden("this role cannot delete media"));
     }
     let file = api.db.delete_media(m.id).await?;
+    api.engine.cache.forget(&file);
     api.engine.files.remove_all(&[file]);
     Ok(StatusCode::NO_CONTENT)
 }
