@@ -81,11 +81,12 @@ fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
     let lite = args.lite_config()?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
+        // Models, ONNX Runtime and the database first: a broken install fails with its own message.
+        let booted = boot::start(&args.engine, Some(args.listen)).await?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
-        let booted = boot::start(&args.engine, Some(addr)).await?;
         boot::ensure_admin(&booted.db, args.admin_email.as_deref(), args.admin_password.as_deref()).await?;
         let api = oz_http::FullApi {
             db: booted.db.clone(),

@@ -13,7 +13,7 @@ fn root() -> PathBuf {
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_oz-server"));
-    c.current_dir(root()).env_remove("ORT_DYLIB_PATH").env("RUST_LOG", "warn");
+    c.current_dir(root()).env_remove("ORT_DYLIB_PATH").env("RUST_LOG", "warn").env("OZ_LISTEN", "127.0.0.1:0");
     c
 }
 
