@@ -65,41 +65,12 @@ pub fn media_type(kind: MediaKind) -> &'static str {
     }
 }
 
-/// Oz `info` object for a media.
-#[must_use]
-pub fn media_info(info: &MediaInfo) -> Value {
-    match (&info.kind, &info.video) {
-        (MediaKind::Video, Some(v)) => json!({
-            "thumb": null,
-            "video": {
-                "duration": round6(v.duration_s),
-                "FPS": round6(v.fps),
-                "width": v.width,
-                "height": v.height,
-                "md5": info.md5,
-                "size": info.size,
-                "mime-type": info.mime_type,
-            }
-        }),
-        _ => json!({
-            "thumb": null,
-            "original": {
-                "md5": info.md5,
-                "width": info.width,
-                "height": info.height,
-                "size": info.size,
-                "mime-type": info.mime_type,
-            }
-        }),
-    }
-}
-
 fn media_json(folder_id: &str, media_id: &str, m: &LiteMedia, t: f64) -> Value {
     let mut v = json!({
         "folder_id": folder_id,
         "media_id": media_id,
         "media_type": media_type(m.info.kind),
-        "info": media_info(&m.info),
+        "info": oz_engine::render::media_info(&m.info),
         "tags": m.tags,
         "original_name": m.original_name,
         "original_url": null,
