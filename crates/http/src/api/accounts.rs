@@ -10,13 +10,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::auth::{Auth, hash_password};
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, lookup, parse_id};
 use super::query::{self, Pairs};
 use crate::state::AppState;
-
-fn parse_id(s: &str, what: &str) -> ApiResult<Uuid> {
-    Uuid::parse_str(s).map_err(|_| ApiError::not_found(what))
-}
 
 fn body(bytes: &[u8]) -> ApiResult<serde_json::Map<String, Value>> {
     match serde_json::from_slice::<Value>(bytes) {
@@ -87,7 +83,7 @@ pub async fn create_company(
 pub async fn get_company(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let id = parse_id(&id, "Company")?;
-    let c = api.db.company(id, &auth.principal.company_scope()).await.map_err(|_| ApiError::not_found("Company"))?;
+    let c = api.db.company(id, &auth.principal.company_scope()).await.map_err(lookup("Company"))?;
     Ok(Json(company_json(&c)))
 }
 
@@ -99,7 +95,7 @@ pub async fn update_company(
 ) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let id = parse_id(&id, "Company")?;
-    api.db.company(id, &auth.principal.company_scope()).await.map_err(|_| ApiError::not_found("Company"))?;
+    api.db.company(id, &auth.principal.company_scope()).await.map_err(lookup("Company"))?;
     if !auth.principal.can_manage_company(Some(id)) {
         return Err(ApiError::forbidden("you cannot change this company"));
     }
@@ -116,7 +112,7 @@ pub async fn update_company(
 pub async fn delete_company(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let api = st.api()?;
     let id = parse_id(&id, "Company")?;
-    api.db.company(id, &auth.principal.company_scope()).await.map_err(|_| ApiError::not_found("Company"))?;
+    api.db.company(id, &auth.principal.company_scope()).await.map_err(lookup("Company"))?;
     if auth.principal.role != Role::Admin {
         return Err(ApiError::forbidden("only ADMIN can delete companies"));
     }
@@ -230,7 +226,7 @@ pub async fn create_user(
 pub async fn get_user(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let id = parse_id(&id, "User")?;
-    let u = api.db.user_in(id, &auth.principal.user_scope()).await.map_err(|_| ApiError::not_found("User"))?;
+    let u = api.db.user_in(id, &auth.principal.user_scope()).await.map_err(lookup("User"))?;
     Ok(Json(user_json(&u)))
 }
 
@@ -242,7 +238,7 @@ pub async fn update_user(
 ) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let id = parse_id(&id, "User")?;
-    let target = api.db.user_in(id, &auth.principal.user_scope()).await.map_err(|_| ApiError::not_found("User"))?;
+    let target = api.db.user_in(id, &auth.principal.user_scope()).await.map_err(lookup("User"))?;
     let m = body(&b)?;
     let mut patch = UserPatch {
         email: opt_str(&m, "email")?,
@@ -304,7 +300,7 @@ pub async fn update_user(
 pub async fn delete_user(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let api = st.api()?;
     let id = parse_id(&id, "User")?;
-    let target = api.db.user_in(id, &auth.principal.user_scope()).await.map_err(|_| ApiError::not_found("User"))?;
+    let target = api.db.user_in(id, &auth.principal.user_scope()).await.map_err(lookup("User"))?;
     if target.id == auth.user.id || !auth.principal.can_manage_user(target.role, target.company_id) {
         return Err(ApiError::forbidden("you cannot delete this user"));
     }

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::auth::Auth;
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, lookup, parse_id};
 use super::folders::visible_folder;
 use super::query::{self, Pairs};
 use crate::state::AppState;
@@ -155,11 +155,8 @@ pub async fn create(
 /// `GET /api/analyses/{id}`.
 pub async fn get_one(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let api = st.api()?;
-    let id = Uuid::parse_str(&id).map_err(|_| ApiError::not_found("Analysis"))?;
-    let a = api.db.analysis(id, &auth.principal.data_scope()).await.map_err(|e| match e {
-        oz_storage::StoreError::NotFound => ApiError::not_found("Analysis"),
-        other => other.into(),
-    })?;
+    let id = parse_id(&id, "Analysis")?;
+    let a = api.db.analysis(id, &auth.principal.data_scope()).await.map_err(lookup("Analysis"))?;
     let f = api.db.folder(a.folder_id, &Scope::All).await?;
     let media = api.db.folder_media(f.id).await?;
     Ok(Json(render_all(api, &f, &media, std::slice::from_ref(&a)).remove(0)))

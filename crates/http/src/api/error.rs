@@ -56,6 +56,20 @@ impl ApiError {
     }
 }
 
+/// A path id: anything that is not a UUID names no object (404, error 10).
+pub fn parse_id(s: &str, what: &str) -> ApiResult<uuid::Uuid> {
+    uuid::Uuid::parse_str(s).map_err(|_| ApiError::not_found(what))
+}
+
+/// A storage error met while looking up `what`: `NotFound` names the object, anything else is the
+/// server's fault (never reported as a 404).
+pub fn lookup(what: &'static str) -> impl Fn(StoreError) -> ApiError {
+    move |e| match e {
+        StoreError::NotFound => ApiError::not_found(what),
+        other => other.into(),
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

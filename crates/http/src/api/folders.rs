@@ -17,21 +17,14 @@ use uuid::Uuid;
 
 use super::analyses::{self, wait_for};
 use super::auth::Auth;
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult, lookup, parse_id};
 use super::query::{self, Pairs};
 use crate::state::{AppState, FullApi};
-
-fn parse_id(s: &str, what: &str) -> ApiResult<Uuid> {
-    Uuid::parse_str(s).map_err(|_| ApiError::not_found(what))
-}
 
 /// A folder the caller may see, or 404.
 pub async fn visible_folder(api: &FullApi, auth: &Auth, id: &str) -> ApiResult<Folder> {
     let id = parse_id(id, "Folder")?;
-    api.db.folder(id, &auth.principal.data_scope()).await.map_err(|e| match e {
-        oz_storage::StoreError::NotFound => ApiError::not_found("Folder"),
-        other => other.into(),
-    })
+    api.db.folder(id, &auth.principal.data_scope()).await.map_err(lookup("Folder"))
 }
 
 /// The folder JSON, with analyses when asked.
@@ -296,10 +289,7 @@ pub async fn delete(State(st): State<AppState>, auth: Auth, Path(id): Path<Strin
 
 async fn visible_media(api: &FullApi, auth: &Auth, id: &str) -> ApiResult<Media> {
     let id = parse_id(id, "Media")?;
-    api.db.media(id, &auth.principal.data_scope()).await.map_err(|e| match e {
-        oz_storage::StoreError::NotFound => ApiError::not_found("Media"),
-        other => other.into(),
-    })
+    api.db.media(id, &auth.principal.data_scope()).await.map_err(lookup("Media"))
 }
 
 pub async fn get_media(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
@@ -346,7 +336,7 @@ pub async fn delete_media(State(st): State<AppState>, auth: Auth, Path(id): Path
 /// `GET /static/{file}`: a stored file, to callers who may see its media.
 pub async fn file(State(st): State<AppState>, auth: Auth, Path(name): Path<String>) -> ApiResult<Response> {
     let api = st.api()?;
-    let m = api.db.media_by_file(&name, &auth.principal.data_scope()).await.map_err(|_| ApiError::not_found("File"))?;
+    let m = api.db.media_by_file(&name, &auth.principal.data_scope()).await.map_err(lookup("File"))?;
     let bytes = api.engine.files.read(&m.file_name).map_err(|_| ApiError::not_found("File"))?;
     Ok(([(header::CONTENT_TYPE, m.mime_type)], bytes).into_response())
 }

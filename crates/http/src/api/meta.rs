@@ -29,7 +29,7 @@ fn table_of(uri: &Uri) -> ApiResult<MetaTable> {
 
 /// Checks the caller may see (and for writes, change) the object.
 async fn check(api: &FullApi, auth: &Auth, table: MetaTable, id: &str, write: bool) -> ApiResult<Uuid> {
-    let id = Uuid::parse_str(id).map_err(|_| ApiError::not_found("Object"))?;
+    let id = super::error::parse_id(id, "Object")?;
     let scope = auth.principal.data_scope();
     let found = match table {
         MetaTable::Users => {
