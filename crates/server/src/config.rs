@@ -37,6 +37,9 @@ pub struct VisionArgs {
     /// Most frames in an accepted video.
     #[arg(long, env = "OZ_VIDEO_MAX_FRAMES", default_value_t = 3600)]
     pub video_max_frames: u64,
+    /// Deadline for opening, demuxing and decoding one video, seconds.
+    #[arg(long, env = "OZ_VIDEO_DECODE_TIMEOUT", default_value_t = 10.0)]
+    pub video_decode_timeout: f64,
     /// Most entries in a zip shot set.
     #[arg(long, env = "OZ_ZIP_MAX_ENTRIES", default_value_t = 64)]
     pub zip_max_entries: usize,
@@ -60,6 +63,8 @@ impl VisionArgs {
                     max_duration_s: self.video_max_duration,
                     max_frames: self.video_max_frames,
                     max_pixels: self.max_image_pixels,
+                    decode_timeout: std::time::Duration::try_from_secs_f64(self.video_decode_timeout.max(0.0))
+                        .unwrap_or(std::time::Duration::from_secs(10)),
                 },
                 zip_max_entries: self.zip_max_entries,
                 zip_max_total_bytes: self.zip_max_bytes,

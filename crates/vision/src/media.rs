@@ -52,7 +52,10 @@ pub struct DecodedMedia {
     pub frames: Vec<Frame>,
 }
 
-/// Guesses the media kind from magic bytes. Anything that is not an image or a zip is tried as a video.
+/// Guesses the media kind from real container signatures. Anything else is refused before any
+/// decoder sees it: the checks go past the first magic bytes (box sizes, brands, EBML doc type,
+/// RIFF form type), so a text file that merely carries `ftyp` at offset 4 — a DASH or HLS
+/// manifest in disguise — is not taken for a video.
 #[must_use]
 pub fn sniff(bytes: &[u8]) -> Option<MediaKind> {
     if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) || bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
@@ -67,12 +70,66 @@ pub fn sniff(bytes: &[u8]) -> Option<MediaKind> {
 }
 
 fn is_video_container(b: &[u8]) -> bool {
-    let mp4 = b.len() >= 12 && &b[4..8] == b"ftyp";
-    let mkv = b.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]);
-    let avi = b.len() >= 12 && b.starts_with(b"RIFF") && &b[8..12] == b"AVI ";
-    // QuickTime files may start with other atoms than ftyp.
-    let mov = b.len() >= 8 && matches!(&b[4..8], b"moov" | b"mdat" | b"wide" | b"free" | b"skip");
-    mp4 || mkv || avi || mov
+    is_iso_bmff(b) || is_matroska(b) || is_avi(b)
+}
+
+fn be_u32(b: &[u8], at: usize) -> Option<u32> {
+    let s = b.get(at..at + 4)?;
+    Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+/// ISO base media (mp4, mov, 3gp): a well-formed `ftyp` box with a video brand, or (old QuickTime)
+/// a first top-level atom of a known type whose size fits the file.
+fn is_iso_bmff(b: &[u8]) -> bool {
+    let Some(size) = be_u32(b, 0) else { return false };
+    let Some(kind) = b.get(4..8) else { return false };
+    // Brands are four printable characters (some writers pad the compatible list with zeros).
+    let printable = |s: &[u8]| s.iter().all(|&c| (0x20..=0x7E).contains(&c));
+    if kind == b"ftyp" {
+        // size, type, major brand, minor version, then 4-byte compatible brands.
+        let size = size as usize;
+        if !(16..=1024).contains(&size) || size % 4 != 0 || size > b.len() {
+            return false;
+        }
+        let major = &b[8..12];
+        // Still-image and image-sequence brands of the same box format are not videos.
+        const IMAGE_BRANDS: [&[u8; 4]; 12] = [
+            b"jp2 ", b"jpx ", b"jpm ", b"mjp2", b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis",
+        ];
+        let compatible = b[16..size].chunks_exact(4);
+        printable(major)
+            && !IMAGE_BRANDS.iter().any(|i| &major == i)
+            && compatible.clone().all(|c| printable(c) || c == [0, 0, 0, 0])
+            && !compatible.clone().any(|c| c == b"jp2 " || c == b"mif1")
+    } else {
+        // Before `ftyp` existed QuickTime files started with any of these atoms.
+        let known = matches!(kind, b"moov" | b"mdat" | b"wide" | b"free" | b"skip" | b"pnot");
+        // 0: the atom runs to the end of the file; 1: a 64-bit size follows.
+        let plausible = size == 0 || size == 1 || (size >= 8 && size as usize <= b.len());
+        known && plausible
+    }
+}
+
+/// Matroska or WebM: the EBML magic, then an EBML header whose `DocType` is `matroska` or `webm`.
+fn is_matroska(b: &[u8]) -> bool {
+    if !b.starts_with(&[0x1A, 0x45, 0xDF, 0xA3]) {
+        return false;
+    }
+    let head = &b[..b.len().min(64)];
+    // DocType element id 0x4282, a one-byte size (0x80 | n), then n bytes.
+    head.windows(2).enumerate().filter(|(_, w)| w == &[0x42, 0x82]).any(|(i, _)| {
+        let Some(&len) = head.get(i + 2) else { return false };
+        if len & 0x80 == 0 {
+            return false;
+        }
+        let n = usize::from(len & 0x7F);
+        matches!(head.get(i + 3..i + 3 + n), Some(d) if d == b"matroska" || d == b"webm")
+    })
+}
+
+/// AVI: a RIFF file of form type `AVI ` whose first chunk is the `hdrl` list.
+fn is_avi(b: &[u8]) -> bool {
+    b.len() >= 24 && b.starts_with(b"RIFF") && &b[8..12] == b"AVI " && &b[12..16] == b"LIST" && &b[20..24] == b"hdrl"
 }
 
 fn md5_hex(bytes: &[u8]) -> String {
@@ -409,6 +466,54 @@ mod tests {
         let empty = zip_of(&[("readme.txt", b"")]);
         assert!(matches!(decode(&empty, &MediaLimits::default()), Err(VisionError::ZipEmpty)));
         assert!(matches!(decode(b"PK\x03\x04garbage", &MediaLimits::default()), Err(VisionError::UnreadableZip(_))));
+    }
+
+    fn fixture_video(name: &str) -> Vec<u8> {
+        let p = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/videos/");
+        std::fs::read(format!("{p}{name}")).expect("read fixture")
+    }
+
+    #[test]
+    fn sniff_accepts_real_containers() {
+        for name in ["portrait_720x1280.mp4", "clip.mov", "clip.webm", "clip.avi", "rot90.mp4"] {
+            assert_eq!(sniff(&fixture_video(name)), Some(MediaKind::Video), "{name}");
+        }
+        // Old QuickTime without ftyp: the first atom is moov or mdat.
+        let mut moov = vec![0, 0, 0, 16];
+        moov.extend_from_slice(b"moov");
+        moov.extend_from_slice(&[0; 8]);
+        assert_eq!(sniff(&moov), Some(MediaKind::Video));
+        let mut mdat = vec![0, 0, 0, 0];
+        mdat.extend_from_slice(b"mdat");
+        assert_eq!(sniff(&mdat), Some(MediaKind::Video));
+    }
+
+    #[test]
+    fn sniff_refuses_disguised_manifests_and_lookalikes() {
+        // The reported attack: an HTML comment that puts "ftyp" at offset 4, then a DASH manifest.
+        let dash = b"<!--ftypjp2 -->\n<MPD><BaseURL>http://127.0.0.1:9/</BaseURL></MPD>";
+        assert_eq!(sniff(dash), None);
+        assert_eq!(sniff(b"#EXTM3U\n#EXTINF:1,\nhttp://127.0.0.1:9/a.ts\n"), None);
+        assert_eq!(sniff(b"ffconcat version 1.0\nfile 'file:/etc/passwd'\n"), None);
+        // An ftyp box whose size runs past the data, or is not a box size at all.
+        assert_eq!(sniff(b"\0\0\x10\0ftypisom\0\0\0\0"), None);
+        assert_eq!(sniff(b"\0\0\0\x11ftypisom\0\0\0\0isom"), None);
+        // JPEG 2000 and HEIF share the box format but are still images.
+        let mut jp2 = vec![0, 0, 0, 20];
+        jp2.extend_from_slice(b"ftypjp2 \0\0\0\0jp2 ");
+        assert_eq!(sniff(&jp2), None);
+        let mut heic = vec![0, 0, 0, 24];
+        heic.extend_from_slice(b"ftypheic\0\0\0\0mif1heic");
+        assert_eq!(sniff(&heic), None);
+        // EBML of another document type; RIFF of another form (WAVE); a bare "moov" that claims
+        // more bytes than there are.
+        let mut ebml = vec![0x1A, 0x45, 0xDF, 0xA3, 0x8B, 0x42, 0x82, 0x88];
+        ebml.extend_from_slice(b"xmlmatro");
+        assert_eq!(sniff(&ebml), None);
+        assert_eq!(sniff(b"RIFF\x24\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\0"), None);
+        assert_eq!(sniff(b"\0\0\x10\0moov"), None);
+        // Refused before decoding: the error is the format, not something FFmpeg said.
+        assert!(matches!(decode(dash, &MediaLimits::default()), Err(VisionError::UnsupportedFormat)));
     }
 
     #[test]

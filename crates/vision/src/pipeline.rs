@@ -208,6 +208,16 @@ impl Pipeline {
         media::decode(bytes, &self.cfg.limits)
     }
 
+    /// Decodes a still image (JPEG or PNG) as a one-frame media: what a route that takes an image
+    /// uses, so that a video or an archive sent there never reaches a video or zip decoder.
+    pub fn decode_still(&self, bytes: &[u8]) -> Result<DecodedMedia, VisionError> {
+        match media::sniff(bytes) {
+            Some(media::MediaKind::Image) => media::decode(bytes, &self.cfg.limits),
+            _ if bytes.is_empty() => Err(VisionError::Empty),
+            _ => Err(VisionError::UnsupportedFormat),
+        }
+    }
+
     /// Decodes one JPEG/PNG image under the configured limits.
     pub fn decode_image(&self, bytes: &[u8]) -> Result<RgbImage, VisionError> {
         if bytes.len() as u64 > self.cfg.limits.max_file_bytes {

@@ -21,11 +21,20 @@
 //!   again on every decoded frame, so a lying header does not get past them.
 //! - Both entry points read through a safe custom I/O (`StreamIo` over a `File` or an in-memory
 //!   cursor): no temporary files, and a file name can never be taken for an FFmpeg protocol.
+//! - Untrusted bytes reach only the part of FFmpeg the feature needs: the container is opened with
+//!   a demuxer whitelist ([`ALLOWED_FORMATS`]: mov/mp4, matroska/webm, avi — never a playlist or
+//!   manifest demuxer such as DASH, HLS or ffconcat, which would fetch URLs), a protocol whitelist
+//!   that allows no protocol at all (every byte comes through our own I/O; a nested open of a
+//!   `http:` or `file:` URL fails), and a codec whitelist ([`ALLOWED_CODECS`]); only the video
+//!   stream's codec is ever decoded. Every open, demux and decode runs under a deadline
+//!   ([`VideoLimits::decode_timeout`]): FFmpeg's interrupt callback stops a stalled read and the
+//!   packet loop checks the clock between packets.
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::path::Path;
 use std::sync::{Arc, Once};
+use std::time::{Duration, Instant};
 
 use ffmpeg::format::Pixel;
 use ffmpeg::software::scaling;
@@ -39,6 +48,31 @@ const DECODE_THREADS: usize = 2;
 /// `AV_TIME_BASE`: units of the format context's duration.
 const AV_TIME_BASE: f64 = 1_000_000.0;
 
+/// FFmpeg demuxers an uploaded clip may be opened with (`format_whitelist`). FFmpeg matches each
+/// name of a demuxer's name list, so `mov` admits the `mov,mp4,m4a,3gp,3g2,mj2` demuxer and
+/// `matroska` the `matroska,webm` one.
+pub const ALLOWED_FORMATS: &str = "mov,mp4,matroska,webm,avi";
+
+/// Video codecs that are decoded; a clip in any other codec is refused before a decoder opens.
+pub const ALLOWED_CODECS: [codec::Id; 7] = [
+    codec::Id::H264,
+    codec::Id::HEVC,
+    codec::Id::VP8,
+    codec::Id::VP9,
+    codec::Id::AV1,
+    codec::Id::MPEG4,
+    codec::Id::MJPEG,
+];
+
+/// FFmpeg decoder names of [`ALLOWED_CODECS`] (`codec_whitelist` of the format context, which
+/// bounds the decoders `avformat_find_stream_info` may open while probing; audio and subtitle
+/// decoders are never opened).
+const ALLOWED_DECODERS: &str = "h264,hevc,vp8,vp9,libvpx,libvpx-vp9,av1,libdav1d,libaom-av1,mpeg4,mjpeg";
+
+/// `protocol_whitelist` value that names no FFmpeg protocol: every nested open (a URL in a
+/// manifest, a reference in a container) fails with "Protocol not on whitelist".
+const NO_PROTOCOL: &str = "none";
+
 /// Refusal limits for untrusted videos.
 #[derive(Debug, Clone)]
 pub struct VideoLimits {
@@ -48,11 +82,19 @@ pub struct VideoLimits {
     pub max_frames: u64,
     /// Refuse frames whose width x height exceeds this (default 4096 x 4096).
     pub max_pixels: u64,
+    /// Wall-clock deadline for opening, demuxing and decoding one clip, both passes together
+    /// (default 10 s; a 60 s 720p clip decodes in about 2 s on one core).
+    pub decode_timeout: Duration,
 }
 
 impl Default for VideoLimits {
     fn default() -> Self {
-        Self { max_duration_s: 60.0, max_frames: 3600, max_pixels: 4096 * 4096 }
+        Self {
+            max_duration_s: 60.0,
+            max_frames: 3600,
+            max_pixels: 4096 * 4096,
+            decode_timeout: Duration::from_secs(10),
+        }
     }
 }
 
@@ -107,6 +149,10 @@ pub enum VideoError {
     TooLarge(u32, u32),
     #[error("video has no decodable frame")]
     NoFrames,
+    #[error("video refused: {0}")]
+    Refused(String),
+    #[error("video decoding took longer than {0:.1} s")]
+    Timeout(f64),
 }
 
 /// Initialises FFmpeg once (idempotent, thread-safe). The decode functions call it themselves.
@@ -128,14 +174,15 @@ pub fn init() {
 /// clip (first and last included when `sample_count >= 2`, the middle one when it is 1; fewer if
 /// the clip has fewer frames), upright. Never panics on bad input.
 pub fn decode_video_file(path: &Path, sample_count: usize, limits: &VideoLimits) -> Result<DecodedVideo, VideoError> {
+    let deadline = Instant::now() + limits.decode_timeout;
     let open = || {
         let file = std::fs::File::open(path)
             .map_err(|e| VideoError::Unreadable(format!("cannot open {}: {e}", path.display())))?;
         let io =
             format::context::StreamIo::from_read_seek(file).map_err(|e| unreadable("cannot set up reading", &e))?;
-        open_input(io)
+        open_input(io, ALLOWED_FORMATS, deadline)
     };
-    decode_with(&open, sample_count, limits)
+    decode_with(&open, sample_count, limits, deadline)
 }
 
 /// Same as [`decode_video_file`] for a clip in memory (read through a custom I/O, no temporary file).
@@ -143,13 +190,14 @@ pub fn decode_video_bytes(bytes: &[u8], sample_count: usize, limits: &VideoLimit
     if bytes.is_empty() {
         return Err(VideoError::Unreadable("empty input".into()));
     }
+    let deadline = Instant::now() + limits.decode_timeout;
     let data: Arc<[u8]> = Arc::from(bytes);
     let open = || {
         let io = format::context::StreamIo::from_read_seek(Cursor::new(Arc::clone(&data)))
             .map_err(|e| unreadable("cannot set up reading", &e))?;
-        open_input(io)
+        open_input(io, ALLOWED_FORMATS, deadline)
     };
-    decode_with(&open, sample_count, limits)
+    decode_with(&open, sample_count, limits, deadline)
 }
 
 /// Picks `n` indices spread evenly over `0..len`: first and last included for `n >= 2`, the middle
@@ -174,8 +222,50 @@ fn unreadable(what: &str, e: &ffmpeg::Error) -> VideoError {
     VideoError::Unreadable(format!("{what}: {e}"))
 }
 
-fn open_input(io: format::context::StreamIo) -> Result<format::context::Input, VideoError> {
-    format::input_from_stream(io, None, None).map_err(|e| unreadable("cannot open container", &e))
+/// Opens a container read through our own I/O with the demuxer whitelist `formats`, no protocol,
+/// the decoder whitelist, and an interrupt callback that fires at `deadline`.
+fn open_input(
+    io: format::context::StreamIo,
+    formats: &str,
+    deadline: Instant,
+) -> Result<format::context::Input, VideoError> {
+    open_input_with(io, formats, NO_PROTOCOL, deadline)
+}
+
+/// [`open_input`] with a chosen protocol whitelist (tests prove each whitelist on its own).
+fn open_input_with(
+    io: format::context::StreamIo,
+    formats: &str,
+    protocols: &str,
+    deadline: Instant,
+) -> Result<format::context::Input, VideoError> {
+    let mut opts = ffmpeg::Dictionary::new();
+    opts.set("format_whitelist", formats);
+    opts.set("protocol_whitelist", protocols);
+    opts.set("codec_whitelist", ALLOWED_DECODERS);
+    // No external data references of mov/mp4 (off by default; stated so it stays off).
+    opts.set("enable_drefs", "0");
+    let ictx = format::input_from_stream_with_interrupt(io, None, Some(opts), move || Instant::now() >= deadline)
+        .map_err(|e| {
+            if Instant::now() >= deadline {
+                VideoError::Timeout(0.0)
+            } else if e == (ffmpeg::Error::Other { errno: ffmpeg::util::error::EINVAL }) {
+                // avformat_open_input answers EINVAL for a demuxer off the whitelist.
+                VideoError::Refused("not an mp4, mov, webm, mkv or avi container".into())
+            } else {
+                unreadable("cannot open container", &e)
+            }
+        })?;
+    let name = ictx.format().name().to_string();
+    if !name.split(',').any(|n| formats.split(',').any(|f| f == n)) {
+        return Err(VideoError::Refused(format!("container format '{name}' is not allowed")));
+    }
+    Ok(ictx)
+}
+
+/// The deadline error, with the configured timeout in seconds.
+fn timeout(limits: &VideoLimits) -> VideoError {
+    VideoError::Timeout(limits.decode_timeout.as_secs_f64())
 }
 
 /// What the container says before any decoding.
@@ -251,7 +341,13 @@ fn read_header(ictx: &format::context::Input) -> Result<Header, VideoError> {
         .side_data()
         .find(|sd| sd.kind() == codec::packet::side_data::Type::DisplayMatrix)
         .and_then(|sd| rotation_from_display_matrix(sd.data()));
-    let codec = stream.parameters().id().name().to_string();
+    let id = stream.parameters().id();
+    let codec = id.name().to_string();
+    if !ALLOWED_CODECS.contains(&id) {
+        return Err(VideoError::Refused(format!(
+            "video codec '{codec}' is not allowed (h264, hevc, vp8, vp9, av1, mpeg4, mjpeg)"
+        )));
+    }
     Ok(Header { stream_index: stream.index(), time_base, start_pts, duration_s, nb_frames, fps, rotation_cw, codec })
 }
 
@@ -315,11 +411,12 @@ fn decode_with(
     open: &dyn Fn() -> Result<format::context::Input, VideoError>,
     sample_count: usize,
     limits: &VideoLimits,
+    deadline: Instant,
 ) -> Result<DecodedVideo, VideoError> {
     init();
-    let ictx = open()?;
+    let ictx = open().map_err(|e| if matches!(e, VideoError::Timeout(_)) { timeout(limits) } else { e })?;
     let header = read_header(&ictx)?;
-    decode_opened(open, ictx, header, sample_count, limits)
+    decode_opened(open, ictx, header, sample_count, limits, deadline)
 }
 
 /// Decodes an opened input whose header was read (split out so tests can feed a lying header).
@@ -329,6 +426,7 @@ fn decode_opened(
     header: Header,
     sample_count: usize,
     limits: &VideoLimits,
+    deadline: Instant,
 ) -> Result<DecodedVideo, VideoError> {
     // Refuse from the header before decoding anything.
     if let Some(d) = header.duration_s
@@ -346,7 +444,7 @@ fn decode_opened(
     // x fps, wrong for variable frame rate) or nothing: hold a doubling-stride spread as well.
     let planned = header.expected_frames().map(|e| spread_indices(e, sample_count)).unwrap_or_default();
     let keep = Keep { targets: &planned, stride: header.nb_frames.is_none(), sample_count };
-    let mut pass = decode_pass(&mut ictx, &header, keep, limits)?;
+    let mut pass = decode_pass(&mut ictx, &header, keep, limits, deadline)?;
     drop(ictx);
 
     if pass.decoded == 0 {
@@ -370,9 +468,9 @@ fn decode_opened(
             expected = ?header.expected_frames(),
             "video header frame count was off, decoding a second time"
         );
-        let mut ictx = open()?;
+        let mut ictx = open().map_err(|e| if matches!(e, VideoError::Timeout(_)) { timeout(limits) } else { e })?;
         let keep = Keep { targets: &ideal, stride: false, sample_count };
-        let second = decode_pass(&mut ictx, &header, keep, limits)?;
+        let second = decode_pass(&mut ictx, &header, keep, limits, deadline)?;
         if second.decoded > 0 {
             pass = second;
             ideal = spread_indices(pass.decoded, sample_count);
@@ -480,6 +578,7 @@ fn decode_pass(
     header: &Header,
     keep: Keep<'_>,
     limits: &VideoLimits,
+    deadline: Instant,
 ) -> Result<Pass, VideoError> {
     let parameters = ictx.stream(header.stream_index).ok_or(VideoError::NoVideoStream)?.parameters();
     let mut ctx =
@@ -585,9 +684,17 @@ fn decode_pass(
         if packets > max_packets {
             return Err(VideoError::TooManyFrames(limits.max_frames));
         }
+        if Instant::now() >= deadline {
+            return Err(timeout(limits));
+        }
         // A damaged packet is skipped: the decoder resynchronises on the next ones.
         let _ = decoder.send_packet(&packet);
         drain(&mut decoder, &mut pass, &mut last)?;
+    }
+    // The packet iterator also ends when the interrupt callback stops a read: that is a timeout,
+    // not the end of the clip.
+    if Instant::now() >= deadline {
+        return Err(timeout(limits));
     }
     let _ = decoder.send_eof();
     drain(&mut decoder, &mut pass, &mut last)?;
@@ -648,6 +755,11 @@ mod tests {
 
     fn fixture(name: &str) -> PathBuf {
         PathBuf::from(DIR).join(name)
+    }
+
+    /// A deadline no test reaches.
+    fn far() -> Instant {
+        Instant::now() + Duration::from_secs(3600)
     }
 
     fn decode(name: &str, n: usize) -> DecodedVideo {
@@ -886,7 +998,8 @@ mod tests {
         let few = VideoLimits { max_frames: 30, ..VideoLimits::default() };
         assert!(matches!(decode_video_file(&fixture("clip.webm"), 8, &few), Err(VideoError::TooManyFrames(30))));
         // Exactly at the limits is fine.
-        let exact = VideoLimits { max_duration_s: 4.0, max_frames: 120, max_pixels: 720 * 1280 };
+        let exact =
+            VideoLimits { max_duration_s: 4.0, max_frames: 120, max_pixels: 720 * 1280, ..VideoLimits::default() };
         assert!(decode_video_file(&path, 8, &exact).is_ok());
     }
 
@@ -898,16 +1011,16 @@ mod tests {
             let io =
                 format::context::StreamIo::from_read_seek(std::fs::File::open(fixture("clip.webm")).expect("open"))
                     .expect("io");
-            let ictx = open_input(io).expect("input");
+            let ictx = open_input(io, ALLOWED_FORMATS, far()).expect("input");
             read_header(&ictx).expect("header")
         };
         assert_eq!(header.nb_frames, None);
         assert_eq!(header.expected_frames(), Some(60));
         let io = format::context::StreamIo::from_read_seek(std::fs::File::open(fixture("clip.webm")).expect("open"))
             .expect("io");
-        let mut ictx = open_input(io).expect("input");
+        let mut ictx = open_input(io, ALLOWED_FORMATS, far()).expect("input");
         let keep = Keep { targets: &[], stride: true, sample_count: 4 };
-        let pass = decode_pass(&mut ictx, &header, keep, &VideoLimits::default()).expect("pass");
+        let pass = decode_pass(&mut ictx, &header, keep, &VideoLimits::default(), far()).expect("pass");
         assert_eq!(pass.decoded, 60);
         // At most 4 per sample, plus the last frame.
         assert!(pass.held.len() <= 17, "{}", pass.held.len());
@@ -918,10 +1031,10 @@ mod tests {
             std::fs::File::open(fixture("blur_then_sharp.mp4")).expect("open"),
         )
         .expect("io");
-        let mut blur = open_input(io).expect("input");
+        let mut blur = open_input(io, ALLOWED_FORMATS, far()).expect("input");
         let blur_header = read_header(&blur).expect("header");
         let keep = Keep { targets: &[0, 1, 2], stride: true, sample_count: 4 };
-        let p = decode_pass(&mut blur, &blur_header, keep, &VideoLimits::default()).expect("pass");
+        let p = decode_pass(&mut blur, &blur_header, keep, &VideoLimits::default(), far()).expect("pass");
         assert_eq!(p.decoded, 20);
         assert!(p.held.contains_key(&19), "{:?}", p.held.keys().collect::<Vec<_>>());
 
@@ -938,7 +1051,7 @@ mod tests {
         let open = || {
             let file = std::fs::File::open(&path).map_err(|e| VideoError::Unreadable(e.to_string()))?;
             let io = format::context::StreamIo::from_read_seek(file).map_err(|e| unreadable("io", &e))?;
-            open_input(io)
+            open_input(io, ALLOWED_FORMATS, far())
         };
         let truth = spread_indices(60, 8);
         // (declared frame count, fps, duration) of a lying or empty header. A wrong exact count
@@ -957,7 +1070,7 @@ mod tests {
             header.nb_frames = nb;
             header.fps = fps;
             header.duration_s = dur;
-            let d = decode_opened(&open, ictx, header, 8, &VideoLimits::default()).expect("decode");
+            let d = decode_opened(&open, ictx, header, 8, &VideoLimits::default(), far()).expect("decode");
             let idx: Vec<u64> = d.frames.iter().map(|f| f.index).collect();
             assert_eq!(d.info.frame_count, 60);
             if nb.is_some() {
@@ -975,6 +1088,144 @@ mod tests {
             // Timestamps come from the stream, not from the header.
             assert!((d.frames[7].timestamp_s - 59.0 / 30.0).abs() < 0.01);
         }
+    }
+
+    /// A loopback listener that accepts connections, counts them, and never answers (a black hole).
+    struct Sink {
+        port: u16,
+        accepted: Arc<std::sync::atomic::AtomicUsize>,
+        stop: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl Sink {
+        fn start() -> Self {
+            use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            listener.set_nonblocking(true).expect("nonblocking");
+            let port = listener.local_addr().expect("addr").port();
+            let accepted = Arc::new(AtomicUsize::new(0));
+            let stop = Arc::new(AtomicBool::new(false));
+            let (a, st) = (Arc::clone(&accepted), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let mut held = Vec::new();
+                while !st.load(Ordering::SeqCst) {
+                    match listener.accept() {
+                        Ok((conn, _)) => {
+                            a.fetch_add(1, Ordering::SeqCst);
+                            held.push(conn);
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                    }
+                }
+            });
+            Self { port, accepted, stop }
+        }
+
+        fn count(&self) -> usize {
+            // Give a connection that is on its way time to be accepted.
+            std::thread::sleep(Duration::from_millis(50));
+            self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    impl Drop for Sink {
+        fn drop(&mut self) {
+            self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// A DASH manifest whose segments live at `base`, behind the `<!--ftypjp2 -->` disguise.
+    fn dash_manifest(base: &str) -> Vec<u8> {
+        format!(
+            r#"<!--ftypjp2 -->
+<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-on-demand:2011" type="static" mediaPresentationDuration="PT4S" minBufferTime="PT1S">
+ <BaseURL>{base}</BaseURL>
+ <Period id="0" duration="PT4S">
+  <AdaptationSet mimeType="video/mp4" segmentAlignment="true">
+   <Representation id="v" codecs="avc1.64001f" width="720" height="1280" bandwidth="500000">
+    <BaseURL>secret.mp4</BaseURL>
+    <SegmentBase indexRange="0-999"><Initialization range="0-999"/></SegmentBase>
+   </Representation>
+  </AdaptationSet>
+ </Period>
+</MPD>
+"#
+        )
+        .into_bytes()
+    }
+
+    /// Every manifest variant of the attack, each pointing at `http://127.0.0.1:port/` or at a real
+    /// local video through `file:`.
+    fn manifests(port: u16) -> Vec<(&'static str, Vec<u8>)> {
+        let http = format!("http://127.0.0.1:{port}/");
+        let local = fixture("portrait_720x1280.mp4");
+        let file_url = format!("file:{}", local.display());
+        let dir_url = format!("file:{}/", local.parent().map(|p| p.display().to_string()).unwrap_or_default());
+        vec![
+            ("dash-http", dash_manifest(&http)),
+            ("dash-file", dash_manifest(&dir_url)),
+            ("hls-http", format!("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:4.0,\n{http}seg0.ts\n#EXT-X-ENDLIST\n").into_bytes()),
+            ("hls-file", format!("#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4.0,\n{file_url}\n#EXT-X-ENDLIST\n").into_bytes()),
+            ("ffconcat-http", format!("ffconcat version 1.0\nfile '{http}a.mp4'\n").into_bytes()),
+            ("ffconcat-file", format!("ffconcat version 1.0\nfile '{}'\n", local.display()).into_bytes()),
+        ]
+    }
+
+    #[test]
+    fn hostile_manifests_are_refused_without_any_connection() {
+        let sink = Sink::start();
+        let lim = VideoLimits { decode_timeout: Duration::from_secs(20), ..VideoLimits::default() };
+        for (name, bytes) in manifests(sink.port) {
+            let r = decode_video_bytes(&bytes, 8, &lim);
+            // Refused (not merely timed out: no stalled read), and nothing was fetched.
+            assert!(
+                matches!(r, Err(VideoError::Refused(_) | VideoError::Unreadable(_))),
+                "{name}: {:?}",
+                r.map(|d| d.info)
+            );
+            assert_eq!(sink.count(), 0, "{name} made a connection");
+        }
+    }
+
+    #[test]
+    fn protocol_whitelist_alone_stops_nested_opens() {
+        // Defence in depth: even with the manifest demuxers allowed, no protocol means no
+        // connection. The control run (http and tcp allowed) proves the manifest does connect, and
+        // that the deadline frees the thread from a listener that never answers.
+        init();
+        let sink = Sink::start();
+        let formats = "dash,hls,concat,mov,matroska,avi";
+        let bytes = dash_manifest(&format!("http://127.0.0.1:{}/", sink.port));
+        let open = |protocols: &str, deadline: Instant| {
+            let io = format::context::StreamIo::from_read_seek(Cursor::new(bytes.clone())).expect("io");
+            open_input_with(io, formats, protocols, deadline).map(|_| ())
+        };
+        let r = open(NO_PROTOCOL, far());
+        assert!(r.is_err());
+        assert_eq!(sink.count(), 0, "no protocol allowed, yet a connection was made");
+        let started = Instant::now();
+        let r = open("http,tcp", Instant::now() + Duration::from_secs(2));
+        assert!(r.is_err(), "a black-hole server cannot produce a video");
+        let waited = started.elapsed();
+        // The control connects (Debian's FFmpeg has the DASH demuxer), and the interrupt callback
+        // frees the thread from the silent socket instead of leaving it hanging.
+        assert!(sink.count() > 0, "control: the DASH manifest made no connection, the test proves nothing");
+        assert!(waited < Duration::from_secs(60), "{waited:?}");
+    }
+
+    #[test]
+    fn deadline_stops_decoding() {
+        let lim = VideoLimits { decode_timeout: Duration::ZERO, ..VideoLimits::default() };
+        let bytes = std::fs::read(fixture("portrait_720x1280.mp4")).expect("read");
+        assert!(matches!(decode_video_bytes(&bytes, 8, &lim), Err(VideoError::Timeout(_))));
+        assert!(matches!(decode_video_file(&fixture("clip.webm"), 8, &lim), Err(VideoError::Timeout(_))));
+    }
+
+    #[test]
+    fn codec_outside_whitelist_is_refused() {
+        // FFV1 (lossless) in Matroska: an allowed container with a codec we do not decode.
+        let r = decode_video_file(&fixture("ffv1.mkv"), 4, &VideoLimits::default());
+        assert!(matches!(&r, Err(VideoError::Refused(m)) if m.contains("ffv1")), "{:?}", r.map(|d| d.info));
     }
 
     /// Timing: `cargo test -p oz-vision --release video_timing -- --ignored --nocapture`.

@@ -83,7 +83,8 @@ pub async fn detect(State(st): State<AppState>, req: Request) -> Result<Response
         let threshold = st.lite.threshold_spoofing;
         let score = st
             .run(move |p| -> Result<f32, LiteError> {
-                let media = p.decode(&bytes).map_err(|e| LiteError::from_vision(&e, "sample").on(P))?;
+                // A raw body is an image (the Content-Type says so): only the image decoders see it.
+                let media = p.decode_still(&bytes).map_err(|e| LiteError::from_vision(&e, "sample").on(P))?;
                 let a = p
                     .analyze_media(&media, AnalyzeOptions::default())
                     .map_err(|e| LiteError::from_vision(&e, "sample").on(P))?;
