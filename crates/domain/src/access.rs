@@ -51,6 +51,12 @@ impl Role {
     }
 }
 
+/// The stored and compared form of an email: trimmed and lower-case (emails are case-insensitive).
+#[must_use]
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
 /// Analysis kinds a user may be allowed to start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -188,6 +194,20 @@ impl Principal {
         }
     }
 
+    /// Whether changing the password of `target` needs the current password: always for one's own
+    /// (a stolen token alone cannot take the account over), never for a user one manages.
+    #[must_use]
+    pub fn needs_current_password(&self, target: Uuid) -> bool {
+        target == self.user_id
+    }
+
+    /// May end every session of a user: oneself ("log out everywhere"), or a user one manages
+    /// (ADMIN: anyone; company admin: CLIENT users of its company).
+    #[must_use]
+    pub fn can_revoke_sessions(&self, target: Uuid, role: Role, company_id: Option<Uuid>) -> bool {
+        target == self.user_id || self.can_manage_user(role, company_id)
+    }
+
     /// May see companies: ADMIN and OPERATOR all, others their own.
     #[must_use]
     pub fn company_scope(&self) -> Scope {
@@ -265,5 +285,30 @@ mod tests {
         assert!(admin.can_manage_user(Role::Operator, None));
         assert!(cadmin.can_manage_company(Some(c)) && !cadmin.can_manage_company(Some(Uuid::from_u128(8))));
         assert_eq!(client.company_scope(), Scope::Company(c));
+    }
+
+    #[test]
+    fn sessions_and_passwords() {
+        let c = Uuid::from_u128(9);
+        let me = Uuid::from_u128(1);
+        let other = Uuid::from_u128(2);
+        let client = p(Role::Client, false, Some(c));
+        let cadmin = p(Role::Client, true, Some(c));
+        let admin = p(Role::Admin, false, None);
+        assert!(client.needs_current_password(me) && !admin.needs_current_password(other));
+        assert!(admin.needs_current_password(me), "an ADMIN changing its own password gives the current one");
+        assert!(client.can_revoke_sessions(me, Role::Client, Some(c)), "log out everywhere");
+        assert!(!client.can_revoke_sessions(other, Role::Client, Some(c)));
+        assert!(cadmin.can_revoke_sessions(other, Role::Client, Some(c)));
+        assert!(!cadmin.can_revoke_sessions(other, Role::Admin, None));
+        assert!(!cadmin.can_revoke_sessions(other, Role::Client, Some(Uuid::from_u128(8))));
+        assert!(admin.can_revoke_sessions(other, Role::Operator, None));
+        assert!(!p(Role::Operator, false, None).can_revoke_sessions(other, Role::Client, Some(c)));
+    }
+
+    #[test]
+    fn emails_normalize() {
+        assert_eq!(normalize_email("  Alice@Example.COM \n"), "alice@example.com");
+        assert_eq!(normalize_email("ÉLODIE@exemple.fr"), "élodie@exemple.fr");
     }
 }

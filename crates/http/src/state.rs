@@ -47,6 +47,9 @@ pub struct ApiConfig {
     /// How long a single request (folder + analyses in one call) waits for its results.
     pub single_request_timeout: Duration,
     pub urls: Urls,
+    /// Login throttling and the password-hashing semaphore (`OZ_LOGIN_*`, `OZ_PASSWORD_HASH_*`,
+    /// `OZ_TRUSTED_PROXIES`); clones share its state.
+    pub login: crate::api::throttle::LoginGuard,
 }
 
 impl Default for ApiConfig {
@@ -58,6 +61,7 @@ impl Default for ApiConfig {
             attachment_max_size: 10 * 1024 * 1024,
             single_request_timeout: Duration::from_secs(120),
             urls: Urls { base: "http://127.0.0.1:8080".into() },
+            login: crate::api::throttle::LoginGuard::default(),
         }
     }
 }

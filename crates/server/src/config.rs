@@ -179,6 +179,8 @@ pub struct ServeArgs {
     #[arg(long, env = "OZ_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
     #[command(flatten)]
+    pub login: LoginArgs,
+    #[command(flatten)]
     pub engine: EngineArgs,
 }
 
@@ -194,5 +196,46 @@ impl ServeArgs {
             max_request_bytes: self.max_request_bytes,
             max_parts: self.max_parts.max(1),
         })
+    }
+}
+
+/// Login throttling and password hashing.
+#[derive(Debug, Clone, Args)]
+pub struct LoginArgs {
+    /// Login attempts per minute from one client address (IPv6: per /64); 0 = no limit.
+    #[arg(long, env = "OZ_LOGIN_RATE_PER_MINUTE", default_value_t = 30)]
+    pub login_rate_per_minute: u32,
+    /// Login attempts per minute for one email; 0 = no limit.
+    #[arg(long, env = "OZ_LOGIN_EMAIL_RATE_PER_MINUTE", default_value_t = 10)]
+    pub login_email_rate_per_minute: u32,
+    /// Attempts allowed at once before the per-minute rates apply (default: one minute's worth).
+    #[arg(long, env = "OZ_LOGIN_BURST")]
+    pub login_burst: Option<u32>,
+    /// Password hashes (argon2id, about 19 MiB each) computed at once (default: number of cores).
+    #[arg(long, env = "OZ_PASSWORD_HASH_CONCURRENCY")]
+    pub password_hash_concurrency: Option<usize>,
+    /// Longest wait for a password-hashing slot, milliseconds; then 503 with Retry-After.
+    #[arg(long, env = "OZ_PASSWORD_HASH_WAIT_MS", default_value_t = 2000)]
+    pub password_hash_wait_ms: u64,
+    /// Reverse proxies whose X-Forwarded-For is believed (addresses or networks, comma-separated;
+    /// default none: the client is the TCP peer).
+    #[arg(long, env = "OZ_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
+}
+
+impl LoginArgs {
+    pub fn guard(&self) -> anyhow::Result<oz_http::api::throttle::LoginGuard> {
+        use oz_http::api::throttle::{LoginGuard, LoginLimits, parse_trusted_proxies};
+        let defaults = LoginLimits::default();
+        let trusted_proxies = parse_trusted_proxies(self.trusted_proxies.as_deref().unwrap_or(""))
+            .map_err(|e| anyhow::anyhow!("OZ_TRUSTED_PROXIES: {e}"))?;
+        Ok(LoginGuard::new(LoginLimits {
+            per_address_per_minute: self.login_rate_per_minute,
+            per_email_per_minute: self.login_email_rate_per_minute,
+            burst: self.login_burst,
+            hash_concurrency: self.password_hash_concurrency.unwrap_or(defaults.hash_concurrency).max(1),
+            hash_wait: std::time::Duration::from_millis(self.password_hash_wait_ms),
+            trusted_proxies,
+        }))
     }
 }

@@ -97,6 +97,7 @@ fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
                 attachment_max_count: args.attachment_max_count.max(1),
                 attachment_max_size: args.attachment_max_size,
                 urls: booted.engine.cfg.urls.clone(),
+                login: args.login.guard()?,
                 ..oz_http::ApiConfig::default()
             },
             dummy_hash: oz_http::api::auth::hash_password("not a real password".into())

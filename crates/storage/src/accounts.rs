@@ -1,6 +1,6 @@
 //! Companies, users and sessions.
 
-use oz_domain::access::{Role, Scope};
+use oz_domain::access::{Role, Scope, normalize_email};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -142,7 +142,7 @@ impl Db {
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(id.to_string())
-        .bind(u.email.to_lowercase())
+        .bind(normalize_email(&u.email))
         .bind(&u.password_hash)
         .bind(u.role.as_str())
         .bind(ostr(u.company_id))
@@ -180,7 +180,7 @@ impl Db {
 
     pub async fn user_by_email(&self, email: &str) -> Result<User> {
         let row = sqlx::query("select * from users where email = $1")
-            .bind(email.trim().to_lowercase())
+            .bind(normalize_email(email))
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -241,7 +241,7 @@ impl Db {
              last_name = coalesce($12, last_name), middle_name = coalesce($13, middle_name) where id = $1",
         )
         .bind(id.to_string())
-        .bind(p.email.as_ref().map(|e| e.to_lowercase()))
+        .bind(p.email.as_deref().map(normalize_email))
         .bind(p.password_hash.clone())
         .bind(p.role.map(|r| r.as_str().to_string()))
         .bind(company)
@@ -294,7 +294,8 @@ impl Db {
 
     // ---- sessions ----------------------------------------------------------------------------
 
-    /// Stores a session by the hashes of its tokens.
+    /// Stores a session by the hashes of its tokens. A refreshed pair (`predecessor`) joins its
+    /// predecessor's refresh family; a login starts a new one.
     pub async fn create_session(
         &self,
         user_id: Uuid,
@@ -303,10 +304,22 @@ impl Db {
         ttl_s: f64,
         predecessor: Option<Uuid>,
     ) -> Result<Session> {
-        let s = Session { id: Uuid::new_v4(), user_id, expire_at: now() + ttl_s, ttl_s, predecessor_id: predecessor };
+        let id = Uuid::new_v4();
+        let family_id = match predecessor {
+            Some(p) => {
+                let row = sqlx::query("select family_id from sessions where id = $1")
+                    .bind(p.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                crate::model::oid(&row, "family_id")?.unwrap_or(p)
+            }
+            None => id,
+        };
+        let s = Session { id, user_id, expire_at: now() + ttl_s, ttl_s, predecessor_id: predecessor, family_id };
         sqlx::query(
-            "insert into sessions (id, user_id, access_hash, expire_hash, expire_at, ttl_s, predecessor_id, time_created) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "insert into sessions (id, user_id, access_hash, expire_hash, expire_at, ttl_s, predecessor_id, \
+             time_created, family_id) values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(s.id.to_string())
         .bind(user_id.to_string())
@@ -316,6 +329,7 @@ impl Db {
         .bind(ttl_s)
         .bind(ostr(predecessor))
         .bind(now())
+        .bind(family_id.to_string())
         .execute(&self.pool)
         .await?;
         Ok(s)
@@ -329,6 +343,10 @@ impl Db {
             expire_at: f(r, "expire_at")?,
             ttl_s: f(r, "ttl_s")?,
             predecessor_id: oid(r, "predecessor_id")?,
+            family_id: match oid(r, "family_id")? {
+                Some(f) => f,
+                None => id(r, "id")?,
+            },
         })
     }
 
@@ -369,9 +387,61 @@ impl Db {
         Ok(())
     }
 
-    /// Removes sessions that expired before `before`.
+    /// Removes sessions that expired before `before`, and the spent refresh tokens of refresh
+    /// families that have no session left.
     pub async fn purge_sessions(&self, before: f64) -> Result<u64> {
         let r = sqlx::query("delete from sessions where expire_at < $1").bind(before).execute(&self.pool).await?;
+        sqlx::query(
+            "delete from spent_refresh_tokens where not exists \
+             (select 1 from sessions where sessions.family_id = spent_refresh_tokens.family_id)",
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Marks the refresh token of `s` (its `expire_hash`) as spent. `false` when it already was:
+    /// the token is being reused.
+    pub async fn spend_refresh_token(&self, s: &Session, expire_hash: &str) -> Result<bool> {
+        let r = sqlx::query(
+            "insert into spent_refresh_tokens (expire_hash, family_id, time_spent) values ($1, $2, $3) \
+             on conflict (expire_hash) do nothing",
+        )
+        .bind(expire_hash)
+        .bind(s.family_id.to_string())
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// The refresh family of a spent refresh token, if this hash was spent.
+    pub async fn spent_refresh_family(&self, expire_hash: &str) -> Result<Option<Uuid>> {
+        let row = sqlx::query("select family_id from spent_refresh_tokens where expire_hash = $1")
+            .bind(expire_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| crate::model::id(&r, "family_id")).transpose()
+    }
+
+    /// Ends every session of a refresh family (logout, or a reused refresh token).
+    pub async fn revoke_session_family(&self, family_id: Uuid) -> Result<u64> {
+        let r = sqlx::query("delete from sessions where family_id = $1")
+            .bind(family_id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Ends every session of a user, except those of the refresh family `keep` (the caller's own
+    /// login when users change their own password).
+    pub async fn revoke_user_sessions(&self, user_id: Uuid, keep: Option<Uuid>) -> Result<u64> {
+        let keep = keep.map(|k| k.to_string()).unwrap_or_default();
+        let r = sqlx::query("delete from sessions where user_id = $1 and family_id <> $2")
+            .bind(user_id.to_string())
+            .bind(keep)
+            .execute(&self.pool)
+            .await?;
         Ok(r.rows_affected())
     }
 }

@@ -60,6 +60,9 @@ pub struct Session {
     pub expire_at: f64,
     pub ttl_s: f64,
     pub predecessor_id: Option<Uuid>,
+    /// The refresh chain: the id of the session created at login, shared by every pair refreshed
+    /// from it.
+    pub family_id: Uuid,
 }
 
 #[derive(Debug, Clone, PartialEq)]

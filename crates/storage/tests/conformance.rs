@@ -161,6 +161,8 @@ both!(
     companies,
     users,
     sessions,
+    emails_trimmed_and_unique_ignoring_case,
+    refresh_families,
     folders_and_media,
     folder_list_filters,
     analyses_and_queue,
@@ -530,6 +532,145 @@ async fn sessions(db: Db, _url: String) {
     db.create_session(u.id, "acc-4", "exp-4", 60.0, None).await.expect("s4");
     db.delete_user(u.id).await.expect("delete user");
     assert_not_found(db.session_by_access("acc-4").await, "sessions go with their user");
+}
+
+async fn emails_trimmed_and_unique_ignoring_case(db: Db, url: String) {
+    let dave = db.create_user(&new_user("  Dave@Example.COM \t", Role::Admin, None)).await.expect("dave");
+    assert_eq!(dave.email, "dave@example.com", "stored trimmed and lower-case");
+    assert_eq!(db.user_by_email("DAVE@example.com").await.expect("by email").id, dave.id);
+    assert_conflict(db.create_user(&new_user(" dave@EXAMPLE.com", Role::Client, None)).await, "same email");
+    let erin = db.create_user(&new_user("erin@example.com", Role::Admin, None)).await.expect("erin");
+    let p = UserPatch { email: Some("  Erin.New@Example.com  ".into()), ..UserPatch::default() };
+    assert_eq!(db.update_user(erin.id, &p).await.expect("patch").email, "erin.new@example.com");
+    let p = UserPatch { email: Some(" DAVE@example.com ".into()), ..UserPatch::default() };
+    assert_conflict(db.update_user(erin.id, &p).await, "email taken, other case and spaces");
+    let found = db.users(&Scope::All, None, Some("Erin.NEW@EXAMPLE"), 0, 10).await.expect("search");
+    assert_eq!(ids(&found, |u| u.id), [erin.id], "search ignores case");
+
+    // The database itself refuses a second spelling of an email (a row written by other means).
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.expect("raw connect");
+    let raw = sqlx::query(
+        "insert into users (id, email, password_hash, user_type, meta_data, time_created) \
+         values ($1, 'DAVE@example.com', 'x', 'ADMIN', '{}', 0)",
+    )
+    .bind(Uuid::new_v4().to_string())
+    .execute(&pool)
+    .await;
+    assert!(raw.is_err(), "unique index on lower(email)");
+    pool.close().await;
+}
+
+async fn refresh_families(db: Db, _url: String) {
+    let u = db.create_user(&new_user("f@example.com", Role::Client, None)).await.expect("user");
+    let other = db.create_user(&new_user("g@example.com", Role::Client, None)).await.expect("other");
+    let login = db.create_session(u.id, "acc-1", "exp-1", 60.0, None).await.expect("login");
+    assert_eq!(login.family_id, login.id, "a login starts a family");
+    let second_login = db.create_session(u.id, "acc-b", "exp-b", 60.0, None).await.expect("second login");
+    let theirs = db.create_session(other.id, "acc-o", "exp-o", 60.0, None).await.expect("other user");
+
+    // Each refresh token is spent once.
+    assert_eq!(db.spent_refresh_family("exp-1").await.expect("not spent"), None);
+    assert!(db.spend_refresh_token(&login, "exp-1").await.expect("spend"));
+    assert!(!db.spend_refresh_token(&login, "exp-1").await.expect("spend again"), "second spend is refused");
+    assert_eq!(db.spent_refresh_family("exp-1").await.expect("spent"), Some(login.id));
+    let r1 = db.create_session(u.id, "acc-2", "exp-2", 60.0, Some(login.id)).await.expect("refresh 1");
+    assert_eq!(r1.family_id, login.id, "a refreshed pair joins the family");
+    assert_eq!(db.session_by_access("acc-2").await.expect("r1"), r1);
+    db.touch_session(&r1).await.expect("first use removes the predecessor");
+    assert!(db.spend_refresh_token(&r1, "exp-2").await.expect("spend r1"));
+    let r2 = db.create_session(u.id, "acc-3", "exp-3", 60.0, Some(r1.id)).await.expect("refresh 2");
+    assert_eq!(r2.family_id, login.id, "the family spans the whole chain");
+    assert_eq!(db.spent_refresh_family("exp-1").await.expect("still known"), Some(login.id));
+
+    // Purging keeps spent tokens while their family lives.
+    db.purge_sessions(now()).await.expect("purge");
+    assert_eq!(db.spent_refresh_family("exp-2").await.expect("kept"), Some(login.id));
+
+    // Revoking the family ends every pair of the chain, nothing else.
+    assert_eq!(db.revoke_session_family(login.id).await.expect("revoke"), 2, "r1 (not yet replaced) and r2");
+    assert_not_found(db.session_by_access("acc-2").await, "r1 revoked");
+    assert_not_found(db.session_by_access("acc-3").await, "r2 revoked");
+    assert!(db.session_by_access("acc-b").await.is_ok(), "another login of the user is untouched");
+    assert!(db.session_by_access("acc-o").await.is_ok(), "another user is untouched");
+    db.purge_sessions(now()).await.expect("purge");
+    assert_eq!(db.spent_refresh_family("exp-1").await.expect("purged"), None, "family gone, its tokens too");
+
+    // A user's sessions, except one family (a password change), or all of them (an ADMIN).
+    let third = db.create_session(u.id, "acc-c", "exp-c", 60.0, None).await.expect("third login");
+    assert_eq!(db.revoke_user_sessions(u.id, Some(third.family_id)).await.expect("others"), 1);
+    assert_not_found(db.session_by_access("acc-b").await, "other login revoked");
+    assert!(db.session_by_access("acc-c").await.is_ok(), "kept family");
+    assert_eq!(db.revoke_user_sessions(u.id, None).await.expect("all"), 1);
+    assert_not_found(db.session_by_access("acc-c").await, "all revoked");
+    assert_eq!(db.session_by_access("acc-o").await.expect("other user"), theirs);
+    let _ = second_login;
+}
+
+/// Rows written before migration 0003 (emails with capitals and spaces, sessions without a
+/// family) come out normalised.
+async fn migration_0003_normalises(engine: Engine) {
+    let name = format!("oz_test_{}", Uuid::new_v4().simple());
+    let (url, cleanup) = match engine {
+        Engine::Sqlite => {
+            let path = std::env::temp_dir().join(format!("{name}.db"));
+            (format!("sqlite://{}?mode=rwc", path.display()), Cleanup::Sqlite(SqliteFiles(path)))
+        }
+        Engine::Postgres => {
+            let Some(admin_url) = postgres_admin_url() else { return };
+            admin_exec(&admin_url, format!("create database {name}")).await;
+            (with_database(&admin_url, &name), Cleanup::Postgres { admin_url, name })
+        }
+    };
+    let dir = if engine == Engine::Sqlite { "sqlite" } else { "postgres" };
+    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations")).join(dir);
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.expect("raw connect");
+    let old = sqlx::migrate::Migrator::new(dir).await.expect("migrations");
+    old.run_to(2, &pool).await.expect("migrations before 0003");
+    let uid = Uuid::new_v4();
+    sqlx::query(
+        "insert into users (id, email, password_hash, user_type, meta_data, time_created) \
+         values ($1, '  Mixed@Case.COM ', 'x', 'ADMIN', '{}', 0)",
+    )
+    .bind(uid.to_string())
+    .execute(&pool)
+    .await
+    .expect("old user");
+    let sid = Uuid::new_v4();
+    sqlx::query(
+        "insert into sessions (id, user_id, access_hash, expire_hash, expire_at, ttl_s, time_created) \
+         values ($1, $2, 'acc-old', 'exp-old', $3, 60, 0)",
+    )
+    .bind(sid.to_string())
+    .bind(uid.to_string())
+    .bind(now() + 60.0)
+    .execute(&pool)
+    .await
+    .expect("old session");
+    pool.close().await;
+
+    let db = Db::connect(&url).await.expect("the remaining migrations");
+    let u = db.user_by_email("mixed@case.com").await.expect("normalised email");
+    assert_eq!((u.id, u.email.as_str()), (uid, "mixed@case.com"));
+    let s = db.session_by_access("acc-old").await.expect("old session");
+    assert_eq!(s.family_id, sid, "an old session is its own family");
+    db.close().await;
+    if let Cleanup::Postgres { admin_url, name } = cleanup {
+        admin_exec(&admin_url, format!("drop database if exists {name} with (force)")).await;
+    }
+}
+
+mod migration_0003 {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite() {
+        super::migration_0003_normalises(super::Engine::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres() {
+        super::migration_0003_normalises(super::Engine::Postgres).await;
+    }
 }
 
 async fn folders_and_media(db: Db, _url: String) {

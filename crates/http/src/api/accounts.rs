@@ -9,7 +9,7 @@ use oz_storage::{Company, User};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::auth::{Auth, hash_password};
+use super::auth::{Auth, hash_password_bounded, refusal, verify_password_bounded};
 use super::error::{ApiError, ApiResult, lookup, parse_id};
 use super::query::{self, Pairs};
 use crate::state::AppState;
@@ -204,7 +204,7 @@ pub async fn create_user(
     }
     let new = NewUser {
         email,
-        password_hash: hash_password(password).await?,
+        password_hash: hash_password_bounded(api, password).await?,
         role,
         company_id,
         is_admin: opt_bool(&m, &["is_admin"])?.unwrap_or(implied_admin),
@@ -252,12 +252,16 @@ pub async fn update_user(
     {
         return Err(ApiError::value("email is not a valid address"));
     }
-    if let Some(pw) = opt_str(&m, "password")? {
-        if pw.len() < 8 {
-            return Err(ApiError::value("password must have at least 8 characters"));
-        }
-        patch.password_hash = Some(hash_password(pw).await?);
+    let new_password = opt_str(&m, "password")?;
+    if new_password.as_ref().is_some_and(|pw| pw.len() < 8) {
+        return Err(ApiError::value("password must have at least 8 characters"));
     }
+    // Users changing their own password prove they know the current one (`current_password`,
+    // `old_password` accepted too): a stolen token alone cannot take the account over.
+    let current_password = match opt_str(&m, "current_password")? {
+        Some(p) => Some(p),
+        None => opt_str(&m, "old_password")?,
+    };
     let mut role = target.role;
     if let Some(ut) = opt_str(&m, "user_type")? {
         let (r, a, s) = Role::parse(&ut).ok_or_else(|| ApiError::value(format!("unknown user_type {ut:?}")))?;
@@ -293,8 +297,40 @@ pub async fn update_user(
     if !allowed {
         return Err(ApiError::forbidden("you cannot change this user"));
     }
+    if let Some(pw) = new_password.clone() {
+        if auth.principal.needs_current_password(target.id) {
+            let current = current_password
+                .ok_or_else(|| ApiError::structure("current_password is required to change your own password"))?;
+            // Guessing the current password counts as login attempts on this email.
+            api.cfg.login.check_email(&target.email).map_err(refusal)?;
+            if !verify_password_bounded(api, current, target.password_hash.clone()).await? {
+                return Err(ApiError::forbidden("current_password is not correct"));
+            }
+        }
+        patch.password_hash = Some(hash_password_bounded(api, pw).await?);
+    }
     let u = api.db.update_user(id, &patch).await?;
+    if new_password.is_some() {
+        // A new password ends the user's other logins; the caller's own login goes on when it
+        // changed its own password.
+        let keep = (target.id == auth.user.id).then_some(auth.session.family_id);
+        api.db.revoke_user_sessions(id, keep).await?;
+    }
     Ok(Json(user_json(&u)))
+}
+
+/// `DELETE /api/users/{id}/sessions` (our extension): ends every session of the user (all its
+/// logins, the caller's own included when it names itself). ADMIN: any user; company admin: the
+/// users it manages; anyone: itself ("log out everywhere"). 204.
+pub async fn revoke_sessions(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let api = st.api()?;
+    let id = parse_id(&id, "User")?;
+    let target = api.db.user_in(id, &auth.principal.user_scope()).await.map_err(lookup("User"))?;
+    if !auth.principal.can_revoke_sessions(target.id, target.role, target.company_id) {
+        return Err(ApiError::forbidden("you cannot end this user's sessions"));
+    }
+    api.db.revoke_user_sessions(id, None).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn delete_user(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {

@@ -2,18 +2,24 @@
 //!
 //! Tokens are 64 random bytes in hex (like Oz's 128-character tokens); only their sha256 is stored.
 //! Expiry slides: every authenticated request moves `expire_date` to now + TTL.
+//!
+//! Our hardening: logins are throttled ([`super::throttle`]); a refresh token works once, and
+//! presenting a spent one revokes its whole refresh family (every pair refreshed from the same
+//! login); `POST /api/authorize/logout` ends the caller's login.
 
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
 use oz_domain::access::Principal;
-use oz_storage::{StoreError, User};
+use oz_storage::{Session, StoreError, User};
 use rand::RngCore;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use super::throttle::Refusal;
+use crate::state::{AppState, FullApi};
 
 pub const TOKEN_HEADER: &str = "x-forensic-access-token";
 /// A misspelling found in one Oz page; accepted too.
@@ -24,6 +30,8 @@ pub const TOKEN_HEADER_ALT: &str = "x-forensics-access-token";
 pub struct Auth {
     pub user: User,
     pub principal: Principal,
+    /// The session of the token (its `family_id` names the caller's login).
+    pub session: Session,
 }
 
 pub fn new_token() -> String {
@@ -74,14 +82,20 @@ impl FromRequestParts<AppState> for Auth {
             api.db.touch_session(&session).await?;
         }
         let principal = user.principal();
-        Ok(Auth { user, principal })
+        Ok(Auth { user, principal, session })
     }
 }
 
-/// Hashes a password with argon2id (PHC string) on a blocking thread.
+/// Hashes a password with argon2id (PHC string) on a blocking thread. Not bounded: request
+/// handlers use [`hash_password_bounded`].
 pub async fn hash_password(password: String) -> ApiResult<String> {
+    hash_blocking(password, None).await
+}
+
+async fn hash_blocking(password: String, slot: Option<tokio::sync::OwnedSemaphorePermit>) -> ApiResult<String> {
     tokio::task::spawn_blocking(move || {
         use argon2::password_hash::{PasswordHasher, SaltString};
+        let _slot = slot;
         let mut raw = [0u8; 16];
         rand::rng().fill_bytes(&mut raw);
         let salt = SaltString::encode_b64(&raw).map_err(|e| ApiError::unknown(format!("salt: {e}")))?;
@@ -94,15 +108,48 @@ pub async fn hash_password(password: String) -> ApiResult<String> {
     .map_err(|e| ApiError::unknown(e.to_string()))?
 }
 
-/// Verifies a password against its PHC hash on a blocking thread.
+/// Verifies a password against its PHC hash on a blocking thread. Not bounded: request handlers
+/// use [`verify_password_bounded`].
 pub async fn verify_password(password: String, hash: String) -> bool {
+    verify_blocking(password, hash, None).await
+}
+
+async fn verify_blocking(password: String, hash: String, slot: Option<tokio::sync::OwnedSemaphorePermit>) -> bool {
     tokio::task::spawn_blocking(move || {
         use argon2::password_hash::{PasswordHash, PasswordVerifier};
+        let _slot = slot;
         PasswordHash::new(&hash)
             .is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
     })
     .await
     .unwrap_or(false)
+}
+
+/// The API error of a refused login or password operation: 429 or 503, error 11, `Retry-After`.
+#[must_use]
+pub fn refusal(r: Refusal) -> ApiError {
+    match r {
+        Refusal::RateLimited(wait) => {
+            ApiError::retry_later(StatusCode::TOO_MANY_REQUESTS, "Too many login attempts, retry later", wait)
+        }
+        Refusal::Busy => ApiError::retry_later(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The server is busy checking passwords, retry later",
+            std::time::Duration::from_secs(1),
+        ),
+    }
+}
+
+/// [`hash_password`] under the hashing semaphore (`OZ_PASSWORD_HASH_CONCURRENCY`).
+pub async fn hash_password_bounded(api: &FullApi, password: String) -> ApiResult<String> {
+    let slot = api.cfg.login.hash_slot().await.map_err(refusal)?;
+    hash_blocking(password, Some(slot)).await
+}
+
+/// [`verify_password`] under the hashing semaphore (`OZ_PASSWORD_HASH_CONCURRENCY`).
+pub async fn verify_password_bounded(api: &FullApi, password: String, hash: String) -> ApiResult<bool> {
+    let slot = api.cfg.login.hash_slot().await.map_err(refusal)?;
+    Ok(verify_blocking(password, hash, Some(slot)).await)
 }
 
 async fn issue(st: &AppState, user: &User, predecessor: Option<uuid::Uuid>) -> ApiResult<Value> {
@@ -124,9 +171,12 @@ async fn issue(st: &AppState, user: &User, predecessor: Option<uuid::Uuid>) -> A
     }))
 }
 
-/// `POST /api/authorize/auth` with `{"credentials": {"email", "password"}}`.
-pub async fn login(State(st): State<AppState>, body: axum::body::Bytes) -> ApiResult<Json<Value>> {
+/// `POST /api/authorize/auth` with `{"credentials": {"email", "password"}}`. Throttled per client
+/// address (before anything else) and per email (before the password is checked).
+pub async fn login(State(st): State<AppState>, parts: Parts, body: axum::body::Bytes) -> ApiResult<Json<Value>> {
     let api = st.api()?;
+    let guard = &api.cfg.login;
+    guard.check_address(guard.client_of(&parts)).map_err(refusal)?;
     let v: Value = serde_json::from_slice(&body).map_err(|e| ApiError::structure(format!("invalid JSON body: {e}")))?;
     let creds = v.get("credentials").ok_or_else(|| {
         ApiError::structure("Could not locate field for key_path credentials from provided dict data")
@@ -136,6 +186,7 @@ pub async fn login(State(st): State<AppState>, body: axum::body::Bytes) -> ApiRe
     let (Some(email), Some(password)) = (email, password) else {
         return Err(ApiError::structure("credentials need email and password"));
     };
+    guard.check_email(email).map_err(refusal)?;
     let user = match api.db.user_by_email(email).await {
         Ok(u) => Some(u),
         Err(StoreError::NotFound) => None,
@@ -143,7 +194,7 @@ pub async fn login(State(st): State<AppState>, body: axum::body::Bytes) -> ApiRe
     };
     // Verify against a fixed hash when the user is unknown, so timing does not reveal accounts.
     let hash = user.as_ref().map_or_else(|| api.dummy_hash.clone(), |u| u.password_hash.clone());
-    let ok = verify_password(password.to_string(), hash).await;
+    let ok = verify_password_bounded(api, password.to_string(), hash).await?;
     match user {
         Some(u) if ok => Ok(Json(issue(&st, &u, None).await?)),
         _ => Err(ApiError::auth_invalid("Invalid credentials")),
@@ -151,19 +202,27 @@ pub async fn login(State(st): State<AppState>, body: axum::body::Bytes) -> ApiRe
 }
 
 /// `POST /api/authorize/refresh` with the access token header and `{"expire_token": "..."}`.
+///
+/// A refresh token works once. Presenting a spent one answers 401 and revokes its refresh family
+/// (the login it came from and every pair refreshed from it): either the client or a thief holds
+/// a copy, and the server cannot tell which.
 pub async fn refresh(State(st): State<AppState>, parts: Parts, body: axum::body::Bytes) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let token = token_of(&parts).ok_or_else(ApiError::auth_missing)?;
+    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let expire = v.get("expire_token").and_then(Value::as_str).ok_or_else(|| {
+        ApiError::structure("Could not locate field for key_path expire_token from provided dict data")
+    })?;
+    let expire_hash = hash_token(expire);
+    if let Some(family) = api.db.spent_refresh_family(&expire_hash).await? {
+        return Err(reused(api, family).await);
+    }
     let caller = match api.db.session_by_access(&hash_token(&token)).await {
         Ok(s) => s,
         Err(StoreError::NotFound) => return Err(ApiError::auth_invalid("Authorization token is invalid")),
         Err(e) => return Err(e.into()),
     };
-    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let expire = v.get("expire_token").and_then(Value::as_str).ok_or_else(|| {
-        ApiError::structure("Could not locate field for key_path expire_token from provided dict data")
-    })?;
-    let target = match api.db.session_by_expire(&hash_token(expire)).await {
+    let target = match api.db.session_by_expire(&expire_hash).await {
         Ok(s) => s,
         Err(StoreError::NotFound) => return Err(ApiError::auth_invalid("Session not found")),
         Err(e) => return Err(e.into()),
@@ -171,6 +230,29 @@ pub async fn refresh(State(st): State<AppState>, parts: Parts, body: axum::body:
     if target.user_id != caller.user_id {
         return Err(ApiError::forbidden("You have not access to refresh this session"));
     }
+    // Two refreshes racing with one token: only one spends it, the other is a reuse.
+    if !api.db.spend_refresh_token(&target, &expire_hash).await? {
+        return Err(reused(api, target.family_id).await);
+    }
     let user = api.db.user(target.user_id).await?;
     Ok(Json(issue(&st, &user, Some(target.id)).await?))
+}
+
+/// Revokes the family of a reused refresh token; the error to answer.
+async fn reused(api: &FullApi, family: uuid::Uuid) -> ApiError {
+    match api.db.revoke_session_family(family).await {
+        Ok(n) => {
+            tracing::warn!(%family, revoked = n, "a spent refresh token was presented again: its sessions are revoked");
+            ApiError::auth_invalid("Refresh token already used: its sessions are revoked")
+        }
+        Err(e) => e.into(),
+    }
+}
+
+/// `POST /api/authorize/logout` (our extension): ends the caller's login, that is the session of
+/// the token and every pair refreshed from the same login. 204; the token then answers 401.
+pub async fn logout(State(st): State<AppState>, auth: Auth) -> ApiResult<StatusCode> {
+    let api = st.api()?;
+    api.db.revoke_session_family(auth.session.family_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -49,6 +49,12 @@ impl ApiError {
     pub fn too_large(m: impl Into<String>) -> Self {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, 4, m)
     }
+    /// 429 or 503, error 11 (our code: "too many requests, retry later"); the response carries
+    /// `Retry-After` and `details.retry_after`, both in whole seconds.
+    pub fn retry_later(status: StatusCode, m: impl Into<String>, after: std::time::Duration) -> Self {
+        let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+        Self::new(status, 11, m).with_details(json!({ "retry_after": secs.max(1) }))
+    }
     #[must_use]
     pub fn with_details(mut self, d: Value) -> Self {
         self.details = d;
@@ -85,8 +91,17 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error_code": self.code, "error_message": self.message, "details": self.details })))
-            .into_response()
+        let busy = matches!(self.status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE);
+        let retry_after = self.details.get("retry_after").and_then(Value::as_u64).filter(|_| busy);
+        let mut r = (
+            self.status,
+            Json(json!({ "error_code": self.code, "error_message": self.message, "details": self.details })),
+        )
+            .into_response();
+        if let Some(s) = retry_after {
+            r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(s));
+        }
+        r
     }
 }
 

@@ -8,10 +8,11 @@ pub mod error;
 pub mod folders;
 pub mod meta;
 pub mod query;
+pub mod throttle;
 
 use axum::Json;
 use axum::Router;
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, delete, get, post};
 use serde_json::json;
 
 use crate::state::AppState;
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
     r = both(r, "/api/version", get(version));
     r = both(r, "/api/authorize/auth", post(auth::login));
     r = both(r, "/api/authorize/refresh", post(auth::refresh));
+    r = both(r, "/api/authorize/logout", post(auth::logout));
     r = both(r, "/api/companies", get(accounts::list_companies).post(accounts::create_company));
     r = both(
         r,
@@ -34,6 +36,7 @@ pub fn router() -> Router<AppState> {
     );
     r = both(r, "/api/users", get(accounts::list_users).post(accounts::create_user));
     r = both(r, "/api/users/{id}", get(accounts::get_user).patch(accounts::update_user).delete(accounts::delete_user));
+    r = both(r, "/api/users/{id}/sessions", delete(accounts::revoke_sessions));
     r = both(r, "/api/folders", get(folders::list).post(folders::create));
     r = both(r, "/api/folders/{id}", get(folders::get_one).delete(folders::delete));
     r = both(r, "/api/folders/{id}/media", post(folders::add_media));
