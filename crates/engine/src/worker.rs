@@ -6,14 +6,15 @@
 //! an in-process `Notify` when this process queues work, PostgreSQL `LISTEN oz_jobs` for work
 //! queued by other processes, and a poll interval as a fallback.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use oz_domain::access::Scope;
 use oz_storage::{Backend, Db, StoreError};
 use oz_vision::Pipeline;
-use tokio::sync::{Notify, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::cache::DecodeCache;
 use crate::files::MediaFiles;
@@ -232,11 +233,35 @@ impl Engine {
         }
     }
 
-    async fn webhook_loop(&self, mut shutdown: watch::Receiver<bool>) {
-        let client = reqwest::Client::new();
-        loop {
+    /// Claims due deliveries and runs them concurrently: at most `concurrency` attempts in
+    /// flight, at most `per_host` to one `host:port`. A delivery whose host is busy goes back to
+    /// the queue for a moment (without counting an attempt), so a slow or black-hole endpoint
+    /// holds only its own slots and delays nobody else.
+    async fn webhook_loop(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let cfg = &self.cfg.webhook;
+        let client = match webhook::client(cfg) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "webhooks cannot be delivered");
+                return;
+            }
+        };
+        let global = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
+        let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
+        let mut running = JoinSet::new();
+        // Deferred deliveries come back after this; a busy host's slot frees within `timeout`.
+        let defer = cfg.timeout.clamp(Duration::from_millis(200), Duration::from_secs(1)).as_secs_f64();
+        'outer: loop {
             loop {
-                let d = match self.db.claim_delivery(self.cfg.webhook.timeout.as_secs_f64() + 30.0).await {
+                while running.try_join_next().is_some() {}
+                let slot = tokio::select! {
+                    _ = shutdown.changed() => break 'outer,
+                    p = Arc::clone(&global).acquire_owned() => match p {
+                        Ok(p) => p,
+                        Err(_) => break 'outer,
+                    },
+                };
+                let d = match self.db.claim_delivery(cfg.timeout.as_secs_f64() + 30.0).await {
                     Ok(Some(d)) => d,
                     Ok(None) => break,
                     Err(e) => {
@@ -244,18 +269,56 @@ impl Engine {
                         break;
                     }
                 };
-                self.deliver(&client, d).await;
+                if hosts.len() > 1024 {
+                    hosts.retain(|_, s| Arc::strong_count(s) > 1);
+                }
+                let host = webhook::guard::host_key(&d.url);
+                let per_host = cfg.per_host.max(1);
+                let sem = Arc::clone(hosts.entry(host).or_insert_with(|| Arc::new(Semaphore::new(per_host))));
+                match sem.try_acquire_owned() {
+                    Ok(host_slot) => {
+                        let e = Arc::clone(&self);
+                        let client = client.clone();
+                        running.spawn(async move {
+                            e.deliver(&client, d).await;
+                            drop((host_slot, slot));
+                        });
+                    }
+                    Err(_) => {
+                        if let Err(e) = self.db.delivery_deferred(d.id, oz_storage::now() + defer).await {
+                            tracing::warn!(error = %e, "cannot defer a webhook");
+                        }
+                    }
+                }
             }
             let notified = self.hooks_wake.notified();
             tokio::select! {
-                _ = shutdown.changed() => return,
+                _ = shutdown.changed() => break,
                 () = notified => {}
                 () = tokio::time::sleep(self.cfg.poll.max(Duration::from_millis(500))) => {}
             }
         }
+        // Let attempts in flight finish for a moment; the others are claimed again after their
+        // lease (same event id).
+        let _ = tokio::time::timeout(cfg.timeout.min(Duration::from_secs(5)), async {
+            while running.join_next().await.is_some() {}
+        })
+        .await;
     }
 
     async fn deliver(&self, client: &reqwest::Client, d: oz_storage::Delivery) {
+        let url = webhook::guard::redact(&d.url);
+        let signing = match self.db.webhook_signing(d.folder_id).await {
+            Ok(s) => s,
+            Err(StoreError::NotFound) => {
+                let _ = self.db.delivery_failed(d.id, None, "folder was deleted", None).await;
+                return;
+            }
+            Err(e) => {
+                let _ = self.db.delivery_failed(d.id, None, &e.to_string(), Some(oz_storage::now() + 5.0)).await;
+                return;
+            }
+        };
         let body = match d.body.clone() {
             Some(b) => b,
             None => match self.folder_json(d.folder_id).await {
@@ -276,15 +339,20 @@ impl Engine {
                 }
             },
         };
-        match webhook::send(client, &self.cfg.webhook, &d.url, &d.id.to_string(), &body).await {
+        let secret = signing.secret.as_deref().or(self.cfg.webhook.secret.as_deref());
+        match webhook::send(client, &self.cfg.webhook, &d.url, &d.id.to_string(), &body, secret).await {
             Attempt::Delivered(status) => {
-                tracing::info!(url = %d.url, event = %d.id, status, "webhook delivered");
+                tracing::info!(%url, event = %d.id, status, "webhook delivered");
                 let _ = self.db.delivery_done(d.id, i64::from(status)).await;
             }
             Attempt::Failed { status, error } => {
                 let next = self.cfg.webhook.backoff(d.attempts).map(|s| oz_storage::now() + s);
-                tracing::warn!(url = %d.url, event = %d.id, attempt = d.attempts, %error, retry = next.is_some(), "webhook failed");
+                tracing::warn!(%url, event = %d.id, attempt = d.attempts, %error, retry = next.is_some(), "webhook failed");
                 let _ = self.db.delivery_failed(d.id, status.map(i64::from), &error, next).await;
+            }
+            Attempt::Refused(error) => {
+                tracing::warn!(%url, event = %d.id, %error, "webhook refused");
+                let _ = self.db.delivery_failed(d.id, None, &error, None).await;
             }
         }
     }

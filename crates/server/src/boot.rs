@@ -62,11 +62,20 @@ pub async fn start(args: &EngineArgs, listen: Option<SocketAddr>) -> anyhow::Res
             timeout: Duration::from_secs(args.webhook_timeout.max(1)),
             max_attempts: args.webhook_max_attempts.max(1),
             retry_step: Duration::from_secs(args.webhook_retry_step.max(1)),
+            allow_private: args.webhook_allow_private,
+            ca_file: args.webhook_ca_file.clone(),
+            concurrency: args.webhook_concurrency.max(1),
+            per_host: args.webhook_per_host.max(1),
         },
         urls: Urls { base },
         database_url: Some(url),
         decode_cache: args.decode_cache,
     };
+    // Fail at start, not at the first webhook, when OZ_WEBHOOK_CA_FILE is wrong.
+    oz_engine::webhook::client(&cfg.webhook).context("cannot set up webhook delivery")?;
+    if cfg.webhook.allow_private {
+        tracing::warn!("OZ_WEBHOOK_ALLOW_PRIVATE is on: webhooks may go to loopback and private addresses");
+    }
     let pipeline = Arc::new(pipeline);
     let engine = Engine::new(db.clone(), pipeline.clone(), files, cfg);
     Ok(Booted { db, pipeline, engine })

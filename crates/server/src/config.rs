@@ -136,6 +136,19 @@ pub struct EngineArgs {
     /// First webhook retry delay, seconds (doubles each attempt, at most one hour).
     #[arg(long, env = "OZ_WEBHOOK_RETRY_STEP", default_value_t = 5)]
     pub webhook_retry_step: u64,
+    /// Deliver webhooks to loopback, private, link-local and other non-public addresses too
+    /// (refused by default: SSRF guard).
+    #[arg(long, env = "OZ_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
+    /// PEM file of CA certificates trusted for HTTPS webhooks, in addition to the system roots.
+    #[arg(long, env = "OZ_WEBHOOK_CA_FILE")]
+    pub webhook_ca_file: Option<PathBuf>,
+    /// Webhook attempts in flight at once in this process.
+    #[arg(long, env = "OZ_WEBHOOK_CONCURRENCY", default_value_t = 16)]
+    pub webhook_concurrency: usize,
+    /// Webhook attempts in flight at once to one host:port.
+    #[arg(long, env = "OZ_WEBHOOK_PER_HOST", default_value_t = 2)]
+    pub webhook_per_host: usize,
     /// Decoded uploads kept in memory for the analyses that follow (entries, 0 = off; a 4 s
     /// 720p video with 8 sampled frames takes about 22 MB).
     #[arg(long, env = "OZ_DECODE_CACHE", default_value_t = 8)]

@@ -18,6 +18,22 @@ pub struct DeliveryState {
     pub last_error: Option<String>,
 }
 
+/// The company of a folder and its own webhook secret.
+#[derive(Clone, PartialEq)]
+pub struct WebhookSigning {
+    pub company_id: Option<Uuid>,
+    pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for WebhookSigning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSigning")
+            .field("company_id", &self.company_id)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
 impl Db {
     /// Claims the next due delivery.
     pub async fn claim_delivery(&self, lease_s: f64) -> Result<Option<Delivery>> {
@@ -85,6 +101,72 @@ impl Db {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Gives a claimed delivery back without counting an attempt, due again at `next_attempt_at`
+    /// (its host had no free delivery slot).
+    pub async fn delivery_deferred(&self, id: Uuid, next_attempt_at: f64) -> Result<()> {
+        sqlx::query(
+            "update webhook_deliveries set attempts = case when attempts > 0 then attempts - 1 else 0 end, \
+             lease_until = null, next_attempt_at = $2 where id = $1 and state = 'pending'",
+        )
+        .bind(id.to_string())
+        .bind(next_attempt_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Sets (or replaces) a company's webhook signing secret.
+    pub async fn set_company_webhook_secret(&self, company_id: Uuid, secret: &str) -> Result<f64> {
+        let t = now();
+        sqlx::query(
+            "insert into company_webhook_secrets (company_id, secret, time_updated) values ($1, $2, $3) \
+             on conflict (company_id) do update set secret = excluded.secret, time_updated = excluded.time_updated",
+        )
+        .bind(company_id.to_string())
+        .bind(secret)
+        .bind(t)
+        .execute(&self.pool)
+        .await?;
+        Ok(t)
+    }
+
+    /// Removes a company's webhook secret (its webhooks fall back to `OZ_WEBHOOK_SECRET`);
+    /// `NotFound` when it had none.
+    pub async fn delete_company_webhook_secret(&self, company_id: Uuid) -> Result<()> {
+        let r = sqlx::query("delete from company_webhook_secrets where company_id = $1")
+            .bind(company_id.to_string())
+            .execute(&self.pool)
+            .await?;
+        if r.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    /// When a company's webhook secret was last set, if it has one (the secret itself is never
+    /// read back through the API).
+    pub async fn company_webhook_secret_time(&self, company_id: Uuid) -> Result<Option<f64>> {
+        let row = sqlx::query("select time_updated from company_webhook_secrets where company_id = $1")
+            .bind(company_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| crate::model::f(&r, "time_updated")).transpose()
+    }
+
+    /// How to sign a folder's webhook: its company and that company's secret, if any; `NotFound`
+    /// when the folder is gone.
+    pub async fn webhook_signing(&self, folder_id: Uuid) -> Result<WebhookSigning> {
+        let row = sqlx::query(
+            "select f.company_id as company_id, s.secret as secret from folders f \
+             left join company_webhook_secrets s on s.company_id = f.company_id where f.id = $1",
+        )
+        .bind(folder_id.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Ok(WebhookSigning {
+            company_id: crate::model::oid(&row, "company_id")?,
+            secret: crate::model::os(&row, "secret")?,
+        })
     }
 
     pub async fn deliveries_of_folder(&self, folder_id: Uuid) -> Result<Vec<DeliveryState>> {

@@ -1361,3 +1361,52 @@ async fn webhook_deliveries(db: Db, _url: String) {
     }
     assert_eq!(states, ["delivered", "failed", "pending"]);
 }
+
+// ---- webhook hardening --------------------------------------------------------------------------
+
+both!(webhook_secrets_and_deferral);
+
+/// Per-company webhook secrets (set, rotate, remove, removed with the company) and deliveries
+/// given back to the queue without counting an attempt.
+async fn webhook_secrets_and_deferral(db: Db, _url: String) {
+    let (company, _, f, _) = company_user_folder(&db, Some("https://hook.example/s")).await;
+    let s = db.webhook_signing(f.id).await.expect("signing");
+    assert_eq!((s.company_id, s.secret), (Some(company), None), "no secret of its own yet");
+    assert!(db.company_webhook_secret_time(company).await.expect("time").is_none());
+
+    let t1 = db.set_company_webhook_secret(company, "first").await.expect("set");
+    assert_eq!(db.webhook_signing(f.id).await.expect("signing").secret.as_deref(), Some("first"));
+    assert_eq!(db.company_webhook_secret_time(company).await.expect("time"), Some(t1));
+    db.set_company_webhook_secret(company, "second").await.expect("rotate");
+    assert_eq!(db.webhook_signing(f.id).await.expect("signing").secret.as_deref(), Some("second"));
+
+    // Another company's folder does not see it; a folder without a company has none.
+    let (other, _, g, _) = company_user_folder(&db, None).await;
+    assert_eq!(db.webhook_signing(g.id).await.expect("signing"), oz_storage::webhooks::WebhookSigning {
+        company_id: Some(other),
+        secret: None
+    });
+    let (nobody, _) = db.create_folder(None, None, &json!({}), None, &[]).await.expect("folder");
+    assert_eq!(db.webhook_signing(nobody.id).await.expect("signing").company_id, None);
+    assert_not_found(db.webhook_signing(Uuid::new_v4()).await, "unknown folder");
+
+    db.delete_company_webhook_secret(company).await.expect("delete");
+    assert_eq!(db.webhook_signing(f.id).await.expect("signing").secret, None);
+    assert_not_found(db.delete_company_webhook_secret(company).await, "deleted twice");
+
+    // Removed with its company.
+    let lone = db.create_company("lone", &json!({})).await.expect("company");
+    db.set_company_webhook_secret(lone.id, "x").await.expect("set");
+    db.delete_company(lone.id).await.expect("delete company");
+    assert!(db.company_webhook_secret_time(lone.id).await.expect("time").is_none());
+
+    // Deferral: back in the queue, later, without an attempt counted.
+    let (_, d1) = folder_with_delivery(&db, "https://hook.example/d").await;
+    let d = db.claim_delivery(30.0).await.expect("claim").expect("delivery");
+    assert_eq!((d.id, d.attempts), (d1, 1));
+    db.delivery_deferred(d1, now() + 0.5).await.expect("defer");
+    assert_eq!(db.claim_delivery(30.0).await.expect("claim"), None, "not before its time");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let d = db.claim_delivery(30.0).await.expect("claim").expect("due again");
+    assert_eq!((d.id, d.attempts), (d1, 1), "the deferral did not count as an attempt");
+}

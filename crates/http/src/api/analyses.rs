@@ -142,11 +142,7 @@ pub async fn create(
         Some(Value::Array(a)) => a.clone(),
         _ => return Err(ApiError::structure("Could not locate field for key_path analyses from provided dict data")),
     };
-    let hook = match v.get("resolution_endpoint") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.starts_with("http://") || s.starts_with("https://") => Some(s.clone()),
-        Some(_) => return Err(ApiError::value("resolution_endpoint must be an http(s) URL")),
-    };
+    let hook = super::webhooks::resolution_endpoint(v.get("resolution_endpoint"))?;
     let created = start(api, &auth, &folder, &reqs, hook.as_deref()).await?;
     let media = api.db.folder_media(folder.id).await?;
     Ok((StatusCode::CREATED, Json(Value::Array(render_all(api, &folder, &media, &created)))))

@@ -143,12 +143,7 @@ async fn store_files(
 }
 
 fn endpoint(payload: &serde_json::Map<String, Value>) -> ApiResult<Option<String>> {
-    match payload.get("resolution_endpoint") {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) if s.starts_with("http://") || s.starts_with("https://") => Ok(Some(s.clone())),
-        Some(_) => Err(ApiError::value("resolution_endpoint must be an http(s) URL")),
-    }
+    super::webhooks::resolution_endpoint(payload.get("resolution_endpoint"))
 }
 
 /// `POST /api/folders/`: a folder with its media; with `analyses` in the payload the analyses run

@@ -9,6 +9,7 @@ pub mod folders;
 pub mod meta;
 pub mod query;
 pub mod throttle;
+pub mod webhooks;
 
 use axum::Json;
 use axum::Router;
@@ -33,6 +34,11 @@ pub fn router() -> Router<AppState> {
         r,
         "/api/companies/{id}",
         get(accounts::get_company).patch(accounts::update_company).delete(accounts::delete_company),
+    );
+    r = both(
+        r,
+        "/api/companies/{id}/webhook_secret",
+        get(webhooks::secret_status).post(webhooks::rotate_secret).delete(webhooks::delete_secret),
     );
     r = both(r, "/api/users", get(accounts::list_users).post(accounts::create_user));
     r = both(r, "/api/users/{id}", get(accounts::get_user).patch(accounts::update_user).delete(accounts::delete_user));

@@ -93,11 +93,20 @@ pub struct Options {
     pub session_ttl: Duration,
     pub attachment_max_count: usize,
     pub attachment_max_size: u64,
+    /// `OZ_WEBHOOK_ALLOW_PRIVATE`: on, so webhooks reach the loopback receivers of the tests.
+    pub webhook_allow_private: bool,
+    pub webhook_timeout: Duration,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { session_ttl: Duration::from_secs(900), attachment_max_count: 10, attachment_max_size: 10 * 1024 * 1024 }
+        Self {
+            session_ttl: Duration::from_secs(900),
+            attachment_max_count: 10,
+            attachment_max_size: 10 * 1024 * 1024,
+            webhook_allow_private: true,
+            webhook_timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -119,9 +128,11 @@ pub async fn start(kind: Kind, opts: Options) -> Option<TestServer> {
         runner: RunnerConfig { thresholds: oz_domain::decision::DecisionThresholds::DEFAULT, threshold_spoofing: 0.42 },
         webhook: WebhookConfig {
             secret: Some(SECRET.into()),
-            timeout: Duration::from_secs(5),
+            timeout: opts.webhook_timeout,
             max_attempts: 5,
             retry_step: Duration::from_millis(200),
+            allow_private: opts.webhook_allow_private,
+            ..WebhookConfig::default()
         },
         urls: Urls { base: base.clone() },
         database_url: Some(url),

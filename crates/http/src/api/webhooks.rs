@@ -1,0 +1,72 @@
+//! Webhook settings (our extension to the Oz API): the `resolution_endpoint` check shared by the
+//! routes that accept one, and a company's own signing secret.
+//!
+//! `POST /api/companies/{id}/webhook_secret` makes a new secret and answers it once (rotation is
+//! the same call); `GET` tells whether one is set, never the secret; `DELETE` removes it (the
+//! company's webhooks are then signed with `OZ_WEBHOOK_SECRET`, if set). ADMIN, or the
+//! company's own CLIENT ADMIN.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use oz_engine::webhook::guard;
+use oz_storage::StoreError;
+use rand::RngCore;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::auth::Auth;
+use super::error::{ApiError, ApiResult, lookup, parse_id};
+use crate::state::AppState;
+
+/// A `resolution_endpoint` from a request body: absent, `null` or blank is none; otherwise an
+/// `http(s)` URL with a host and no user-info (400, Oz error code 4). Addresses are checked
+/// when the webhook is sent.
+pub fn resolution_endpoint(v: Option<&Value>) -> ApiResult<Option<String>> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => match guard::check_endpoint(s) {
+            Ok(_) => Ok(Some(s.trim().to_string())),
+            Err(e) => Err(ApiError::value(e.to_string())),
+        },
+        Some(_) => Err(ApiError::value("resolution_endpoint must be an http(s) URL")),
+    }
+}
+
+/// The company, if the caller may manage its webhook secret.
+async fn managed_company(st: &AppState, auth: &Auth, id: &str) -> ApiResult<Uuid> {
+    let api = st.api()?;
+    let id = parse_id(id, "Company")?;
+    api.db.company(id, &auth.principal.company_scope()).await.map_err(lookup("Company"))?;
+    if !auth.principal.can_manage_company(Some(id)) {
+        return Err(ApiError::forbidden("you cannot change this company"));
+    }
+    Ok(id)
+}
+
+/// `POST /api/companies/{id}/webhook_secret`: a new secret, shown in this answer only.
+pub async fn rotate_secret(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let id = managed_company(&st, &auth, &id).await?;
+    let mut raw = [0u8; 32];
+    rand::rng().fill_bytes(&mut raw);
+    let secret = format!("whsec_{}", hex::encode(raw));
+    let t = st.api()?.db.set_company_webhook_secret(id, &secret).await?;
+    Ok(Json(json!({ "company_id": id.to_string(), "webhook_secret": secret, "time_updated": t })))
+}
+
+/// `GET /api/companies/{id}/webhook_secret`: whether a secret is set, and since when.
+pub async fn secret_status(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let id = managed_company(&st, &auth, &id).await?;
+    let t = st.api()?.db.company_webhook_secret_time(id).await?;
+    Ok(Json(json!({ "company_id": id.to_string(), "is_set": t.is_some(), "time_updated": t })))
+}
+
+/// `DELETE /api/companies/{id}/webhook_secret`.
+pub async fn delete_secret(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let id = managed_company(&st, &auth, &id).await?;
+    match st.api()?.db.delete_company_webhook_secret(id).await {
+        Ok(()) | Err(StoreError::NotFound) => Ok(StatusCode::NO_CONTENT),
+        Err(e) => Err(e.into()),
+    }
+}
