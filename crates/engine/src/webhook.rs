@@ -12,13 +12,25 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 /// Delivery settings.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WebhookConfig {
     pub secret: Option<String>,
     pub timeout: Duration,
     pub max_attempts: i64,
     /// First retry delay; doubled each attempt, capped at one hour.
     pub retry_step: Duration,
+}
+
+/// Shows whether a secret is set, never its value.
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
+            .field("timeout", &self.timeout)
+            .field("max_attempts", &self.max_attempts)
+            .field("retry_step", &self.retry_step)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for WebhookConfig {

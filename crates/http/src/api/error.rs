@@ -2,7 +2,7 @@
 //! HTTP status of spec §13. Storage and engine errors map here.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use oz_storage::StoreError;
 use serde_json::{Value, json};
@@ -49,6 +49,27 @@ impl ApiError {
     pub fn too_large(m: impl Into<String>) -> Self {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, 4, m)
     }
+    /// 503 with `Retry-After`: every inference slot is taken (see [`crate::admission`]).
+    pub fn busy() -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, 0, "the server is busy analysing other media: retry later")
+    }
+
+    /// The Oz body for an error answer that the router or an extractor made (unknown route 404,
+    /// wrong method 405, oversize body 413, rejected body, caught panic), keeping its status.
+    pub fn for_status(status: StatusCode, message: impl Into<String>) -> Self {
+        let code = match status.as_u16() {
+            401 => 7,
+            403 => 9,
+            404 => 10,
+            405 => 1,
+            413 | 422 => 4,
+            501 => 2,
+            s if s >= 500 => 0,
+            _ => 3,
+        };
+        Self::new(status, code, message)
+    }
+
     #[must_use]
     pub fn with_details(mut self, d: Value) -> Self {
         self.details = d;
@@ -85,8 +106,15 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error_code": self.code, "error_message": self.message, "details": self.details })))
-            .into_response()
+        let mut r = (
+            self.status,
+            Json(json!({ "error_code": self.code, "error_message": self.message, "details": self.details })),
+        )
+            .into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(crate::admission::RETRY_AFTER_SECS));
+        }
+        r
     }
 }
 

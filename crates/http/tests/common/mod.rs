@@ -15,7 +15,7 @@ use oz_engine::render::Urls;
 use oz_engine::runner::RunnerConfig;
 use oz_engine::webhook::WebhookConfig;
 use oz_engine::{Engine, EngineConfig};
-use oz_http::{ApiConfig, AppState, FullApi, LiteConfig};
+use oz_http::{Admission, AdmissionConfig, ApiConfig, AppState, FullApi, LiteConfig};
 use oz_storage::Db;
 use oz_vision::{Pipeline, PipelineConfig};
 use serde_json::{Value, json};
@@ -79,6 +79,8 @@ pub struct TestServer {
     pub db: Db,
     pub engine: Arc<Engine>,
     pub data: PathBuf,
+    /// The server's admission gate: a test may hold its permits.
+    pub admission: Arc<Admission>,
     stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -93,11 +95,19 @@ pub struct Options {
     pub session_ttl: Duration,
     pub attachment_max_count: usize,
     pub attachment_max_size: u64,
+    pub lite: LiteConfig,
+    pub admission: AdmissionConfig,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { session_ttl: Duration::from_secs(900), attachment_max_count: 10, attachment_max_size: 10 * 1024 * 1024 }
+        Self {
+            session_ttl: Duration::from_secs(900),
+            attachment_max_count: 10,
+            attachment_max_size: 10 * 1024 * 1024,
+            lite: LiteConfig::default(),
+            admission: AdmissionConfig::default(),
+        }
     }
 }
 
@@ -141,7 +151,8 @@ pub async fn start(kind: Kind, opts: Options) -> Option<TestServer> {
         },
         dummy_hash: oz_http::api::auth::hash_password("dummy-password".into()).await.expect("hash"),
     };
-    let state = AppState::with_api(pipeline(), LiteConfig::default(), api);
+    let admission = Admission::new(opts.admission);
+    let state = AppState::with_api(pipeline(), opts.lite, api).with_admission(admission.clone());
     let (stop, rx) = tokio::sync::watch::channel(false);
     engine.start(rx.clone());
     let mut rx2 = rx;
@@ -151,7 +162,7 @@ pub async fn start(kind: Kind, opts: Options) -> Option<TestServer> {
         })
         .await;
     });
-    Some(TestServer { base, db, engine, data, stop })
+    Some(TestServer { base, db, engine, data, admission, stop })
 }
 
 /// Creates an ADMIN directly in the database and logs in.
