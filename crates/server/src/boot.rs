@@ -137,10 +137,10 @@ fn admin_password(args: &CreateAdminArgs) -> anyhow::Result<String> {
              set OZ_ADMIN_PASSWORD or write the password on standard input"
         );
     }
-    if let Ok(p) = std::env::var("OZ_ADMIN_PASSWORD") {
-        if !p.is_empty() {
-            return Ok(p);
-        }
+    if let Ok(p) = std::env::var("OZ_ADMIN_PASSWORD")
+        && !p.is_empty()
+    {
+        return Ok(p);
     }
     use std::io::{BufRead, IsTerminal};
     let stdin = std::io::stdin();
