@@ -31,6 +31,14 @@ pub enum LiteErrorKind {
     Internal,
     /// 001002: the models are not loaded ("TFSS error – call the health method").
     NotReady,
+    /// Every inference slot and the wait queue are taken: 503 with `Retry-After`. Oz has no code of
+    /// its own for this; the processor's internal-error code 001001 is used.
+    Busy,
+    /// `OZ_LITE_AUTH` is on and the request has no valid token: 401, code 002006 (an openoz
+    /// extension: Oz's API Lite has no authentication).
+    Unauthorized,
+    /// No such route: 404, code 002002 (the request names nothing).
+    NoRoute,
 }
 
 impl LiteErrorKind {
@@ -48,8 +56,10 @@ impl LiteErrorKind {
                 K::TemplateFailed => "BPE-003001",
                 K::NoFace => "BPE-003002",
                 K::ManyFaces => "BPE-003003",
-                K::Internal => "BPE-001001",
+                K::Internal | K::Busy => "BPE-001001",
                 K::NotReady => "BPE-001002",
+                K::Unauthorized => "BPE-002006",
+                K::NoRoute => "BPE-002002",
             },
             Processor::Liveness => match self {
                 K::InvalidContentType => "LDE-002001",
@@ -59,17 +69,23 @@ impl LiteErrorKind {
                     "LDE-002004"
                 }
                 K::InvalidPart => "LDE-002005",
-                K::Internal => "LDE-001001",
+                K::Internal | K::Busy => "LDE-001001",
                 K::NotReady => "LDE-001002",
+                K::Unauthorized => "LDE-002006",
+                K::NoRoute => "LDE-002002",
             },
         }
     }
 
-    /// HTTP status: 500 for internal errors, 400 for everything else (as Oz documents).
+    /// HTTP status: 500 for internal errors, 400 for everything else (as Oz documents); 503, 401
+    /// and 404 for the kinds Oz does not document.
     #[must_use]
     pub fn http_status(self) -> u16 {
         match self {
             LiteErrorKind::Internal => 500,
+            LiteErrorKind::Busy => 503,
+            LiteErrorKind::Unauthorized => 401,
+            LiteErrorKind::NoRoute => 404,
             _ => 400,
         }
     }
@@ -91,5 +107,11 @@ mod tests {
         assert_eq!(K::InvalidPart.code(Processor::Liveness), "LDE-002005");
         assert_eq!(K::Internal.http_status(), 500);
         assert_eq!(K::NoFace.http_status(), 400);
+        assert_eq!(K::Busy.code(Processor::Liveness), "LDE-001001");
+        assert_eq!(K::Busy.http_status(), 503);
+        assert_eq!(K::Unauthorized.code(Processor::Biometry), "BPE-002006");
+        assert_eq!(K::Unauthorized.http_status(), 401);
+        assert_eq!(K::NoRoute.code(Processor::Liveness), "LDE-002002");
+        assert_eq!(K::NoRoute.http_status(), 404);
     }
 }

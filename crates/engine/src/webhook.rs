@@ -56,6 +56,18 @@ impl std::fmt::Debug for WebhookConfig {
     }
 }
 
+/// Shows whether a secret is set, never its value.
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
+            .field("timeout", &self.timeout)
+            .field("max_attempts", &self.max_attempts)
+            .field("retry_step", &self.retry_step)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Default for WebhookConfig {
     fn default() -> Self {
         Self {

@@ -22,7 +22,7 @@ use crate::render::{self, Urls};
 use crate::runner::{self, RunnerConfig};
 use crate::webhook::{self, Attempt, WebhookConfig};
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EngineConfig {
     pub workers: usize,
     pub lease: Duration,
@@ -39,6 +39,25 @@ pub struct EngineConfig {
     pub database_url: Option<String>,
     /// Decoded media kept in memory between upload and analysis (entries; 0 = off).
     pub decode_cache: usize,
+}
+
+/// `database_url` may hold a password: only whether it is set is shown.
+impl std::fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("workers", &self.workers)
+            .field("lease", &self.lease)
+            .field("poll", &self.poll)
+            .field("max_attempts", &self.max_attempts)
+            .field("expire_after", &self.expire_after)
+            .field("expire_every", &self.expire_every)
+            .field("runner", &self.runner)
+            .field("webhook", &self.webhook)
+            .field("urls", &self.urls)
+            .field("database_url", &self.database_url.as_ref().map(|_| "[redacted]"))
+            .field("decode_cache", &self.decode_cache)
+            .finish_non_exhaustive()
+    }
 }
 
 pub struct Engine {
@@ -363,5 +382,33 @@ impl Engine {
         let media = self.db.folder_media(folder_id).await?;
         let analyses = self.db.analyses_of_folders(&[folder_id]).await?;
         Ok(render::folder(&f, &media, Some(&analyses), &self.cfg.urls))
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_the_database_url_and_the_webhook_secret() {
+        let cfg = EngineConfig {
+            workers: 1,
+            lease: Duration::from_secs(60),
+            poll: Duration::from_secs(1),
+            max_attempts: 5,
+            expire_after: Duration::from_secs(900),
+            expire_every: Duration::from_secs(60),
+            runner: RunnerConfig {
+                thresholds: oz_domain::decision::DecisionThresholds::DEFAULT,
+                threshold_spoofing: 0.42,
+            },
+            webhook: WebhookConfig { secret: Some("hook-secret-5678".into()), ..WebhookConfig::default() },
+            urls: Urls { base: "http://127.0.0.1:8080".into() },
+            database_url: Some("postgres://oz:db-pass-1234@db/oz".into()),
+            decode_cache: 8,
+        };
+        let shown = format!("{cfg:?} {cfg:#?}");
+        assert!(!shown.contains("db-pass-1234") && !shown.contains("hook-secret-5678"), "{shown}");
+        assert!(shown.contains("[redacted]") && shown.contains("decode_cache"), "{shown}");
     }
 }

@@ -2,7 +2,7 @@
 //! status Oz documents for the code. Every vision error maps here and nowhere else.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use oz_domain::lite::{LiteErrorKind, Processor};
 use oz_vision::VisionError;
@@ -25,6 +25,32 @@ impl LiteError {
 
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(LiteErrorKind::Internal, message)
+    }
+
+    /// 503: every inference slot is taken (see [`crate::admission`]).
+    #[must_use]
+    pub fn busy() -> Self {
+        Self::new(LiteErrorKind::Busy, "the server is busy analysing other media: retry later")
+    }
+
+    /// The Lite body for an error answer that the router or an extractor made (unknown route,
+    /// oversize body, rejected body, caught panic), keeping its status.
+    #[must_use]
+    pub fn for_status(status: StatusCode, path: &str, message: impl Into<String>) -> Self {
+        use LiteErrorKind as K;
+        let kind = match status.as_u16() {
+            401 => K::Unauthorized,
+            404 => K::NoRoute,
+            405 => K::InvalidMethod,
+            413 => K::UnreadableSample,
+            415 => K::InvalidContentType,
+            503 => K::Busy,
+            s if s >= 500 => K::Internal,
+            _ => K::InvalidPart,
+        };
+        let mut err = Self::new(kind, message).on(processor_of(path));
+        err.status = Some(status);
+        err
     }
 
     #[must_use]
@@ -57,6 +83,12 @@ impl LiteError {
     }
 }
 
+/// The Lite processor a path belongs to: liveness under `/v1/face/liveness`, biometry otherwise.
+#[must_use]
+pub fn processor_of(path: &str) -> Processor {
+    if path.contains("/face/liveness") { Processor::Liveness } else { Processor::Biometry }
+}
+
 impl IntoResponse for LiteError {
     fn into_response(self) -> Response {
         let status = self
@@ -67,6 +99,10 @@ impl IntoResponse for LiteError {
         } else {
             tracing::debug!(code = self.code(), message = %self.message, "request refused");
         }
-        (status, Json(json!({ "code": self.code(), "message": self.message }))).into_response()
+        let mut r = (status, Json(json!({ "code": self.code(), "message": self.message }))).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(crate::admission::RETRY_AFTER_SECS));
+        }
+        r
     }
 }

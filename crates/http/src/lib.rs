@@ -2,33 +2,40 @@
 //!
 //! - [`lite`]: Oz API Lite (`/version`, `/v1/face/pattern/*`, `/v1/face/liveness/*`), stateless.
 //! - [`api`]: the full Oz API (`/api/...`): accounts, folders, media, analyses, metadata.
-//! - [`error`]: Lite error bodies; [`api::error`] full API error bodies.
+//! - [`error`]: Lite error bodies; [`api::error`] full API error bodies; [`outer`]: Oz bodies for
+//!   what the router itself answers (404, 405, 413, rejections, panics).
+//! - [`admission`]: the bounded gate in front of media decoding and analysis.
 //!
 //! Handlers are thin: they read the request, run the CPU-bound pipeline on a blocking thread and
 //! shape the JSON. Rules (decisions, verdicts, statuses) live in `oz-domain`.
 
+pub mod admission;
 pub mod api;
 pub mod error;
 pub mod lite;
+pub mod outer;
 pub mod state;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
-pub use state::{ApiConfig, AppState, FullApi, LiteConfig};
+pub use admission::{Admission, AdmissionConfig};
+pub use state::{ApiConfig, AppState, FullApi, LiteAuth, LiteConfig};
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let body_limit = usize::try_from(state.lite.max_request_bytes).unwrap_or(usize::MAX);
-    Router::new()
-        .merge(lite::router())
-        .merge(api::router())
-        .with_state(state)
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(CatchPanicLayer::new())
-        .layer(TraceLayer::new_for_http())
+    let mut routes = Router::new();
+    // OZ_LITE=off: the Lite routes are not mounted and answer 404 like any unknown path.
+    if state.lite.enabled {
+        let mut lite = lite::router();
+        if state.lite.auth != LiteAuth::None {
+            lite = lite.route_layer(axum::middleware::from_fn_with_state(state.clone(), lite::access));
+        }
+        routes = routes.merge(lite);
+    }
+    let routes = routes.merge(api::router()).with_state(state);
+    outer::harden(routes, body_limit).layer(TraceLayer::new_for_http())
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves. Handlers see the TCP peer address

@@ -9,6 +9,21 @@ use oz_engine::render::Urls;
 use oz_storage::Db;
 use oz_vision::Pipeline;
 
+use crate::admission::{Admission, AdmissionConfig};
+
+/// Who may call the API Lite inference routes (`OZ_LITE_AUTH`). `/version` and the health routes
+/// stay open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LiteAuth {
+    /// Anyone who can reach the port.
+    #[default]
+    None,
+    /// A valid `X-Forensic-Access-Token` of any user of the full API.
+    Token,
+    /// A valid token of a service user (`is_service`).
+    Service,
+}
+
 /// API Lite settings.
 #[derive(Debug, Clone)]
 pub struct LiteConfig {
@@ -20,6 +35,10 @@ pub struct LiteConfig {
     pub max_request_bytes: u64,
     /// Most media parts in one request.
     pub max_parts: usize,
+    /// `OZ_LITE`: false leaves the Lite routes unmounted (they answer 404).
+    pub enabled: bool,
+    /// `OZ_LITE_AUTH`.
+    pub auth: LiteAuth,
 }
 
 impl Default for LiteConfig {
@@ -29,6 +48,8 @@ impl Default for LiteConfig {
             threshold_spoofing: oz_domain::liveness::DEFAULT_THRESHOLD_SPOOFING,
             max_request_bytes: 128 * 1024 * 1024,
             max_parts: 32,
+            enabled: true,
+            auth: LiteAuth::None,
         }
     }
 }
@@ -80,19 +101,33 @@ pub struct AppState {
     pub pipeline: Arc<Pipeline>,
     pub lite: Arc<LiteConfig>,
     pub full: Option<Arc<FullApi>>,
+    /// The gate every media decode or analysis of a request goes through.
+    pub admission: Arc<Admission>,
 }
 
 impl AppState {
     /// Lite only (no database).
     #[must_use]
     pub fn new(pipeline: Arc<Pipeline>, lite: LiteConfig) -> Self {
-        Self { pipeline, lite: Arc::new(lite), full: None }
+        Self { pipeline, lite: Arc::new(lite), full: None, admission: Admission::new(AdmissionConfig::default()) }
     }
 
     /// Lite and the full API.
     #[must_use]
     pub fn with_api(pipeline: Arc<Pipeline>, lite: LiteConfig, full: FullApi) -> Self {
-        Self { pipeline, lite: Arc::new(lite), full: Some(Arc::new(full)) }
+        Self {
+            pipeline,
+            lite: Arc::new(lite),
+            full: Some(Arc::new(full)),
+            admission: Admission::new(AdmissionConfig::default()),
+        }
+    }
+
+    /// Replaces the admission gate (`OZ_MAX_INFLIGHT`, `OZ_ADMISSION_QUEUE`, `OZ_ADMISSION_WAIT_MS`).
+    #[must_use]
+    pub fn with_admission(mut self, admission: Arc<Admission>) -> Self {
+        self.admission = admission;
+        self
     }
 
     /// The full API's state, or error 2 when this server runs Lite only.
@@ -100,8 +135,25 @@ impl AppState {
         self.full.as_ref().ok_or_else(|| crate::api::error::ApiError::not_realized("the full API is not enabled"))
     }
 
-    /// Runs CPU-bound pipeline work on a blocking thread.
+    /// Runs media decoding or analysis on a blocking thread once the admission gate lets it in
+    /// (503 with `Retry-After` when it does not). The permit lives as long as the work, even when
+    /// the client goes away.
     pub async fn run<T, F>(&self, f: F) -> Result<T, crate::error::LiteError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Pipeline) -> T + Send + 'static,
+    {
+        let permit = self.admission.enter().await.map_err(|_| crate::error::LiteError::busy())?;
+        self.probe(move |p| {
+            let out = f(p);
+            drop(permit);
+            out
+        })
+        .await
+    }
+
+    /// Runs a tiny pipeline call (the health probe) on a blocking thread, without admission.
+    pub async fn probe<T, F>(&self, f: F) -> Result<T, crate::error::LiteError>
     where
         T: Send + 'static,
         F: FnOnce(&Pipeline) -> T + Send + 'static,

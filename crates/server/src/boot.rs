@@ -17,7 +17,7 @@ use oz_storage::Db;
 use oz_storage::accounts::NewUser;
 use oz_vision::Pipeline;
 
-use crate::config::EngineArgs;
+use crate::config::{EngineArgs, Secret};
 
 pub struct Booted {
     pub db: Db,
@@ -41,7 +41,7 @@ pub async fn start(args: &EngineArgs, listen: Option<SocketAddr>) -> anyhow::Res
         load_ms = started.elapsed().as_millis() as u64,
         "models verified and loaded"
     );
-    let url = Db::url_or_default(args.database_url.as_deref(), &args.data_dir);
+    let url = Db::url_or_default(args.database_url.as_ref().map(Secret::expose), &args.data_dir);
     let db = Db::connect(&url).await.context("cannot open the database")?;
     let files = MediaFiles::open(&args.data_dir).context("cannot open the media folder")?;
     let base = args.public_url.clone().unwrap_or_else(|| match listen {
@@ -58,7 +58,7 @@ pub async fn start(args: &EngineArgs, listen: Option<SocketAddr>) -> anyhow::Res
         expire_every: Duration::from_secs(args.expire_period.max(1)),
         runner: RunnerConfig { thresholds: t.thresholds()?, threshold_spoofing: t.threshold_spoofing },
         webhook: WebhookConfig {
-            secret: args.webhook_secret.clone().filter(|s| !s.is_empty()),
+            secret: args.webhook_secret.as_ref().map(|s| s.expose().to_string()).filter(|s| !s.is_empty()),
             timeout: Duration::from_secs(args.webhook_timeout.max(1)),
             max_attempts: args.webhook_max_attempts.max(1),
             retry_step: Duration::from_secs(args.webhook_retry_step.max(1)),
@@ -122,25 +122,57 @@ async fn create(db: &Db, email: &str, password: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `oz-server create-admin --email E`: the password comes from `OZ_ADMIN_PASSWORD` or, when that
+/// is unset, from the first line of standard input; never from the command line, where `ps` and
+/// shell histories would show it.
 #[derive(Debug, Clone, Args)]
 pub struct CreateAdminArgs {
     #[arg(long)]
     pub email: String,
-    #[arg(long, env = "OZ_ADMIN_PASSWORD", hide_env_values = true)]
-    pub password: String,
+    /// No longer accepted (the password would show in `ps` and shell histories).
+    #[arg(long, hide = true)]
+    pub password: Option<Secret>,
     #[arg(long, env = "OZ_DATA_DIR", default_value = "./data")]
     pub data_dir: std::path::PathBuf,
-    #[arg(long, env = "DATABASE_URL")]
-    pub database_url: Option<String>,
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<Secret>,
+}
+
+/// The password of `create-admin`: `OZ_ADMIN_PASSWORD`, else the first line of standard input.
+fn admin_password(args: &CreateAdminArgs) -> anyhow::Result<String> {
+    if args.password.is_some() {
+        anyhow::bail!(
+            "--password is no longer accepted (command lines are visible to every user of the machine): \
+             set OZ_ADMIN_PASSWORD or write the password on standard input"
+        );
+    }
+    if let Ok(p) = std::env::var("OZ_ADMIN_PASSWORD")
+        && !p.is_empty()
+    {
+        return Ok(p);
+    }
+    use std::io::{BufRead, IsTerminal};
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("password for {} (the input is shown): ", args.email);
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line).context("cannot read the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        anyhow::bail!("no password: set OZ_ADMIN_PASSWORD or write the password on standard input");
+    }
+    Ok(password)
 }
 
 pub fn create_admin(args: &CreateAdminArgs) -> anyhow::Result<()> {
+    let password = admin_password(args)?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async {
         std::fs::create_dir_all(&args.data_dir)?;
-        let url = Db::url_or_default(args.database_url.as_deref(), &args.data_dir);
+        let url = Db::url_or_default(args.database_url.as_ref().map(Secret::expose), &args.data_dir);
         let db = Db::connect(&url).await.context("cannot open the database")?;
-        create(&db, &args.email, &args.password).await?;
+        create(&db, &args.email, &password).await?;
         println!("created ADMIN {}", args.email);
         Ok(())
     })

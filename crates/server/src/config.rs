@@ -3,12 +3,37 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use oz_domain::decision::DecisionThresholds;
-use oz_http::LiteConfig;
+use oz_http::{AdmissionConfig, LiteAuth, LiteConfig};
 use oz_vision::PipelineConfig;
 use oz_vision::limits::MediaLimits;
 use oz_vision::video::VideoLimits;
+
+/// A secret setting (a password, a key, a URL that may hold a password): its `Debug` never shows
+/// the value, and clap is told not to print it in `--help` (`hide_env_values`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The value, for the one place that uses it.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
 
 /// Settings shared by every subcommand that loads the models.
 #[derive(Debug, Clone, Args)]
@@ -107,8 +132,8 @@ pub struct EngineArgs {
     #[arg(long, env = "OZ_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
     /// Database URL: unset = embedded SQLite file in OZ_DATA_DIR; or postgres://user@host/db.
-    #[arg(long, env = "DATABASE_URL")]
-    pub database_url: Option<String>,
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<Secret>,
     /// Analysis workers in this process.
     #[arg(long, env = "OZ_WORKERS", default_value_t = 2)]
     pub workers: usize,
@@ -126,7 +151,7 @@ pub struct EngineArgs {
     pub expire_period: u64,
     /// Secret for the X-Oz-Signature HMAC of webhooks (unset: webhooks are not signed).
     #[arg(long, env = "OZ_WEBHOOK_SECRET", hide_env_values = true)]
-    pub webhook_secret: Option<String>,
+    pub webhook_secret: Option<Secret>,
     /// Webhook request timeout, seconds.
     #[arg(long, env = "OZ_WEBHOOK_TIMEOUT", default_value_t = 10)]
     pub webhook_timeout: u64,
@@ -190,11 +215,43 @@ pub struct ServeArgs {
     #[arg(long, env = "OZ_ADMIN_EMAIL")]
     pub admin_email: Option<String>,
     #[arg(long, env = "OZ_ADMIN_PASSWORD", hide_env_values = true)]
-    pub admin_password: Option<String>,
+    pub admin_password: Option<Secret>,
+    /// API Lite routes: on, or off (they answer 404).
+    #[arg(long, env = "OZ_LITE", value_enum, default_value_t = LiteSwitch::On)]
+    pub lite: LiteSwitch,
+    /// API Lite authentication: none (anyone who reaches the port), token (any valid
+    /// X-Forensic-Access-Token), service (a service user's token). Unset means none, and then the
+    /// server refuses a non-loopback OZ_LISTEN.
+    #[arg(long, env = "OZ_LITE_AUTH", value_enum)]
+    pub lite_auth: Option<LiteAuthArg>,
+    /// Requests decoding or analysing media at once (default: number of cores).
+    #[arg(long, env = "OZ_MAX_INFLIGHT")]
+    pub max_inflight: Option<usize>,
+    /// Requests that may wait for an inference slot (default: OZ_MAX_INFLIGHT); more get 503.
+    #[arg(long, env = "OZ_ADMISSION_QUEUE")]
+    pub admission_queue: Option<usize>,
+    /// Longest wait for an inference slot, milliseconds; then 503 with Retry-After.
+    #[arg(long, env = "OZ_ADMISSION_WAIT_MS", default_value_t = 3000)]
+    pub admission_wait_ms: u64,
     #[command(flatten)]
     pub login: LoginArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+/// `OZ_LITE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LiteSwitch {
+    On,
+    Off,
+}
+
+/// `OZ_LITE_AUTH`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LiteAuthArg {
+    None,
+    Token,
+    Service,
 }
 
 impl ServeArgs {
@@ -208,7 +265,100 @@ impl ServeArgs {
             threshold_spoofing: t.threshold_spoofing,
             max_request_bytes: self.max_request_bytes,
             max_parts: self.max_parts.max(1),
+            enabled: self.lite == LiteSwitch::On,
+            auth: match self.lite_auth {
+                None | Some(LiteAuthArg::None) => LiteAuth::None,
+                Some(LiteAuthArg::Token) => LiteAuth::Token,
+                Some(LiteAuthArg::Service) => LiteAuth::Service,
+            },
         })
+    }
+
+    /// Refuses to expose an unauthenticated API Lite on a non-loopback address unless the operator
+    /// chose it with `OZ_LITE_AUTH=none`.
+    pub fn check_exposure(&self) -> anyhow::Result<()> {
+        if self.lite == LiteSwitch::On && self.lite_auth.is_none() && !self.listen.ip().is_loopback() {
+            anyhow::bail!(
+                "refusing to serve API Lite without authentication on {}: anyone who reaches it can run \
+                 face liveness and biometry on the server's CPU. Set OZ_LITE_AUTH=token (any valid \
+                 X-Forensic-Access-Token) or OZ_LITE_AUTH=service, or OZ_LITE=off, or OZ_LITE_AUTH=none to \
+                 accept this",
+                self.listen
+            );
+        }
+        Ok(())
+    }
+
+    /// The admission gate's settings.
+    #[must_use]
+    pub fn admission(&self) -> AdmissionConfig {
+        let defaults = AdmissionConfig::default();
+        let max_inflight = self.max_inflight.unwrap_or(defaults.max_inflight).max(1);
+        AdmissionConfig {
+            max_inflight,
+            queue: self.admission_queue.unwrap_or(max_inflight),
+            max_wait: std::time::Duration::from_millis(self.admission_wait_ms),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn parse(args: &[&str]) -> ServeArgs {
+        let mut all = vec!["oz-server"];
+        all.extend_from_slice(args);
+        Cli::try_parse_from(all).expect("parses").serve
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let args = parse(&[
+            "--database-url",
+            "postgres://oz:db-pass-1234@db/oz",
+            "--webhook-secret",
+            "hook-secret-5678",
+            "--admin-password",
+            "admin-pass-9012",
+        ]);
+        assert_eq!(args.engine.database_url.as_ref().map(Secret::expose), Some("postgres://oz:db-pass-1234@db/oz"));
+        let shown = format!("{args:?} {args:#?}");
+        for secret in ["db-pass-1234", "hook-secret-5678", "admin-pass-9012"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("redacted"));
+    }
+
+    #[test]
+    fn lite_without_auth_only_on_loopback_unless_explicit() {
+        assert!(parse(&["--listen", "127.0.0.1:8080"]).check_exposure().is_ok());
+        assert!(parse(&["--listen", "[::1]:8080"]).check_exposure().is_ok());
+        let err = parse(&["--listen", "0.0.0.0:8080"]).check_exposure().expect_err("refused");
+        assert!(err.to_string().contains("OZ_LITE_AUTH"), "{err}");
+        assert!(parse(&["--listen", "10.1.2.3:8080"]).check_exposure().is_err());
+        assert!(parse(&["--listen", "0.0.0.0:8080", "--lite-auth", "none"]).check_exposure().is_ok());
+        assert!(parse(&["--listen", "0.0.0.0:8080", "--lite-auth", "token"]).check_exposure().is_ok());
+        assert!(parse(&["--listen", "0.0.0.0:8080", "--lite", "off"]).check_exposure().is_ok());
+        let cfg = parse(&["--lite-auth", "service", "--lite", "off"]).lite_config().expect("config");
+        assert_eq!((cfg.enabled, cfg.auth), (false, LiteAuth::Service));
+        assert_eq!(parse(&[]).lite_config().expect("config").auth, LiteAuth::None);
+    }
+
+    #[test]
+    fn admission_defaults_follow_max_inflight() {
+        let a = parse(&["--max-inflight", "3"]).admission();
+        assert_eq!((a.max_inflight, a.queue), (3, 3));
+        let a = parse(&["--max-inflight", "0", "--admission-queue", "0", "--admission-wait-ms", "10"]).admission();
+        assert_eq!((a.max_inflight, a.queue, a.max_wait.as_millis()), (1, 0, 10));
     }
 }
 

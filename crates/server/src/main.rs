@@ -78,6 +78,7 @@ fn parse_serve_defaults() -> config::ServeArgs {
 }
 
 fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
+    args.check_exposure()?;
     let lite = args.lite_config()?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
@@ -87,7 +88,8 @@ fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
-        boot::ensure_admin(&booted.db, args.admin_email.as_deref(), args.admin_password.as_deref()).await?;
+        let admin_password = args.admin_password.as_ref().map(config::Secret::expose);
+        boot::ensure_admin(&booted.db, args.admin_email.as_deref(), admin_password).await?;
         let api = oz_http::FullApi {
             db: booted.db.clone(),
             engine: booted.engine.clone(),
@@ -104,10 +106,20 @@ fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!(e.message))?,
         };
-        let state = oz_http::AppState::with_api(booted.pipeline.clone(), lite, api);
+        let admission = args.admission();
+        let state = oz_http::AppState::with_api(booted.pipeline.clone(), lite, api)
+            .with_admission(oz_http::Admission::new(admission));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let workers = booted.engine.start(stop_rx);
-        tracing::info!(%addr, database = ?booted.db.backend(), workers = args.engine.workers, "openoz listening");
+        tracing::info!(
+            %addr,
+            database = ?booted.db.backend(),
+            workers = args.engine.workers,
+            lite = ?args.lite,
+            lite_auth = ?state.lite.auth,
+            max_inflight = admission.max_inflight,
+            "openoz listening"
+        );
         oz_http::serve(listener, state, shutdown_signal()).await?;
         let _ = stop_tx.send(true);
         for w in workers {

@@ -2,7 +2,7 @@
 //! HTTP status of spec §13. Storage and engine errors map here.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use oz_storage::StoreError;
 use serde_json::{Value, json};
@@ -55,6 +55,31 @@ impl ApiError {
         let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
         Self::new(status, 11, m).with_details(json!({ "retry_after": secs.max(1) }))
     }
+    /// 503 with `Retry-After`: every inference slot is taken (see [`crate::admission`]).
+    pub fn busy() -> Self {
+        Self::retry_later(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is busy analysing other media: retry later",
+            std::time::Duration::from_secs(crate::admission::RETRY_AFTER_SECS),
+        )
+    }
+
+    /// The Oz body for an error answer that the router or an extractor made (unknown route 404,
+    /// wrong method 405, oversize body 413, rejected body, caught panic), keeping its status.
+    pub fn for_status(status: StatusCode, message: impl Into<String>) -> Self {
+        let code = match status.as_u16() {
+            401 => 7,
+            403 => 9,
+            404 => 10,
+            405 => 1,
+            413 | 422 => 4,
+            501 => 2,
+            s if s >= 500 => 0,
+            _ => 3,
+        };
+        Self::new(status, code, message)
+    }
+
     #[must_use]
     pub fn with_details(mut self, d: Value) -> Self {
         self.details = d;
@@ -99,7 +124,9 @@ impl IntoResponse for ApiError {
         )
             .into_response();
         if let Some(s) = retry_after {
-            r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(s));
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+        } else if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(crate::admission::RETRY_AFTER_SECS));
         }
         r
     }

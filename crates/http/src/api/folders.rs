@@ -120,12 +120,15 @@ pub async fn read_upload(api: &FullApi, req: Request) -> ApiResult<UploadBody> {
     Ok(UploadBody { files, payload })
 }
 
-/// Decodes and stores uploaded files on a blocking thread.
+/// Decodes and stores uploaded files on a blocking thread, once the admission gate lets the
+/// request in (503 with `Retry-After` when it does not). The files carry the permit into the
+/// blocking thread: it is released when the work ends, even if the client left.
 async fn store_files(
     st: &AppState,
     api: &FullApi,
     files: Vec<Upload>,
 ) -> ApiResult<Vec<oz_storage::folders::NewMedia>> {
+    let files = st.admission.enter().await.map_err(|_| ApiError::busy())?.holding(files);
     let engine = api.engine.clone();
     let p = st.pipeline.clone();
     tokio::task::spawn_blocking(move || ingest::ingest(&p, &engine.files, Some(&engine.cache), &files))

@@ -15,7 +15,7 @@ use oz_engine::render::Urls;
 use oz_engine::runner::RunnerConfig;
 use oz_engine::webhook::WebhookConfig;
 use oz_engine::{Engine, EngineConfig};
-use oz_http::{ApiConfig, AppState, FullApi, LiteConfig};
+use oz_http::{Admission, AdmissionConfig, ApiConfig, AppState, FullApi, LiteConfig};
 use oz_storage::Db;
 use oz_vision::{Pipeline, PipelineConfig};
 use serde_json::{Value, json};
@@ -79,6 +79,8 @@ pub struct TestServer {
     pub db: Db,
     pub engine: Arc<Engine>,
     pub data: PathBuf,
+    /// The server's admission gate: a test may hold its permits.
+    pub admission: Arc<Admission>,
     stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -96,6 +98,8 @@ pub struct Options {
     /// `OZ_WEBHOOK_ALLOW_PRIVATE`: on, so webhooks reach the loopback receivers of the tests.
     pub webhook_allow_private: bool,
     pub webhook_timeout: Duration,
+    pub lite: LiteConfig,
+    pub admission: AdmissionConfig,
 }
 
 impl Default for Options {
@@ -106,6 +110,8 @@ impl Default for Options {
             attachment_max_size: 10 * 1024 * 1024,
             webhook_allow_private: true,
             webhook_timeout: Duration::from_secs(5),
+            lite: LiteConfig::default(),
+            admission: AdmissionConfig::default(),
         }
     }
 }
@@ -152,7 +158,8 @@ pub async fn start(kind: Kind, opts: Options) -> Option<TestServer> {
         },
         dummy_hash: oz_http::api::auth::hash_password("dummy-password".into()).await.expect("hash"),
     };
-    let state = AppState::with_api(pipeline(), LiteConfig::default(), api);
+    let admission = Admission::new(opts.admission);
+    let state = AppState::with_api(pipeline(), opts.lite, api).with_admission(admission.clone());
     let (stop, rx) = tokio::sync::watch::channel(false);
     engine.start(rx.clone());
     let mut rx2 = rx;
@@ -162,7 +169,7 @@ pub async fn start(kind: Kind, opts: Options) -> Option<TestServer> {
         })
         .await;
     });
-    Some(TestServer { base, db, engine, data, stop })
+    Some(TestServer { base, db, engine, data, admission, stop })
 }
 
 /// Creates an ADMIN directly in the database and logs in.
