@@ -11,6 +11,7 @@
 pub mod accounts;
 pub mod analyses;
 pub mod folders;
+pub mod lifecycle;
 pub mod model;
 pub mod webhooks;
 
