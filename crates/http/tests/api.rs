@@ -271,7 +271,12 @@ both!(auth_and_errors, auth_and_errors_body);
 async fn auth_and_errors_body(kind: Kind) {
     let Some(s) = start(
         kind,
-        Options { session_ttl: Duration::from_secs(2), attachment_max_count: 2, attachment_max_size: 400_000 },
+        Options {
+            session_ttl: Duration::from_secs(2),
+            attachment_max_count: 2,
+            attachment_max_size: 400_000,
+            ..Options::default()
+        },
     )
     .await
     else {

@@ -238,7 +238,10 @@ impl Db {
             .fetch_all(&mut *tx)
             .await?;
         let files = rows.iter().map(|r| crate::model::s(r, "file_name")).collect::<Result<Vec<_>>>()?;
-        sqlx::query("delete from webhook_deliveries where folder_id = $1").bind(id.to_string()).execute(&mut *tx).await?;
+        sqlx::query("delete from webhook_deliveries where folder_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
         let r = sqlx::query("delete from folders where id = $1").bind(id.to_string()).execute(&mut *tx).await?;
         if r.rows_affected() == 0 {
             tx.rollback().await?;

@@ -68,7 +68,8 @@ impl Db {
     /// exists: folders created by a request that raced a company deletion. Answers the file names
     /// of their media.
     pub async fn purge_orphan_folders(&self) -> Result<Vec<String>> {
-        let orphans = "select id from folders where company_id is not null and company_id not in (select id from companies)";
+        let orphans =
+            "select id from folders where company_id is not null and company_id not in (select id from companies)";
         let mut tx = self.pool.begin().await?;
         let rows = dynq(format!("delete from media where folder_id in ({orphans}) returning file_name"))
             .fetch_all(&mut *tx)
@@ -140,10 +141,8 @@ impl Db {
         .bind(now())
         .execute(&self.pool)
         .await?;
-        let row = sqlx::query("select value from server_secrets where name = $1")
-            .bind(name)
-            .fetch_one(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("select value from server_secrets where name = $1").bind(name).fetch_one(&self.pool).await?;
         crate::model::s(&row, "value")
     }
 }

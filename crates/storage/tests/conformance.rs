@@ -1258,7 +1258,8 @@ async fn company_deletion(db: Db, url: String) {
         .create_folder(Some(c), Some(user), &json!({}), None, &[new_media(MediaClass::Image, "second.jpg")])
         .await
         .expect("second folder");
-    let mut expected: Vec<String> = db.folder_media(f.id).await.expect("media").into_iter().map(|m| m.file_name).collect();
+    let mut expected: Vec<String> =
+        db.folder_media(f.id).await.expect("media").into_iter().map(|m| m.file_name).collect();
     expected.push(m2[0].file_name.clone());
     expected.sort();
     assert!(expected.contains(&shot.file_name));
@@ -1393,11 +1394,9 @@ async fn sweeper_lookups_and_retention(db: Db, url: String) {
     let a1 = db.analyses_of_folders(&[f1]).await.expect("analyses")[0].id;
     db.delivery_done(d1, 200).await.expect("delivered");
     let (f2, d2) = folder_with_delivery(&db, "https://hook.example/pending").await;
-    let queued = db
-        .create_analyses(&f, Some(user), &[new_analysis(AnalysisKind::Quality, &[])], None)
-        .await
-        .expect("queued")[0]
-        .id;
+    let queued =
+        db.create_analyses(&f, Some(user), &[new_analysis(AnalysisKind::Quality, &[])], None).await.expect("queued")[0]
+            .id;
     assert_eq!(db.purge_finished_jobs(now() - 3600.0).await.expect("young"), 0);
     assert_eq!(db.purge_deliveries(now() - 3600.0).await.expect("young"), 0);
     tokio::time::sleep(Duration::from_millis(5)).await;
