@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use uuid::Uuid;
 
@@ -68,6 +69,45 @@ impl MediaFiles {
         }
     }
 
+    /// Files of the media folder last modified more than `grace` ago: stored names, and leftover
+    /// temporary files (`.tmp-*`, from a write that never finished). Anything else in the folder
+    /// is ignored. For the sweeper: a file this young may belong to an upload or an analysis
+    /// still running, whose row is not written yet.
+    pub fn older_than(&self, grace: Duration) -> Result<(Vec<String>, Vec<String>), FileError> {
+        let cutoff = SystemTime::now().checked_sub(grace).unwrap_or(SystemTime::UNIX_EPOCH);
+        let (mut stored, mut tmp) = (Vec::new(), Vec::new());
+        for e in std::fs::read_dir(&self.dir)? {
+            let Ok(e) = e else { continue };
+            let Ok(meta) = e.metadata() else { continue };
+            if !meta.is_file() || !meta.modified().is_ok_and(|m| m <= cutoff) {
+                continue;
+            }
+            let Some(name) = e.file_name().to_str().map(str::to_string) else { continue };
+            if let Some(rest) = name.strip_prefix(".tmp-") {
+                if self.path(rest).is_ok() {
+                    tmp.push(name);
+                }
+            } else if self.path(&name).is_ok() {
+                stored.push(name);
+            }
+        }
+        Ok((stored, tmp))
+    }
+
+    /// Removes leftover temporary files (names as [`MediaFiles::older_than`] lists them).
+    pub fn remove_temporary<S: AsRef<str>>(&self, names: &[S]) {
+        for n in names {
+            let n = n.as_ref();
+            if let Some(rest) = n.strip_prefix(".tmp-")
+                && self.path(rest).is_ok()
+                && let Err(e) = std::fs::remove_file(self.dir.join(n))
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(file = n, error = %e, "cannot remove a temporary media file");
+            }
+        }
+    }
+
     /// Number of stored files (temporary files excluded).
     pub fn count(&self) -> usize {
         std::fs::read_dir(&self.dir)
@@ -93,8 +133,23 @@ mod tests {
         assert!(f.path("../etc/passwd").is_err());
         assert!(f.path("a/b").is_err());
         assert!(f.path(".tmp-x").is_err());
+        // Everything is younger than an hour; with no grace both files count, and a leftover
+        // temporary file is listed apart; other names are ignored.
+        std::fs::write(dir.join("media").join(".tmp-abc.jpg"), b"x").expect("tmp");
+        std::fs::write(dir.join("media").join("..weird"), b"x").expect("weird");
+        let (stored, tmp) = f.older_than(Duration::from_secs(3600)).expect("list");
+        assert!(stored.is_empty() && tmp.is_empty());
+        let (mut stored, tmp) = f.older_than(Duration::ZERO).expect("list");
+        stored.sort();
+        let mut both = vec![a.clone(), b.clone()];
+        both.sort();
+        assert_eq!((stored, tmp.clone()), (both, vec![".tmp-abc.jpg".to_string()]));
+        f.remove_temporary(&tmp);
+        f.remove_temporary(&["../../etc/passwd"]);
+        assert!(!dir.join("media").join(".tmp-abc.jpg").exists());
         f.remove_all(&[a, b]);
         assert_eq!(f.count(), 0);
+        assert!(dir.join("media").join("..weird").exists(), "names the store never writes are left alone");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -7,13 +7,17 @@
 //! - [`worker`]: workers that claim jobs from the durable queue in the database (leases,
 //!   heartbeats, retries), the expiry sweep, and the webhook delivery loop.
 //! - [`webhook`]: signing and sending one webhook attempt.
+//! - [`links`]: signed, expiring direct links to stored files; [`sweep`]: the file sweeper and
+//!   retention purges.
 //! - [`render`]: Oz JSON of folders, media and analyses (shared with the HTTP layer).
 
 pub mod cache;
 pub mod files;
 pub mod ingest;
+pub mod links;
 pub mod render;
 pub mod runner;
+pub mod sweep;
 pub mod webhook;
 pub mod worker;
 

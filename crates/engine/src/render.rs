@@ -9,16 +9,29 @@ use oz_storage::{Analysis, Folder, Media, state_str};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-/// Where stored files are served (`{base}/static/{file_name}`).
+/// Where stored files are served (`{base}/static/{file_name}`), and how their links are signed.
 #[derive(Debug, Clone)]
 pub struct Urls {
     pub base: String,
+    /// Signs `original_url` so it opens without the token header (`OZ_LINK_TTL`); `None`: plain
+    /// links that need the token header.
+    pub links: Option<crate::links::LinkSigner>,
 }
 
 impl Urls {
+    /// Plain (unsigned) links under `base`.
+    #[must_use]
+    pub fn new(base: impl Into<String>) -> Self {
+        Self { base: base.into(), links: None }
+    }
+
     #[must_use]
     pub fn file(&self, file_name: &str) -> String {
-        format!("{}/static/{file_name}", self.base.trim_end_matches('/'))
+        let url = format!("{}/static/{file_name}", self.base.trim_end_matches('/'));
+        match &self.links {
+            Some(k) => format!("{url}?{}", k.query(file_name, oz_storage::now())),
+            None => url,
+        }
     }
 }
 

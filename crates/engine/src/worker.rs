@@ -28,7 +28,8 @@ pub struct EngineConfig {
     pub lease: Duration,
     pub poll: Duration,
     pub max_attempts: i64,
-    /// `OZ_ANALYSE_PROCESSING_EXPIRE_TIMEOUT`: analyses still processing after this fail.
+    /// `OZ_ANALYSE_PROCESSING_EXPIRE_TIMEOUT`: analyses that a worker started this long ago and
+    /// that are still processing fail (a queued backlog is reported, not failed).
     pub expire_after: Duration,
     /// `OZ_ANALYSE_EXPIRE_BEAT_PERIOD`.
     pub expire_every: Duration,
@@ -39,6 +40,8 @@ pub struct EngineConfig {
     pub database_url: Option<String>,
     /// Decoded media kept in memory between upload and analysis (entries; 0 = off).
     pub decode_cache: usize,
+    /// File sweeper and retention purges.
+    pub lifecycle: crate::sweep::LifecycleConfig,
 }
 
 /// `database_url` may hold a password: only whether it is set is shown.
@@ -103,6 +106,9 @@ impl Engine {
         let e = Arc::clone(self);
         let sd = shutdown.clone();
         handles.push(tokio::spawn(async move { e.expiry_loop(sd).await }));
+        let e = Arc::clone(self);
+        let sd = shutdown.clone();
+        handles.push(tokio::spawn(async move { e.sweep_loop(sd).await }));
         let e = Arc::clone(self);
         let sd = shutdown.clone();
         handles.push(tokio::spawn(async move { e.webhook_loop(sd).await }));
@@ -231,7 +237,16 @@ impl Engine {
     async fn expiry_loop(&self, mut shutdown: watch::Receiver<bool>) {
         loop {
             let before = oz_storage::now() - self.cfg.expire_after.as_secs_f64();
-            match self.db.expire_stuck(before).await {
+            match self.db.queue_backlog(before).await {
+                Ok((0, _)) => {}
+                Ok((n, oldest)) => tracing::warn!(
+                    queued = n,
+                    oldest_wait_s = oldest.map_or(0, |t| (oz_storage::now() - t).max(0.0) as u64),
+                    "analyses are waiting in the queue longer than OZ_ANALYSE_PROCESSING_EXPIRE_TIMEOUT: add workers"
+                ),
+                Err(e) => tracing::warn!(error = %e, "queue backlog check failed"),
+            }
+            match self.db.expire_stuck(before, self.cfg.max_attempts).await {
                 Ok(updates) => {
                     if updates.iter().any(|u| u.webhook.is_some()) {
                         self.hooks_wake.notify_waiters();
@@ -403,7 +418,7 @@ mod debug_tests {
                 threshold_spoofing: 0.42,
             },
             webhook: WebhookConfig { secret: Some("hook-secret-5678".into()), ..WebhookConfig::default() },
-            urls: Urls { base: "http://127.0.0.1:8080".into() },
+            urls: Urls::new("http://127.0.0.1:8080"),
             database_url: Some("postgres://oz:db-pass-1234@db/oz".into()),
             decode_cache: 8,
         };

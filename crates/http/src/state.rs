@@ -81,7 +81,7 @@ impl Default for ApiConfig {
             attachment_max_count: 10,
             attachment_max_size: 10 * 1024 * 1024,
             single_request_timeout: Duration::from_secs(120),
-            urls: Urls { base: "http://127.0.0.1:8080".into() },
+            urls: Urls::new("http://127.0.0.1:8080"),
             login: crate::api::throttle::LoginGuard::default(),
         }
     }

@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::Args;
 use oz_domain::access::Role;
 use oz_engine::files::MediaFiles;
+use oz_engine::links::LinkSigner;
 use oz_engine::render::Urls;
 use oz_engine::runner::RunnerConfig;
 use oz_engine::webhook::WebhookConfig;
@@ -48,6 +49,7 @@ pub async fn start(args: &EngineArgs, listen: Option<SocketAddr>) -> anyhow::Res
         Some(a) => format!("http://{a}"),
         None => "http://127.0.0.1:8080".to_string(),
     });
+    let links = link_signer(&db, &args.lifecycle).await?;
     let t = &args.thresholds;
     let cfg = EngineConfig {
         workers: args.workers.max(1),
@@ -67,9 +69,10 @@ pub async fn start(args: &EngineArgs, listen: Option<SocketAddr>) -> anyhow::Res
             concurrency: args.webhook_concurrency.max(1),
             per_host: args.webhook_per_host.max(1),
         },
-        urls: Urls { base },
+        urls: Urls { base, links },
         database_url: Some(url),
         decode_cache: args.decode_cache,
+        lifecycle: args.lifecycle.config(),
     };
     // Fail at start, not at the first webhook, when OZ_WEBHOOK_CA_FILE is wrong.
     oz_engine::webhook::client(&cfg.webhook).context("cannot set up webhook delivery")?;
@@ -79,6 +82,22 @@ pub async fn start(args: &EngineArgs, listen: Option<SocketAddr>) -> anyhow::Res
     let pipeline = Arc::new(pipeline);
     let engine = Engine::new(db.clone(), pipeline.clone(), files, cfg);
     Ok(Booted { db, pipeline, engine })
+}
+
+/// The signer of direct file links: off with `OZ_LINK_TTL=0`; keyed by `OZ_LINK_SECRET`, else by a
+/// key generated at first start and kept in the database (so every process signs alike).
+async fn link_signer(db: &Db, args: &crate::config::LifecycleArgs) -> anyhow::Result<Option<LinkSigner>> {
+    if args.link_ttl == 0 {
+        return Ok(None);
+    }
+    let key = match args.link_secret.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(k) => k.to_string(),
+        None => db
+            .server_secret("link_signing_key", &LinkSigner::new_key())
+            .await
+            .context("cannot read or store the link signing key")?,
+    };
+    Ok(Some(LinkSigner::new(key.as_bytes(), Duration::from_secs(args.link_ttl))))
 }
 
 /// Creates the first ADMIN from `OZ_ADMIN_EMAIL` / `OZ_ADMIN_PASSWORD` when there is no user.

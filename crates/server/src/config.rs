@@ -185,6 +185,58 @@ pub struct EngineArgs {
     pub vision: VisionArgs,
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
+    #[command(flatten)]
+    pub lifecycle: LifecycleArgs,
+}
+
+/// Stored files and data lifecycle: the file sweeper, retention, signed direct links.
+#[derive(Clone, Args)]
+pub struct LifecycleArgs {
+    /// Unreferenced media files (and `.tmp-*` leftovers) are removed once this old, seconds
+    /// (at least 60).
+    #[arg(long, env = "OZ_FILE_SWEEP_GRACE", default_value_t = 3600)]
+    pub file_sweep_grace: u64,
+    /// How often the file sweeper and the retention purges run, seconds.
+    #[arg(long, env = "OZ_FILE_SWEEP_PERIOD", default_value_t = 600)]
+    pub file_sweep_period: u64,
+    /// Finished jobs are deleted this many seconds after they finished (0: kept).
+    #[arg(long, env = "OZ_JOB_RETENTION", default_value_t = 7 * 86_400)]
+    pub job_retention: u64,
+    /// Delivered or given-up webhooks are deleted after this many seconds (0: kept).
+    #[arg(long, env = "OZ_WEBHOOK_RETENTION", default_value_t = 7 * 86_400)]
+    pub webhook_retention: u64,
+    /// Lifetime of the signed links in `original_url`, seconds (0: plain links that need the token
+    /// header).
+    #[arg(long, env = "OZ_LINK_TTL", default_value_t = 3600)]
+    pub link_ttl: u64,
+    /// Key that signs direct file links (unset: generated at first start and kept in the database).
+    #[arg(long, env = "OZ_LINK_SECRET", hide_env_values = true)]
+    pub link_secret: Option<String>,
+}
+
+impl std::fmt::Debug for LifecycleArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LifecycleArgs")
+            .field("file_sweep_grace", &self.file_sweep_grace)
+            .field("file_sweep_period", &self.file_sweep_period)
+            .field("job_retention", &self.job_retention)
+            .field("webhook_retention", &self.webhook_retention)
+            .field("link_ttl", &self.link_ttl)
+            .field("link_secret", &self.link_secret.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl LifecycleArgs {
+    pub fn config(&self) -> oz_engine::sweep::LifecycleConfig {
+        use std::time::Duration;
+        oz_engine::sweep::LifecycleConfig {
+            sweep_grace: Duration::from_secs(self.file_sweep_grace.max(60)),
+            sweep_every: Duration::from_secs(self.file_sweep_period.max(1)),
+            job_retention: Duration::from_secs(self.job_retention),
+            webhook_retention: Duration::from_secs(self.webhook_retention),
+        }
+    }
 }
 
 /// `serve` settings.

@@ -126,9 +126,9 @@ impl Db {
         if r.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
+    /// Deletes a company without folders (with its users); see [`Db::remove_company`].
     pub async fn delete_company(&self, id: Uuid) -> Result<()> {
-        let r = sqlx::query("delete from companies where id = $1").bind(id.to_string()).execute(&self.pool).await?;
-        if r.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        self.remove_company(id, false).await.map(|_| ())
     }
 
     // ---- users -------------------------------------------------------------------------------

@@ -201,7 +201,8 @@ impl Db {
         let t = now();
         let lock = if self.backend() == Backend::Postgres { "for update skip locked" } else { "" };
         let sql = format!(
-            "update jobs set state = 'running', attempts = attempts + 1, lease_until = $1, worker = $2, time_updated = $3 \
+            "update jobs set state = 'running', attempts = attempts + 1, lease_until = $1, worker = $2, time_updated = $3, \
+             started_at = $3 \
              where id = (select id from jobs where ((state = 'queued' and run_after <= $3) or \
              (state = 'running' and lease_until < $3)) and attempts < $4 order by run_after, id limit 1 {lock}) \
              returning id, analysis_id, attempts"
@@ -288,13 +289,24 @@ impl Db {
         Ok(update)
     }
 
-    /// Fails analyses still PROCESSING that were created before `created_before` (their jobs
-    /// died or kept failing), and updates their folders.
-    pub async fn expire_stuck(&self, created_before: f64) -> Result<Vec<FolderUpdate>> {
-        let rows = sqlx::query("select id, folder_id from analyses where state = 'PROCESSING' and time_created < $1")
-            .bind(created_before)
-            .fetch_all(&self.pool)
-            .await?;
+    /// Fails analyses still PROCESSING that a worker started before `started_before` and that
+    /// are not waiting for another worker: the worker still holds the lease (it hangs) or the job
+    /// was tried `max_attempts` times (no worker will take it again). A job that waits in the
+    /// queue, or whose lease ran out and will be claimed again, is a backlog: it is not failed,
+    /// however old (see [`Db::queue_backlog`]). Updates the folders of the failed analyses.
+    pub async fn expire_stuck(&self, started_before: f64, max_attempts: i64) -> Result<Vec<FolderUpdate>> {
+        let rows = sqlx::query(
+            "select a.id, a.folder_id from analyses a left join jobs j on j.analysis_id = a.id \
+             where a.state = 'PROCESSING' and ( \
+             (j.state = 'running' and j.started_at < $1 and (j.lease_until >= $3 or j.attempts >= $2)) \
+             or (j.state = 'queued' and j.attempts >= $2 and coalesce(j.started_at, j.time_updated) < $1) \
+             or (j.id is null and a.time_created < $1))",
+        )
+        .bind(started_before)
+        .bind(max_attempts)
+        .bind(now())
+        .fetch_all(&self.pool)
+        .await?;
         let mut updates = Vec::new();
         for r in rows {
             let id = crate::model::id(&r, "id")?;

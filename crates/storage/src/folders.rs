@@ -228,10 +228,27 @@ impl Db {
         Ok((folders, total))
     }
 
+    /// Deletes a folder with its media, analyses, jobs and webhook deliveries in one transaction;
+    /// answers the stored file names of its media, for the caller to remove now that the rows are
+    /// committed (a best shot recorded while this runs is deleted with the rest).
     pub async fn delete_folder(&self, id: Uuid) -> Result<Vec<String>> {
-        let files = self.folder_media(id).await?.into_iter().map(|m| m.file_name).collect();
-        let r = sqlx::query("delete from folders where id = $1").bind(id.to_string()).execute(&self.pool).await?;
-        if r.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(files) }
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query("delete from media where folder_id = $1 returning file_name")
+            .bind(id.to_string())
+            .fetch_all(&mut *tx)
+            .await?;
+        let files = rows.iter().map(|r| crate::model::s(r, "file_name")).collect::<Result<Vec<_>>>()?;
+        sqlx::query("delete from webhook_deliveries where folder_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let r = sqlx::query("delete from folders where id = $1").bind(id.to_string()).execute(&mut *tx).await?;
+        if r.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await?;
+        Ok(files)
     }
 
     /// Sets the folder's status pair.
@@ -315,14 +332,12 @@ impl Db {
 
     /// Deletes a media; returns its file name so the caller can remove the file.
     pub async fn delete_media(&self, id: Uuid) -> Result<String> {
-        let row = sqlx::query("select file_name from media where id = $1")
+        let row = sqlx::query("delete from media where id = $1 returning file_name")
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound)?;
-        let file = crate::model::s(&row, "file_name")?;
-        sqlx::query("delete from media where id = $1").bind(id.to_string()).execute(&self.pool).await?;
-        Ok(file)
+        crate::model::s(&row, "file_name")
     }
 }
 

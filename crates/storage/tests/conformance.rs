@@ -1202,10 +1202,10 @@ async fn expire_stuck(db: Db, _url: String) {
     let (ja, jb) = (claim(&db, "wa").await, claim(&db, "wb").await);
     db.finish_job(&ja, "wa", &finished(R::Success, "wa", vec![])).await.expect("finish a");
 
-    assert!(db.expire_stuck(t_before).await.expect("expire none").is_empty(), "created after the cut-off");
+    assert!(db.expire_stuck(t_before, 5).await.expect("expire none").is_empty(), "started after the cut-off");
     assert_eq!(analysis(&db, jb.analysis_id).await.state, AnalysisState::Processing);
 
-    let ups = db.expire_stuck(now() + 1.0).await.expect("expire");
+    let ups = db.expire_stuck(now() + 1.0, 5).await.expect("expire");
     assert_eq!(ups.len(), 1);
     assert_eq!((ups[0].folder_id, ups[0].resolution_status, ups[0].system_resolution), (f.id, R::Failed, R::Failed));
     let hook = ups[0].webhook.expect("the closed folder's webhook");
@@ -1219,7 +1219,7 @@ async fn expire_stuck(db: Db, _url: String) {
 
     // The worker that still runs it cannot finish it any more; a second sweep does nothing.
     assert_conflict(db.finish_job(&jb, "wb", &finished(R::Success, "wb", vec![])).await, "finish an expired analysis");
-    assert!(db.expire_stuck(now() + 1.0).await.expect("expire again").is_empty());
+    assert!(db.expire_stuck(now() + 1.0, 5).await.expect("expire again").is_empty());
     assert_eq!(ids(&db.deliveries_of_folder(f.id).await.expect("deliveries"), |d| d.id), [hook]);
     assert!(!db.has_pending_jobs().await.expect("pending"));
     assert_eq!(g.len(), 2);
@@ -1409,4 +1409,206 @@ async fn webhook_secrets_and_deferral(db: Db, _url: String) {
     tokio::time::sleep(Duration::from_millis(600)).await;
     let d = db.claim_delivery(30.0).await.expect("claim").expect("due again");
     assert_eq!((d.id, d.attempts), (d1, 1), "the deferral did not count as an attempt");
+}
+
+// ---- data lifecycle (issue 6, section 6) -------------------------------------------------------
+
+both!(company_deletion, backlog_is_not_expired, sweeper_lookups_and_retention);
+
+/// Does `sql` (one `$1` bound to `id`) find a row? For checking that nothing of a tenant is left.
+async fn exists(url: &str, sql: &str, id: Uuid) -> bool {
+    // A second pool on the same database: the test reads rows the API has no getter for.
+    let pool = sqlx::AnyPool::connect(url).await.expect("connect");
+    let n: i64 = sqlx::query_scalar(AssertSqlSafe(sql.to_string()))
+        .bind(id.to_string())
+        .fetch_one(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    pool.close().await;
+    n > 0
+}
+
+/// A company is deleted only without folders, unless cascading; the cascade leaves no row of the
+/// tenant (folders, media, best shots, analyses, jobs, webhook deliveries, users, sessions) and
+/// answers every stored file name, while another tenant is untouched.
+async fn company_deletion(db: Db, url: String) {
+    let (c, user, f, media) = company_user_folder(&db, Some("https://hook.example/tenant")).await;
+    db.create_session(user, "acc-tenant", "exp-tenant", 3600.0, None).await.expect("session");
+    // One finished analysis with a best shot (a delivery is queued), one still running.
+    db.create_analyses(&f, Some(user), &[new_analysis(AnalysisKind::Quality, &media)], None).await.expect("a1");
+    let j = claim(&db, "w").await;
+    let mut shot = new_media(MediaClass::ResultImage, "ResultImage.jpg");
+    shot.analysis_id = Some(j.analysis_id);
+    shot.source_media_id = Some(media[0]);
+    let up = db.finish_job(&j, "w", &finished(R::Success, "w", vec![shot.clone()])).await.expect("finish");
+    let delivery = up.webhook.expect("delivery");
+    db.create_analyses(&f, Some(user), &[new_analysis(AnalysisKind::Biometry, &media)], None).await.expect("a2");
+    let running = claim(&db, "w2").await;
+    let (f2, m2) = db
+        .create_folder(Some(c), Some(user), &json!({}), None, &[new_media(MediaClass::Image, "second.jpg")])
+        .await
+        .expect("second folder");
+    let mut expected: Vec<String> =
+        db.folder_media(f.id).await.expect("media").into_iter().map(|m| m.file_name).collect();
+    expected.push(m2[0].file_name.clone());
+    expected.sort();
+    assert!(expected.contains(&shot.file_name));
+
+    // Another tenant, and an ADMIN's folder without company.
+    let (other_c, other_user, other_f, _) = company_user_folder(&db, None).await;
+    db.create_session(other_user, "acc-other", "exp-other", 3600.0, None).await.expect("other session");
+    let (free, _) = db
+        .create_folder(None, None, &json!({}), None, &[new_media(MediaClass::Image, "admin.jpg")])
+        .await
+        .expect("folder without company");
+
+    // Refused while it has folders, and nothing is gone.
+    assert_conflict(db.delete_company(c).await, "delete a company with folders");
+    match db.remove_company(c, false).await {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("2 folder") && m.contains("force"), "{m}"),
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    assert_eq!(folder(&db, f.id).await.id, f.id);
+    assert!(db.session_by_access("acc-tenant").await.is_ok());
+
+    // Cascade.
+    let mut files = db.remove_company(c, true).await.expect("cascade");
+    files.sort();
+    assert_eq!(files, expected, "every stored file of the tenant, best shot included");
+    assert_not_found(db.company(c, &Scope::All).await, "company");
+    for fid in [f.id, f2.id] {
+        assert_not_found(db.folder(fid, &Scope::All).await, "folder");
+        assert!(db.folder_media(fid).await.expect("media").is_empty());
+        assert!(db.analyses_of_folders(&[fid]).await.expect("analyses").is_empty());
+    }
+    assert_not_found(db.media(media[0], &Scope::All).await, "media");
+    assert_not_found(db.media(shot.id, &Scope::All).await, "best shot");
+    assert_not_found(db.media_by_file(&shot.file_name, &Scope::All).await, "best shot by file");
+    assert_not_found(db.job_of(running.analysis_id).await, "job");
+    assert!(db.deliveries_of_folder(f.id).await.expect("deliveries").is_empty());
+    assert!(!exists(&url, "select count(*) from webhook_deliveries where id = $1", delivery).await);
+    assert_not_found(db.user(user).await, "user");
+    assert_not_found(db.session_by_access("acc-tenant").await, "session");
+    for table in ["folders", "media", "analyses"] {
+        let sql = format!("select count(*) from {table} where company_id = $1");
+        assert!(!exists(&url, &sql, c).await, "{table} rows of the deleted tenant");
+    }
+    // A worker still running one of its analyses cannot record it.
+    assert!(db.finish_job(&running, "w2", &finished(R::Success, "w2", vec![])).await.is_err());
+    assert_not_found(db.remove_company(c, true).await, "delete twice");
+
+    // The other tenant and the ADMIN's folder are intact.
+    assert_eq!(db.company(other_c, &Scope::All).await.expect("other company").id, other_c);
+    assert_eq!(folder(&db, other_f.id).await.id, other_f.id);
+    assert_eq!(db.folder_media(other_f.id).await.expect("other media").len(), 1);
+    assert!(db.session_by_access("acc-other").await.is_ok());
+    assert_eq!(folder(&db, free.id).await.id, free.id);
+
+    // A company without folders goes without force; its users with it.
+    let empty = db.create_company("Empty", &json!({})).await.expect("empty");
+    let member = db.create_user(&new_user("member@empty.example", Role::Client, Some(empty.id))).await.expect("u");
+    assert!(db.remove_company(empty.id, false).await.expect("delete empty").is_empty());
+    assert_not_found(db.user(member.id).await, "member");
+
+    // A folder that raced the deletion (its company is gone) is purged by the sweeper.
+    let ghost = Uuid::new_v4();
+    let (g, gm) = db
+        .create_folder(Some(ghost), None, &json!({}), None, &[new_media(MediaClass::Image, "ghost.jpg")])
+        .await
+        .expect("ghost folder");
+    assert_eq!(db.purge_orphan_folders().await.expect("purge"), [gm[0].file_name.clone()]);
+    assert_not_found(db.folder(g.id, &Scope::All).await, "orphan folder");
+    assert!(db.purge_orphan_folders().await.expect("purge again").is_empty());
+    assert_eq!(folder(&db, other_f.id).await.id, other_f.id, "folders of live companies stay");
+    assert_eq!(folder(&db, free.id).await.id, free.id, "folders without company stay");
+}
+
+/// Analyses expire counting from the moment a worker started them: a queued backlog older than
+/// the timeout is reported, not failed, and so is a job whose worker died while another worker
+/// can still take it. A job no worker will take again, or a worker that hangs, is failed.
+async fn backlog_is_not_expired(db: Db, _url: String) {
+    let (_, user, f, media) = company_user_folder(&db, None).await;
+    let queued = db
+        .create_analyses(
+            &f,
+            Some(user),
+            &[new_analysis(AnalysisKind::Quality, &media), new_analysis(AnalysisKind::Biometry, &media)],
+            None,
+        )
+        .await
+        .expect("backlog");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    // The timeout ran out long ago for analyses created now (cut-off in the future): still kept.
+    let cutoff = now() + 1000.0;
+    assert!(db.expire_stuck(cutoff, 5).await.expect("expire").is_empty(), "a queued backlog is not failed");
+    for a in &queued {
+        assert_eq!(analysis(&db, a.id).await.state, AnalysisState::Processing);
+    }
+    let (n, oldest) = db.queue_backlog(cutoff).await.expect("backlog");
+    assert_eq!(n, 2, "the backlog is reported");
+    assert!(oldest.is_some_and(|t| t <= now()));
+    assert_eq!(db.queue_backlog(now() - 1000.0).await.expect("no backlog").0, 0);
+
+    // A worker died holding the first one (its lease is over): another worker will take it.
+    let dead = db.claim_job("dead", -1.0, 5).await.expect("claim").expect("job");
+    assert!(db.expire_stuck(cutoff, 5).await.expect("expire").is_empty(), "waiting for a new worker");
+    assert_eq!(db.queue_backlog(cutoff).await.expect("backlog").0, 1, "only queued jobs are the backlog");
+    // ... unless it has used up its attempts: then nobody will, and it fails.
+    let ups = db.expire_stuck(cutoff, 1).await.expect("expire");
+    assert_eq!(ups.len(), 1);
+    assert_eq!(analysis(&db, dead.analysis_id).await.state, AnalysisState::Failed);
+
+    // A worker that holds the lease but hangs past the timeout: failed, counted from its start.
+    let hung = claim(&db, "hung").await;
+    assert!(db.expire_stuck(now() - 1000.0, 5).await.expect("expire").is_empty(), "started just now");
+    let ups = db.expire_stuck(cutoff, 5).await.expect("expire");
+    assert_eq!(ups.len(), 1);
+    let a = analysis(&db, hung.analysis_id).await;
+    assert_eq!((a.state, a.error_code), (AnalysisState::Failed, Some(0)));
+    assert_eq!(db.queue_backlog(cutoff).await.expect("backlog").0, 0);
+}
+
+/// The sweeper's reference look-up, retention purges, deliveries deleted with their folder, and
+/// the server secret shared by every process.
+async fn sweeper_lookups_and_retention(db: Db, url: String) {
+    let (_, user, f, _) = company_user_folder(&db, None).await;
+    let stored = db.folder_media(f.id).await.expect("media")[0].file_name.clone();
+    let mut names: Vec<String> = (0..1200).map(|i| format!("{i:032x}.jpg")).collect();
+    names.push(stored.clone());
+    let refs = db.referenced_files(&names).await.expect("refs");
+    assert_eq!(refs.into_iter().collect::<Vec<_>>(), [stored.clone()], "only the stored one, across chunks");
+    assert!(db.referenced_files(&[]).await.expect("none").is_empty());
+
+    // Jobs and deliveries: purged only when finished and older than the retention.
+    let (f1, d1) = folder_with_delivery(&db, "https://hook.example/ret").await;
+    let a1 = db.analyses_of_folders(&[f1]).await.expect("analyses")[0].id;
+    db.delivery_done(d1, 200).await.expect("delivered");
+    let (f2, d2) = folder_with_delivery(&db, "https://hook.example/pending").await;
+    let queued =
+        db.create_analyses(&f, Some(user), &[new_analysis(AnalysisKind::Quality, &[])], None).await.expect("queued")[0]
+            .id;
+    assert_eq!(db.purge_finished_jobs(now() - 3600.0).await.expect("young"), 0);
+    assert_eq!(db.purge_deliveries(now() - 3600.0).await.expect("young"), 0);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    // The first folder's job finished; the second folder's too; the queued one stays.
+    assert_eq!(db.purge_finished_jobs(now()).await.expect("old"), 2);
+    assert_not_found(db.job_of(a1).await, "purged job");
+    assert_eq!(analysis(&db, a1).await.state, AnalysisState::Finished, "the analysis stays");
+    assert_eq!(job_state(&db, queued).await.0, "queued");
+    assert_eq!(db.purge_deliveries(now()).await.expect("old"), 1, "the delivered one, not the pending one");
+    assert!(db.deliveries_of_folder(f1).await.expect("d1").is_empty());
+    assert_eq!(ids(&db.deliveries_of_folder(f2).await.expect("d2"), |d| d.id), [d2]);
+
+    // Deleting a folder deletes its deliveries (their bodies hold the folder's results).
+    assert!(!db.delete_folder(f2).await.expect("delete").is_empty());
+    assert!(db.deliveries_of_folder(f2).await.expect("gone").is_empty());
+    assert!(!exists(&url, "select count(*) from webhook_deliveries where id = $1", d2).await);
+
+    // The server secret: the first value stored wins, for every process.
+    let k = db.server_secret("link_signing_key", "first").await.expect("secret");
+    assert_eq!(k, "first");
+    let other = Db::connect(&url).await.expect("second process");
+    assert_eq!(other.server_secret("link_signing_key", "second").await.expect("secret"), "first");
+    other.close().await;
+    assert_eq!(db.server_secret("another", "x").await.expect("another"), "x");
 }

@@ -109,14 +109,30 @@ pub async fn update_company(
     Ok(Json(company_json(&api.db.company(id, &Scope::All).await?)))
 }
 
-pub async fn delete_company(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+/// `DELETE /api/companies/{id}`: refused with 409 (error 4) while the company has folders;
+/// `?force=true` deletes its folders, media, analyses, stored files and webhook deliveries with
+/// it. Its users and their sessions always go with it.
+pub async fn delete_company(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Query(q): Query<Pairs>,
+) -> ApiResult<StatusCode> {
     let api = st.api()?;
     let id = parse_id(&id, "Company")?;
     api.db.company(id, &auth.principal.company_scope()).await.map_err(lookup("Company"))?;
     if auth.principal.role != Role::Admin {
         return Err(ApiError::forbidden("only ADMIN can delete companies"));
     }
-    api.db.delete_company(id).await?;
+    let files = match api.db.remove_company(id, query::flag(&q, "force")).await {
+        Ok(f) => f,
+        Err(oz_storage::StoreError::Conflict(m)) => {
+            return Err(ApiError::new(StatusCode::CONFLICT, 4, m).with_details(json!({ "force": false })));
+        }
+        Err(e) => return Err(lookup("Company")(e)),
+    };
+    // The rows are committed: now the files (a crash here leaves them to the sweeper).
+    api.engine.forget_and_remove(files).await.map_err(|e| ApiError::unknown(e.to_string()))?;
     Ok(StatusCode::NO_CONTENT)
 }
 

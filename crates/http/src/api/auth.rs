@@ -54,6 +54,11 @@ fn token_of(parts: &Parts) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// True when the request carries a token header (valid or not).
+pub(crate) fn has_token(parts: &Parts) -> bool {
+    token_of(parts).is_some()
+}
+
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 

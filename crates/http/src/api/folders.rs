@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use oz_domain::access::Scope;
@@ -279,9 +279,9 @@ pub async fn delete(State(st): State<AppState>, auth: Auth, Path(id): Path<Strin
     if !auth.principal.can_delete_data() {
         return Err(ApiError::forbidden("this role cannot delete folders"));
     }
+    // The rows are committed before any file goes; a file left by a crash here is swept later.
     let files = api.db.delete_folder(f.id).await?;
-    files.iter().for_each(|n| api.engine.cache.forget(n));
-    api.engine.files.remove_all(&files);
+    api.engine.forget_and_remove(files).await.map_err(|e| ApiError::unknown(e.to_string()))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -326,15 +326,83 @@ pub async fn delete_media(State(st): State<AppState>, auth: Auth, Path(id): Path
         return Err(ApiError::forbidden("this role cannot delete media"));
     }
     let file = api.db.delete_media(m.id).await?;
-    api.engine.cache.forget(&file);
-    api.engine.files.remove_all(&[file]);
+    api.engine.forget_and_remove(vec![file]).await.map_err(|e| ApiError::unknown(e.to_string()))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /static/{file}`: a stored file, to callers who may see its media.
-pub async fn file(State(st): State<AppState>, auth: Auth, Path(name): Path<String>) -> ApiResult<Response> {
+/// `GET /static/{file}`: a stored file, streamed from disk.
+///
+/// - With the token header, the token decides (as on every route): no valid session 401, a media
+///   the caller may not see 404. A signature in the query is then ignored.
+/// - Without it, a signed link (`?expires=...&signature=...`, as `original_url` carries) opens the
+///   file until it expires: a link with a wrong or partial signature answers 401 (error 7), an
+///   expired one 401 (error 8), a deleted media 404. Neither token nor signature: 401 (error 6).
+pub async fn file(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<Pairs>,
+    req: Request,
+) -> ApiResult<Response> {
     let api = st.api()?;
-    let m = api.db.media_by_file(&name, &auth.principal.data_scope()).await.map_err(lookup("File"))?;
-    let bytes = api.engine.files.read(&m.file_name).map_err(|_| ApiError::not_found("File"))?;
-    Ok(([(header::CONTENT_TYPE, m.mime_type)], bytes).into_response())
+    let (mut parts, _) = req.into_parts();
+    let scope = if super::auth::has_token(&parts) {
+        Auth::from_request_parts(&mut parts, &st).await?.principal.data_scope()
+    } else {
+        signed_link_scope(api, &name, &q)?
+    };
+    let m = api.db.media_by_file(&name, &scope).await.map_err(lookup("File"))?;
+    let path = api.engine.files.path(&m.file_name).map_err(|_| ApiError::not_found("File"))?;
+    let file = tokio::fs::File::open(&path).await.map_err(|_| ApiError::not_found("File"))?;
+    let len = file.metadata().await.map_err(|e| ApiError::unknown(format!("cannot read a stored file: {e}")))?.len();
+    Ok((
+        [
+            (header::CONTENT_TYPE, m.mime_type),
+            (header::CONTENT_LENGTH, len.to_string()),
+            (header::CACHE_CONTROL, "private, no-store".to_string()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+        ],
+        axum::body::Body::from_stream(file_stream(file)),
+    )
+        .into_response())
+}
+
+/// The scope a request without token gets from its signed link: everything (the signature names
+/// the file), or a 401.
+fn signed_link_scope(api: &FullApi, name: &str, q: &Pairs) -> ApiResult<Scope> {
+    use oz_engine::links::LinkError;
+    match (query::get(q, "expires"), query::get(q, "signature")) {
+        (None, None) => Err(ApiError::auth_missing()),
+        (Some(expires), Some(sig)) => {
+            let signer =
+                api.cfg.urls.links.as_ref().ok_or_else(|| {
+                    ApiError::auth_invalid("signed links are turned off on this server (OZ_LINK_TTL=0)")
+                })?;
+            match signer.verify(name, expires, sig, oz_storage::now()) {
+                Ok(()) => Ok(Scope::All),
+                Err(LinkError::Invalid) => Err(ApiError::auth_invalid("the link's signature is not valid")),
+                Err(LinkError::Expired) => Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    8,
+                    "the link has expired: get the media again for a fresh original_url",
+                )),
+            }
+        }
+        _ => Err(ApiError::auth_invalid("a signed link needs both expires and signature")),
+    }
+}
+
+/// The file as a stream of 64 KiB chunks, read without blocking the async threads.
+fn file_stream(
+    file: tokio::fs::File,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
+    use tokio::io::AsyncReadExt;
+    futures_util::stream::unfold(Some(file), |state| async move {
+        let mut f = state?;
+        let mut buf = bytes::BytesMut::with_capacity(64 * 1024);
+        match f.read_buf(&mut buf).await {
+            Ok(0) => None,
+            Ok(_) => Some((Ok(buf.freeze()), Some(f))),
+            Err(e) => Some((Err(e), None)),
+        }
+    })
 }

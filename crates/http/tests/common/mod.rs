@@ -21,6 +21,8 @@ use oz_vision::{Pipeline, PipelineConfig};
 use serde_json::{Value, json};
 
 pub const SECRET: &str = "test-webhook-secret";
+/// The key that signs the test server's direct file links.
+pub const LINK_KEY: &[u8] = b"test-link-signing-key";
 
 pub fn root() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
@@ -100,6 +102,8 @@ pub struct Options {
     pub webhook_timeout: Duration,
     pub lite: LiteConfig,
     pub admission: AdmissionConfig,
+    /// `OZ_FILE_SWEEP_GRACE` (the sweeper itself runs when a test calls `engine.sweep()`).
+    pub sweep_grace: Duration,
 }
 
 impl Default for Options {
@@ -112,8 +116,14 @@ impl Default for Options {
             webhook_timeout: Duration::from_secs(5),
             lite: LiteConfig::default(),
             admission: AdmissionConfig::default(),
+            sweep_grace: Duration::from_secs(3600),
         }
     }
+}
+
+/// The test server's link signer (`OZ_LINK_TTL` of ten minutes).
+pub fn links() -> oz_engine::links::LinkSigner {
+    oz_engine::links::LinkSigner::new(LINK_KEY, Duration::from_secs(600))
 }
 
 pub async fn start(kind: Kind, opts: Options) -> Option<TestServer> {
@@ -140,9 +150,15 @@ pub async fn start(kind: Kind, opts: Options) -> Option<TestServer> {
             allow_private: opts.webhook_allow_private,
             ..WebhookConfig::default()
         },
-        urls: Urls { base: base.clone() },
+        urls: Urls { base: base.clone(), links: Some(links()) },
         database_url: Some(url),
         decode_cache: 8,
+        lifecycle: oz_engine::sweep::LifecycleConfig {
+            sweep_grace: opts.sweep_grace,
+            // Long: tests run the sweeper themselves.
+            sweep_every: Duration::from_secs(3600),
+            ..oz_engine::sweep::LifecycleConfig::default()
+        },
     };
     let files = MediaFiles::open(&data).expect("media dir");
     let engine = Engine::new(db.clone(), pipeline(), files, cfg);
@@ -153,7 +169,7 @@ pub async fn start(kind: Kind, opts: Options) -> Option<TestServer> {
             session_ttl: opts.session_ttl,
             attachment_max_count: opts.attachment_max_count,
             attachment_max_size: opts.attachment_max_size,
-            urls: Urls { base: base.clone() },
+            urls: Urls { base: base.clone(), links: Some(links()) },
             ..ApiConfig::default()
         },
         dummy_hash: oz_http::api::auth::hash_password("dummy-password".into()).await.expect("hash"),

@@ -1,0 +1,148 @@
+//! Data lifecycle: deleting a tenant with everything it owns, the look-ups of the file sweeper,
+//! retention purges, and server-wide secrets.
+//!
+//! Rows are deleted in one transaction that answers the stored file names of the deleted media;
+//! callers remove those files only after the commit. A crash between the commit and the removal
+//! leaves unreferenced files, which the file sweeper removes after its grace period.
+
+use std::collections::HashSet;
+
+use uuid::Uuid;
+
+use crate::{Backend, Db, Result, StoreError, dynq, now};
+
+/// Most values bound in one `in (...)` list (SQLite allows 32766, PostgreSQL 65535).
+const CHUNK: usize = 500;
+
+impl Db {
+    /// Deletes a company. With `cascade` false it is refused (`Conflict`) while the company still
+    /// has folders; with `cascade` true its folders, media, analyses, jobs and webhook deliveries
+    /// go with it. Its users and their sessions always go with it. Answers the stored file names of
+    /// the deleted media, for the caller to remove once this has returned (the rows are committed).
+    pub async fn remove_company(&self, id: Uuid, cascade: bool) -> Result<Vec<String>> {
+        let cid = id.to_string();
+        let mut tx = self.pool.begin().await?;
+        let lock = if self.backend() == Backend::Postgres { " for update" } else { "" };
+        let found = dynq(format!("select id from companies where id = $1{lock}"))
+            .bind(cid.clone())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if found.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let row = sqlx::query("select count(*) as n from folders where company_id = $1")
+            .bind(cid.clone())
+            .fetch_one(&mut *tx)
+            .await?;
+        let folders = crate::model::i(&row, "n")?;
+        if folders > 0 && !cascade {
+            tx.rollback().await?;
+            return Err(StoreError::Conflict(format!(
+                "the company still has {folders} folder(s): delete them first, or delete the company with ?force=true \
+                 to delete its folders, media and analyses with it"
+            )));
+        }
+        let in_company = "select id from folders where company_id = $1";
+        let rows = dynq(format!("delete from media where folder_id in ({in_company}) returning file_name"))
+            .bind(cid.clone())
+            .fetch_all(&mut *tx)
+            .await?;
+        let files = rows.iter().map(|r| crate::model::s(r, "file_name")).collect::<Result<Vec<_>>>()?;
+        dynq(format!("delete from webhook_deliveries where folder_id in ({in_company})"))
+            .bind(cid.clone())
+            .execute(&mut *tx)
+            .await?;
+        // Analyses and their jobs go with their folders (foreign keys, on delete cascade).
+        sqlx::query("delete from folders where company_id = $1").bind(cid.clone()).execute(&mut *tx).await?;
+        sqlx::query("delete from sessions where user_id in (select id from users where company_id = $1)")
+            .bind(cid.clone())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("delete from users where company_id = $1").bind(cid.clone()).execute(&mut *tx).await?;
+        sqlx::query("delete from companies where id = $1").bind(cid).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(files)
+    }
+
+    /// Deletes the folders (with media, analyses, jobs and deliveries) whose company no longer
+    /// exists: folders created by a request that raced a company deletion. Answers the file names
+    /// of their media.
+    pub async fn purge_orphan_folders(&self) -> Result<Vec<String>> {
+        let orphans =
+            "select id from folders where company_id is not null and company_id not in (select id from companies)";
+        let mut tx = self.pool.begin().await?;
+        let rows = dynq(format!("delete from media where folder_id in ({orphans}) returning file_name"))
+            .fetch_all(&mut *tx)
+            .await?;
+        let files = rows.iter().map(|r| crate::model::s(r, "file_name")).collect::<Result<Vec<_>>>()?;
+        dynq(format!("delete from webhook_deliveries where folder_id in ({orphans})")).execute(&mut *tx).await?;
+        dynq(format!("delete from folders where id in ({orphans})")).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(files)
+    }
+
+    /// The names among `names` that a media row references.
+    pub async fn referenced_files(&self, names: &[String]) -> Result<HashSet<String>> {
+        let mut out = HashSet::new();
+        for chunk in names.chunks(CHUNK) {
+            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let mut q = dynq(format!("select file_name from media where file_name in ({})", list.join(", ")));
+            for n in chunk {
+                q = q.bind(n.clone());
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                out.insert(crate::model::s(&r, "file_name")?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes jobs that finished (done or failed) before `before`. Their analyses stay.
+    pub async fn purge_finished_jobs(&self, before: f64) -> Result<u64> {
+        let r = sqlx::query("delete from jobs where state in ('done', 'failed') and time_updated < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Removes webhook deliveries that were delivered, or given up, before `before`.
+    pub async fn purge_deliveries(&self, before: f64) -> Result<u64> {
+        let r = sqlx::query(
+            "delete from webhook_deliveries where (state = 'delivered' and delivered_at < $1) \
+             or (state = 'failed' and next_attempt_at < $1)",
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Jobs waiting in the queue since before `queued_before` (never started, or put back for a
+    /// retry): how many, and when the oldest was created. A backlog is reported, never failed.
+    pub async fn queue_backlog(&self, queued_before: f64) -> Result<(i64, Option<f64>)> {
+        let row = sqlx::query(
+            "select count(*) as n, min(time_created) as oldest from jobs where state = 'queued' and time_created < $1",
+        )
+        .bind(queued_before)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((crate::model::i(&row, "n")?, crate::model::of(&row, "oldest")?))
+    }
+
+    /// The server-wide secret `name`: the stored one, or `candidate` stored now when there is none
+    /// (the first process to start wins; every process on the database gets the same value).
+    pub async fn server_secret(&self, name: &str, candidate: &str) -> Result<String> {
+        sqlx::query(
+            "insert into server_secrets (name, value, time_created) values ($1, $2, $3) on conflict (name) do nothing",
+        )
+        .bind(name)
+        .bind(candidate)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        let row =
+            sqlx::query("select value from server_secrets where name = $1").bind(name).fetch_one(&self.pool).await?;
+        crate::model::s(&row, "value")
+    }
+}
