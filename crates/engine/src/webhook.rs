@@ -44,7 +44,7 @@ pub struct WebhookConfig {
 impl std::fmt::Debug for WebhookConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebhookConfig")
-            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
             .field("timeout", &self.timeout)
             .field("max_attempts", &self.max_attempts)
             .field("retry_step", &self.retry_step)
@@ -53,18 +53,6 @@ impl std::fmt::Debug for WebhookConfig {
             .field("concurrency", &self.concurrency)
             .field("per_host", &self.per_host)
             .finish()
-    }
-}
-
-/// Shows whether a secret is set, never its value.
-impl std::fmt::Debug for WebhookConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookConfig")
-            .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
-            .field("timeout", &self.timeout)
-            .field("max_attempts", &self.max_attempts)
-            .field("retry_step", &self.retry_step)
-            .finish_non_exhaustive()
     }
 }
 

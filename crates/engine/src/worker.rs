@@ -59,6 +59,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("urls", &self.urls)
             .field("database_url", &self.database_url.as_ref().map(|_| "[redacted]"))
             .field("decode_cache", &self.decode_cache)
+            .field("lifecycle", &self.lifecycle)
             .finish_non_exhaustive()
     }
 }
