@@ -38,6 +38,8 @@ pub struct EngineConfig {
     pub database_url: Option<String>,
     /// Decoded media kept in memory between upload and analysis (entries; 0 = off).
     pub decode_cache: usize,
+    /// Bytes of decoded frames that cache may hold (`OZ_DECODE_CACHE_BYTES`).
+    pub decode_cache_bytes: u64,
 }
 
 pub struct Engine {
@@ -62,7 +64,7 @@ impl Engine {
     #[must_use]
     pub fn new(db: Db, pipeline: Arc<Pipeline>, files: MediaFiles, cfg: EngineConfig) -> Arc<Self> {
         let name = format!("{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        let cache = Arc::new(DecodeCache::new(cfg.decode_cache));
+        let cache = Arc::new(DecodeCache::new(cfg.decode_cache, cfg.decode_cache_bytes));
         Arc::new(Self { db, pipeline, files, cache, cfg, jobs_wake: Notify::new(), hooks_wake: Notify::new(), name })
     }
 

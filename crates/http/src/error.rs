@@ -50,8 +50,13 @@ impl LiteError {
             _ => K::UnreadableSample,
         };
         let mut err = Self::new(kind, format!("{what}: {e}"));
-        if let VisionError::FileTooLarge { .. } = e {
-            err.status = Some(StatusCode::PAYLOAD_TOO_LARGE);
+        match e {
+            VisionError::FileTooLarge { .. } => err.status = Some(StatusCode::PAYLOAD_TOO_LARGE),
+            VisionError::Busy => {
+                err.kind = K::Internal;
+                err.status = Some(StatusCode::SERVICE_UNAVAILABLE);
+            }
+            _ => {}
         }
         err
     }
@@ -67,6 +72,10 @@ impl IntoResponse for LiteError {
         } else {
             tracing::debug!(code = self.code(), message = %self.message, "request refused");
         }
-        (status, Json(json!({ "code": self.code(), "message": self.message }))).into_response()
+        let mut r = (status, Json(json!({ "code": self.code(), "message": self.message }))).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+        }
+        r
     }
 }

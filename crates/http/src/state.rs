@@ -20,6 +20,9 @@ pub struct LiteConfig {
     pub max_request_bytes: u64,
     /// Most media parts in one request.
     pub max_parts: usize,
+    /// Largest JSON body of a non-upload route, and largest `payload` part of an upload
+    /// (`OZ_MAX_JSON_BYTES`).
+    pub max_json_bytes: usize,
 }
 
 impl Default for LiteConfig {
@@ -29,6 +32,7 @@ impl Default for LiteConfig {
             threshold_spoofing: oz_domain::liveness::DEFAULT_THRESHOLD_SPOOFING,
             max_request_bytes: 128 * 1024 * 1024,
             max_parts: 32,
+            max_json_bytes: 1 << 20,
         }
     }
 }

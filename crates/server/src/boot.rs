@@ -66,6 +66,7 @@ pub async fn start(args: &EngineArgs, listen: Option<SocketAddr>) -> anyhow::Res
         urls: Urls { base },
         database_url: Some(url),
         decode_cache: args.decode_cache,
+        decode_cache_bytes: args.decode_cache_bytes.min(args.vision.decode_budget_bytes / 4),
     };
     let pipeline = Arc::new(pipeline);
     let engine = Engine::new(db.clone(), pipeline.clone(), files, cfg);

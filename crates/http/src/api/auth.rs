@@ -125,7 +125,10 @@ async fn issue(st: &AppState, user: &User, predecessor: Option<uuid::Uuid>) -> A
 }
 
 /// `POST /api/authorize/auth` with `{"credentials": {"email", "password"}}`.
-pub async fn login(State(st): State<AppState>, body: axum::body::Bytes) -> ApiResult<Json<Value>> {
+pub async fn login(
+    State(st): State<AppState>,
+    super::body::JsonBody(body): super::body::JsonBody,
+) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let v: Value = serde_json::from_slice(&body).map_err(|e| ApiError::structure(format!("invalid JSON body: {e}")))?;
     let creds = v.get("credentials").ok_or_else(|| {
@@ -151,7 +154,11 @@ pub async fn login(State(st): State<AppState>, body: axum::body::Bytes) -> ApiRe
 }
 
 /// `POST /api/authorize/refresh` with the access token header and `{"expire_token": "..."}`.
-pub async fn refresh(State(st): State<AppState>, parts: Parts, body: axum::body::Bytes) -> ApiResult<Json<Value>> {
+pub async fn refresh(
+    State(st): State<AppState>,
+    parts: Parts,
+    super::body::JsonBody(body): super::body::JsonBody,
+) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let token = token_of(&parts).ok_or_else(ApiError::auth_missing)?;
     let caller = match api.db.session_by_access(&hash_token(&token)).await {

@@ -49,6 +49,10 @@ impl ApiError {
     pub fn too_large(m: impl Into<String>) -> Self {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, 4, m)
     }
+    /// The server is momentarily full (decode budget): 503 with `Retry-After`.
+    pub fn busy() -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, 0, "the server is decoding too much media right now, retry later")
+    }
     #[must_use]
     pub fn with_details(mut self, d: Value) -> Self {
         self.details = d;
@@ -70,6 +74,12 @@ pub fn lookup(what: &'static str) -> impl Fn(StoreError) -> ApiError {
     }
 }
 
+impl From<oz_domain::caps::CapError> for ApiError {
+    fn from(e: oz_domain::caps::CapError) -> Self {
+        ApiError::value(e.to_string())
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -85,8 +95,15 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error_code": self.code, "error_message": self.message, "details": self.details })))
-            .into_response()
+        let mut r = (
+            self.status,
+            Json(json!({ "error_code": self.code, "error_message": self.message, "details": self.details })),
+        )
+            .into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+        }
+        r
     }
 }
 

@@ -126,6 +126,7 @@ pub async fn start(kind: Kind, opts: Options) -> Option<TestServer> {
         urls: Urls { base: base.clone() },
         database_url: Some(url),
         decode_cache: 8,
+        decode_cache_bytes: 128 << 20,
     };
     let files = MediaFiles::open(&data).expect("media dir");
     let engine = Engine::new(db.clone(), pipeline(), files, cfg);
