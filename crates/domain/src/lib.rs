@@ -7,9 +7,11 @@
 //! - [`lite`]: Oz API Lite error codes (`BPE-*`, `LDE-*`) with their HTTP statuses.
 //! - [`access`]: roles and scopes (who sees and changes what).
 //! - [`assign`]: which media an analysis takes, and the BIOMETRY verdict over pairs.
+//! - [`caps`]: bounds on every list and object a client sends.
 
 pub mod access;
 pub mod assign;
+pub mod caps;
 pub mod decision;
 pub mod lite;
 pub mod liveness;

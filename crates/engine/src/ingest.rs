@@ -49,16 +49,28 @@ fn ext_and_class(kind: MediaKind, mime: &str) -> (&'static str, MediaClass) {
 }
 
 /// Decodes every upload first (nothing is written if one is unreadable), then writes the files.
-/// On a write error the files already written are removed.
+/// On a write error the files already written are removed. The uploads are one request of the
+/// decode budget; frames are kept only as long as the cache can take them (the others are
+/// dropped right after decoding and decoded again by the worker).
 pub fn ingest(
     p: &Pipeline,
     files: &MediaFiles,
     cache: Option<&DecodeCache>,
     uploads: &[Upload],
 ) -> Result<Vec<NewMedia>, IngestError> {
+    let budget = p.request_budget();
+    let room = cache.map_or(0, DecodeCache::cap_bytes);
+    let mut kept: u64 = 0;
     let mut decoded = Vec::with_capacity(uploads.len());
     for u in uploads {
-        let d = p.decode(&u.bytes).map_err(|e| IngestError::Unreadable { name: u.key.clone(), source: e })?;
+        let mut d =
+            p.decode_in(&u.bytes, &budget).map_err(|e| IngestError::Unreadable { name: u.key.clone(), source: e })?;
+        let size = d.frame_bytes();
+        if kept.saturating_add(size) <= room {
+            kept += size;
+        } else {
+            d.drop_frames();
+        }
         decoded.push(d);
     }
     let mut out: Vec<NewMedia> = Vec::with_capacity(uploads.len());
@@ -73,7 +85,9 @@ pub fn ingest(
                 return Err(e.into());
             }
         };
-        if let Some(c) = cache {
+        if let Some(c) = cache
+            && !d.frames.is_empty()
+        {
             c.put(&file_name, Arc::new(d));
         }
         out.push(NewMedia {

@@ -54,6 +54,9 @@ pub fn biometry_confs(cfg: &RunnerConfig) -> Value {
     json!({ "threshold_approve": cfg.thresholds.approve, "threshold_decline": cfg.thresholds.decline })
 }
 
+/// How long a worker waits for the process decode budget before failing the analysis.
+const WORKER_BUDGET_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Where the runner gets media from: the stored files, through the decode cache.
 pub struct Source<'a> {
     pub files: &'a MediaFiles,
@@ -66,7 +69,9 @@ impl Source<'_> {
             return Ok(d);
         }
         let bytes = self.files.read(&m.file_name).map_err(|e| format!("media {}: {e}", m.id))?;
-        let d = Arc::new(p.decode(&bytes).map_err(|e| format!("media {}: {e}", m.id))?);
+        // Workers are few and their jobs durable: wait longer for the decode budget than requests do.
+        let budget = p.request_budget().with_wait(WORKER_BUDGET_WAIT);
+        let d = Arc::new(p.decode_in(&bytes, &budget).map_err(|e| format!("media {}: {e}", m.id))?);
         if let Some(c) = self.cache {
             c.put(&m.file_name, Arc::clone(&d));
         }

@@ -40,6 +40,8 @@ pub struct EngineConfig {
     pub database_url: Option<String>,
     /// Decoded media kept in memory between upload and analysis (entries; 0 = off).
     pub decode_cache: usize,
+    /// Bytes of decoded frames that cache may hold (`OZ_DECODE_CACHE_BYTES`).
+    pub decode_cache_bytes: u64,
     /// File sweeper and retention purges.
     pub lifecycle: crate::sweep::LifecycleConfig,
 }
@@ -59,6 +61,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("urls", &self.urls)
             .field("database_url", &self.database_url.as_ref().map(|_| "[redacted]"))
             .field("decode_cache", &self.decode_cache)
+            .field("decode_cache_bytes", &self.decode_cache_bytes)
             .field("lifecycle", &self.lifecycle)
             .finish_non_exhaustive()
     }
@@ -86,7 +89,7 @@ impl Engine {
     #[must_use]
     pub fn new(db: Db, pipeline: Arc<Pipeline>, files: MediaFiles, cfg: EngineConfig) -> Arc<Self> {
         let name = format!("{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        let cache = Arc::new(DecodeCache::new(cfg.decode_cache));
+        let cache = Arc::new(DecodeCache::new(cfg.decode_cache, cfg.decode_cache_bytes));
         Arc::new(Self { db, pipeline, files, cache, cfg, jobs_wake: Notify::new(), hooks_wake: Notify::new(), name })
     }
 

@@ -76,8 +76,13 @@ impl LiteError {
             _ => K::UnreadableSample,
         };
         let mut err = Self::new(kind, format!("{what}: {e}"));
-        if let VisionError::FileTooLarge { .. } = e {
-            err.status = Some(StatusCode::PAYLOAD_TOO_LARGE);
+        match e {
+            VisionError::FileTooLarge { .. } => err.status = Some(StatusCode::PAYLOAD_TOO_LARGE),
+            VisionError::Busy => {
+                err.kind = K::Internal;
+                err.status = Some(StatusCode::SERVICE_UNAVAILABLE);
+            }
+            _ => {}
         }
         err
     }

@@ -39,6 +39,9 @@ pub struct LiteConfig {
     pub enabled: bool,
     /// `OZ_LITE_AUTH`.
     pub auth: LiteAuth,
+    /// Largest JSON body of a non-upload route, and largest `payload` part of an upload
+    /// (`OZ_MAX_JSON_BYTES`).
+    pub max_json_bytes: usize,
 }
 
 impl Default for LiteConfig {
@@ -50,6 +53,7 @@ impl Default for LiteConfig {
             max_parts: 32,
             enabled: true,
             auth: LiteAuth::None,
+            max_json_bytes: 1 << 20,
         }
     }
 }

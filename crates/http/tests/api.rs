@@ -630,3 +630,94 @@ async fn accounts_and_best_shot_body(kind: Kind) {
     let left = r["expire_date"].as_f64().expect("expire") - oz_storage::now();
     assert!(left > 365.0 * 24.0 * 3600.0, "service session lasts years, got {left} s");
 }
+
+both!(client_limits, client_limits_body);
+/// JSON bodies of non-upload routes are capped (413, Oz body); every list a client sends is
+/// de-duplicated and capped (400, error 4).
+async fn client_limits_body(kind: Kind) {
+    let Some(s) = start(kind, Options::default()).await else { return };
+    let admin = C { s: &s, token: common::admin_token(&s).await };
+    let (_, t) = company_user(&admin, None, "limits@example.com", "CLIENT").await;
+    let c = C { s: &s, token: t };
+
+    // A 2 MiB JSON body, with and without a token, on routes that take no upload.
+    let big = json!({ "name": "x".repeat(2 << 20) });
+    let (st, e) = admin.post("/api/companies/", big.clone()).await;
+    assert_eq!(st, 413, "{e}");
+    oz_error(&e, 4);
+    let r = reqwest::Client::new()
+        .post(admin.url("/api/authorize/auth"))
+        .header("Content-Type", "application/json")
+        .body(format!(r#"{{"credentials": {{"email": "{}", "password": "x"}}}}"#, "a".repeat(2 << 20)))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 413);
+    oz_error(&r.json().await.expect("json"), 4);
+
+    // A folder with two media; the payload part of an upload has the same JSON cap.
+    let (st, e) = c
+        .upload(
+            "/api/folders",
+            Form::new()
+                .part("photo1", file("faces/live/obama__podium.jpg", "id.jpg", "image/jpeg"))
+                .part("payload", Part::text(big.to_string())),
+        )
+        .await;
+    assert_eq!(st, 413, "{e}");
+    oz_error(&e, 4);
+    let payload = json!({ "media:tags": { "photo1": ["photo_selfie", "photo_selfie", "x", "photo_selfie"] } });
+    let form = Form::new()
+        .part("photo1", file("faces/live/obama__podium.jpg", "a.jpg", "image/jpeg"))
+        .part("photo2", file("faces/live/obama__full.jpg", "b.jpg", "image/jpeg"))
+        .part("payload", Part::text(payload.to_string()));
+    let (st, f) = c.upload("/api/folders", form).await;
+    assert_eq!(st, 201, "{f}");
+    let folder = f["folder_id"].as_str().expect("folder id").to_string();
+    let media: Vec<Value> = f["media"].as_array().expect("media").clone();
+    let photo1 = media.iter().find(|m| m["original_name"] == "a.jpg").expect("photo1");
+    assert_eq!(photo1["tags"], json!(["photo_selfie", "x"]), "tags de-duplicated");
+    let ids: Vec<String> = media.iter().map(|m| m["media_id"].as_str().expect("id").to_string()).collect();
+
+    // source_media: repeats are one; more than 50 distinct ids are refused before any lookup.
+    let repeated = json!([ids[0], ids[1], ids[0], ids[0], ids[1]]);
+    let (st, a) = c
+        .post(
+            &format!("/api/folders/{folder}/analyses/"),
+            json!({ "analyses": [{ "type": "biometry", "source_media": repeated }] }),
+        )
+        .await;
+    assert_eq!(st, 201, "{a}");
+    assert_eq!(a[0]["source_media"].as_array().map(Vec::len), Some(2), "{a}");
+    let many: Vec<String> = (0..51).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let (st, e) = c
+        .post(
+            &format!("/api/folders/{folder}/analyses/"),
+            json!({ "analyses": [{ "type": "biometry", "source_media": many }] }),
+        )
+        .await;
+    assert_eq!(st, 400, "{e}");
+    oz_error(&e, 4);
+    assert!(e["error_message"].as_str().is_some_and(|m| m.contains("limit is 50")), "{e}");
+    // Analyses per request.
+    let analyses: Vec<Value> = (0..21).map(|_| json!({ "type": "quality" })).collect();
+    let (st, e) = c.post(&format!("/api/folders/{folder}/analyses/"), json!({ "analyses": analyses })).await;
+    assert_eq!(st, 400, "{e}");
+    oz_error(&e, 4);
+
+    // Tags of a media, meta_data objects, query lists.
+    let tags: Vec<String> = (0..51).map(|i| format!("t{i}")).collect();
+    let (st, e) = c.json(reqwest::Method::PATCH, &format!("/api/media/{}", ids[0]), Some(json!({ "tags": tags }))).await;
+    assert_eq!(st, 400, "{e}");
+    oz_error(&e, 4);
+    let keys: serde_json::Map<String, Value> = (0..257).map(|i| (format!("k{i}"), json!(i))).collect();
+    let (st, e) = c.post(&format!("/api/folders/{folder}/meta_data"), Value::Object(keys)).await;
+    assert_eq!(st, 400, "{e}");
+    oz_error(&e, 4);
+    let (st, m) = c.post(&format!("/api/folders/{folder}/meta_data"), json!({ "ok": true })).await;
+    assert_eq!((st, &m["ok"]), (200, &json!(true)), "{m}");
+    let list: Vec<String> = (0..101).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let (st, e) = c.get(&format!("/api/folders/?folder_id={}", list.join(","))).await;
+    assert_eq!(st, 400, "{e}");
+    oz_error(&e, 4);
+}

@@ -387,6 +387,29 @@ async fn liveness_errors() {
 }
 
 #[tokio::test]
+async fn liveness_payload_lists_and_size_are_capped() {
+    let face = || file(fixture("faces/live/obama__portrait.jpg"), "a.jpg", "image/jpeg");
+    let analyses: Vec<serde_json::Value> = (0..21).map(|_| serde_json::json!({ "type": "quality" })).collect();
+    let form = Form::new()
+        .part("media_key1", face())
+        .part("payload", Part::text(serde_json::json!({ "analyses": analyses }).to_string()));
+    let r = client().post(url("/v1/face/liveness/detect")).multipart(form).send().await.expect("send");
+    let v = expect_error(r, 400, "LDE-002005").await;
+    assert!(v["message"].as_str().is_some_and(|m| m.contains("limit is 20")), "{v}");
+    let tags: Vec<String> = (0..51).map(|i| format!("t{i}")).collect();
+    let form = Form::new()
+        .part("media_key1", face())
+        .part("payload", Part::text(serde_json::json!({ "media:tags": { "media_key1": tags } }).to_string()));
+    let r = client().post(url("/v1/face/liveness/detect")).multipart(form).send().await.expect("send");
+    expect_error(r, 400, "LDE-002005").await;
+    // A payload over OZ_MAX_JSON_BYTES (1 MiB by default): 413 before it is parsed.
+    let big = serde_json::json!({ "folder:meta_data": { "blob": "x".repeat(2 << 20) } });
+    let form = Form::new().part("media_key1", face()).part("payload", Part::text(big.to_string()));
+    let r = client().post(url("/v1/face/liveness/detect")).multipart(form).send().await.expect("send");
+    expect_error(r, 413, "LDE-002005").await;
+}
+
+#[tokio::test]
 async fn liveness_multipart_video_with_best_shot() {
     let payload = serde_json::json!({
         "folder:meta_data": {"partner_side_folder_id": "p-1"},

@@ -73,6 +73,7 @@ pub async fn start(args: &EngineArgs, listen: Option<SocketAddr>) -> anyhow::Res
         database_url: Some(url),
         decode_cache: args.decode_cache,
         lifecycle: args.lifecycle.config(),
+        decode_cache_bytes: args.decode_cache_bytes.min(args.vision.decode_budget_bytes / 4),
     };
     // Fail at start, not at the first webhook, when OZ_WEBHOOK_CA_FILE is wrong.
     oz_engine::webhook::client(&cfg.webhook).context("cannot set up webhook delivery")?;

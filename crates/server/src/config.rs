@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use oz_domain::decision::DecisionThresholds;
@@ -9,6 +10,7 @@ use oz_http::{AdmissionConfig, LiteAuth, LiteConfig};
 use oz_vision::PipelineConfig;
 use oz_vision::limits::MediaLimits;
 use oz_vision::video::VideoLimits;
+use oz_vision::{BudgetConfig, PipelineConfig};
 
 /// A secret setting (a password, a key, a URL that may hold a password): its `Debug` never shows
 /// the value, and clap is told not to print it in `--help` (`hide_env_values`).
@@ -74,6 +76,17 @@ pub struct VisionArgs {
     /// Frames sampled from a video or shot set.
     #[arg(long, env = "OZ_SAMPLE_FRAMES", default_value_t = 8)]
     pub sample_frames: usize,
+    /// Bytes of decoded frames (RGB, 3 bytes a pixel) the whole process may hold; a decode that
+    /// would go over waits OZ_DECODE_BUDGET_WAIT_MS, then answers 503.
+    #[arg(long, env = "OZ_DECODE_BUDGET_BYTES", default_value_t = 1 << 30)]
+    pub decode_budget_bytes: u64,
+    /// Bytes of decoded frames one request may hold; more is refused (400). At most
+    /// OZ_DECODE_BUDGET_BYTES.
+    #[arg(long, env = "OZ_DECODE_REQUEST_BUDGET_BYTES", default_value_t = 512 << 20)]
+    pub decode_request_budget_bytes: u64,
+    /// How long a decode waits for the process budget, milliseconds.
+    #[arg(long, env = "OZ_DECODE_BUDGET_WAIT_MS", default_value_t = 10_000)]
+    pub decode_budget_wait_ms: u64,
 }
 
 impl VisionArgs {
@@ -94,6 +107,12 @@ impl VisionArgs {
                 zip_max_entries: self.zip_max_entries,
                 zip_max_total_bytes: self.zip_max_bytes,
                 sample_frames: self.sample_frames.max(1),
+                ..MediaLimits::default()
+            },
+            budget: BudgetConfig {
+                total_bytes: self.decode_budget_bytes,
+                request_bytes: self.decode_request_budget_bytes.min(self.decode_budget_bytes),
+                wait: Duration::from_millis(self.decode_budget_wait_ms),
             },
             ..PipelineConfig::default()
         };
@@ -178,6 +197,10 @@ pub struct EngineArgs {
     /// 720p video with 8 sampled frames takes about 22 MB).
     #[arg(long, env = "OZ_DECODE_CACHE", default_value_t = 8)]
     pub decode_cache: usize,
+    /// Bytes of decoded frames that cache may hold (0 = off). It counts in
+    /// OZ_DECODE_BUDGET_BYTES, so it is kept to at most a quarter of it.
+    #[arg(long, env = "OZ_DECODE_CACHE_BYTES", default_value_t = 128 << 20)]
+    pub decode_cache_bytes: u64,
     /// Base of the URLs in responses and webhooks (original_url...). Default: http://OZ_LISTEN.
     #[arg(long, env = "OZ_PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -251,6 +274,9 @@ pub struct ServeArgs {
     /// Most parts in one multipart request.
     #[arg(long, env = "OZ_MAX_PARTS", default_value_t = 32)]
     pub max_parts: usize,
+    /// Largest JSON body of a route that takes no upload (and largest `payload` part), bytes.
+    #[arg(long, env = "OZ_MAX_JSON_BYTES", default_value_t = 1 << 20)]
+    pub max_json_bytes: usize,
     /// Session lifetime, seconds (sliding).
     #[arg(long, env = "OZ_SESSION_TTL", default_value_t = 900)]
     pub session_ttl: u64,
@@ -323,6 +349,7 @@ impl ServeArgs {
                 Some(LiteAuthArg::Token) => LiteAuth::Token,
                 Some(LiteAuthArg::Service) => LiteAuth::Service,
             },
+            max_json_bytes: self.max_json_bytes.max(1024),
         })
     }
 

@@ -27,6 +27,10 @@ pub enum VisionError {
     ZipUnsafePath(String),
     #[error("zip archive holds no image")]
     ZipEmpty,
+    #[error("decoding needs {need} bytes of frames, the limit is {limit} (OZ_DECODE_REQUEST_BUDGET_BYTES)")]
+    OverBudget { need: u64, limit: u64 },
+    #[error("the server is decoding too much media right now, retry later")]
+    Busy,
     #[error("no face found")]
     NoFace,
     #[error("{0} faces found where one was expected")]

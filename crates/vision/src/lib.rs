@@ -1,7 +1,7 @@
 //! Vision: everything between media bytes and face numbers, with no HTTP and no database.
 //!
 //! Stages, each in its own module: [`media`] decodes images, videos ([`video`]) and zip shot sets
-//! into upright RGB frames under [`limits`]; [`detect`] finds faces (YuNet) with 5 landmarks;
+//! into upright RGB frames under [`limits`] and a memory [`budget`]; [`detect`] finds faces (YuNet) with 5 landmarks;
 //! [`align`] warps a face to the 112x112 template; [`embed`] turns it into an L2-normalised vector
 //! (SFace) kept as a versioned [`template`]; [`liveness`] scores presentation attacks
 //! (MiniFASNet); [`pose`] estimates head pose; [`quality`] scores frames and picks the best shot.
@@ -9,6 +9,7 @@
 //! models are checked against `models/manifest.json` ([`models`]).
 
 pub mod align;
+pub mod budget;
 pub mod detect;
 pub mod embed;
 pub mod error;
@@ -25,6 +26,7 @@ pub mod template;
 pub mod testdata;
 pub mod video;
 
+pub use budget::{BudgetConfig, DecodeBudget, RequestBudget};
 pub use error::VisionError;
 pub use limits::MediaLimits;
 pub use pipeline::{Pipeline, PipelineConfig};

@@ -16,6 +16,9 @@ pub struct MediaLimits {
     pub zip_max_total_bytes: u64,
     /// Frames sampled from a video or shot set for liveness and best shot.
     pub sample_frames: usize,
+    /// Shots of a zip shot set are scaled down to at most this long side right after each one is
+    /// decoded (the detector works at 640 at most, the face crops at 224 at most).
+    pub shot_max_side: u32,
 }
 
 impl Default for MediaLimits {
@@ -27,6 +30,7 @@ impl Default for MediaLimits {
             zip_max_entries: 64,
             zip_max_total_bytes: 256 * 1024 * 1024,
             sample_frames: 8,
+            shot_max_side: 1280,
         }
     }
 }

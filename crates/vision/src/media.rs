@@ -7,7 +7,9 @@ use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
 use md5::{Digest, Md5};
 use serde::Serialize;
 
+use crate::budget::{RequestBudget, Reservation};
 use crate::error::VisionError;
+use crate::imgops;
 use crate::limits::MediaLimits;
 use crate::video::{self, VideoInfo};
 
@@ -45,11 +47,41 @@ pub struct MediaInfo {
     pub shots: Option<usize>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct DecodedMedia {
     pub info: MediaInfo,
     /// Frames to analyse: the image itself, sampled video frames, or the sampled shots.
     pub frames: Vec<Frame>,
+    /// The decode budget held by `frames`, released when the media is dropped
+    /// ([`Reservation::none`] for media made by hand).
+    pub reservation: Reservation,
+}
+
+impl DecodedMedia {
+    /// Media made from frames decoded elsewhere (not counted in any budget).
+    #[must_use]
+    pub fn untracked(info: MediaInfo, frames: Vec<Frame>) -> Self {
+        Self { info, frames, reservation: Reservation::none() }
+    }
+
+    /// Bytes of RGB pixels held by the frames.
+    #[must_use]
+    pub fn frame_bytes(&self) -> u64 {
+        self.frames.iter().map(|f| f.image.as_raw().len() as u64).sum()
+    }
+
+    /// Drops the frames (keeping `info`) and gives their budget back.
+    pub fn drop_frames(&mut self) {
+        self.frames = Vec::new();
+        self.reservation.release();
+    }
+}
+
+impl Clone for DecodedMedia {
+    /// A copy of the frames is not counted in the decode budget.
+    fn clone(&self) -> Self {
+        Self::untracked(self.info.clone(), self.frames.clone())
+    }
 }
 
 /// Guesses the media kind from real container signatures. Anything else is refused before any
@@ -136,15 +168,24 @@ fn md5_hex(bytes: &[u8]) -> String {
     hex::encode(Md5::digest(bytes))
 }
 
-/// Decodes any supported media under `limits`.
+/// Decodes any supported media under `limits`, outside any memory budget.
 pub fn decode(bytes: &[u8], limits: &MediaLimits) -> Result<DecodedMedia, VisionError> {
+    decode_in(bytes, limits, &RequestBudget::unlimited())
+}
+
+/// Decodes any supported media under `limits`, reserving the bytes of its frames in `budget`
+/// (before decoding where the header tells the size: images and shots).
+pub fn decode_in(bytes: &[u8], limits: &MediaLimits, budget: &RequestBudget) -> Result<DecodedMedia, VisionError> {
     check_size(bytes, limits)?;
-    match sniff(bytes) {
-        Some(MediaKind::Image) => decode_image_media(bytes, limits),
-        Some(MediaKind::ShotSet) => decode_shot_set(bytes, limits),
-        Some(MediaKind::Video) => decode_video_media(bytes, limits),
+    let mut reservation = budget.empty();
+    let mut media = match sniff(bytes) {
+        Some(MediaKind::Image) => decode_image_media(bytes, limits, &mut reservation),
+        Some(MediaKind::ShotSet) => decode_shot_set(bytes, limits, &mut reservation),
+        Some(MediaKind::Video) => decode_video_media(bytes, limits, &mut reservation),
         None => Err(VisionError::UnsupportedFormat),
-    }
+    }?;
+    media.reservation = reservation;
+    Ok(media)
 }
 
 fn check_size(bytes: &[u8], limits: &MediaLimits) -> Result<(), VisionError> {
@@ -161,6 +202,13 @@ fn check_size(bytes: &[u8], limits: &MediaLimits) -> Result<(), VisionError> {
 /// Decodes one JPEG or PNG into upright RGB8: EXIF orientation applied, greyscale expanded,
 /// alpha composited over white. The pixel limit is checked from the header before decoding.
 pub fn decode_image(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, VisionError> {
+    decode_image_in(bytes, max_pixels, &mut Reservation::none())
+}
+
+/// [`decode_image`] that first grows `reservation` by what decoding will allocate (from the
+/// header: the decoder's buffer, plus a copy for colour conversion or rotation), and afterwards
+/// gives back all of that but the `w x h x 3` of the returned image.
+pub fn decode_image_in(bytes: &[u8], max_pixels: u64, reservation: &mut Reservation) -> Result<RgbImage, VisionError> {
     if bytes.is_empty() {
         return Err(VisionError::Empty);
     }
@@ -183,12 +231,32 @@ pub fn decode_image(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, VisionErr
         return Err(VisionError::ImageTooLarge { width, height, limit: max_pixels });
     }
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+    let before = reservation.bytes();
+    let rgb_bytes = rgb_bytes(width, height);
+    let mut need = decoder.total_bytes();
+    if decoder.color_type() != image::ColorType::Rgb8 {
+        need = need.saturating_add(rgb_bytes);
+    }
+    if orientation != image::metadata::Orientation::NoTransforms {
+        need = need.saturating_add(rgb_bytes);
+    }
+    reservation.grow(need)?;
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| match e {
         image::ImageError::Limits(_) => VisionError::ImageTooLarge { width, height, limit: max_pixels },
         other => VisionError::UnreadableImage(other.to_string()),
-    })?;
-    img.apply_orientation(orientation);
-    Ok(flatten_rgb(img))
+    });
+    if let Ok(img) = &mut img {
+        img.apply_orientation(orientation);
+    }
+    let out = img.map(flatten_rgb);
+    reservation.shrink_to(if out.is_ok() { before.saturating_add(rgb_bytes) } else { before });
+    out
+}
+
+/// Bytes of an RGB8 image of `w x h`.
+#[must_use]
+pub fn rgb_bytes(w: u32, h: u32) -> u64 {
+    u64::from(w) * u64::from(h) * 3
 }
 
 /// RGB8 from any colour type; alpha is composited over white so transparent areas do not turn black.
@@ -213,8 +281,12 @@ fn image_mime(bytes: &[u8]) -> &'static str {
     if bytes.starts_with(b"\x89PNG") { "image/png" } else { "image/jpeg" }
 }
 
-fn decode_image_media(bytes: &[u8], limits: &MediaLimits) -> Result<DecodedMedia, VisionError> {
-    let image = decode_image(bytes, limits.max_image_pixels)?;
+fn decode_image_media(
+    bytes: &[u8],
+    limits: &MediaLimits,
+    reservation: &mut Reservation,
+) -> Result<DecodedMedia, VisionError> {
+    let image = decode_image_in(bytes, limits.max_image_pixels, reservation)?;
     let info = MediaInfo {
         kind: MediaKind::Image,
         mime_type: image_mime(bytes).to_string(),
@@ -225,7 +297,7 @@ fn decode_image_media(bytes: &[u8], limits: &MediaLimits) -> Result<DecodedMedia
         video: None,
         shots: None,
     };
-    Ok(DecodedMedia { info, frames: vec![Frame { index: 0, timestamp_s: None, name: None, image }] })
+    Ok(DecodedMedia::untracked(info, vec![Frame { index: 0, timestamp_s: None, name: None, image }]))
 }
 
 fn video_mime(bytes: &[u8]) -> &'static str {
@@ -240,8 +312,14 @@ fn video_mime(bytes: &[u8]) -> &'static str {
     }
 }
 
-fn decode_video_media(bytes: &[u8], limits: &MediaLimits) -> Result<DecodedMedia, VisionError> {
+fn decode_video_media(
+    bytes: &[u8],
+    limits: &MediaLimits,
+    reservation: &mut Reservation,
+) -> Result<DecodedMedia, VisionError> {
     let decoded = video::decode_video_bytes(bytes, limits.sample_frames, &limits.video)?;
+    // The kept frames are counted once decoded (the container header is not read here).
+    reservation.grow(decoded.frames.iter().map(|f| rgb_bytes(f.image.width(), f.image.height())).sum())?;
     for f in &decoded.frames {
         let px = u64::from(f.image.width()) * u64::from(f.image.height());
         if px > limits.max_image_pixels {
@@ -267,7 +345,7 @@ fn decode_video_media(bytes: &[u8], limits: &MediaLimits) -> Result<DecodedMedia
         .into_iter()
         .map(|f| Frame { index: f.index, timestamp_s: Some(f.timestamp_s), name: None, image: f.image })
         .collect();
-    Ok(DecodedMedia { info, frames })
+    Ok(DecodedMedia::untracked(info, frames))
 }
 
 /// Picks `n` indices spread evenly over `0..len`, first and last included.
@@ -288,8 +366,14 @@ pub fn spread_indices(len: usize, n: usize) -> Vec<usize> {
 }
 
 /// A zip of images taken in name order and treated like a video: entries are checked for count,
-/// declared and actual uncompressed size and path safety before any image is decoded.
-fn decode_shot_set(bytes: &[u8], limits: &MediaLimits) -> Result<DecodedMedia, VisionError> {
+/// declared and actual uncompressed size and path safety before any image is decoded. Each
+/// sampled shot is scaled down to `limits.shot_max_side` before the next one is decoded, so the
+/// peak is one full-size shot plus the small ones (all reserved in `reservation`).
+fn decode_shot_set(
+    bytes: &[u8],
+    limits: &MediaLimits,
+    reservation: &mut Reservation,
+) -> Result<DecodedMedia, VisionError> {
     let mut archive =
         zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| VisionError::UnreadableZip(e.to_string()))?;
     if archive.len() > limits.zip_max_entries {
@@ -326,6 +410,7 @@ fn decode_shot_set(bytes: &[u8], limits: &MediaLimits) -> Result<DecodedMedia, V
     let total = names.len();
     let picked = spread_indices(total, limits.sample_frames.max(1));
     let mut frames = Vec::with_capacity(picked.len());
+    let mut first_size = None;
     let mut budget = limits.zip_max_total_bytes;
     for &pos in &picked {
         let (name, idx) = &names[pos];
@@ -340,11 +425,21 @@ fn decode_shot_set(bytes: &[u8], limits: &MediaLimits) -> Result<DecodedMedia, V
             return Err(VisionError::ZipTooLarge { limit: limits.zip_max_total_bytes });
         }
         budget -= buf.len() as u64;
-        let image = decode_image(&buf, limits.max_image_pixels)
-            .map_err(|e| VisionError::UnreadableImage(format!("{name}: {e}")))?;
+        let kept = reservation.bytes();
+        let image = decode_image_in(&buf, limits.max_image_pixels, reservation).map_err(|e| match e {
+            e @ (VisionError::OverBudget { .. } | VisionError::Busy) => e,
+            e => VisionError::UnreadableImage(format!("{name}: {e}")),
+        })?;
+        drop(buf);
+        if first_size.is_none() {
+            first_size = Some(image.dimensions());
+        }
+        let image = shrink_to_side(image, limits.shot_max_side)?;
+        reservation.shrink_to(kept.saturating_add(rgb_bytes(image.width(), image.height())));
         frames.push(Frame { index: pos as u64, timestamp_s: None, name: Some(name.clone()), image });
     }
-    let (width, height) = frames.first().map_or((0, 0), |f| f.image.dimensions());
+    // Oz reports the size of the shots as uploaded.
+    let (width, height) = first_size.unwrap_or((0, 0));
     let info = MediaInfo {
         kind: MediaKind::ShotSet,
         mime_type: "application/zip".to_string(),
@@ -355,7 +450,21 @@ fn decode_shot_set(bytes: &[u8], limits: &MediaLimits) -> Result<DecodedMedia, V
         video: None,
         shots: Some(total),
     };
-    Ok(DecodedMedia { info, frames })
+    Ok(DecodedMedia::untracked(info, frames))
+}
+
+/// `img` scaled down (aspect kept) so that its long side is at most `max_side`; unchanged when
+/// already small enough or when `max_side` is 0.
+fn shrink_to_side(img: RgbImage, max_side: u32) -> Result<RgbImage, VisionError> {
+    let (w, h) = img.dimensions();
+    let long = w.max(h);
+    if max_side == 0 || long <= max_side {
+        return Ok(img);
+    }
+    let scale = f64::from(max_side) / f64::from(long);
+    let nw = ((f64::from(w) * scale).round() as u32).clamp(1, max_side);
+    let nh = ((f64::from(h) * scale).round() as u32).clamp(1, max_side);
+    imgops::resize(&img, None, nw, nh)
 }
 
 #[cfg(test)]
@@ -514,6 +623,62 @@ mod tests {
         assert_eq!(sniff(b"\0\0\x10\0moov"), None);
         // Refused before decoding: the error is the format, not something FFmpeg said.
         assert!(matches!(decode(dash, &MediaLimits::default()), Err(VisionError::UnsupportedFormat)));
+    }
+
+    #[test]
+    fn shots_are_scaled_down_while_decoding_and_budgeted() {
+        use crate::budget::{BudgetConfig, DecodeBudget};
+        let big = encode_png(&DynamicImage::ImageRgb8(RgbImage::from_pixel(3000, 2000, image::Rgb([90, 90, 90]))));
+        let z = zip_of(&[("1.png", &big), ("2.png", &big), ("3.png", &big)]);
+        let full = rgb_bytes(3000, 2000);
+        // Room for one full-size shot plus the small ones, not for three full-size shots.
+        let b = DecodeBudget::new(BudgetConfig {
+            total_bytes: full + (8 << 20),
+            request_bytes: full + (8 << 20),
+            wait: std::time::Duration::ZERO,
+        });
+        let req = b.request();
+        let limits = MediaLimits { shot_max_side: 1280, ..MediaLimits::default() };
+        let m = decode_in(&z, &limits, &req).expect("fits one full shot at a time");
+        assert_eq!(m.frames.len(), 3);
+        for f in &m.frames {
+            assert_eq!(f.image.dimensions(), (1280, 853));
+            assert_eq!(f.image.get_pixel(600, 400).0, [90, 90, 90]);
+        }
+        assert_eq!((m.info.width, m.info.height), (3000, 2000), "info keeps the uploaded size");
+        assert_eq!(m.reservation.bytes(), 3 * rgb_bytes(1280, 853));
+        assert_eq!(req.used(), m.frame_bytes());
+        assert_eq!(b.used(), m.frame_bytes());
+        drop(m);
+        assert_eq!(b.used(), 0, "dropping the media gives the budget back");
+
+        // Without downscaling the same set does not fit: refused, nothing left reserved.
+        let limits = MediaLimits { shot_max_side: 0, ..MediaLimits::default() };
+        assert!(matches!(decode_in(&z, &limits, &req), Err(VisionError::OverBudget { .. })));
+        assert_eq!(b.used(), 0);
+    }
+
+    #[test]
+    fn image_reserves_from_header_and_keeps_rgb_size() {
+        use crate::budget::{BudgetConfig, DecodeBudget};
+        let png =
+            encode_png(&DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(100, 50, image::Rgba([1, 2, 3, 255]))));
+        let cfg = BudgetConfig { total_bytes: 1 << 20, request_bytes: 1 << 20, wait: std::time::Duration::ZERO };
+        let b = DecodeBudget::new(cfg);
+        let m = decode_in(&png, &MediaLimits::default(), &b.request()).expect("decodes");
+        assert_eq!(b.used(), rgb_bytes(100, 50));
+        drop(m);
+        // The header's RGBA buffer plus the RGB copy (35,000 bytes) does not fit 30,000 bytes.
+        let b = DecodeBudget::new(BudgetConfig { total_bytes: 30_000, request_bytes: 30_000, ..cfg });
+        assert!(matches!(
+            decode_in(&png, &MediaLimits::default(), &b.request()),
+            Err(VisionError::OverBudget { need: 35_000, limit: 30_000 })
+        ));
+        assert_eq!(b.used(), 0);
+        // A 50k x 50k header under the pixel limit is refused by the budget before any allocation.
+        let huge = crate::testdata::huge_png(50_000, 50_000);
+        let limits = MediaLimits { max_image_pixels: u64::MAX, ..MediaLimits::default() };
+        assert!(matches!(decode_in(&huge, &limits, &b.request()), Err(VisionError::OverBudget { .. })));
     }
 
     #[test]

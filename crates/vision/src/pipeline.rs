@@ -13,6 +13,7 @@ use image::RgbImage;
 use serde::Serialize;
 
 use crate::align;
+use crate::budget::{BudgetConfig, DecodeBudget, RequestBudget, Reservation};
 use crate::detect::{self, DetectorConfig, Face};
 use crate::embed;
 use crate::error::VisionError;
@@ -35,6 +36,8 @@ pub struct PipelineConfig {
     pub pool_size: usize,
     pub detector: DetectorConfig,
     pub limits: MediaLimits,
+    /// Memory budget of decoded frames, per process and per request.
+    pub budget: BudgetConfig,
     /// A face counts as a person for "exactly one face" rules when it is at least this fraction
     /// as wide as the largest face.
     pub min_face_rel: f32,
@@ -49,6 +52,7 @@ impl Default for PipelineConfig {
             pool_size: std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
             detector: DetectorConfig::default(),
             limits: MediaLimits::default(),
+            budget: BudgetConfig::default(),
             min_face_rel: 0.4,
             best_shot_jpeg_quality: 90,
         }
@@ -147,6 +151,7 @@ pub struct ModelVersion {
 
 pub struct Pipeline {
     cfg: PipelineConfig,
+    budget: DecodeBudget,
     detector: ModelPool,
     embedder: ModelPool,
     liveness: ModelPool,
@@ -184,6 +189,7 @@ impl Pipeline {
             liveness: load("liveness")?,
             pose: load("pose")?,
             versions,
+            budget: DecodeBudget::new(cfg.budget),
             cfg,
         })
     }
@@ -203,27 +209,58 @@ impl Pipeline {
         &self.versions
     }
 
-    /// Decodes any supported media under the configured limits.
-    pub fn decode(&self, bytes: &[u8]) -> Result<DecodedMedia, VisionError> {
-        media::decode(bytes, &self.cfg.limits)
+    /// The process-wide decode budget.
+    #[must_use]
+    pub fn budget(&self) -> &DecodeBudget {
+        &self.budget
     }
 
     /// Decodes a still image (JPEG or PNG) as a one-frame media: what a route that takes an image
     /// uses, so that a video or an archive sent there never reaches a video or zip decoder.
     pub fn decode_still(&self, bytes: &[u8]) -> Result<DecodedMedia, VisionError> {
         match media::sniff(bytes) {
-            Some(media::MediaKind::Image) => media::decode(bytes, &self.cfg.limits),
+            Some(media::MediaKind::Image) => self.decode(bytes),
             _ if bytes.is_empty() => Err(VisionError::Empty),
             _ => Err(VisionError::UnsupportedFormat),
         }
     }
 
-    /// Decodes one JPEG/PNG image under the configured limits.
+
+    /// A new request scope of the decode budget: decodes made through it share its limit.
+    #[must_use]
+    pub fn request_budget(&self) -> RequestBudget {
+        self.budget.request()
+    }
+
+    /// Decodes any supported media under the configured limits, as a request of its own.
+    pub fn decode(&self, bytes: &[u8]) -> Result<DecodedMedia, VisionError> {
+        self.decode_in(bytes, &self.request_budget())
+    }
+
+    /// Decodes any supported media under the configured limits within `budget`; the media holds
+    /// its frames' reservation until dropped.
+    pub fn decode_in(&self, bytes: &[u8], budget: &RequestBudget) -> Result<DecodedMedia, VisionError> {
+        media::decode_in(bytes, &self.cfg.limits, budget)
+    }
+
+    /// Decodes one JPEG/PNG image under the configured limits, as a request of its own (the
+    /// budget is held while decoding only).
     pub fn decode_image(&self, bytes: &[u8]) -> Result<RgbImage, VisionError> {
+        self.decode_image_in(bytes, &self.request_budget()).map(|(img, _)| img)
+    }
+
+    /// Decodes one JPEG/PNG image within `budget`; keep the reservation as long as the image.
+    pub fn decode_image_in(
+        &self,
+        bytes: &[u8],
+        budget: &RequestBudget,
+    ) -> Result<(RgbImage, Reservation), VisionError> {
         if bytes.len() as u64 > self.cfg.limits.max_file_bytes {
             return Err(VisionError::FileTooLarge { size: bytes.len() as u64, limit: self.cfg.limits.max_file_bytes });
         }
-        media::decode_image(bytes, self.cfg.limits.max_image_pixels)
+        let mut r = budget.empty();
+        let img = media::decode_image_in(bytes, self.cfg.limits.max_image_pixels, &mut r)?;
+        Ok((img, r))
     }
 
     /// All faces, highest detector score first.

@@ -63,7 +63,7 @@ pub async fn list_companies(State(st): State<AppState>, auth: Auth, Query(q): Qu
 pub async fn create_company(
     State(st): State<AppState>,
     auth: Auth,
-    b: axum::body::Bytes,
+    super::body::JsonBody(b): super::body::JsonBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let api = st.api()?;
     if auth.principal.role != Role::Admin {
@@ -91,7 +91,7 @@ pub async fn update_company(
     State(st): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
-    b: axum::body::Bytes,
+    super::body::JsonBody(b): super::body::JsonBody,
 ) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let id = parse_id(&id, "Company")?;
@@ -186,7 +186,7 @@ pub async fn list_users(State(st): State<AppState>, auth: Auth, Query(q): Query<
 pub async fn create_user(
     State(st): State<AppState>,
     auth: Auth,
-    b: axum::body::Bytes,
+    super::body::JsonBody(b): super::body::JsonBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let api = st.api()?;
     let m = body(&b)?;
@@ -250,7 +250,7 @@ pub async fn update_user(
     State(st): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
-    b: axum::body::Bytes,
+    super::body::JsonBody(b): super::body::JsonBody,
 ) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let id = parse_id(&id, "User")?;

@@ -8,6 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use oz_domain::access::{AnalysisKind, Scope};
 use oz_domain::assign::{self, MediaFacts};
+use oz_domain::caps;
 use oz_domain::status::AnalysisState;
 use oz_engine::{render, runner};
 use oz_storage::analyses::{AnalysisFilter, NewAnalysis};
@@ -49,6 +50,7 @@ pub async fn start(
     if reqs.is_empty() {
         return Err(ApiError::structure("analyses must name at least one analysis"));
     }
+    caps::count("analyses", reqs.len(), caps::MAX_ANALYSES)?;
     let media = api.db.folder_media(folder.id).await?;
     let facts: Vec<MediaFacts> =
         media.iter().map(|m| MediaFacts { id: m.id, class: m.class, tags: m.tags.clone() }).collect();
@@ -77,6 +79,7 @@ pub async fn start(
             Some(v) => Some(v),
             None => source_ids(params.get("source_media"))?,
         };
+        let explicit = explicit.map(|ids| caps::source_media(&ids)).transpose()?;
         let inputs = assign::inputs(kind, &facts, explicit.as_deref()).map_err(|e| ApiError::value(e.to_string()))?;
         let confs = match kind {
             AnalysisKind::Quality => {
@@ -98,6 +101,7 @@ pub async fn start(
         if !meta.is_object() {
             return Err(ApiError::value("meta_data must be an object"));
         }
+        caps::meta_data("meta_data", &meta)?;
         items.push(NewAnalysis { kind, confs, source_media: inputs, meta_data: meta });
     }
     let created = api.db.create_analyses(folder, Some(auth.user.id), &items, endpoint).await?;
@@ -133,7 +137,7 @@ pub async fn create(
     State(st): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
-    b: axum::body::Bytes,
+    super::body::JsonBody(b): super::body::JsonBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let api = st.api()?;
     let folder = visible_folder(api, &auth, &id).await?;
@@ -174,10 +178,10 @@ pub async fn list_of_folder(
     let filter = AnalysisFilter {
         ids,
         ids_exclude: ids_ex,
-        types: query::list(&q, "type"),
-        types_exclude: query::list(&q, "type.exclude"),
-        states: query::list(&q, "state"),
-        states_exclude: query::list(&q, "state.exclude"),
+        types: query::list(&q, "type")?,
+        types_exclude: query::list(&q, "type.exclude")?,
+        states: query::list(&q, "state")?,
+        states_exclude: query::list(&q, "state.exclude")?,
     };
     let list = api.db.folder_analyses(folder.id, &filter).await?;
     let media = api.db.folder_media(folder.id).await?;

@@ -178,7 +178,11 @@ async fn issue(st: &AppState, user: &User, predecessor: Option<uuid::Uuid>) -> A
 
 /// `POST /api/authorize/auth` with `{"credentials": {"email", "password"}}`. Throttled per client
 /// address (before anything else) and per email (before the password is checked).
-pub async fn login(State(st): State<AppState>, parts: Parts, body: axum::body::Bytes) -> ApiResult<Json<Value>> {
+pub async fn login(
+    State(st): State<AppState>,
+    parts: Parts,
+    super::body::JsonBody(body): super::body::JsonBody,
+) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let guard = &api.cfg.login;
     guard.check_address(guard.client_of(&parts)).map_err(refusal)?;
@@ -211,7 +215,11 @@ pub async fn login(State(st): State<AppState>, parts: Parts, body: axum::body::B
 /// A refresh token works once. Presenting a spent one answers 401 and revokes its refresh family
 /// (the login it came from and every pair refreshed from it): either the client or a thief holds
 /// a copy, and the server cannot tell which.
-pub async fn refresh(State(st): State<AppState>, parts: Parts, body: axum::body::Bytes) -> ApiResult<Json<Value>> {
+pub async fn refresh(
+    State(st): State<AppState>,
+    parts: Parts,
+    super::body::JsonBody(body): super::body::JsonBody,
+) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let token = token_of(&parts).ok_or_else(ApiError::auth_missing)?;
     let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);

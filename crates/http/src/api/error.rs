@@ -101,6 +101,12 @@ pub fn lookup(what: &'static str) -> impl Fn(StoreError) -> ApiError {
     }
 }
 
+impl From<oz_domain::caps::CapError> for ApiError {
+    fn from(e: oz_domain::caps::CapError) -> Self {
+        ApiError::value(e.to_string())
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

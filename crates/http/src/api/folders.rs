@@ -8,6 +8,7 @@ use axum::extract::{FromRequest, FromRequestParts, Multipart, Path, Query, Reque
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use oz_domain::access::Scope;
+use oz_domain::caps;
 use oz_engine::ingest::{self, IngestError, Upload};
 use oz_engine::render;
 use oz_storage::folders::FolderFilter;
@@ -41,9 +42,9 @@ pub struct UploadBody {
     pub payload: serde_json::Map<String, Value>,
 }
 
-/// Reads an upload: file parts under free keys plus a JSON `payload` part, with the attachment
-/// limits applied.
-pub async fn read_upload(api: &FullApi, req: Request) -> ApiResult<UploadBody> {
+/// Reads an upload: file parts under free keys plus a JSON `payload` part (at most `max_json`
+/// bytes), with the attachment limits applied.
+pub async fn read_upload(api: &FullApi, max_json: usize, req: Request) -> ApiResult<UploadBody> {
     let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     if !ct.starts_with("multipart/form-data") {
         return Err(ApiError::structure("expected a multipart/form-data body with media parts and a payload part"));
@@ -70,6 +71,12 @@ pub async fn read_upload(api: &FullApi, req: Request) -> ApiResult<UploadBody> {
             }
         })?;
         if name == "payload" {
+            if data.len() > max_json {
+                return Err(ApiError::too_large(format!(
+                    "the payload part is larger than {max_json} bytes (OZ_MAX_JSON_BYTES)"
+                ))
+                .with_details(json!({ "limit": max_json })));
+            }
             match serde_json::from_slice::<Value>(&data) {
                 Ok(Value::Object(m)) => payload = m,
                 Ok(_) => return Err(ApiError::structure("payload must be a JSON object")),
@@ -101,6 +108,9 @@ pub async fn read_upload(api: &FullApi, req: Request) -> ApiResult<UploadBody> {
             "media:tags and media:meta_data must be objects keyed by the media part names",
         ));
     }
+    for (what, v) in [("media:tags", &tags), ("media:meta_data", &metas)] {
+        caps::count(what, v.as_object().map_or(0, serde_json::Map::len), caps::MAX_MEDIA_ENTRIES)?;
+    }
     let mut files = Vec::with_capacity(raw.len());
     for (key, original_name, bytes) in raw {
         let t = match tags.get(&key) {
@@ -111,10 +121,12 @@ pub async fn read_upload(api: &FullApi, req: Request) -> ApiResult<UploadBody> {
                 .collect::<ApiResult<Vec<_>>>()?,
             Some(_) => return Err(ApiError::value(format!("media:tags of {key:?} must be a list"))),
         };
+        let t = caps::tags(&t)?;
         let meta = metas.get(&key).cloned().unwrap_or_else(|| json!({}));
         if !meta.is_object() {
             return Err(ApiError::value(format!("media:meta_data of {key:?} must be an object")));
         }
+        caps::meta_data("media:meta_data", &meta)?;
         files.push(Upload { key, original_name, bytes, tags: t, meta_data: meta });
     }
     Ok(UploadBody { files, payload })
@@ -135,6 +147,7 @@ async fn store_files(
         .await
         .map_err(|e| ApiError::unknown(e.to_string()))?
         .map_err(|e| match e {
+            IngestError::Unreadable { source: oz_vision::VisionError::Busy, .. } => ApiError::busy(),
             IngestError::Unreadable { name, source } => {
                 let too_large = matches!(source, oz_vision::VisionError::FileTooLarge { .. });
                 let err = ApiError::value(format!("media {name:?} cannot be used: {source}"))
@@ -156,11 +169,12 @@ pub async fn create(State(st): State<AppState>, auth: Auth, req: Request) -> Api
     if !auth.principal.can_write_data() {
         return Err(ApiError::forbidden("this role cannot create folders"));
     }
-    let body = read_upload(&api, req).await?;
+    let body = read_upload(&api, st.lite.max_json_bytes, req).await?;
     let meta = body.payload.get("folder:meta_data").cloned().unwrap_or_else(|| json!({}));
     if !meta.is_object() {
         return Err(ApiError::value("folder:meta_data must be an object"));
     }
+    caps::meta_data("folder:meta_data", &meta)?;
     let hook = endpoint(&body.payload)?;
     let analysis_reqs = match body.payload.get("analyses") {
         None | Some(Value::Null) => None,
@@ -199,7 +213,7 @@ pub async fn add_media(
     if !auth.principal.can_write_data() {
         return Err(ApiError::forbidden("this role cannot upload media"));
     }
-    let body = read_upload(&api, req).await?;
+    let body = read_upload(&api, st.lite.max_json_bytes, req).await?;
     if body.files.is_empty() {
         return Err(ApiError::structure("no media part in the request"));
     }
@@ -240,7 +254,7 @@ pub async fn list(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>
     f.time_created_max = query::float(&q, "time_created.max")?;
     f.time_updated_min = query::float(&q, "time_updated.min")?;
     f.time_updated_max = query::float(&q, "time_updated.max")?;
-    f.statuses = query::list(&q, "resolution_status");
+    f.statuses = query::list(&q, "resolution_status")?;
     (f.sort_by_updated, f.descending) = query::sorting(&q)?;
     f.offset = query::int(&q, "offset", 0, i64::MAX)?;
     f.limit = query::int(&q, "limit", 100, 1000)?;
@@ -302,7 +316,7 @@ pub async fn patch_media(
     State(st): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
-    b: axum::body::Bytes,
+    super::body::JsonBody(b): super::body::JsonBody,
 ) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let m = visible_media(api, &auth, &id).await?;
@@ -313,6 +327,7 @@ pub async fn patch_media(
     let tags = v.get("tags").ok_or_else(|| ApiError::structure("tags is required"))?;
     let tags: Vec<String> =
         serde_json::from_value(tags.clone()).map_err(|_| ApiError::value("tags must be a list of strings"))?;
+    let tags = caps::tags(&tags)?;
     api.db.set_media_tags(m.id, &tags).await?;
     let m = api.db.media(m.id, &Scope::All).await?;
     let f = api.db.folder(m.folder_id, &Scope::All).await?;

@@ -68,7 +68,7 @@ pub async fn merge(
     auth: Auth,
     uri: Uri,
     Path(id): Path<String>,
-    b: axum::body::Bytes,
+    super::body::JsonBody(b): super::body::JsonBody,
 ) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let table = table_of(&uri)?;
@@ -86,6 +86,7 @@ pub async fn merge(
     } else {
         current = Value::Object(patch);
     }
+    oz_domain::caps::meta_data("meta_data", &current)?;
     api.db.set_meta_data(table, id, &current).await?;
     Ok(Json(current))
 }

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod analyses;
 pub mod auth;
+pub mod body;
 pub mod error;
 pub mod folders;
 pub mod meta;

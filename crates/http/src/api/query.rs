@@ -1,6 +1,7 @@
 //! Query-string conventions of the Oz API (spec §1.4): paging, sorting, `.min/.max` ranges,
 //! comma lists, `meta_data=key==value`, boolean flags.
 
+use oz_domain::caps;
 use oz_storage::folders::MetaCondition;
 
 use super::error::ApiError;
@@ -20,14 +21,16 @@ pub fn flag(q: &Pairs, key: &str) -> bool {
     get(q, key).is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes"))
 }
 
-/// Comma-separated values of every occurrence of `key`, upper-cased.
-pub fn list(q: &Pairs, key: &str) -> Vec<String> {
-    all(q, key)
+/// Comma-separated values of every occurrence of `key`, upper-cased, de-duplicated, at most
+/// [`caps::MAX_QUERY_VALUES`].
+pub fn list(q: &Pairs, key: &str) -> Result<Vec<String>, ApiError> {
+    let v: Vec<String> = all(q, key)
         .iter()
         .flat_map(|v| v.split(','))
         .map(|s| s.trim().to_ascii_uppercase())
         .filter(|s| !s.is_empty())
-        .collect()
+        .collect();
+    Ok(caps::unique(key, &v, caps::MAX_QUERY_VALUES)?)
 }
 
 pub fn float(q: &Pairs, key: &str) -> Result<Option<f64>, ApiError> {
@@ -53,13 +56,16 @@ pub fn int(q: &Pairs, key: &str, default: i64, max: i64) -> Result<i64, ApiError
     }
 }
 
+/// Comma-separated UUIDs of every occurrence of `key`, de-duplicated, at most
+/// [`caps::MAX_QUERY_VALUES`].
 pub fn uuids(q: &Pairs, key: &str) -> Result<Vec<uuid::Uuid>, ApiError> {
-    all(q, key)
+    let v = all(q, key)
         .iter()
         .flat_map(|v| v.split(','))
         .filter(|s| !s.trim().is_empty())
         .map(|s| uuid::Uuid::parse_str(s.trim()).map_err(|_| ApiError::value(format!("{key}: {s:?} is not a UUID"))))
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(caps::unique(key, &v, caps::MAX_QUERY_VALUES)?)
 }
 
 /// `sorting=time_created{desc}` (also `-time_created`, `time_created`) → (by_updated, descending).
@@ -84,10 +90,11 @@ pub fn sorting(q: &Pairs) -> Result<(bool, bool), ApiError> {
     }
 }
 
-/// `meta_data=key==value` / `meta_data=key!=value`.
+/// `meta_data=key==value` / `meta_data=key!=value`, at most [`caps::MAX_QUERY_VALUES`].
 pub fn meta(q: &Pairs) -> Result<Vec<MetaCondition>, ApiError> {
-    all(q, "meta_data")
-        .iter()
+    let all = all(q, "meta_data");
+    caps::count("meta_data filters", all.len(), caps::MAX_QUERY_VALUES)?;
+    all.iter()
         .map(|v| {
             if let Some((k, val)) = v.split_once("!=") {
                 Ok(MetaCondition { key: k.trim().to_string(), equal: false, value: val.to_string() })
@@ -120,8 +127,22 @@ mod tests {
         assert!(!m[1].equal);
         assert!(meta(&q(&[("meta_data", "nonsense")])).is_err());
         assert!(flag(&q(&[("with_analyses", "True")]), "with_analyses"));
-        assert_eq!(list(&q(&[("type", "biometry,quality")]), "type"), vec!["BIOMETRY", "QUALITY"]);
+        assert_eq!(list(&q(&[("type", "biometry,quality")]), "type").expect("ok"), vec!["BIOMETRY", "QUALITY"]);
         assert!(int(&q(&[("limit", "-1")]), "limit", 100, 1000).is_err());
         assert!(float(&q(&[("time_created.min", "abc")]), "time_created.min").is_err());
+    }
+
+    #[test]
+    fn query_lists_are_deduplicated_and_capped() {
+        let id = uuid::Uuid::new_v4().to_string();
+        let same = vec![id.as_str(); 500].join(",");
+        assert_eq!(uuids(&q(&[("folder_id", &same)]), "folder_id").expect("repeats are one").len(), 1);
+        let many: Vec<String> = (0..=caps::MAX_QUERY_VALUES).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+        let e = uuids(&q(&[("folder_id", &many.join(","))]), "folder_id").expect_err("over the cap");
+        assert_eq!((e.status.as_u16(), e.code), (400, 4));
+        let states: Vec<String> = (0..=caps::MAX_QUERY_VALUES).map(|i| format!("s{i}")).collect();
+        assert!(list(&q(&[("state", &states.join(","))]), "state").is_err());
+        let conds: Vec<(&str, &str)> = (0..=caps::MAX_QUERY_VALUES).map(|_| ("meta_data", "a==b")).collect();
+        assert!(meta(&q(&conds)).is_err());
     }
 }

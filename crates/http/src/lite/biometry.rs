@@ -18,9 +18,10 @@ use crate::state::AppState;
 
 const P: Processor = Processor::Biometry;
 
-/// Reads and extracts the template of the single face in an image sample.
+/// Reads and extracts the template of the single face in an image sample; the image's decode
+/// budget is held until the template is made.
 fn extract_sample(p: &Pipeline, bytes: &[u8], what: &str) -> Result<Template, LiteError> {
-    let img = p.decode_image(bytes).map_err(|e| LiteError::from_vision(&e, what))?;
+    let (img, _held) = p.decode_image_in(bytes, &p.request_budget()).map_err(|e| LiteError::from_vision(&e, what))?;
     p.extract(&img).map_err(|e| LiteError::from_vision(&e, what))
 }
 

@@ -7,9 +7,10 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
+use oz_domain::caps;
 use oz_domain::lite::{LiteErrorKind, Processor};
 use oz_domain::liveness;
-use oz_vision::media::DecodedMedia;
+use oz_vision::media::MediaInfo;
 use oz_vision::pipeline::{AnalyzeOptions, MediaAnalysis};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -54,11 +55,11 @@ pub struct AnalysisParams {
     pub extract_best_shot: Option<bool>,
 }
 
-/// One media part, decoded and analysed.
+/// One media part, decoded and analysed (its frames are dropped once analysed).
 struct Analysed {
     key: String,
     filename: Option<String>,
-    media: DecodedMedia,
+    info: MediaInfo,
     analysis: MediaAnalysis,
 }
 
@@ -108,8 +109,17 @@ pub async fn detect(State(st): State<AppState>, req: Request) -> Result<Response
     let all = parts::read_multipart(req, P, st.lite.max_parts).await?;
     let payload: Payload = match all.iter().find(|p| p.name == "payload") {
         None => Payload::default(),
+        Some(p) if p.data.len() > st.lite.max_json_bytes => {
+            let mut err = bad_part(format!(
+                "the payload part is larger than {} bytes (OZ_MAX_JSON_BYTES)",
+                st.lite.max_json_bytes
+            ));
+            err.status = Some(axum::http::StatusCode::PAYLOAD_TOO_LARGE);
+            return Err(err);
+        }
         Some(p) => serde_json::from_slice(&p.data).map_err(|e| bad_part(format!("invalid payload JSON: {e}")))?,
     };
+    check_payload_caps(&payload)?;
     let specs = analysis_specs(&payload, st.lite.threshold_spoofing)?;
     let mut inputs = Vec::new();
     for part in all.iter().filter(|p| p.name != "payload") {
@@ -123,20 +133,24 @@ pub async fn detect(State(st): State<AppState>, req: Request) -> Result<Response
             parts::payload(&part.data, b64, &part.name, LiteErrorKind::UnreadableSample).map_err(|e| e.on(P))?;
         inputs.push((part.name.clone(), part.filename.clone(), bytes));
     }
+    drop(all);
     if inputs.is_empty() {
         return Err(LiteError::new(LiteErrorKind::BadTemplateOrSample, "no media part in the request").on(P));
     }
     let best_shot = specs.iter().any(|s| s.extract_best_shot);
     let analysed = st
         .run(move |p| -> Result<Vec<Analysed>, LiteError> {
+            // One budget for the request; each media's frames are released before the next decode.
+            let budget = p.request_budget();
             inputs
                 .into_iter()
                 .map(|(key, filename, bytes)| {
-                    let media = p.decode(&bytes).map_err(|e| LiteError::from_vision(&e, &key).on(P))?;
+                    let media = p.decode_in(&bytes, &budget).map_err(|e| LiteError::from_vision(&e, &key).on(P))?;
+                    drop(bytes);
                     let a = p
                         .analyze_media(&media, AnalyzeOptions { best_shot, embedding: false })
                         .map_err(|e| LiteError::from_vision(&e, &key).on(P))?;
-                    Ok(Analysed { key, filename, media, analysis: a })
+                    Ok(Analysed { key, filename, info: media.info, analysis: a })
                 })
                 .collect()
         })
@@ -149,11 +163,38 @@ pub async fn detect(State(st): State<AppState>, req: Request) -> Result<Response
             tags: payload.media_tags.as_ref().and_then(|t| t.get(&a.key)).cloned().unwrap_or_default(),
             meta_data: payload.media_meta.as_ref().and_then(|m| m.get(&a.key)).cloned().unwrap_or_else(|| json!({})),
             original_name: a.filename.unwrap_or(a.key),
-            info: a.media.info,
+            info: a.info,
             analysis: a.analysis,
         })
         .collect();
     Ok(Json(folder::lite_folder(&payload, &specs, &media)).into_response())
+}
+
+/// Every list and object of the payload within the caps of [`caps`].
+fn check_payload_caps(payload: &Payload) -> Result<(), LiteError> {
+    let cap = |e: caps::CapError| bad_part(format!("payload: {e}"));
+    if let Some(a) = &payload.analyses {
+        caps::count("analyses", a.len(), caps::MAX_ANALYSES).map_err(cap)?;
+        for m in a.iter().filter_map(|r| r.meta_data.as_ref()) {
+            caps::meta_data("analyses meta_data", m).map_err(cap)?;
+        }
+    }
+    if let Some(m) = &payload.folder_meta {
+        caps::meta_data("folder:meta_data", m).map_err(cap)?;
+    }
+    if let Some(t) = &payload.media_tags {
+        caps::count("media:tags", t.len(), caps::MAX_MEDIA_ENTRIES).map_err(cap)?;
+        for list in t.values() {
+            caps::tags(list).map_err(cap)?;
+        }
+    }
+    if let Some(m) = &payload.media_meta {
+        caps::count("media:meta_data", m.len(), caps::MAX_MEDIA_ENTRIES).map_err(cap)?;
+        for v in m.values() {
+            caps::meta_data("media:meta_data", v).map_err(cap)?;
+        }
+    }
+    Ok(())
 }
 
 fn analysis_specs(payload: &Payload, default_threshold: f32) -> Result<Vec<AnalysisSpec>, LiteError> {

@@ -159,6 +159,7 @@ pub async fn start(kind: Kind, opts: Options) -> Option<TestServer> {
             sweep_every: Duration::from_secs(3600),
             ..oz_engine::sweep::LifecycleConfig::default()
         },
+        decode_cache_bytes: 128 << 20,
     };
     let files = MediaFiles::open(&data).expect("media dir");
     let engine = Engine::new(db.clone(), pipeline(), files, cfg);
