@@ -425,6 +425,8 @@ mod debug_tests {
             urls: Urls::new("http://127.0.0.1:8080"),
             database_url: Some("postgres://oz:db-pass-1234@db/oz".into()),
             decode_cache: 8,
+            decode_cache_bytes: 128 << 20,
+            lifecycle: crate::sweep::LifecycleConfig::default(),
         };
         let shown = format!("{cfg:?} {cfg:#?}");
         assert!(!shown.contains("db-pass-1234") && !shown.contains("hook-secret-5678"), "{shown}");

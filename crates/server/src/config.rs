@@ -7,7 +7,6 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use oz_domain::decision::DecisionThresholds;
 use oz_http::{AdmissionConfig, LiteAuth, LiteConfig};
-use oz_vision::PipelineConfig;
 use oz_vision::limits::MediaLimits;
 use oz_vision::video::VideoLimits;
 use oz_vision::{BudgetConfig, PipelineConfig};
