@@ -707,7 +707,8 @@ async fn client_limits_body(kind: Kind) {
 
     // Tags of a media, meta_data objects, query lists.
     let tags: Vec<String> = (0..51).map(|i| format!("t{i}")).collect();
-    let (st, e) = c.json(reqwest::Method::PATCH, &format!("/api/media/{}", ids[0]), Some(json!({ "tags": tags }))).await;
+    let (st, e) =
+        c.json(reqwest::Method::PATCH, &format!("/api/media/{}", ids[0]), Some(json!({ "tags": tags }))).await;
     assert_eq!(st, 400, "{e}");
     oz_error(&e, 4);
     let keys: serde_json::Map<String, Value> = (0..257).map(|i| (format!("k{i}"), json!(i))).collect();

@@ -1382,10 +1382,10 @@ async fn webhook_secrets_and_deferral(db: Db, _url: String) {
 
     // Another company's folder does not see it; a folder without a company has none.
     let (other, _, g, _) = company_user_folder(&db, None).await;
-    assert_eq!(db.webhook_signing(g.id).await.expect("signing"), oz_storage::webhooks::WebhookSigning {
-        company_id: Some(other),
-        secret: None
-    });
+    assert_eq!(
+        db.webhook_signing(g.id).await.expect("signing"),
+        oz_storage::webhooks::WebhookSigning { company_id: Some(other), secret: None }
+    );
     let (nobody, _) = db.create_folder(None, None, &json!({}), None, &[]).await.expect("folder");
     assert_eq!(db.webhook_signing(nobody.id).await.expect("signing").company_id, None);
     assert_not_found(db.webhook_signing(Uuid::new_v4()).await, "unknown folder");
@@ -1576,7 +1576,7 @@ async fn sweeper_lookups_and_retention(db: Db, url: String) {
     let mut names: Vec<String> = (0..1200).map(|i| format!("{i:032x}.jpg")).collect();
     names.push(stored.clone());
     let refs = db.referenced_files(&names).await.expect("refs");
-    assert_eq!(refs.into_iter().collect::<Vec<_>>(), [stored.clone()], "only the stored one, across chunks");
+    assert_eq!(refs.into_iter().collect::<Vec<_>>(), std::slice::from_ref(&stored), "only the stored one, across chunks");
     assert!(db.referenced_files(&[]).await.expect("none").is_empty());
 
     // Jobs and deliveries: purged only when finished and older than the retention.

@@ -120,7 +120,7 @@ fn is_iso_bmff(b: &[u8]) -> bool {
     if kind == b"ftyp" {
         // size, type, major brand, minor version, then 4-byte compatible brands.
         let size = size as usize;
-        if !(16..=1024).contains(&size) || size % 4 != 0 || size > b.len() {
+        if !(16..=1024).contains(&size) || !size.is_multiple_of(4) || size > b.len() {
             return false;
         }
         let major = &b[8..12];

@@ -225,7 +225,6 @@ impl Pipeline {
         }
     }
 
-
     /// A new request scope of the decode budget: decodes made through it share its limit.
     #[must_use]
     pub fn request_budget(&self) -> RequestBudget {
