@@ -1576,7 +1576,11 @@ async fn sweeper_lookups_and_retention(db: Db, url: String) {
     let mut names: Vec<String> = (0..1200).map(|i| format!("{i:032x}.jpg")).collect();
     names.push(stored.clone());
     let refs = db.referenced_files(&names).await.expect("refs");
-    assert_eq!(refs.into_iter().collect::<Vec<_>>(), std::slice::from_ref(&stored), "only the stored one, across chunks");
+    assert_eq!(
+        refs.into_iter().collect::<Vec<_>>(),
+        std::slice::from_ref(&stored),
+        "only the stored one, across chunks"
+    );
     assert!(db.referenced_files(&[]).await.expect("none").is_empty());
 
     // Jobs and deliveries: purged only when finished and older than the retention.
