@@ -155,7 +155,8 @@ pub async fn detect(State(st): State<AppState>, req: Request) -> Result<Response
     Ok(Json(folder::lite_folder(&payload, &specs, &media)).into_response())
 }
 
-fn analysis_specs(payload: &Payload, default_threshold: f32) -> Result<Vec<AnalysisSpec>, LiteError> {
+/// The analyses a Lite liveness payload asks for, checked (public for the fuzz targets).
+pub fn analysis_specs(payload: &Payload, default_threshold: f32) -> Result<Vec<AnalysisSpec>, LiteError> {
     let Some(reqs) = &payload.analyses else {
         return Ok(vec![AnalysisSpec::quality(default_threshold)]);
     };
