@@ -387,7 +387,9 @@ fn decode_shot_set(
             continue;
         }
         let raw = entry.name().to_string();
-        if entry.enclosed_name().is_none() {
+        // Backslashes are path separators to a Windows unzip: refused like `..` (defence in depth,
+        // the names never reach the disk here).
+        if entry.enclosed_name().is_none() || raw.contains('\\') {
             return Err(VisionError::ZipUnsafePath(raw));
         }
         declared = declared.saturating_add(entry.size());

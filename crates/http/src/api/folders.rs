@@ -77,11 +77,7 @@ pub async fn read_upload(api: &FullApi, max_json: usize, req: Request) -> ApiRes
                 ))
                 .with_details(json!({ "limit": max_json })));
             }
-            match serde_json::from_slice::<Value>(&data) {
-                Ok(Value::Object(m)) => payload = m,
-                Ok(_) => return Err(ApiError::structure("payload must be a JSON object")),
-                Err(e) => return Err(ApiError::structure(format!("payload is not valid JSON: {e}"))),
-            }
+            payload = parse_payload(&data)?;
             continue;
         }
         if data.len() as u64 > api.cfg.attachment_max_size {
@@ -101,6 +97,25 @@ pub async fn read_upload(api: &FullApi, max_json: usize, req: Request) -> ApiRes
             .with_details(json!({ "limit": api.cfg.attachment_max_count })));
         }
     }
+    attach_payload(raw, payload)
+}
+
+/// Parses the JSON `payload` part of an upload, which must be a JSON object (public for the fuzz
+/// targets).
+pub fn parse_payload(data: &[u8]) -> ApiResult<serde_json::Map<String, Value>> {
+    match serde_json::from_slice::<Value>(data) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(ApiError::structure("payload must be a JSON object")),
+        Err(e) => Err(ApiError::structure(format!("payload is not valid JSON: {e}"))),
+    }
+}
+
+/// Gives each file part (key, original name, bytes) its `media:tags` and `media:meta_data` from
+/// the payload (public for the fuzz targets).
+pub fn attach_payload(
+    raw: Vec<(String, String, Vec<u8>)>,
+    payload: serde_json::Map<String, Value>,
+) -> ApiResult<UploadBody> {
     let tags = payload.get("media:tags").cloned().unwrap_or_else(|| json!({}));
     let metas = payload.get("media:meta_data").cloned().unwrap_or_else(|| json!({}));
     if !tags.is_object() || !metas.is_object() {
@@ -158,7 +173,9 @@ async fn store_files(
         })
 }
 
-fn endpoint(payload: &serde_json::Map<String, Value>) -> ApiResult<Option<String>> {
+/// The payload's `resolution_endpoint`: absent, empty or a checked http(s) URL (public for the
+/// fuzz targets).
+pub fn endpoint(payload: &serde_json::Map<String, Value>) -> ApiResult<Option<String>> {
     super::webhooks::resolution_endpoint(payload.get("resolution_endpoint"))
 }
 

@@ -197,7 +197,8 @@ fn check_payload_caps(payload: &Payload) -> Result<(), LiteError> {
     Ok(())
 }
 
-fn analysis_specs(payload: &Payload, default_threshold: f32) -> Result<Vec<AnalysisSpec>, LiteError> {
+/// The analyses a Lite liveness payload asks for, checked (public for the fuzz targets).
+pub fn analysis_specs(payload: &Payload, default_threshold: f32) -> Result<Vec<AnalysisSpec>, LiteError> {
     let Some(reqs) = &payload.analyses else {
         return Ok(vec![AnalysisSpec::quality(default_threshold)]);
     };

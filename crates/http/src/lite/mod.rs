@@ -3,8 +3,10 @@
 
 mod biometry;
 mod folder;
-mod liveness;
-mod parts;
+/// Public for the fuzz targets (`Payload`, `analysis_specs`).
+pub mod liveness;
+/// Public for the fuzz targets (`decode_b64`, `read_multipart`).
+pub mod parts;
 
 use axum::Json;
 use axum::Router;
