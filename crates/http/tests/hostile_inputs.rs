@@ -382,14 +382,12 @@ async fn zip_entry_with_backslash_traversal_is_refused() {
     let Some(s) = start(Kind::Sqlite, Options::default()).await else { return };
     let face = fixture("faces/live/obama__portrait.jpg");
     let bytes = zip_of(&[("shots\\..\\..\\x.jpg", &face)], false);
-    let a = send(
-        reqwest::Client::new()
-            .post(format!("{}/v1/face/liveness/detect", s.base))
-            .multipart(reqwest::multipart::Form::new().part(
-                "media_key1",
-                reqwest::multipart::Part::bytes(bytes).file_name("shots.zip").mime_str("application/zip").expect("mime"),
-            )),
-    )
+    let a = send(reqwest::Client::new().post(format!("{}/v1/face/liveness/detect", s.base)).multipart(
+        reqwest::multipart::Form::new().part(
+            "media_key1",
+            reqwest::multipart::Part::bytes(bytes).file_name("shots.zip").mime_str("application/zip").expect("mime"),
+        ),
+    ))
     .await;
     check("zip entry shots\\..\\..\\x.jpg", Expect::Refused, &a, |c, a| lite_refusal(c, a, "LDE"));
     assert!(a.body["message"].as_str().is_some_and(|m| m.contains("unsafe path")), "{}", a.body);
