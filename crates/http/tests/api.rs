@@ -481,7 +481,10 @@ async fn tenant_isolation_body(kind: Kind) {
         assert_eq!(st, 404, "{who} deletes media");
         let (st, _) = c.json(reqwest::Method::DELETE, &format!("/api/folders/{fid}/"), None).await;
         assert_eq!(st, 404, "{who} deletes the folder");
-        let form = Form::new().part("x", file("faces/live/collins__astronaut.png", "a.png", "image/png"));
+        // A small body: the folder is refused before the body is read, and a large body still being
+        // written when the 404 comes back would end in a broken pipe on the client side.
+        let small = Part::bytes(vec![0u8; 1024]).file_name("a.png").mime_str("image/png").expect("mime");
+        let form = Form::new().part("x", small);
         let (st, _) = c.upload(&format!("/api/folders/{fid}/media/"), form).await;
         assert_eq!(st, 404, "{who} adds media");
     }

@@ -277,7 +277,8 @@ async fn uploads_admission_body(kind: Kind) {
     let held = s.admission.enter().await.expect("the only permit");
     let (st, h, v) = send(upload()).await;
     busy(st, &h);
-    oz(&v, 0);
+    // Error 11, "too many requests, retry later", like the login throttle's.
+    oz(&v, 11);
     // Single request mode is refused the same way, before anything is written.
     let form = Form::new()
         .part(
@@ -292,7 +293,8 @@ async fn uploads_admission_body(kind: Kind) {
         send(client().post(format!("{b}/api/folders/")).header("X-Forensic-Access-Token", &token).multipart(form))
             .await;
     busy(st, &h);
-    oz(&v, 0);
+    // Error 11, "too many requests, retry later", like the login throttle's.
+    oz(&v, 11);
     // Cheap routes stay fast: version, folder reads, login.
     let t = Instant::now();
     let (st, _, _) = send(client().get(format!("{b}/api/version"))).await;

@@ -504,6 +504,11 @@ fn authenticated_routes() -> Vec<(reqwest::Method, String)> {
         (M::GET, format!("/api/media/{id}")),
         (M::PATCH, format!("/api/media/{id}")),
         (M::DELETE, format!("/api/media/{id}")),
+        (M::POST, "/api/authorize/logout".into()),
+        (M::DELETE, format!("/api/users/{id}/sessions")),
+        (M::GET, format!("/api/companies/{id}/webhook_secret")),
+        (M::POST, format!("/api/companies/{id}/webhook_secret")),
+        (M::DELETE, format!("/api/companies/{id}/webhook_secret")),
     ];
     for kind in ["users", "folders", "media", "analyses"] {
         for m in [M::GET, M::POST, M::PATCH, M::DELETE] {

@@ -23,7 +23,9 @@ impl FromRequest<AppState> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, st: &AppState) -> Result<Self, ApiError> {
-        let limit = st.lite.max_json_bytes;
+        // The smaller of the JSON cap and the whole-request cap (`OZ_MAX_REQUEST_BYTES`): this
+        // extractor reads the body itself, so axum's DefaultBodyLimit does not apply to it.
+        let limit = st.lite.max_json_bytes.min(usize::try_from(st.lite.max_request_bytes).unwrap_or(usize::MAX));
         let declared = req
             .headers()
             .get(header::CONTENT_LENGTH)
