@@ -1241,10 +1241,10 @@ async fn webhook_secrets_and_deferral(db: Db, _url: String) {
 
     // Another company's folder does not see it; a folder without a company has none.
     let (other, _, g, _) = company_user_folder(&db, None).await;
-    assert_eq!(db.webhook_signing(g.id).await.expect("signing"), oz_storage::webhooks::WebhookSigning {
-        company_id: Some(other),
-        secret: None
-    });
+    assert_eq!(
+        db.webhook_signing(g.id).await.expect("signing"),
+        oz_storage::webhooks::WebhookSigning { company_id: Some(other), secret: None }
+    );
     let (nobody, _) = db.create_folder(None, None, &json!({}), None, &[]).await.expect("folder");
     assert_eq!(db.webhook_signing(nobody.id).await.expect("signing").company_id, None);
     assert_not_found(db.webhook_signing(Uuid::new_v4()).await, "unknown folder");
