@@ -99,7 +99,7 @@ impl IntoResponse for LiteError {
         let status = self
             .status
             .unwrap_or_else(|| StatusCode::from_u16(self.kind.http_status()).unwrap_or(StatusCode::BAD_REQUEST));
-        if status.is_server_error() {
+        if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
             tracing::error!(code = self.code(), message = %self.message, "internal error");
         } else {
             tracing::debug!(code = self.code(), message = %self.message, "request refused");
