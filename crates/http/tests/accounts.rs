@@ -2,6 +2,7 @@
 //! bounded password hashing, logout, password changes, session revocation, single-use refresh
 //! tokens and case-insensitive emails.
 
+#[macro_use]
 mod common;
 
 use std::time::Duration;
@@ -10,21 +11,6 @@ use common::{Kind, Options, TestServer, start};
 use oz_http::api::throttle::{LoginGuard, LoginLimits, parse_trusted_proxies};
 use oz_http::{ApiConfig, AppState, FullApi, LiteConfig};
 use serde_json::{Value, json};
-
-macro_rules! both {
-    ($name:ident, $body:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$body(super::Kind::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$body(super::Kind::Postgres).await;
-            }
-        }
-    };
-}
 
 /// A client of one server with one token.
 #[derive(Clone)]

@@ -1,5 +1,6 @@
 //! The full Oz API over real HTTP, the same scenarios on SQLite and on PostgreSQL.
 
+#[macro_use]
 mod common;
 
 use std::time::{Duration, Instant};
@@ -7,21 +8,6 @@ use std::time::{Duration, Instant};
 use common::{Kind, Options, TestServer, fixture, login, receiver, start};
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
-
-macro_rules! both {
-    ($name:ident, $body:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$body(super::Kind::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$body(super::Kind::Postgres).await;
-            }
-        }
-    };
-}
 
 struct C<'a> {
     s: &'a TestServer,

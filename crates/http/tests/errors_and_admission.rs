@@ -2,6 +2,7 @@
 //! `/api` and on API Lite; inference is admitted or refused with 503 + `Retry-After` while cheap
 //! routes stay fast; `OZ_LITE=off` and `OZ_LITE_AUTH`.
 
+#[macro_use]
 mod common;
 
 use std::sync::Arc;
@@ -14,21 +15,6 @@ use oz_http::{Admission, AdmissionConfig, AppState, LiteAuth, LiteConfig};
 use reqwest::Method;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
-
-macro_rules! both {
-    ($name:ident, $body:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$body(super::Kind::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$body(super::Kind::Postgres).await;
-            }
-        }
-    };
-}
 
 fn client() -> reqwest::Client {
     reqwest::Client::new()

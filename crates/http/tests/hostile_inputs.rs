@@ -9,6 +9,7 @@
 //!
 //! The FFmpeg manifest cases (DASH, HLS, ffconcat, file: URLs) live in `hostile.rs`.
 
+#[macro_use]
 mod common;
 
 use std::io::{Cursor, Write};
@@ -18,21 +19,6 @@ use std::time::{Duration, Instant};
 use common::{Kind, Options, TestServer, admin_token, fixture, start};
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
-
-macro_rules! both {
-    ($name:ident, $body:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$body(super::Kind::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$body(super::Kind::Postgres).await;
-            }
-        }
-    };
-}
 
 /// The most one hostile request may take on a loaded CI machine.
 const SLOW: Duration = Duration::from_secs(30);

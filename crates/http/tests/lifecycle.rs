@@ -2,6 +2,7 @@
 //! stored files, company deletion (refused, then cascading to every file and row of the tenant),
 //! and the file sweeper.
 
+#[macro_use]
 mod common;
 
 use std::path::PathBuf;
@@ -10,21 +11,6 @@ use std::time::{Duration, SystemTime};
 use common::{Kind, Options, TestServer, fixture, login, start};
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
-
-macro_rules! both {
-    ($name:ident, $body:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$body(super::Kind::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$body(super::Kind::Postgres).await;
-            }
-        }
-    };
-}
 
 struct C<'a> {
     s: &'a TestServer,

@@ -2,6 +2,7 @@
 //! per-company signing secrets, and concurrent delivery with a per-host limit. SQLite and
 //! PostgreSQL.
 
+#[macro_use]
 mod common;
 
 use std::sync::Arc;
@@ -12,21 +13,6 @@ use common::{Hook, Kind, Options, TestServer, fixture, login, receiver, start};
 use oz_engine::webhook::verify;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
-
-macro_rules! both {
-    ($name:ident, $body:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$body(super::Kind::Sqlite).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$body(super::Kind::Postgres).await;
-            }
-        }
-    };
-}
 
 struct C<'a> {
     s: &'a TestServer,

@@ -20,6 +20,24 @@ use oz_storage::Db;
 use oz_vision::{Pipeline, PipelineConfig};
 use serde_json::{Value, json};
 
+/// `both!(name, body)`: a module `name` with two tests running `body(Kind::Sqlite)` and
+/// `body(Kind::Postgres)` (the caller imports `Kind`).
+#[allow(unused_macros)]
+macro_rules! both {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$body(super::Kind::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$body(super::Kind::Postgres).await;
+            }
+        }
+    };
+}
+
 pub const SECRET: &str = "test-webhook-secret";
 /// The key that signs the test server's direct file links.
 pub const LINK_KEY: &[u8] = b"test-link-signing-key";
