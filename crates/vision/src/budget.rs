@@ -97,6 +97,7 @@ impl DecodeBudget {
             shared: Arc::clone(&self.shared),
             limit: self.cfg.request_bytes,
             used: Arc::new(AtomicU64::new(0)),
+            peak: Arc::new(AtomicU64::new(0)),
             wait: self.cfg.wait,
         }
     }
@@ -108,6 +109,8 @@ pub struct RequestBudget {
     shared: Arc<Shared>,
     limit: u64,
     used: Arc<AtomicU64>,
+    /// The most this request has held at once.
+    peak: Arc<AtomicU64>,
     wait: Duration,
 }
 
@@ -130,6 +133,12 @@ impl RequestBudget {
     #[must_use]
     pub fn used(&self) -> u64 {
         self.used.load(Ordering::SeqCst)
+    }
+
+    /// The most bytes this request has held at once (its high-water mark).
+    #[must_use]
+    pub fn peak(&self) -> u64 {
+        self.peak.load(Ordering::SeqCst)
     }
 
     /// An empty reservation of this request, to grow as frames are decoded.
@@ -162,6 +171,7 @@ impl RequestBudget {
         loop {
             if used.saturating_add(bytes) <= self.shared.total {
                 *used += bytes;
+                self.peak.fetch_max(after, Ordering::SeqCst);
                 return Ok(());
             }
             let now = Instant::now();

@@ -317,9 +317,17 @@ fn decode_video_media(
     limits: &MediaLimits,
     reservation: &mut Reservation,
 ) -> Result<DecodedMedia, VisionError> {
-    let decoded = video::decode_video_bytes(bytes, limits.sample_frames, &limits.video)?;
-    // The kept frames are counted once decoded (the container header is not read here).
-    reservation.grow(decoded.frames.iter().map(|f| rgb_bytes(f.image.width(), f.image.height())).sum())?;
+    let before = reservation.bytes();
+    // The decoder reserves its working set as soon as it knows the frame size (before decoding);
+    // once the samples are RGB, only they stay reserved.
+    let decoded =
+        video::decode_video_bytes_in(bytes, limits.sample_frames, &limits.video, reservation).map_err(|e| match e {
+            video::VideoError::Budget(inner) => *inner,
+            other => VisionError::Video(other),
+        })?;
+    reservation.shrink_to(
+        before.saturating_add(decoded.frames.iter().map(|f| rgb_bytes(f.image.width(), f.image.height())).sum()),
+    );
     for f in &decoded.frames {
         let px = u64::from(f.image.width()) * u64::from(f.image.height());
         if px > limits.max_image_pixels {
@@ -625,6 +633,49 @@ mod tests {
         assert_eq!(sniff(b"\0\0\x10\0moov"), None);
         // Refused before decoding: the error is the format, not something FFmpeg said.
         assert!(matches!(decode(dash, &MediaLimits::default()), Err(VisionError::UnsupportedFormat)));
+    }
+
+    #[test]
+    fn video_working_set_is_reserved_before_decoding() {
+        use crate::budget::{BudgetConfig, DecodeBudget};
+        let clip = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/videos/portrait_720x1280.mp4"),
+        )
+        .expect("fixture");
+        let limits = MediaLimits::default();
+        let samples = rgb_bytes(720, 1280) * limits.sample_frames as u64;
+        let yuv = 720 * 1280 * 3 / 2;
+
+        // Room to spare: the peak covers the decoder's frames and the held ones besides the RGB
+        // samples, and only the samples stay reserved afterwards.
+        let b = DecodeBudget::new(BudgetConfig {
+            total_bytes: 1 << 30,
+            request_bytes: 1 << 30,
+            wait: std::time::Duration::ZERO,
+        });
+        let req = b.request();
+        let m = decode_in(&clip, &limits, &req).expect("decodes");
+        assert_eq!(m.frames.len(), limits.sample_frames);
+        assert_eq!(req.used(), samples, "only the RGB samples stay reserved");
+        assert!(
+            req.peak() >= samples + (limits.sample_frames as u64 + 1) * yuv,
+            "peak {} must count the frames held while decoding, not only the {} of RGB",
+            req.peak(),
+            samples
+        );
+        drop(m);
+        assert_eq!(b.used(), 0);
+
+        // Room for the RGB samples but not for decoding them: refused, and nothing left reserved.
+        let b = DecodeBudget::new(BudgetConfig {
+            total_bytes: 1 << 30,
+            request_bytes: samples + yuv,
+            wait: std::time::Duration::ZERO,
+        });
+        let req = b.request();
+        assert!(matches!(decode_in(&clip, &limits, &req), Err(VisionError::OverBudget { .. })));
+        assert_eq!((req.used(), b.used()), (0, 0));
+        assert!(req.peak() <= samples + yuv);
     }
 
     #[test]

@@ -315,6 +315,12 @@ impl Pipeline {
         Ok(self.template_of(self.embed_face(img, &face)?))
     }
 
+    /// The model id that this pipeline's templates carry.
+    #[must_use]
+    pub fn embedder_id(&self) -> [u8; 8] {
+        self.embedder_id
+    }
+
     /// Wraps an embedding of this pipeline's embedder as a template.
     #[must_use]
     pub fn template_of(&self, vector: Vec<f32>) -> Template {

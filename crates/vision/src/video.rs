@@ -43,6 +43,9 @@ use ffmpeg::{codec, format, media};
 use ffmpeg_next as ffmpeg;
 use image::RgbImage;
 
+use crate::budget::Reservation;
+use crate::error::VisionError;
+
 /// Decoder threads per clip (frame threading).
 const DECODE_THREADS: usize = 2;
 /// `AV_TIME_BASE`: units of the format context's duration.
@@ -153,6 +156,10 @@ pub enum VideoError {
     Refused(String),
     #[error("video decoding took longer than {0:.1} s")]
     Timeout(f64),
+    /// The decode budget refused the frames this clip needs ([`VisionError::OverBudget`] or
+    /// [`VisionError::Busy`]); `media` unwraps it so callers see the budget error itself.
+    #[error(transparent)]
+    Budget(Box<VisionError>),
 }
 
 /// Initialises FFmpeg once (idempotent, thread-safe). The decode functions call it themselves.
@@ -182,11 +189,25 @@ pub fn decode_video_file(path: &Path, sample_count: usize, limits: &VideoLimits)
             format::context::StreamIo::from_read_seek(file).map_err(|e| unreadable("cannot set up reading", &e))?;
         open_input(io, ALLOWED_FORMATS, deadline)
     };
-    decode_with(&open, sample_count, limits, deadline)
+    decode_with(&open, sample_count, limits, deadline, &mut Reservation::none())
 }
 
 /// Same as [`decode_video_file`] for a clip in memory (read through a custom I/O, no temporary file).
 pub fn decode_video_bytes(bytes: &[u8], sample_count: usize, limits: &VideoLimits) -> Result<DecodedVideo, VideoError> {
+    decode_video_bytes_in(bytes, sample_count, limits, &mut Reservation::none())
+}
+
+/// [`decode_video_bytes`] that reserves its working memory in `reservation` before allocating
+/// it: as soon as the decoder knows the frame size, the decoder's own frames and the RGB samples,
+/// then each frame it holds beyond those. A clip that does not fit is stopped there with
+/// [`VideoError::Budget`], not after it was decoded. On success the reservation still holds the
+/// working set: the caller shrinks it to the RGB samples it keeps.
+pub fn decode_video_bytes_in(
+    bytes: &[u8],
+    sample_count: usize,
+    limits: &VideoLimits,
+    reservation: &mut Reservation,
+) -> Result<DecodedVideo, VideoError> {
     if bytes.is_empty() {
         return Err(VideoError::Unreadable("empty input".into()));
     }
@@ -197,7 +218,7 @@ pub fn decode_video_bytes(bytes: &[u8], sample_count: usize, limits: &VideoLimit
             .map_err(|e| unreadable("cannot set up reading", &e))?;
         open_input(io, ALLOWED_FORMATS, deadline)
     };
-    decode_with(&open, sample_count, limits, deadline)
+    decode_with(&open, sample_count, limits, deadline, reservation)
 }
 
 /// Picks `n` indices spread evenly over `0..len`: first and last included for `n >= 2`, the middle
@@ -407,16 +428,33 @@ struct Keep<'a> {
 /// Memory we let held (undecoded-to-RGB) frames take in stride mode, beyond 2 per sample.
 const HOLD_BUDGET_BYTES: u64 = 256 * 1024 * 1024;
 
+/// Frames the decoder keeps for itself (references, one in flight per thread), counted in the
+/// decode budget besides the frames we hold. An estimate: H.264 main profile at phone settings
+/// uses 1 to 4 references.
+const DECODER_FRAMES: u64 = 8;
+
+/// Bytes of one decoded frame of `format` (planar YUV as phones record it; anything else counted
+/// as 3 bytes a pixel, which covers 4:4:4 and 10-bit 4:2:0).
+fn raw_frame_bytes(format: Pixel, w: u32, h: u32) -> u64 {
+    let px = u64::from(w) * u64::from(h);
+    match format {
+        Pixel::YUV420P | Pixel::YUVJ420P | Pixel::NV12 | Pixel::NV21 => px * 3 / 2,
+        Pixel::YUV422P | Pixel::YUVJ422P => px * 2,
+        _ => px * 3,
+    }
+}
+
 fn decode_with(
     open: &dyn Fn() -> Result<format::context::Input, VideoError>,
     sample_count: usize,
     limits: &VideoLimits,
     deadline: Instant,
+    reservation: &mut Reservation,
 ) -> Result<DecodedVideo, VideoError> {
     init();
     let ictx = open().map_err(|e| if matches!(e, VideoError::Timeout(_)) { timeout(limits) } else { e })?;
     let header = read_header(&ictx)?;
-    decode_opened(open, ictx, header, sample_count, limits, deadline)
+    decode_opened(open, ictx, header, sample_count, limits, deadline, reservation)
 }
 
 /// Decodes an opened input whose header was read (split out so tests can feed a lying header).
@@ -427,6 +465,7 @@ fn decode_opened(
     sample_count: usize,
     limits: &VideoLimits,
     deadline: Instant,
+    reservation: &mut Reservation,
 ) -> Result<DecodedVideo, VideoError> {
     // Refuse from the header before decoding anything.
     if let Some(d) = header.duration_s
@@ -444,7 +483,7 @@ fn decode_opened(
     // x fps, wrong for variable frame rate) or nothing: hold a doubling-stride spread as well.
     let planned = header.expected_frames().map(|e| spread_indices(e, sample_count)).unwrap_or_default();
     let keep = Keep { targets: &planned, stride: header.nb_frames.is_none(), sample_count };
-    let mut pass = decode_pass(&mut ictx, &header, keep, limits, deadline)?;
+    let mut pass = decode_pass(&mut ictx, &header, keep, limits, deadline, reservation)?;
     drop(ictx);
 
     if pass.decoded == 0 {
@@ -470,7 +509,8 @@ fn decode_opened(
         );
         let mut ictx = open().map_err(|e| if matches!(e, VideoError::Timeout(_)) { timeout(limits) } else { e })?;
         let keep = Keep { targets: &ideal, stride: false, sample_count };
-        let second = decode_pass(&mut ictx, &header, keep, limits, deadline)?;
+        // The first pass's frames stay held (and reserved) until the second one has succeeded.
+        let second = decode_pass(&mut ictx, &header, keep, limits, deadline, reservation)?;
         if second.decoded > 0 {
             pass = second;
             ideal = spread_indices(pass.decoded, sample_count);
@@ -579,6 +619,7 @@ fn decode_pass(
     keep: Keep<'_>,
     limits: &VideoLimits,
     deadline: Instant,
+    reservation: &mut Reservation,
 ) -> Result<Pass, VideoError> {
     let parameters = ictx.stream(header.stream_index).ok_or(VideoError::NoVideoStream)?.parameters();
     let mut ctx =
@@ -596,6 +637,14 @@ fn decode_pass(
     if u64::from(w) * u64::from(h) > limits.max_pixels {
         return Err(VideoError::TooLarge(w, h));
     }
+    // Reserve before anything is allocated: the decoder's own frames and the RGB samples now,
+    // each held frame beyond the decoder's as it is kept (below).
+    let frame_bytes = raw_frame_bytes(decoder.format(), w, h);
+    let samples_rgb = (keep.sample_count as u64).saturating_mul(u64::from(w) * u64::from(h) * 3);
+    reservation
+        .grow(frame_bytes.saturating_mul(DECODER_FRAMES).saturating_add(samples_rgb))
+        .map_err(|e| VideoError::Budget(Box::new(e)))?;
+    let mut held_reserved: usize = 0;
     // Stride mode: hold at most 4 frames per sample (2 if they are huge) besides the targets.
     let mut stride: u64 = 1;
     let cap = {
@@ -642,6 +691,15 @@ fn decode_pass(
             }
         }
         pass.decoded += 1;
+        // A frame held by us (the held map plus the last one) pins a buffer the decoder would
+        // otherwise reuse: reserve it before keeping it.
+        let holding = pass.held.len() + 1;
+        if holding > held_reserved {
+            reservation
+                .grow(frame_bytes.saturating_mul((holding - held_reserved) as u64))
+                .map_err(|e| VideoError::Budget(Box::new(e)))?;
+            held_reserved = holding;
+        }
         // Decoded frames are reference counted: keeping one holds the decoder's buffer, no copy.
         let held = Held { ts, frame: f };
         let is_target = |i: &u64| keep.targets.binary_search(i).is_ok();
@@ -1020,7 +1078,8 @@ mod tests {
             .expect("io");
         let mut ictx = open_input(io, ALLOWED_FORMATS, far()).expect("input");
         let keep = Keep { targets: &[], stride: true, sample_count: 4 };
-        let pass = decode_pass(&mut ictx, &header, keep, &VideoLimits::default(), far()).expect("pass");
+        let pass = decode_pass(&mut ictx, &header, keep, &VideoLimits::default(), far(), &mut Reservation::none())
+            .expect("pass");
         assert_eq!(pass.decoded, 60);
         // At most 4 per sample, plus the last frame.
         assert!(pass.held.len() <= 17, "{}", pass.held.len());
@@ -1034,7 +1093,8 @@ mod tests {
         let mut blur = open_input(io, ALLOWED_FORMATS, far()).expect("input");
         let blur_header = read_header(&blur).expect("header");
         let keep = Keep { targets: &[0, 1, 2], stride: true, sample_count: 4 };
-        let p = decode_pass(&mut blur, &blur_header, keep, &VideoLimits::default(), far()).expect("pass");
+        let p = decode_pass(&mut blur, &blur_header, keep, &VideoLimits::default(), far(), &mut Reservation::none())
+            .expect("pass");
         assert_eq!(p.decoded, 20);
         assert!(p.held.contains_key(&19), "{:?}", p.held.keys().collect::<Vec<_>>());
 
@@ -1070,7 +1130,8 @@ mod tests {
             header.nb_frames = nb;
             header.fps = fps;
             header.duration_s = dur;
-            let d = decode_opened(&open, ictx, header, 8, &VideoLimits::default(), far()).expect("decode");
+            let d = decode_opened(&open, ictx, header, 8, &VideoLimits::default(), far(), &mut Reservation::none())
+                .expect("decode");
             let idx: Vec<u64> = d.frames.iter().map(|f| f.index).collect();
             assert_eq!(d.info.frame_count, 60);
             if nb.is_some() {
