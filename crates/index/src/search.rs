@@ -1,0 +1,174 @@
+//! The exact scan: int8 dot products over every slot, a provable margin to skip, f32 re-scoring
+//! of what may enter the top, and a bounded candidate list (with one entry per person on demand).
+
+use std::cmp::Ordering;
+use std::collections::HashSet;
+
+use uuid::Uuid;
+
+use crate::quant::{Kernel, Query, rescore};
+use crate::shard::Shard;
+
+/// Below this many templates a search runs on the calling thread only.
+pub(crate) const MIN_PARALLEL: usize = 32 * 1024;
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Cand {
+    pub score: f32,
+    pub shard: u32,
+    pub slot: u32,
+}
+
+/// A contiguous range of one shard.
+#[derive(Clone, Copy)]
+pub(crate) struct Part {
+    pub shard: usize,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Best first; ties by collection, person, image id (ascending): independent of slot positions.
+pub(crate) fn order(shards: &[&Shard], a: &Cand, b: &Cand) -> Ordering {
+    b.score.total_cmp(&a.score).then_with(|| key(shards, a).cmp(&key(shards, b)))
+}
+
+fn key(shards: &[&Shard], c: &Cand) -> (Uuid, Uuid, Uuid) {
+    let s = shards[c.shard as usize];
+    (s.collection_id, s.person(c.slot as usize), s.image(c.slot as usize))
+}
+
+pub(crate) struct TopK<'a> {
+    shards: &'a [&'a Shard],
+    limit: usize,
+    per_person: bool,
+    min_cosine: f32,
+    /// The score a candidate must reach to matter: `min_cosine`, or the worst kept score once
+    /// `limit` (distinct persons) are held.
+    floor: f32,
+    cands: Vec<Cand>,
+    cap: usize,
+}
+
+impl<'a> TopK<'a> {
+    pub fn new(shards: &'a [&'a Shard], limit: usize, per_person: bool, min_cosine: f32) -> Self {
+        let cap = limit.saturating_mul(2).max(limit.saturating_add(64));
+        TopK { shards, limit, per_person, min_cosine, floor: min_cosine, cands: Vec::new(), cap }
+    }
+
+    #[inline]
+    fn offer(&mut self, c: Cand) {
+        if c.score < self.floor {
+            return;
+        }
+        self.cands.push(c);
+        if self.cands.len() >= self.cap {
+            self.compact();
+        }
+    }
+
+    /// Sorts, keeps the best image per person when asked, truncates to `limit`, raises the floor.
+    pub fn compact(&mut self) {
+        let shards = self.shards;
+        self.cands.sort_unstable_by(|a, b| order(shards, a, b));
+        if self.per_person {
+            let mut seen: HashSet<(u32, Uuid)> = HashSet::with_capacity(self.cands.len().min(self.limit + 1));
+            let mut kept = 0;
+            self.cands.retain(|c| {
+                if kept >= self.limit {
+                    return false;
+                }
+                let fresh = seen.insert((c.shard, shards[c.shard as usize].person(c.slot as usize)));
+                kept += usize::from(fresh);
+                fresh
+            });
+        }
+        self.cands.truncate(self.limit);
+        if self.cands.len() == self.limit
+            && let Some(last) = self.cands.last()
+        {
+            self.floor = self.floor.max(last.score);
+        }
+    }
+
+    pub fn merge(&mut self, other: Vec<Cand>) {
+        for c in other {
+            self.offer(c);
+        }
+    }
+
+    pub fn into_sorted(mut self) -> Vec<Cand> {
+        self.compact();
+        self.cands
+    }
+
+    /// Scans one range of one shard.
+    pub fn scan(&mut self, q: &Query, kernel: Kernel, part: Part) {
+        let shard = self.shards[part.shard];
+        let dim = q.codes.len();
+        let codes = &shard.all_codes()[part.start * dim..part.end * dim];
+        let scales = &shard.scales()[part.start..part.end];
+        let shard_ix = part.shard as u32;
+        for (i, (v, &s)) in codes.chunks_exact(dim).zip(scales).enumerate() {
+            let approx = kernel.dot(&q.codes, v) as f32 * (q.scale * s);
+            if approx + q.margin < self.floor {
+                continue;
+            }
+            let score = rescore(&q.f32, v, s);
+            if score < self.min_cosine {
+                continue;
+            }
+            self.offer(Cand { score, shard: shard_ix, slot: (part.start + i) as u32 });
+        }
+    }
+}
+
+/// Splits the slots of `shards` into at most `threads` ranges of near-equal size.
+pub(crate) fn split(lens: &[usize], threads: usize) -> Vec<Vec<Part>> {
+    let total: usize = lens.iter().sum();
+    let threads = if total < MIN_PARALLEL { 1 } else { threads.clamp(1, total) };
+    let per = total.div_ceil(threads).max(1);
+    let mut out: Vec<Vec<Part>> = vec![Vec::new(); threads];
+    let mut t = 0;
+    let mut room = per;
+    for (shard, &len) in lens.iter().enumerate() {
+        let mut start = 0;
+        while start < len {
+            if room == 0 {
+                t = (t + 1).min(threads - 1);
+                room = per;
+            }
+            let end = if t == threads - 1 { len } else { (start + room).min(len) };
+            out[t].push(Part { shard, start, end });
+            room = room.saturating_sub(end - start);
+            start = end;
+        }
+    }
+    out.retain(|p| !p.is_empty());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_covers_everything_once() {
+        for lens in [vec![0usize], vec![10], vec![100_000], vec![40_000, 1, 0, 70_000, 5], vec![1; 50_000]] {
+            for threads in 1..5 {
+                let parts = split(&lens, threads);
+                assert!(parts.len() <= threads);
+                let mut covered = vec![0usize; lens.len()];
+                for p in parts.iter().flatten() {
+                    assert!(p.start < p.end && p.end <= lens[p.shard]);
+                    assert_eq!(covered[p.shard], p.start, "contiguous and in order");
+                    covered[p.shard] = p.end;
+                }
+                assert_eq!(covered, lens);
+            }
+        }
+        // big enough: really split in two near-equal halves
+        let parts = split(&[100_000], 2);
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0][0].end, 50_000);
+    }
+}
