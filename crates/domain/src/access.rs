@@ -217,6 +217,23 @@ impl Principal {
         }
     }
 
+    /// Scope of blacklist collections (company-owned, spec §10): ADMIN and OPERATOR all; every
+    /// client role its company's (a mobile SDK's service user looks its blacklist up by alias).
+    #[must_use]
+    pub fn collection_scope(&self) -> Scope {
+        match self.role {
+            Role::Admin | Role::Operator => Scope::All,
+            _ => self.company_id.map_or(Scope::Nothing, Scope::Company),
+        }
+    }
+
+    /// Creating and deleting collections, persons and their photos: ADMIN for any company, a
+    /// company admin (CLIENT ADMIN) for its own (spec §3.1: "add new blacklist collections").
+    #[must_use]
+    pub fn can_manage_collections(&self, company_id: Uuid) -> bool {
+        self.role == Role::Admin || (self.role == Role::Client && self.is_admin && self.company_id == Some(company_id))
+    }
+
     /// Creating, renaming and deleting companies is an ADMIN task; a company admin may rename its own.
     #[must_use]
     pub fn can_manage_company(&self, company_id: Option<Uuid>) -> bool {
@@ -250,6 +267,23 @@ mod tests {
         assert_eq!(AnalysisKind::parse("Quality"), Some(AnalysisKind::Quality));
         assert_eq!(AnalysisKind::parse("BIOMETRY"), Some(AnalysisKind::Biometry));
         assert_eq!(AnalysisKind::parse("x"), None);
+    }
+
+    #[test]
+    fn collections_belong_to_companies() {
+        let c = Uuid::from_u128(9);
+        let other = Uuid::from_u128(10);
+        assert_eq!(p(Role::Admin, false, None).collection_scope(), Scope::All);
+        assert_eq!(p(Role::Operator, false, None).collection_scope(), Scope::All);
+        assert_eq!(p(Role::Client, false, Some(c)).collection_scope(), Scope::Company(c));
+        assert_eq!(p(Role::ClientOperator, false, Some(c)).collection_scope(), Scope::Company(c));
+        assert_eq!(p(Role::Client, false, None).collection_scope(), Scope::Nothing);
+        assert!(p(Role::Admin, false, None).can_manage_collections(other));
+        assert!(p(Role::Client, true, Some(c)).can_manage_collections(c));
+        assert!(!p(Role::Client, true, Some(c)).can_manage_collections(other));
+        assert!(!p(Role::Client, false, Some(c)).can_manage_collections(c));
+        assert!(!p(Role::ClientOperator, false, Some(c)).can_manage_collections(c));
+        assert!(!p(Role::Operator, false, None).can_manage_collections(c));
     }
 
     #[test]

@@ -123,9 +123,34 @@ pub fn biometry_verdict(pair_scores: &[f32], thresholds: &DecisionThresholds) ->
     Some((min, max, verdict))
 }
 
+/// Persons a COLLECTION analysis reports by default (`decision_count`) and at most.
+pub const COLLECTION_DEFAULT_COUNT: usize = 10;
+pub const COLLECTION_MAX_COUNT: usize = 100;
+
+/// COLLECTION (blacklist, 1:N) verdict over the best score of each searched media (None: the
+/// search found nobody): a score at or above `threshold` is a hit (spec §7.2: "score >= threshold
+/// means the face is in the list"), and a hit DECLINES the analysis; no hit is SUCCESS.
+#[must_use]
+pub fn collection_verdict(best_scores: &[Option<f32>], threshold: f32) -> ResolutionStatus {
+    if best_scores.iter().flatten().any(|s| *s >= threshold) {
+        ResolutionStatus::Declined
+    } else {
+        ResolutionStatus::Success
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_blacklist_hit_declines() {
+        assert_eq!(collection_verdict(&[None, None], 0.85), ResolutionStatus::Success);
+        assert_eq!(collection_verdict(&[], 0.85), ResolutionStatus::Success);
+        assert_eq!(collection_verdict(&[Some(0.84), None], 0.85), ResolutionStatus::Success);
+        assert_eq!(collection_verdict(&[Some(0.2), Some(0.85)], 0.85), ResolutionStatus::Declined);
+        assert_eq!(collection_verdict(&[Some(0.99)], 0.85), ResolutionStatus::Declined);
+    }
 
     fn m(n: u128, class: MediaClass, tags: &[&str]) -> MediaFacts {
         MediaFacts { id: Uuid::from_u128(n), class, tags: tags.iter().map(|s| (*s).to_string()).collect() }

@@ -3,7 +3,8 @@
 //! - [`files`]: media files on disk (random names, atomic writes); [`cache`]: decoded uploads
 //!   kept for the analyses that follow.
 //! - [`ingest`]: uploads decoded and checked before anything is stored.
-//! - [`runner`]: QUALITY and BIOMETRY analyses on the vision pipeline.
+//! - [`runner`]: QUALITY, BIOMETRY and COLLECTION analyses on the vision pipeline;
+//!   [`collections`]: this process's 1:N index, kept current from the database's change log.
 //! - [`worker`]: workers that claim jobs from the durable queue in the database (leases,
 //!   heartbeats, retries), the expiry sweep, and the webhook delivery loop.
 //! - [`webhook`]: signing and sending one webhook attempt.
@@ -12,6 +13,7 @@
 //! - [`render`]: Oz JSON of folders, media and analyses (shared with the HTTP layer).
 
 pub mod cache;
+pub mod collections;
 pub mod files;
 pub mod ingest;
 pub mod links;

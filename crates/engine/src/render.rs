@@ -131,7 +131,10 @@ pub fn analysis(
                         o.insert(key.into(), json!(src));
                     }
                     o.insert("output_images".into(), Value::Array(outputs));
-                    o.insert("collection_persons".into(), json!([]));
+                    o.insert(
+                        "collection_persons".into(),
+                        r.get("collection_persons").cloned().unwrap_or_else(|| json!([])),
+                    );
                     o.insert("folder_time_created".into(), json!(folder_time_created));
                     Value::Object(o)
                 })

@@ -1,11 +1,12 @@
-//! Running one analysis on the vision pipeline: QUALITY (liveness + best shot) and BIOMETRY
-//! (every pair of media, the least similar pair decides). Synchronous; the worker calls it on a
-//! blocking thread.
+//! Running one analysis on the vision pipeline: QUALITY (liveness + best shot), BIOMETRY
+//! (every pair of media, the least similar pair decides) and COLLECTION (each media's face
+//! searched in the 1:N index; a hit declines). Synchronous; the worker calls it on a blocking
+//! thread.
 
 use md5::{Digest, Md5};
 use oz_domain::access::AnalysisKind;
-use oz_domain::assign::{MediaClass, biometry_verdict};
-use oz_domain::decision::{DecisionThresholds, score_from_cosine, wire_score};
+use oz_domain::assign::{self, MediaClass, biometry_verdict};
+use oz_domain::decision::{DecisionThresholds, cosine_from_score, score_from_cosine, wire_score};
 use oz_domain::liveness;
 use oz_domain::status::{self, AnalysisState};
 use oz_storage::analyses::Outcome;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use oz_vision::media::DecodedMedia;
 
 use crate::cache::DecodeCache;
+use crate::collections::{self, CollectionIndex};
 use crate::files::MediaFiles;
 
 /// Oz error codes used inside failed analyses.
@@ -54,6 +56,17 @@ pub fn biometry_confs(cfg: &RunnerConfig) -> Value {
     json!({ "threshold_approve": cfg.thresholds.approve, "threshold_decline": cfg.thresholds.decline })
 }
 
+/// The effective COLLECTION parameters, from `params` and the collections resolved by the caller
+/// (`collection_id` named, or every collection of the folder's company).
+#[must_use]
+pub fn collection_confs(collection_ids: &[Uuid], threshold: f32, count: usize) -> Value {
+    json!({
+        "collection_ids": collection_ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "decision_threshold": wire_score(threshold),
+        "decision_count": count,
+    })
+}
+
 /// How long a worker waits for the process decode budget before failing the analysis.
 const WORKER_BUDGET_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
@@ -61,6 +74,8 @@ const WORKER_BUDGET_WAIT: std::time::Duration = std::time::Duration::from_secs(1
 pub struct Source<'a> {
     pub files: &'a MediaFiles,
     pub cache: Option<&'a DecodeCache>,
+    /// The 1:N index, caught up by the caller (COLLECTION analyses only).
+    pub collections: Option<&'a CollectionIndex>,
 }
 
 impl Source<'_> {
@@ -94,6 +109,7 @@ pub fn run(p: &Pipeline, src: &Source<'_>, a: &Analysis, media: &[Media], cfg: &
     match a.kind {
         AnalysisKind::Quality => quality(p, src, a, &sources),
         AnalysisKind::Biometry => biometry(p, src, &sources, cfg),
+        AnalysisKind::Collection => collection(p, src, a, &sources),
         other => failed(ERR_NOT_REALIZED, format!("{} analyses are not available on this server", other.as_str())),
     }
 }
@@ -168,6 +184,81 @@ fn quality(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media]) -> 
         error_message: None,
         technical_meta_data: json!({ "frames_analysed": frames_total }),
         outputs,
+    }
+}
+
+/// Embedding of the face of one media (the best frame of a video or shot set).
+fn embedding_of(p: &Pipeline, src: &Source<'_>, m: &Media) -> Result<Vec<f32>, String> {
+    let d = src.decoded(p, m)?;
+    let r = p.analyze_media(&d, AnalyzeOptions { best_shot: false, embedding: true }).map_err(|e| match e {
+        VisionError::NoFace => format!("media {}: no face found", m.id),
+        other => format!("media {}: {other}", m.id),
+    })?;
+    r.embedding.ok_or_else(|| format!("media {}: no face found", m.id))
+}
+
+fn collection(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media]) -> Outcome {
+    let Some(index) = src.collections else {
+        return failed(ERR_UNKNOWN, "the 1:N index is not loaded in this process".into());
+    };
+    let ids: Vec<Uuid> = a
+        .confs
+        .get("collection_ids")
+        .and_then(Value::as_array)
+        .map(|v| v.iter().filter_map(|x| x.as_str().and_then(|s| Uuid::parse_str(s).ok())).collect())
+        .unwrap_or_default();
+    let threshold = a.confs.get("decision_threshold").and_then(Value::as_f64).unwrap_or(0.85) as f32;
+    let count = a
+        .confs
+        .get("decision_count")
+        .and_then(Value::as_u64)
+        .map_or(assign::COLLECTION_DEFAULT_COUNT, |n| usize::try_from(n).unwrap_or(usize::MAX))
+        .clamp(1, assign::COLLECTION_MAX_COUNT);
+    let min_cosine = cosine_from_score(threshold);
+    let mut results = Vec::with_capacity(sources.len());
+    let mut best_scores = Vec::with_capacity(sources.len());
+    let mut searched = 0usize;
+    for m in sources {
+        let vector = match embedding_of(p, src, m) {
+            Ok(v) => v,
+            Err(msg) => return failed(ERR_INVALID_VALUE, msg),
+        };
+        let hits = match index.search(&collections::Query { vector: &vector, collections: &ids, min_cosine, limit: count })
+        {
+            Ok(h) => h,
+            Err(e) => return failed(ERR_UNKNOWN, format!("media {}: 1:N search failed: {e}", m.id)),
+        };
+        searched += 1;
+        let persons: Vec<Value> = hits
+            .iter()
+            .map(|h| {
+                json!({
+                    "person_id": h.person_id.to_string(),
+                    "collection_id": h.collection_id.to_string(),
+                    "image_id": h.image_id.to_string(),
+                    "confidence": wire_score(score_from_cosine(h.cosine)),
+                })
+            })
+            .collect();
+        let best = hits.first().map(|h| score_from_cosine(h.cosine));
+        best_scores.push(best);
+        results.push(json!({
+            "source_media_id": m.id.to_string(),
+            "results_data": { "max_confidence": wire_score(best.unwrap_or(0.0)), "persons_found": persons.len() },
+            "collection_persons": persons,
+            "output_images": [],
+        }));
+    }
+    let max = best_scores.iter().flatten().copied().fold(0.0f32, f32::max);
+    Outcome {
+        state: AnalysisState::Finished,
+        resolution_status: assign::collection_verdict(&best_scores, threshold),
+        results_data: Some(json!({ "max_confidence": wire_score(max) })),
+        results_media: Value::Array(results),
+        error_code: None,
+        error_message: None,
+        technical_meta_data: json!({ "media_searched": searched, "templates_in_index": index.len() }),
+        outputs: Vec::new(),
     }
 }
 

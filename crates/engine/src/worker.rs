@@ -17,6 +17,7 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::cache::DecodeCache;
+use crate::collections::CollectionIndex;
 use crate::files::MediaFiles;
 use crate::render::{self, Urls};
 use crate::runner::{self, RunnerConfig};
@@ -44,6 +45,10 @@ pub struct EngineConfig {
     pub decode_cache_bytes: u64,
     /// File sweeper and retention purges.
     pub lifecycle: crate::sweep::LifecycleConfig,
+    /// Threads one 1:N search splits its scan over (`OZ_INDEX_THREADS`).
+    pub index_threads: usize,
+    /// How often an idle process applies collection changes made elsewhere.
+    pub index_poll: Duration,
 }
 
 /// `database_url` may hold a password: only whether it is set is shown.
@@ -63,6 +68,8 @@ impl std::fmt::Debug for EngineConfig {
             .field("decode_cache", &self.decode_cache)
             .field("decode_cache_bytes", &self.decode_cache_bytes)
             .field("lifecycle", &self.lifecycle)
+            .field("index_threads", &self.index_threads)
+            .field("index_poll", &self.index_poll)
             .finish_non_exhaustive()
     }
 }
@@ -73,6 +80,8 @@ pub struct Engine {
     pub files: MediaFiles,
     /// Decoded uploads kept for the analyses that follow.
     pub cache: Arc<DecodeCache>,
+    /// This process's 1:N index of collection templates.
+    pub collections: Arc<CollectionIndex>,
     pub cfg: EngineConfig,
     jobs_wake: Notify,
     hooks_wake: Notify,
@@ -90,7 +99,19 @@ impl Engine {
     pub fn new(db: Db, pipeline: Arc<Pipeline>, files: MediaFiles, cfg: EngineConfig) -> Arc<Self> {
         let name = format!("{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let cache = Arc::new(DecodeCache::new(cfg.decode_cache, cfg.decode_cache_bytes));
-        Arc::new(Self { db, pipeline, files, cache, cfg, jobs_wake: Notify::new(), hooks_wake: Notify::new(), name })
+        let collections =
+            Arc::new(CollectionIndex::new(pipeline.embedder_id(), oz_vision::embed::DIM, cfg.index_threads.max(1)));
+        Arc::new(Self {
+            db,
+            pipeline,
+            files,
+            cache,
+            collections,
+            cfg,
+            jobs_wake: Notify::new(),
+            hooks_wake: Notify::new(),
+            name,
+        })
     }
 
     /// Tells idle workers that jobs were queued.
@@ -116,6 +137,9 @@ impl Engine {
         let e = Arc::clone(self);
         let sd = shutdown.clone();
         handles.push(tokio::spawn(async move { e.webhook_loop(sd).await }));
+        let e = Arc::clone(self);
+        let sd = shutdown.clone();
+        handles.push(tokio::spawn(async move { e.index_loop(sd).await }));
         if self.db.backend() == Backend::Postgres
             && let Some(url) = self.cfg.database_url.clone()
         {
@@ -123,6 +147,20 @@ impl Engine {
             handles.push(tokio::spawn(async move { e.listen_loop(url, shutdown).await }));
         }
         handles
+    }
+
+    /// Applies collection changes made by other processes while this one is idle (searches
+    /// catch up by themselves first).
+    async fn index_loop(&self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if let Err(e) = self.collections.catch_up(&self.db).await {
+                tracing::warn!(error = %e, "cannot apply collection changes");
+            }
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                () = tokio::time::sleep(self.cfg.index_poll) => {}
+            }
+        }
     }
 
     async fn listen_loop(&self, url: String, mut shutdown: watch::Receiver<bool>) {
@@ -191,13 +229,21 @@ impl Engine {
                 return;
             }
         };
+        if analysis.kind == oz_domain::access::AnalysisKind::Collection
+            && let Err(e) = self.collections.catch_up(&self.db).await
+        {
+            tracing::warn!(error = %e, "cannot bring the 1:N index up to date");
+            let _ = self.db.retry_job(&job, worker, &e.to_string(), oz_storage::now() + 5.0).await;
+            return;
+        }
         let started = std::time::Instant::now();
         let p = Arc::clone(&self.pipeline);
+        let index = Arc::clone(&self.collections);
         let files = self.files.clone();
         let cache = Arc::clone(&self.cache);
         let rcfg = self.cfg.runner.clone();
         let mut task = tokio::task::spawn_blocking(move || {
-            let src = runner::Source { files: &files, cache: Some(&cache) };
+            let src = runner::Source { files: &files, cache: Some(&cache), collections: Some(&index) };
             runner::run(&p, &src, &analysis, &media, &rcfg)
         });
         let beat = self.cfg.lease / 3;
@@ -427,6 +473,8 @@ mod debug_tests {
             decode_cache: 8,
             decode_cache_bytes: 128 << 20,
             lifecycle: crate::sweep::LifecycleConfig::default(),
+            index_threads: 1,
+            index_poll: Duration::from_secs(2),
         };
         let shown = format!("{cfg:?} {cfg:#?}");
         assert!(!shown.contains("db-pass-1234") && !shown.contains("hook-secret-5678"), "{shown}");

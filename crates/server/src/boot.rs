@@ -74,6 +74,8 @@ pub async fn start(args: &EngineArgs, listen: Option<SocketAddr>) -> anyhow::Res
         decode_cache: args.decode_cache,
         lifecycle: args.lifecycle.config(),
         decode_cache_bytes: args.decode_cache_bytes.min(args.vision.decode_budget_bytes / 4),
+        index_threads: args.index_threads.max(1),
+        index_poll: Duration::from_millis(args.index_poll_ms.max(50)),
     };
     // Fail at start, not at the first webhook, when OZ_WEBHOOK_CA_FILE is wrong.
     oz_engine::webhook::client(&cfg.webhook).context("cannot set up webhook delivery")?;
@@ -82,6 +84,14 @@ pub async fn start(args: &EngineArgs, listen: Option<SocketAddr>) -> anyhow::Res
     }
     let pipeline = Arc::new(pipeline);
     let engine = Engine::new(db.clone(), pipeline.clone(), files, cfg);
+    let t0 = std::time::Instant::now();
+    engine.collections.load(&db).await.context("cannot load the collection templates")?;
+    tracing::info!(
+        templates = engine.collections.len(),
+        bytes = engine.collections.memory_bytes(),
+        load_ms = t0.elapsed().as_millis() as u64,
+        "1:N index loaded"
+    );
     Ok(Booted { db, pipeline, engine })
 }
 

@@ -200,6 +200,13 @@ pub struct EngineArgs {
     /// OZ_DECODE_BUDGET_BYTES, so it is kept to at most a quarter of it.
     #[arg(long, env = "OZ_DECODE_CACHE_BYTES", default_value_t = 128 << 20)]
     pub decode_cache_bytes: u64,
+    /// Threads one 1:N (COLLECTION) search splits its scan over.
+    #[arg(long, env = "OZ_INDEX_THREADS", default_value_t = 2)]
+    pub index_threads: usize,
+    /// How often an idle process applies collection changes made by other processes, in
+    /// milliseconds (searches always catch up first).
+    #[arg(long, env = "OZ_INDEX_POLL_MS", default_value_t = 2000)]
+    pub index_poll_ms: u64,
     /// Base of the URLs in responses and webhooks (original_url...). Default: http://OZ_LISTEN.
     #[arg(long, env = "OZ_PUBLIC_URL")]
     pub public_url: Option<String>,

@@ -453,6 +453,7 @@ pub enum MetaTable {
     Folders,
     Media,
     Analyses,
+    Collections,
 }
 
 impl MetaTable {
@@ -462,6 +463,7 @@ impl MetaTable {
             MetaTable::Folders => "folders",
             MetaTable::Media => "media",
             MetaTable::Analyses => "analyses",
+            MetaTable::Collections => "collections",
         }
     }
 

@@ -47,7 +47,38 @@ impl Db {
             .bind(cid.clone())
             .fetch_all(&mut *tx)
             .await?;
-        let files = rows.iter().map(|r| crate::model::s(r, "file_name")).collect::<Result<Vec<_>>>()?;
+        let mut files = rows.iter().map(|r| crate::model::s(r, "file_name")).collect::<Result<Vec<_>>>()?;
+        // Its blacklist collections, persons and their photos go too (no biometric data of a
+        // deleted tenant stays), logged for every process's 1:N index.
+        if self.backend() == Backend::Postgres {
+            sqlx::query("select pg_advisory_xact_lock($1)")
+                .bind(crate::collections::CHANGE_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let rows = sqlx::query("delete from person_images where company_id = $1 returning file_name")
+            .bind(cid.clone())
+            .fetch_all(&mut *tx)
+            .await?;
+        for r in &rows {
+            files.push(crate::model::s(r, "file_name")?);
+        }
+        sqlx::query("delete from persons where company_id = $1").bind(cid.clone()).execute(&mut *tx).await?;
+        let rows = sqlx::query("delete from collections where company_id = $1 returning id")
+            .bind(cid.clone())
+            .fetch_all(&mut *tx)
+            .await?;
+        for r in &rows {
+            let collection = crate::model::id(r, "id")?;
+            crate::collections::log_change(
+                &mut tx,
+                crate::collections::ChangeOp::RemoveCollection,
+                collection,
+                None,
+                None,
+            )
+            .await?;
+        }
         dynq(format!("delete from webhook_deliveries where folder_id in ({in_company})"))
             .bind(cid.clone())
             .execute(&mut *tx)
@@ -81,12 +112,16 @@ impl Db {
         Ok(files)
     }
 
-    /// The names among `names` that a media row references.
+    /// The names among `names` that a media or person photo row references.
     pub async fn referenced_files(&self, names: &[String]) -> Result<HashSet<String>> {
         let mut out = HashSet::new();
         for chunk in names.chunks(CHUNK) {
             let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let mut q = dynq(format!("select file_name from media where file_name in ({})", list.join(", ")));
+            let list = list.join(", ");
+            let mut q = dynq(format!(
+                "select file_name from media where file_name in ({list}) \
+                 union select file_name from person_images where file_name in ({list})"
+            ));
             for n in chunk {
                 q = q.bind(n.clone());
             }

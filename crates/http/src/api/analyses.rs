@@ -39,6 +39,64 @@ fn source_ids(v: Option<&Value>) -> ApiResult<Option<Vec<Uuid>>> {
     }
 }
 
+/// COLLECTION parameters (spec §7.2): `collection_id` (one id, or a list; default every
+/// collection of the folder's company), `decision_threshold` (default: the BIOMETRY approve
+/// threshold, the same-person point of our score), `decision_count` (persons reported per media).
+async fn collection_confs(api: &FullApi, auth: &Auth, folder: &Folder, params: &Value) -> ApiResult<Value> {
+    // The folder's company's collections; a folder without a company searches what its caller sees.
+    let scope = folder.company_id.map_or_else(|| auth.principal.collection_scope(), Scope::Company);
+    let named: Vec<String> = match params.get("collection_id").or_else(|| params.get("collection_ids")) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| v.as_str().map(str::to_string).ok_or_else(|| ApiError::value("collection_id must be an id")))
+            .collect::<ApiResult<Vec<_>>>()?,
+        Some(_) => return Err(ApiError::value("collection_id must be an id or a list of ids")),
+    };
+    caps::count("collection_id", named.len(), caps::MAX_ANALYSES)?;
+    let mut ids = Vec::new();
+    if named.is_empty() {
+        ids = api.db.collections(&scope, None, None).await?.iter().map(|c| c.id).collect();
+        if ids.is_empty() {
+            return Err(ApiError::value(
+                "the folder's company has no collection to search: create one (POST /api/collections/) first",
+            ));
+        }
+    } else {
+        for n in named {
+            let id = Uuid::parse_str(&n).map_err(|_| ApiError::value(format!("collection_id {n:?} is not an id")))?;
+            api.db
+                .collection(id, &scope)
+                .await
+                .map_err(|_| ApiError::value(format!("collection {n} does not exist for this folder's company")))?;
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+    }
+    let threshold = match params.get("decision_threshold") {
+        None | Some(Value::Null) => api.engine.cfg.runner.thresholds.approve,
+        Some(v) => match v.as_f64().filter(|t| (0.0..=1.0).contains(t)) {
+            Some(t) => t as f32,
+            None => return Err(ApiError::value("decision_threshold must be a number in [0, 1]")),
+        },
+    };
+    let count = match params.get("decision_count") {
+        None | Some(Value::Null) => assign::COLLECTION_DEFAULT_COUNT,
+        Some(v) => match v.as_u64().filter(|n| (1..=assign::COLLECTION_MAX_COUNT as u64).contains(n)) {
+            Some(n) => n as usize,
+            None => {
+                return Err(ApiError::value(format!(
+                    "decision_count must be a whole number from 1 to {}",
+                    assign::COLLECTION_MAX_COUNT
+                )));
+            }
+        },
+    };
+    Ok(runner::collection_confs(&ids, threshold, count))
+}
+
 /// Validates analysis requests and queues them as one group.
 pub async fn start(
     api: &FullApi,
@@ -61,7 +119,7 @@ pub async fn start(
             r.get("type").and_then(Value::as_str).ok_or_else(|| ApiError::structure("every analysis needs a type"))?;
         let kind =
             AnalysisKind::parse(kind_s).ok_or_else(|| ApiError::value(format!("unknown analysis type {kind_s:?}")))?;
-        if matches!(kind, AnalysisKind::Collection | AnalysisKind::Documents) {
+        if kind == AnalysisKind::Documents {
             return Err(ApiError::not_realized(format!(
                 "{} analyses are not available on this server yet",
                 kind.as_str()
@@ -95,6 +153,7 @@ pub async fn start(
                 }
                 runner::quality_confs(&params, rcfg)
             }
+            AnalysisKind::Collection => collection_confs(api, auth, folder, &params).await?,
             _ => runner::biometry_confs(rcfg),
         };
         let meta = r.get("meta_data").cloned().unwrap_or_else(|| json!({}));

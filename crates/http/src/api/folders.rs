@@ -377,18 +377,27 @@ pub async fn file(
 ) -> ApiResult<Response> {
     let api = st.api()?;
     let (mut parts, _) = req.into_parts();
-    let scope = if super::auth::has_token(&parts) {
-        Auth::from_request_parts(&mut parts, &st).await?.principal.data_scope()
+    let (scope, photo_scope) = if super::auth::has_token(&parts) {
+        let auth = Auth::from_request_parts(&mut parts, &st).await?;
+        (auth.principal.data_scope(), super::collections::file_scope(Some(&auth)))
     } else {
-        signed_link_scope(api, &name, &q)?
+        (signed_link_scope(api, &name, &q)?, super::collections::file_scope(None))
     };
-    let m = api.db.media_by_file(&name, &scope).await.map_err(lookup("File"))?;
-    let path = api.engine.files.path(&m.file_name).map_err(|_| ApiError::not_found("File"))?;
+    // A folder's media, or else a blacklist person's photo.
+    let (file_name, mime_type) = match api.db.media_by_file(&name, &scope).await {
+        Ok(m) => (m.file_name, m.mime_type),
+        Err(oz_storage::StoreError::NotFound) => {
+            let m = api.db.person_image_by_file(&name, &photo_scope).await.map_err(lookup("File"))?;
+            (m.file_name, m.mime_type)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let path = api.engine.files.path(&file_name).map_err(|_| ApiError::not_found("File"))?;
     let file = tokio::fs::File::open(&path).await.map_err(|_| ApiError::not_found("File"))?;
     let len = file.metadata().await.map_err(|e| ApiError::unknown(format!("cannot read a stored file: {e}")))?.len();
     Ok((
         [
-            (header::CONTENT_TYPE, m.mime_type),
+            (header::CONTENT_TYPE, mime_type),
             (header::CONTENT_LENGTH, len.to_string()),
             (header::CACHE_CONTROL, "private, no-store".to_string()),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),

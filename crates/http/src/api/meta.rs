@@ -1,4 +1,4 @@
-//! Metadata sub-resources (spec §11): `/api/{users,folders,media,analyses}/{id}/meta_data`.
+//! Metadata sub-resources (spec §11): `/api/{users,folders,media,analyses,collections}/{id}/meta_data`.
 //! GET reads; POST and PATCH merge the given keys into the stored object; DELETE clears it.
 
 use axum::Json;
@@ -22,6 +22,8 @@ fn table_of(uri: &Uri) -> ApiResult<MetaTable> {
         Ok(MetaTable::Media)
     } else if p.starts_with("/api/analyses/") {
         Ok(MetaTable::Analyses)
+    } else if p.starts_with("/api/collections/") {
+        Ok(MetaTable::Collections)
     } else {
         Err(ApiError::not_found("Resource"))
     }
@@ -46,11 +48,22 @@ async fn check(api: &FullApi, auth: &Auth, table: MetaTable, id: &str, write: bo
         MetaTable::Folders => api.db.folder(id, &scope).await.is_ok(),
         MetaTable::Media => api.db.media(id, &scope).await.is_ok(),
         MetaTable::Analyses => api.db.analysis(id, &scope).await.is_ok(),
+        MetaTable::Collections => match api.db.collection(id, &auth.principal.collection_scope()).await {
+            Ok(c) => {
+                if write && !auth.principal.can_manage_collections(c.company_id) {
+                    return Err(ApiError::forbidden(
+                        "only ADMIN and the company's CLIENT ADMIN can change a collection",
+                    ));
+                }
+                true
+            }
+            Err(_) => false,
+        },
     };
     if !found {
         return Err(ApiError::not_found("Object"));
     }
-    if write && table != MetaTable::Users && !auth.principal.can_write_data() {
+    if write && !matches!(table, MetaTable::Users | MetaTable::Collections) && !auth.principal.can_write_data() {
         return Err(ApiError::forbidden("this role cannot change metadata"));
     }
     Ok(id)

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod analyses;
 pub mod auth;
 pub mod body;
+pub mod collections;
 pub mod error;
 pub mod folders;
 pub mod meta;
@@ -50,7 +51,25 @@ pub fn router() -> Router<AppState> {
     r = both(r, "/api/folders/{id}/analyses", get(analyses::list_of_folder).post(analyses::create));
     r = both(r, "/api/analyses/{id}", get(analyses::get_one));
     r = both(r, "/api/media/{id}", get(folders::get_media).patch(folders::patch_media).delete(folders::delete_media));
-    for kind in ["users", "folders", "media", "analyses"] {
+    r = both(r, "/api/collections", get(collections::list).post(collections::create));
+    r = both(r, "/api/collections/{id}", get(collections::get_one).delete(collections::delete));
+    r = both(r, "/api/collections/{id}/persons", get(collections::list_persons).post(collections::create_person));
+    r = both(
+        r,
+        "/api/collections/{id}/persons/{person_id}",
+        get(collections::get_person).delete(collections::delete_person),
+    );
+    r = both(
+        r,
+        "/api/collections/{id}/persons/{person_id}/images",
+        get(collections::list_images).post(collections::add_images),
+    );
+    r = both(
+        r,
+        "/api/collections/{id}/persons/{person_id}/images/{image_id}",
+        get(collections::get_image).delete(collections::delete_image),
+    );
+    for kind in ["users", "folders", "media", "analyses", "collections"] {
         r = both(
             r,
             &format!("/api/{kind}/{{id}}/meta_data"),

@@ -101,6 +101,8 @@ pub struct TestServer {
     pub data: PathBuf,
     /// The server's admission gate: a test may hold its permits.
     pub admission: Arc<Admission>,
+    /// The database URL (a second server may share it).
+    pub url: String,
     stop: tokio::sync::watch::Sender<bool>,
 }
 
@@ -145,9 +147,21 @@ pub fn links() -> oz_engine::links::LinkSigner {
 }
 
 pub async fn start(kind: Kind, opts: Options) -> Option<TestServer> {
+    start_with(kind, opts, None).await
+}
+
+/// A second server process on the database of `other` (its own files, index and workers).
+pub async fn start_beside(other: &TestServer, opts: Options) -> TestServer {
+    start_with(Kind::Sqlite, opts, Some(other.url.clone())).await.expect("second server")
+}
+
+async fn start_with(kind: Kind, opts: Options, shared_url: Option<String>) -> Option<TestServer> {
     let data = std::env::temp_dir().join(format!("oz-api-test-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&data).expect("data dir");
-    let url = database(kind, &data).await?;
+    let url = match shared_url {
+        Some(u) => u,
+        None => database(kind, &data).await?,
+    };
     let db = Db::connect(&url).await.expect("db connects and migrates");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -169,7 +183,7 @@ pub async fn start(kind: Kind, opts: Options) -> Option<TestServer> {
             ..WebhookConfig::default()
         },
         urls: Urls { base: base.clone(), links: Some(links()) },
-        database_url: Some(url),
+        database_url: Some(url.clone()),
         decode_cache: 8,
         lifecycle: oz_engine::sweep::LifecycleConfig {
             sweep_grace: opts.sweep_grace,
@@ -178,6 +192,8 @@ pub async fn start(kind: Kind, opts: Options) -> Option<TestServer> {
             ..oz_engine::sweep::LifecycleConfig::default()
         },
         decode_cache_bytes: 128 << 20,
+        index_threads: 2,
+        index_poll: Duration::from_millis(500),
     };
     let files = MediaFiles::open(&data).expect("media dir");
     let engine = Engine::new(db.clone(), pipeline(), files, cfg);
@@ -204,7 +220,7 @@ pub async fn start(kind: Kind, opts: Options) -> Option<TestServer> {
         })
         .await;
     });
-    Some(TestServer { base, db, engine, data, admission, stop })
+    Some(TestServer { base, db, engine, data, admission, stop, url })
 }
 
 /// Creates an ADMIN directly in the database and logs in.

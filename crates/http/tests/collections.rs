@@ -1,0 +1,302 @@
+//! Blacklist collections and the COLLECTION (1:N) analysis over real HTTP with real photos, on
+//! SQLite and PostgreSQL: endpoints, roles and tenant isolation, a hit and a miss, deletion
+//! reaching the index, and two server processes on one database seeing the same index.
+
+#[macro_use]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Kind, Options, TestServer, fixture, login, start, start_beside};
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+
+struct C<'a> {
+    s: &'a TestServer,
+    token: String,
+}
+
+impl C<'_> {
+    fn req(&self, m: reqwest::Method, p: &str) -> reqwest::RequestBuilder {
+        reqwest::Client::new().request(m, format!("{}{p}", self.s.base)).header("X-Forensic-Access-Token", &self.token)
+    }
+    async fn json(&self, m: reqwest::Method, p: &str, body: Option<Value>) -> (u16, Value) {
+        let mut r = self.req(m, p);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r.send().await.expect("send");
+        let status = r.status().as_u16();
+        let text = r.text().await.expect("text");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+    async fn get(&self, p: &str) -> (u16, Value) {
+        self.json(reqwest::Method::GET, p, None).await
+    }
+    async fn post(&self, p: &str, b: Value) -> (u16, Value) {
+        self.json(reqwest::Method::POST, p, Some(b)).await
+    }
+    async fn delete(&self, p: &str) -> u16 {
+        self.req(reqwest::Method::DELETE, p).send().await.expect("send").status().as_u16()
+    }
+    async fn upload(&self, p: &str, form: Form) -> (u16, Value) {
+        let r = self.req(reqwest::Method::POST, p).multipart(form).send().await.expect("send");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+fn photo(rel: &str) -> Part {
+    let name = rel.rsplit('/').next().unwrap_or(rel).to_string();
+    let ct = if rel.ends_with(".png") { "image/png" } else { "image/jpeg" };
+    Part::bytes(fixture(rel)).file_name(name).mime_str(ct).expect("mime")
+}
+
+fn person_form(rel: &str, first_name: &str) -> Form {
+    Form::new().part("image1", photo(rel)).part(
+        "payload",
+        Part::text(
+            json!({
+                "media:tags": { "image1": ["photo_selfie", "orientation_portrait"] },
+                "person:meta_data": { "person_info": { "first_name": first_name, "last_name": "Test" } },
+            })
+            .to_string(),
+        ),
+    )
+}
+
+fn oz_error(v: &Value, code: i64) {
+    assert_eq!(v["error_code"], code, "{v}");
+    assert!(v["error_message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+}
+
+/// A company with a CLIENT ADMIN and a CLIENT: (company_id, admin token, client token).
+async fn company(admin: &C<'_>, tag: &str) -> (String, String, String) {
+    let (st, c) = admin.post("/api/companies/", json!({ "name": format!("co-{tag}") })).await;
+    assert_eq!(st, 201, "{c}");
+    let cid = c["company_id"].as_str().expect("id").to_string();
+    let mut tokens = Vec::new();
+    for (who, user_type) in [("admin", "CLIENT_ADMIN"), ("client", "CLIENT")] {
+        let email = format!("{who}-{tag}@example.com");
+        let (st, u) = admin
+            .post(
+                "/api/users/",
+                json!({ "email": email, "password": "password-123", "user_type": user_type, "company_id": cid }),
+            )
+            .await;
+        assert_eq!(st, 201, "{u}");
+        tokens.push(login(admin.s, &email, "password-123").await);
+    }
+    let client = tokens.pop().expect("client");
+    let cadmin = tokens.pop().expect("admin");
+    (cid, cadmin, client)
+}
+
+/// Uploads one photo as a folder and runs a COLLECTION analysis on it; answers the finished analysis.
+async fn search(c: &C<'_>, rel: &str, params: Value) -> (u16, Value) {
+    let form = Form::new()
+        .part("photo1", photo(rel))
+        .part("payload", Part::text(json!({ "media:tags": { "photo1": ["photo_selfie"] } }).to_string()));
+    let (st, f) = c.upload("/api/folders/", form).await;
+    assert_eq!(st, 201, "{f}");
+    let fid = f["folder_id"].as_str().expect("folder id").to_string();
+    // As the mobile SDKs send it: no trailing slash, lower-case type.
+    let (st, a) =
+        c.post(&format!("/api/folders/{fid}/analyses"), json!({ "analyses": [{ "type": "collection", "params": params }] })).await;
+    if st != 201 {
+        return (st, a);
+    }
+    let id = a[0]["analysis_id"].as_str().expect("analysis id").to_string();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (st, a) = c.get(&format!("/api/analyses/{id}")).await;
+        assert_eq!(st, 200, "{a}");
+        if a["resolution_status"] != "PROCESSING" {
+            assert_eq!(a["type"], "COLLECTION", "{a}");
+            return (200, a);
+        }
+        assert!(Instant::now() < deadline, "analysis did not finish: {a}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn persons_found(a: &Value) -> Vec<Value> {
+    a["results_media"][0]["collection_persons"].as_array().cloned().unwrap_or_default()
+}
+
+both!(collections_flow, collections_flow_body);
+async fn collections_flow_body(kind: Kind) {
+    let Some(s) = start(kind, Options::default()).await else { return };
+    let admin = C { s: &s, token: common::admin_token(&s).await };
+    let (a_id, a_admin, a_client) = company(&admin, &format!("a-{kind:?}")).await;
+    let (_, b_admin, _) = company(&admin, &format!("b-{kind:?}")).await;
+    let (a_admin, a_client, b_admin) =
+        (C { s: &s, token: a_admin }, C { s: &s, token: a_client }, C { s: &s, token: b_admin });
+
+    // Collections: a company admin creates its company's; a plain client cannot; aliases are unique per company.
+    let (st, e) = a_client.post("/api/collections/", json!({ "alias": "blacklist" })).await;
+    assert_eq!(st, 403, "{e}");
+    oz_error(&e, 9);
+    let (st, col) = a_admin.post("/api/collections/", json!({ "alias": "blacklist" })).await;
+    assert_eq!(st, 201, "{col}");
+    assert_eq!(col["company_id"], a_id.as_str());
+    let cid = col["collection_id"].as_str().expect("collection id").to_string();
+    let (st, e) = a_admin.post("/api/collections", json!({ "alias": "blacklist" })).await;
+    assert_eq!(st, 400, "{e}");
+    oz_error(&e, 4);
+    let (st, e) = a_admin.post("/api/collections/", json!({ "company_id": a_id })).await;
+    assert_eq!(st, 400, "{e}");
+    // An old SDK lists the collections and picks alias "blacklist": an array.
+    let (st, list) = a_client.get("/api/collections").await;
+    assert_eq!(st, 200);
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["alias"], "blacklist");
+    let (_, by_alias) = a_client.get("/api/collections/?alias=blacklist").await;
+    assert_eq!(by_alias[0]["collection_id"], cid.as_str());
+
+    // Another company sees none of it.
+    let (st, list) = b_admin.get("/api/collections/").await;
+    assert_eq!((st, list), (200, json!([])));
+    let (st, e) = b_admin.get(&format!("/api/collections/{cid}/")).await;
+    assert_eq!(st, 404, "{e}");
+    oz_error(&e, 10);
+    let (st, _) = b_admin.upload(&format!("/api/collections/{cid}/persons/"), person_form("faces/live/obama__portrait.jpg", "X")).await;
+    assert_eq!(st, 404);
+    assert_eq!(b_admin.delete(&format!("/api/collections/{cid}")).await, 404);
+
+    // Persons: one face per photo, embedded at upload.
+    let persons = format!("/api/collections/{cid}/persons/");
+    let (st, e) = a_client.upload(&persons, person_form("faces/live/obama__portrait.jpg", "Barack")).await;
+    assert_eq!(st, 403, "{e}");
+    let (st, obama) = a_admin.upload(&persons, person_form("faces/live/obama__portrait.jpg", "Barack")).await;
+    assert_eq!(st, 201, "{obama}");
+    let obama_id = obama["person_id"].as_str().expect("person id").to_string();
+    assert_eq!(obama["meta_data"]["person_info"]["first_name"], "Barack");
+    assert_eq!(obama["images"].as_array().map(Vec::len), Some(1), "{obama}");
+    assert_eq!(obama["images"][0]["tags"], json!(["photo_selfie", "orientation_portrait"]));
+    let url = obama["images"][0]["original_url"].as_str().expect("url").to_string();
+    let r = reqwest::Client::new().get(&url).header("X-Forensic-Access-Token", &a_client.token).send().await.expect("get");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.expect("bytes").as_ref(), fixture("faces/live/obama__portrait.jpg").as_slice());
+    let path = url.split('?').next().expect("path").to_string();
+    let r = reqwest::Client::new().get(&path).header("X-Forensic-Access-Token", &b_admin.token).send().await.expect("get");
+    assert_eq!(r.status(), 404, "another company's person photo");
+
+    for (rel, why) in [("faces/extra/cat.png", "no face"), ("faces/extra/group_t1.jpg", "several faces")] {
+        let (st, e) = a_admin.upload(&persons, person_form(rel, "Nobody")).await;
+        assert_eq!(st, 400, "{why}: {e}");
+        oz_error(&e, 4);
+    }
+    let (st, biden) = a_admin.upload(&persons, person_form("faces/live/biden__full.jpg", "Joe")).await;
+    assert_eq!(st, 201, "{biden}");
+    let (st, page) = a_client.get(&format!("{persons}?offset=0&limit=1")).await;
+    assert_eq!(st, 200);
+    assert_eq!(page["total"], 2, "refused photos left no person: {page}");
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1));
+
+    // More photos of a person.
+    let images = format!("/api/collections/{cid}/persons/{obama_id}/images/");
+    let (st, added) = a_admin.upload(&images, Form::new().part("image1", photo("faces/live/obama__full.jpg"))).await;
+    assert_eq!(st, 201, "{added}");
+    let second = added[0]["image_id"].as_str().expect("image id").to_string();
+    let (st, list) = a_client.get(&images).await;
+    assert_eq!((st, list.as_array().map(Vec::len)), (200, Some(2)));
+    let (st, one) = a_client.get(&format!("{images}{second}")).await;
+    assert_eq!((st, one["image_id"].as_str()), (200, Some(second.as_str())));
+
+    // Collection metadata.
+    let meta = format!("/api/collections/{cid}/meta_data");
+    let (st, _) = a_client.post(&meta, json!({ "source": "watchlist-7" })).await;
+    assert_eq!(st, 403);
+    let (st, m) = a_admin.post(&meta, json!({ "source": "watchlist-7" })).await;
+    assert_eq!(st, 200, "{m}");
+    let (_, m) = a_client.get(&meta).await;
+    assert_eq!(m["source"], "watchlist-7");
+
+    // A hit: another photo of a listed person declines the analysis and names the person.
+    let (st, a) = search(&a_client, "faces/live/obama__podium.jpg", json!({})).await;
+    assert_eq!(st, 200, "{a}");
+    assert_eq!(a["resolution_status"], "DECLINED", "{a}");
+    let found = persons_found(&a);
+    assert!(!found.is_empty(), "{a}");
+    assert_eq!(found[0]["person_id"], obama_id.as_str(), "{a}");
+    assert_eq!(found[0]["collection_id"], cid.as_str());
+    let conf = found[0]["confidence"].as_f64().expect("confidence");
+    assert!(conf >= a["confs"]["decision_threshold"].as_f64().expect("threshold"), "{a}");
+    assert!(found.iter().all(|p| p["person_id"] != biden["person_id"]), "Biden is not Obama: {a}");
+    assert_eq!(a["confs"]["collection_ids"], json!([cid]));
+
+    // A miss: someone not listed.
+    let (_, a) = search(&a_client, "faces/live/collins__astronaut.png", json!({ "collection_id": cid })).await;
+    assert_eq!(a["resolution_status"], "SUCCESS", "{a}");
+    assert_eq!(persons_found(&a), Vec::<Value>::new(), "{a}");
+
+    // Parameters are checked before anything runs.
+    for bad in [json!({ "decision_threshold": 2 }), json!({ "decision_count": 0 }), json!({ "collection_id": "nope" })] {
+        let (st, e) = search(&a_client, "faces/live/obama__podium.jpg", bad.clone()).await;
+        assert_eq!(st, 400, "{bad}: {e}");
+        oz_error(&e, 4);
+    }
+    // Company B cannot search company A's collection, and has none of its own.
+    let (st, e) = search(&b_admin, "faces/live/obama__podium.jpg", json!({ "collection_id": cid })).await;
+    assert_eq!(st, 400, "{e}");
+    let (st, e) = search(&b_admin, "faces/live/obama__podium.jpg", json!({})).await;
+    assert_eq!(st, 400, "{e}");
+
+    // Deleting the person takes it out of the index before the delete answers.
+    assert_eq!(a_client.delete(&format!("/api/collections/{cid}/persons/{obama_id}")).await, 403);
+    assert_eq!(a_admin.delete(&format!("/api/collections/{cid}/persons/{obama_id}/")).await, 204);
+    let (st, _) = a_client.get(&format!("/api/collections/{cid}/persons/{obama_id}")).await;
+    assert_eq!(st, 404);
+    let (_, a) = search(&a_client, "faces/live/obama__podium.jpg", json!({})).await;
+    assert_eq!(a["resolution_status"], "SUCCESS", "{a}");
+    assert!(persons_found(&a).is_empty(), "{a}");
+    let r = reqwest::Client::new().get(&path).header("X-Forensic-Access-Token", &a_admin.token).send().await.expect("get");
+    assert_eq!(r.status(), 404, "the deleted person's photo is gone");
+
+    // Deleting the collection.
+    assert_eq!(a_admin.delete(&format!("/api/collections/{cid}/")).await, 204);
+    let (st, _) = a_admin.get(&format!("/api/collections/{cid}")).await;
+    assert_eq!(st, 404);
+    assert_eq!(s.engine.collections.len(), 0, "the index is empty: {:?}", s.engine.collections);
+}
+
+both!(two_processes, two_processes_body);
+async fn two_processes_body(kind: Kind) {
+    let Some(s1) = start(kind, Options::default()).await else { return };
+    let s2 = start_beside(&s1, Options::default()).await;
+    let admin1 = C { s: &s1, token: common::admin_token(&s1).await };
+    let (_, cadmin, client) = company(&admin1, &format!("p-{kind:?}")).await;
+    let cadmin1 = C { s: &s1, token: cadmin };
+    // The same tokens work on the second process (one database).
+    let client2 = C { s: &s2, token: client };
+
+    let (st, col) = cadmin1.post("/api/collections/", json!({ "alias": "blacklist" })).await;
+    assert_eq!(st, 201, "{col}");
+    let cid = col["collection_id"].as_str().expect("id").to_string();
+    let (st, p) =
+        cadmin1.upload(&format!("/api/collections/{cid}/persons/"), person_form("faces/live/obama__portrait.jpg", "B")).await;
+    assert_eq!(st, 201, "{p}");
+    let pid = p["person_id"].as_str().expect("id").to_string();
+
+    // Added through process 1, found by process 2's workers.
+    let (_, a) = search(&client2, "faces/live/obama__podium.jpg", json!({})).await;
+    assert_eq!(a["resolution_status"], "DECLINED", "{a}");
+    assert_eq!(persons_found(&a)[0]["person_id"], pid.as_str(), "{a}");
+    assert_eq!(s2.engine.collections.len(), 1);
+
+    // Deleted through process 1: process 2 no longer finds it, at once.
+    assert_eq!(cadmin1.delete(&format!("/api/collections/{cid}/persons/{pid}")).await, 204);
+    let (_, a) = search(&client2, "faces/live/obama__podium.jpg", json!({})).await;
+    assert_eq!(a["resolution_status"], "SUCCESS", "{a}");
+    assert!(persons_found(&a).is_empty(), "{a}");
+    assert_eq!(s2.engine.collections.len(), 0);
+
+    // A process that starts later loads the same index from the database.
+    let (st, _) =
+        cadmin1.upload(&format!("/api/collections/{cid}/persons/"), person_form("faces/live/biden__full.jpg", "J")).await;
+    assert_eq!(st, 201);
+    let s3 = start_beside(&s1, Options::default()).await;
+    s3.engine.collections.load(&s3.db).await.expect("load");
+    assert_eq!(s3.engine.collections.len(), 1);
+}
