@@ -223,11 +223,11 @@ fn collection(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media]) 
             Ok(v) => v,
             Err(msg) => return failed(ERR_INVALID_VALUE, msg),
         };
-        let hits = match index.search(&collections::Query { vector: &vector, collections: &ids, min_cosine, limit: count })
-        {
-            Ok(h) => h,
-            Err(e) => return failed(ERR_UNKNOWN, format!("media {}: 1:N search failed: {e}", m.id)),
-        };
+        let hits =
+            match index.search(&collections::Query { vector: &vector, collections: &ids, min_cosine, limit: count }) {
+                Ok(h) => h,
+                Err(e) => return failed(ERR_UNKNOWN, format!("media {}: 1:N search failed: {e}", m.id)),
+            };
         searched += 1;
         let persons: Vec<Value> = hits
             .iter()

@@ -101,8 +101,12 @@ async fn search(c: &C<'_>, rel: &str, params: Value) -> (u16, Value) {
     assert_eq!(st, 201, "{f}");
     let fid = f["folder_id"].as_str().expect("folder id").to_string();
     // As the mobile SDKs send it: no trailing slash, lower-case type.
-    let (st, a) =
-        c.post(&format!("/api/folders/{fid}/analyses"), json!({ "analyses": [{ "type": "collection", "params": params }] })).await;
+    let (st, a) = c
+        .post(
+            &format!("/api/folders/{fid}/analyses"),
+            json!({ "analyses": [{ "type": "collection", "params": params }] }),
+        )
+        .await;
     if st != 201 {
         return (st, a);
     }
@@ -126,7 +130,8 @@ fn persons_found(a: &Value) -> Vec<Value> {
 
 both!(collections_flow, collections_flow_body);
 async fn collections_flow_body(kind: Kind) {
-    let Some(s) = start(kind, Options::default()).await else { return };
+    // No grace: the file sweeper (run below) would take any file no row references.
+    let Some(s) = start(kind, Options { sweep_grace: Duration::ZERO, ..Options::default() }).await else { return };
     let admin = C { s: &s, token: common::admin_token(&s).await };
     let (a_id, a_admin, a_client) = company(&admin, &format!("a-{kind:?}")).await;
     let (_, b_admin, _) = company(&admin, &format!("b-{kind:?}")).await;
@@ -160,7 +165,9 @@ async fn collections_flow_body(kind: Kind) {
     let (st, e) = b_admin.get(&format!("/api/collections/{cid}/")).await;
     assert_eq!(st, 404, "{e}");
     oz_error(&e, 10);
-    let (st, _) = b_admin.upload(&format!("/api/collections/{cid}/persons/"), person_form("faces/live/obama__portrait.jpg", "X")).await;
+    let (st, _) = b_admin
+        .upload(&format!("/api/collections/{cid}/persons/"), person_form("faces/live/obama__portrait.jpg", "X"))
+        .await;
     assert_eq!(st, 404);
     assert_eq!(b_admin.delete(&format!("/api/collections/{cid}")).await, 404);
 
@@ -175,11 +182,17 @@ async fn collections_flow_body(kind: Kind) {
     assert_eq!(obama["images"].as_array().map(Vec::len), Some(1), "{obama}");
     assert_eq!(obama["images"][0]["tags"], json!(["photo_selfie", "orientation_portrait"]));
     let url = obama["images"][0]["original_url"].as_str().expect("url").to_string();
-    let r = reqwest::Client::new().get(&url).header("X-Forensic-Access-Token", &a_client.token).send().await.expect("get");
+    let r =
+        reqwest::Client::new().get(&url).header("X-Forensic-Access-Token", &a_client.token).send().await.expect("get");
     assert_eq!(r.status(), 200);
     assert_eq!(r.bytes().await.expect("bytes").as_ref(), fixture("faces/live/obama__portrait.jpg").as_slice());
+    // The sweeper knows person photos are referenced.
+    s.engine.sweep().await.expect("sweep");
+    let r = reqwest::Client::new().get(&url).send().await.expect("get");
+    assert_eq!(r.status(), 200, "the signed link still serves the photo after a sweep");
     let path = url.split('?').next().expect("path").to_string();
-    let r = reqwest::Client::new().get(&path).header("X-Forensic-Access-Token", &b_admin.token).send().await.expect("get");
+    let r =
+        reqwest::Client::new().get(&path).header("X-Forensic-Access-Token", &b_admin.token).send().await.expect("get");
     assert_eq!(r.status(), 404, "another company's person photo");
 
     for (rel, why) in [("faces/extra/cat.png", "no face"), ("faces/extra/group_t1.jpg", "several faces")] {
@@ -232,7 +245,8 @@ async fn collections_flow_body(kind: Kind) {
     assert_eq!(persons_found(&a), Vec::<Value>::new(), "{a}");
 
     // Parameters are checked before anything runs.
-    for bad in [json!({ "decision_threshold": 2 }), json!({ "decision_count": 0 }), json!({ "collection_id": "nope" })] {
+    for bad in [json!({ "decision_threshold": 2 }), json!({ "decision_count": 0 }), json!({ "collection_id": "nope" })]
+    {
         let (st, e) = search(&a_client, "faces/live/obama__podium.jpg", bad.clone()).await;
         assert_eq!(st, 400, "{bad}: {e}");
         oz_error(&e, 4);
@@ -251,7 +265,8 @@ async fn collections_flow_body(kind: Kind) {
     let (_, a) = search(&a_client, "faces/live/obama__podium.jpg", json!({})).await;
     assert_eq!(a["resolution_status"], "SUCCESS", "{a}");
     assert!(persons_found(&a).is_empty(), "{a}");
-    let r = reqwest::Client::new().get(&path).header("X-Forensic-Access-Token", &a_admin.token).send().await.expect("get");
+    let r =
+        reqwest::Client::new().get(&path).header("X-Forensic-Access-Token", &a_admin.token).send().await.expect("get");
     assert_eq!(r.status(), 404, "the deleted person's photo is gone");
 
     // Deleting the collection.
@@ -259,6 +274,20 @@ async fn collections_flow_body(kind: Kind) {
     let (st, _) = a_admin.get(&format!("/api/collections/{cid}")).await;
     assert_eq!(st, 404);
     assert_eq!(s.engine.collections.len(), 0, "the index is empty: {:?}", s.engine.collections);
+}
+
+/// Searches the podium photo of Obama in `s`'s own index, caught up as before any search.
+async fn search_index(s: &TestServer, collection: &str) -> Vec<oz_index::Hit> {
+    s.engine.collections.catch_up(&s.db).await.expect("catch up");
+    let p = common::pipeline();
+    let img = p.decode_image(&fixture("faces/live/obama__podium.jpg")).expect("decode");
+    let vector = p.extract(&img).expect("face").vector;
+    let cid = uuid::Uuid::parse_str(collection).expect("id");
+    let min_cosine = oz_domain::decision::cosine_from_score(0.8);
+    s.engine
+        .collections
+        .search(&oz_engine::collections::Query { vector: &vector, collections: &[cid], min_cosine, limit: 10 })
+        .expect("search")
 }
 
 both!(two_processes, two_processes_body);
@@ -274,8 +303,9 @@ async fn two_processes_body(kind: Kind) {
     let (st, col) = cadmin1.post("/api/collections/", json!({ "alias": "blacklist" })).await;
     assert_eq!(st, 201, "{col}");
     let cid = col["collection_id"].as_str().expect("id").to_string();
-    let (st, p) =
-        cadmin1.upload(&format!("/api/collections/{cid}/persons/"), person_form("faces/live/obama__portrait.jpg", "B")).await;
+    let (st, p) = cadmin1
+        .upload(&format!("/api/collections/{cid}/persons/"), person_form("faces/live/obama__portrait.jpg", "B"))
+        .await;
     assert_eq!(st, 201, "{p}");
     let pid = p["person_id"].as_str().expect("id").to_string();
 
@@ -283,18 +313,23 @@ async fn two_processes_body(kind: Kind) {
     let (_, a) = search(&client2, "faces/live/obama__podium.jpg", json!({})).await;
     assert_eq!(a["resolution_status"], "DECLINED", "{a}");
     assert_eq!(persons_found(&a)[0]["person_id"], pid.as_str(), "{a}");
-    assert_eq!(s2.engine.collections.len(), 1);
+    // Whichever process's worker ran it (one queue on PostgreSQL), process 2's own index finds it.
+    let hits = search_index(&s2, &cid).await;
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0].person_id.to_string(), pid);
 
     // Deleted through process 1: process 2 no longer finds it, at once.
     assert_eq!(cadmin1.delete(&format!("/api/collections/{cid}/persons/{pid}")).await, 204);
     let (_, a) = search(&client2, "faces/live/obama__podium.jpg", json!({})).await;
     assert_eq!(a["resolution_status"], "SUCCESS", "{a}");
     assert!(persons_found(&a).is_empty(), "{a}");
+    assert_eq!(search_index(&s2, &cid).await, Vec::new());
     assert_eq!(s2.engine.collections.len(), 0);
 
     // A process that starts later loads the same index from the database.
-    let (st, _) =
-        cadmin1.upload(&format!("/api/collections/{cid}/persons/"), person_form("faces/live/biden__full.jpg", "J")).await;
+    let (st, _) = cadmin1
+        .upload(&format!("/api/collections/{cid}/persons/"), person_form("faces/live/biden__full.jpg", "J"))
+        .await;
     assert_eq!(st, 201);
     let s3 = start_beside(&s1, Options::default()).await;
     s3.engine.collections.load(&s3.db).await.expect("load");

@@ -103,13 +103,17 @@ pub struct TestServer {
     pub admission: Arc<Admission>,
     /// The database URL (a second server may share it).
     pub url: String,
+    /// False for a server started beside another: the first one removes the folder.
+    owns_data: bool,
     stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Drop for TestServer {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
-        let _ = std::fs::remove_dir_all(&self.data);
+        if self.owns_data {
+            let _ = std::fs::remove_dir_all(&self.data);
+        }
     }
 }
 
@@ -150,17 +154,21 @@ pub async fn start(kind: Kind, opts: Options) -> Option<TestServer> {
     start_with(kind, opts, None).await
 }
 
-/// A second server process on the database of `other` (its own files, index and workers).
+/// A second server process beside `other`: the same database and media folder (as processes on
+/// one PostgreSQL and one shared volume), its own index, workers and caches.
 pub async fn start_beside(other: &TestServer, opts: Options) -> TestServer {
-    start_with(Kind::Sqlite, opts, Some(other.url.clone())).await.expect("second server")
+    start_with(Kind::Sqlite, opts, Some((other.url.clone(), other.data.clone()))).await.expect("second server")
 }
 
-async fn start_with(kind: Kind, opts: Options, shared_url: Option<String>) -> Option<TestServer> {
-    let data = std::env::temp_dir().join(format!("oz-api-test-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&data).expect("data dir");
-    let url = match shared_url {
-        Some(u) => u,
-        None => database(kind, &data).await?,
+async fn start_with(kind: Kind, opts: Options, shared: Option<(String, PathBuf)>) -> Option<TestServer> {
+    let owns_data = shared.is_none();
+    let (url, data) = match shared {
+        Some((u, d)) => (u, d),
+        None => {
+            let data = std::env::temp_dir().join(format!("oz-api-test-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::create_dir_all(&data).expect("data dir");
+            (database(kind, &data).await?, data)
+        }
     };
     let db = Db::connect(&url).await.expect("db connects and migrates");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -220,7 +228,7 @@ async fn start_with(kind: Kind, opts: Options, shared_url: Option<String>) -> Op
         })
         .await;
     });
-    Some(TestServer { base, db, engine, data, admission, stop, url })
+    Some(TestServer { base, db, engine, data, admission, stop, url, owns_data })
 }
 
 /// Creates an ADMIN directly in the database and logs in.
