@@ -1,7 +1,7 @@
 //! Errors as Oz bodies. API Lite answers `{"code": "BPE-003002", "message": "..."}` with the HTTP
 //! status Oz documents for the code. Every vision error maps here and nowhere else.
 
-use axum::Json;
+use crate::wire::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use oz_domain::lite::{LiteErrorKind, Processor};

@@ -5,6 +5,7 @@
 //! - [`error`]: Lite error bodies; [`api::error`] full API error bodies; [`outer`]: Oz bodies for
 //!   what the router itself answers (404, 405, 413, rejections, panics).
 //! - [`admission`]: the bounded gate in front of media decoding and analysis.
+//! - [`wire`]: Oz's JSON bytes (Python separators) for every JSON answer.
 //!
 //! Handlers are thin: they read the request, run the CPU-bound pipeline on a blocking thread and
 //! shape the JSON. Rules (decisions, verdicts, statuses) live in `oz-domain`.
@@ -15,6 +16,7 @@ pub mod error;
 pub mod lite;
 pub mod outer;
 pub mod state;
+pub mod wire;
 
 use axum::Router;
 use tower_http::trace::TraceLayer;

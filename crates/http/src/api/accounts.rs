@@ -1,6 +1,6 @@
 //! Companies and users (spec §3).
 
-use axum::Json;
+use crate::wire::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use oz_domain::access::{Role, Scope};

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use axum::Json;
+use crate::wire::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use oz_domain::access::{AnalysisKind, Scope};

@@ -7,7 +7,7 @@
 //! presenting a spent one revokes its whole refresh family (every pair refreshed from the same
 //! login); `POST /api/authorize/logout` ends the caller's login.
 
-use axum::Json;
+use crate::wire::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;

@@ -6,7 +6,7 @@
 //! person, and is embedded at upload: its template is stored with the row and enters the 1:N
 //! index of every process (see `oz_engine::collections`).
 
-use axum::Json;
+use crate::wire::Json;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use oz_domain::access::Scope;

@@ -1,7 +1,7 @@
 //! Full Oz API errors: `{"error_code": <int>, "error_message": "...", "details": ...}` with the
 //! HTTP status of spec §13. Storage and engine errors map here.
 
-use axum::Json;
+use crate::wire::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use oz_storage::StoreError;
@@ -124,11 +124,15 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let busy = matches!(self.status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE);
         let retry_after = self.details.get("retry_after").and_then(Value::as_u64).filter(|_| busy);
-        let mut r = (
-            self.status,
-            Json(json!({ "error_code": self.code, "error_message": self.message, "details": self.details })),
-        )
-            .into_response();
+        // In Oz's key order: clients spot errors by the text `{"error_code":`.
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            error_code: i64,
+            error_message: &'a str,
+            details: &'a Value,
+        }
+        let body = Body { error_code: self.code, error_message: &self.message, details: &self.details };
+        let mut r = (self.status, Json(body)).into_response();
         if let Some(s) = retry_after {
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
         } else if self.status == StatusCode::SERVICE_UNAVAILABLE {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use axum::Json;
+use crate::wire::Json;
 use axum::extract::{FromRequest, FromRequestParts, Multipart, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -267,10 +267,10 @@ pub async fn list(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>
     f.folder_ids = query::uuids(&q, "folder_id")?;
     f.user_id = query::uuids(&q, "user_id")?.first().copied();
     f.company_id = query::uuids(&q, "company_id")?.first().copied();
-    f.time_created_min = query::float(&q, "time_created.min")?;
-    f.time_created_max = query::float(&q, "time_created.max")?;
-    f.time_updated_min = query::float(&q, "time_updated.min")?;
-    f.time_updated_max = query::float(&q, "time_updated.max")?;
+    f.time_created_min = query::time(&q, "time_created.min")?;
+    f.time_created_max = query::time(&q, "time_created.max")?;
+    f.time_updated_min = query::time(&q, "time_updated.min")?;
+    f.time_updated_max = query::time(&q, "time_updated.max")?;
     f.statuses = query::list(&q, "resolution_status")?;
     (f.sort_by_updated, f.descending) = query::sorting(&q)?;
     f.offset = query::int(&q, "offset", 0, i64::MAX)?;

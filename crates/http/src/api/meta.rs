@@ -1,7 +1,7 @@
 //! Metadata sub-resources (spec §11): `/api/{users,folders,media,analyses,collections}/{id}/meta_data`.
 //! GET reads; POST and PATCH merge the given keys into the stored object; DELETE clears it.
 
-use axum::Json;
+use crate::wire::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use oz_storage::accounts::MetaTable;

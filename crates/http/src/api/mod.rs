@@ -13,7 +13,7 @@ pub mod query;
 pub mod throttle;
 pub mod webhooks;
 
-use axum::Json;
+use crate::wire::Json;
 use axum::Router;
 use axum::routing::{MethodRouter, delete, get, post};
 use serde_json::json;
@@ -81,5 +81,9 @@ pub fn router() -> Router<AppState> {
 
 /// `GET /api/version`.
 async fn version() -> Json<serde_json::Value> {
-    Json(json!({ "version": env!("CARGO_PKG_VERSION"), "name": "openoz" }))
+    Json(json!({ "version": OZ_COMPAT_VERSION, "name": "openoz", "openoz_version": env!("CARGO_PKG_VERSION") }))
 }
+
+/// The Oz API version whose behaviour we follow (single request and Instant mode arrived in
+/// 6.0.1); clients that check the major version see 6. Ours is beside it as `openoz_version`.
+pub const OZ_COMPAT_VERSION: &str = "6.0.1";

@@ -45,6 +45,21 @@ pub fn float(q: &Pairs, key: &str) -> Result<Option<f64>, ApiError> {
     }
 }
 
+/// Values of a time filter above this are milliseconds (1e11 s is the year 5138; 1e11 ms is 1973).
+const MILLIS_ABOVE: f64 = 1e11;
+
+/// A time filter (`time_created.min` ...): UNIX seconds, or milliseconds as JavaScript clients
+/// send them (`Date.now() - 3600000`); a value above 1e11 is taken as milliseconds.
+pub fn time(q: &Pairs, key: &str) -> Result<Option<f64>, ApiError> {
+    Ok(float(q, key)?.map(seconds))
+}
+
+/// Seconds from a timestamp in seconds or milliseconds (see [`time`]).
+#[must_use]
+pub fn seconds(t: f64) -> f64 {
+    if t.abs() > MILLIS_ABOVE { t / 1000.0 } else { t }
+}
+
 pub fn int(q: &Pairs, key: &str, default: i64, max: i64) -> Result<i64, ApiError> {
     match get(q, key) {
         None | Some("") => Ok(default),
@@ -130,6 +145,17 @@ mod tests {
         assert_eq!(list(&q(&[("type", "biometry,quality")]), "type").expect("ok"), vec!["BIOMETRY", "QUALITY"]);
         assert!(int(&q(&[("limit", "-1")]), "limit", 100, 1000).is_err());
         assert!(float(&q(&[("time_created.min", "abc")]), "time_created.min").is_err());
+    }
+
+    #[test]
+    fn time_filters_take_seconds_or_milliseconds() {
+        let t = |v: &str| time(&q(&[("time_created.min", v)]), "time_created.min").expect("ok");
+        assert_eq!(t("1796200000"), Some(1_796_200_000.0));
+        assert_eq!(t("1796200000.25"), Some(1_796_200_000.25));
+        // Date.now() - 3600000, as a public proxy sends it.
+        assert_eq!(t("1796200000123"), Some(1_796_200_000.123));
+        assert_eq!(t(""), None);
+        assert!(time(&q(&[("time_created.min", "soon")]), "time_created.min").is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! company's webhooks are then signed with `OZ_WEBHOOK_SECRET`, if set). ADMIN, or the
 //! company's own CLIENT ADMIN.
 
-use axum::Json;
+use crate::wire::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use oz_engine::webhook::guard;

@@ -1,6 +1,6 @@
 //! `/v1/face/pattern/*`: template extraction and 1:1 / 1:N comparison.
 
-use axum::Json;
+use crate::wire::Json;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
@@ -93,7 +93,8 @@ pub async fn verify(State(st): State<AppState>, req: Request) -> Result<Response
     let tb = parse_template(&st.pipeline, &template_part(parts::one(&all, "bio_template", P)?, b64)?, "bio_template")?;
     let ta = st.run(move |p| extract_sample(p, &sample, "sample")).await??;
     let (score, decision) = score_and_decision(&st, &ta, &tb);
-    let score_json = json!({ "score": score, "decision": decision.as_str() }).to_string();
+    let score_json =
+        crate::wire::to_string(&json!({ "score": score, "decision": decision.as_str() })).unwrap_or_default();
     let feature = ta.to_bytes();
     let boundary = format!("oz-{}", uuid::Uuid::new_v4().simple());
     let mut body = Vec::with_capacity(feature.len() * 2 + 512);

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use axum::Json;
+use crate::wire::Json;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use oz_domain::caps;

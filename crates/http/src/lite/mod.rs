@@ -8,7 +8,7 @@ pub mod liveness;
 /// Public for the fuzz targets (`decode_b64`, `read_multipart`).
 pub mod parts;
 
-use axum::Json;
+use crate::wire::Json;
 use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::middleware::Next;
