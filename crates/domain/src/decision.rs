@@ -8,17 +8,19 @@
 //! |-------------------|-------|
 //! | <= 0.0            | 0.0   |
 //! | `COS_ANCHOR_LOW`  (0.30) | 0.5  |
-//! | `COS_ANCHOR_HIGH` (0.45) | 0.8  |
+//! | `COS_ANCHOR_HIGH` (0.45) | 0.85 |
 //! | >= 0.80           | 1.0   |
 //!
 //! Between anchors the mapping is linear, so it is monotonic and invertible. 0.30 lies just under
 //! the published SFace "same person" cosine (0.363) and 0.45 above the highest different-person cosine
-//! seen on our test set (0.354), see `docs/CALIBRATION.md`.
+//! seen on our test set (0.354), see `docs/CALIBRATION.md`. The high anchor is placed at 0.85 because
+//! that is Oz's documented default threshold for BIOMETRY and blacklist matches (spec §7.2): our
+//! same-person point and Oz's threshold are the same number, so clients that hard-code 0.85 work.
 
 use serde::{Deserialize, Serialize};
 
 /// Cosine points of the piecewise-linear mapping, as (cosine, score).
-const CURVE: [(f32, f32); 4] = [(0.0, 0.0), (0.30, 0.5), (0.45, 0.8), (0.80, 1.0)];
+const CURVE: [(f32, f32); 4] = [(0.0, 0.0), (0.30, 0.5), (0.45, 0.85), (0.80, 1.0)];
 
 /// Maps a cosine similarity to an Oz score in [0, 1] (1 = same person).
 #[must_use]
@@ -87,8 +89,10 @@ pub struct InvalidThresholds {
 }
 
 impl DecisionThresholds {
-    /// Shipped defaults, chosen with `oz-server eval` (docs/CALIBRATION.md).
-    pub const DEFAULT: DecisionThresholds = DecisionThresholds { approve: 0.8, decline: 0.5 };
+    /// Shipped defaults: one threshold, Oz's 0.85 (spec §7.2), which our score curve puts at the
+    /// same-person cosine chosen with `oz-server eval` (docs/CALIBRATION.md). No band, so no
+    /// OPERATOR_REQUIRED unless a lower `decline` is configured (Oz: "only if configured").
+    pub const DEFAULT: DecisionThresholds = DecisionThresholds { approve: 0.85, decline: 0.85 };
 
     pub fn new(approve: f32, decline: f32) -> Result<Self, InvalidThresholds> {
         let ok = (0.0..=1.0).contains(&approve) && (0.0..=1.0).contains(&decline) && decline <= approve;
@@ -129,7 +133,7 @@ mod tests {
         assert_eq!(score_from_cosine(-0.5), 0.0);
         assert_eq!(score_from_cosine(0.0), 0.0);
         assert!((score_from_cosine(0.30) - 0.5).abs() < 1e-6);
-        assert!((score_from_cosine(0.45) - 0.8).abs() < 1e-6);
+        assert!((score_from_cosine(0.45) - 0.85).abs() < 1e-6);
         assert_eq!(score_from_cosine(0.95), 1.0);
         assert_eq!(score_from_cosine(f32::NAN), 0.0);
         let mut prev = 0.0;
@@ -159,6 +163,12 @@ mod tests {
         assert!(DecisionThresholds::new(0.4, 0.5).is_err());
         assert!(DecisionThresholds::new(1.2, 0.5).is_err());
         assert_eq!(Decision::OperatorRequired.as_str(), "operator_required");
+        // The default has no band: approved or declined at Oz's 0.85, never operator_required.
+        let d = DecisionThresholds::DEFAULT;
+        assert_eq!((d.approve, d.decline), (0.85, 0.85));
+        assert_eq!(d.decide(0.85), Decision::Approved);
+        assert_eq!(d.decide(0.849), Decision::Declined);
+        assert!((0..=100).all(|i| d.decide(i as f32 / 100.0) != Decision::OperatorRequired));
     }
 
     #[test]

@@ -283,7 +283,7 @@ async fn search_index(s: &TestServer, collection: &str) -> Vec<oz_index::Hit> {
     let img = p.decode_image(&fixture("faces/live/obama__podium.jpg")).expect("decode");
     let vector = p.extract(&img).expect("face").vector;
     let cid = uuid::Uuid::parse_str(collection).expect("id");
-    let min_cosine = oz_domain::decision::cosine_from_score(0.8);
+    let min_cosine = oz_domain::decision::cosine_from_score(0.85);
     s.engine
         .collections
         .search(&oz_engine::collections::Query { vector: &vector, collections: &[cid], min_cosine, limit: 10 })

@@ -129,7 +129,8 @@ pub struct ThresholdArgs {
     /// Score at or above which a biometric match is `approved`.
     #[arg(long, env = "OZ_BIOMETRY_APPROVE", default_value_t = DecisionThresholds::DEFAULT.approve)]
     pub biometry_approve: f32,
-    /// Score below which a biometric match is `declined` (between: `operator_required`).
+    /// Score below which a biometric match is `declined`; between it and the approve threshold
+    /// the answer is `operator_required`. Default: the approve threshold (no band).
     #[arg(long, env = "OZ_BIOMETRY_DECLINE", default_value_t = DecisionThresholds::DEFAULT.decline)]
     pub biometry_decline: f32,
     /// Default `threshold_spoofing`: a liveness score above it is an attack.

@@ -73,7 +73,7 @@ fn obama_matches_obama_and_not_biden() {
 
 // Same mapping as oz-domain (kept local so this crate's tests do not depend on it).
 fn oz_domain_score(cos: f32) -> f32 {
-    let curve = [(0.0f32, 0.0f32), (0.30, 0.5), (0.45, 0.8), (0.80, 1.0)];
+    let curve = [(0.0f32, 0.0f32), (0.30, 0.5), (0.45, 0.85), (0.80, 1.0)];
     if cos <= 0.0 {
         return 0.0;
     }
