@@ -217,6 +217,28 @@ impl Principal {
         }
     }
 
+    /// May set the final verdict of an analysis of `company_id` (spec §3.1): OPERATOR for any,
+    /// CLIENT OPERATOR for its own company's. ADMIN explicitly cannot.
+    #[must_use]
+    pub fn can_decide(&self, company_id: Option<Uuid>) -> bool {
+        match self.role {
+            Role::Operator => true,
+            Role::ClientOperator => company_id.is_some() && company_id == self.company_id,
+            _ => false,
+        }
+    }
+
+    /// Scope of the operator decisions' audit trail: ADMIN and OPERATOR all; company admins and
+    /// client operators their company's; nobody else.
+    #[must_use]
+    pub fn audit_scope(&self) -> Scope {
+        match self.role {
+            Role::Admin | Role::Operator => Scope::All,
+            _ if self.is_company_wide() => self.company_id.map_or(Scope::Nothing, Scope::Company),
+            _ => Scope::Nothing,
+        }
+    }
+
     /// Scope of blacklist collections (company-owned, spec §10): ADMIN and OPERATOR all; every
     /// client role its company's (a mobile SDK's service user looks its blacklist up by alias).
     #[must_use]
@@ -267,6 +289,24 @@ mod tests {
         assert_eq!(AnalysisKind::parse("Quality"), Some(AnalysisKind::Quality));
         assert_eq!(AnalysisKind::parse("BIOMETRY"), Some(AnalysisKind::Biometry));
         assert_eq!(AnalysisKind::parse("x"), None);
+    }
+
+    #[test]
+    fn operators_decide_admins_do_not() {
+        let c = Uuid::from_u128(9);
+        let other = Uuid::from_u128(10);
+        assert!(p(Role::Operator, false, None).can_decide(Some(other)));
+        assert!(p(Role::Operator, false, None).can_decide(None));
+        assert!(p(Role::ClientOperator, false, Some(c)).can_decide(Some(c)));
+        assert!(!p(Role::ClientOperator, false, Some(c)).can_decide(Some(other)));
+        assert!(!p(Role::ClientOperator, false, Some(c)).can_decide(None));
+        assert!(!p(Role::Admin, false, None).can_decide(Some(c)), "spec §3.1: ADMIN cannot change statuses");
+        assert!(!p(Role::Client, true, Some(c)).can_decide(Some(c)));
+        assert!(!p(Role::Client, false, Some(c)).can_decide(Some(c)));
+        assert_eq!(p(Role::Admin, false, None).audit_scope(), Scope::All);
+        assert_eq!(p(Role::ClientOperator, false, Some(c)).audit_scope(), Scope::Company(c));
+        assert_eq!(p(Role::Client, true, Some(c)).audit_scope(), Scope::Company(c));
+        assert_eq!(p(Role::Client, false, Some(c)).audit_scope(), Scope::Nothing);
     }
 
     #[test]

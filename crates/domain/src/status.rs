@@ -57,6 +57,43 @@ pub fn analysis_resolution(state: AnalysisState, verdict: Option<ResolutionStatu
     }
 }
 
+/// Why an operator decision is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecisionRefused {
+    #[error("an operator decides SUCCESS or DECLINED, not {0}")]
+    NotAVerdict(&'static str),
+    #[error("the analysis is {0}: only a finished analysis can be decided")]
+    NotFinished(&'static str),
+}
+
+/// Checks an operator's decision on an analysis (spec §8.2: OPERATOR_REQUIRED → SUCCESS |
+/// DECLINED by an operator). The new verdict is SUCCESS or DECLINED; the analysis must have
+/// finished (a FAILED or running analysis has no verdict to decide). A finished SUCCESS or
+/// DECLINED may be overridden too (an operator correcting the system), and a decision may be
+/// changed again: each one is kept in the audit trail.
+pub fn operator_decision(
+    state: AnalysisState,
+    current: ResolutionStatus,
+    new: ResolutionStatus,
+) -> Result<(), DecisionRefused> {
+    if !matches!(new, ResolutionStatus::Success | ResolutionStatus::Declined) {
+        return Err(DecisionRefused::NotAVerdict(new.as_str()));
+    }
+    let decidable =
+        matches!(current, ResolutionStatus::OperatorRequired | ResolutionStatus::Success | ResolutionStatus::Declined);
+    if state != AnalysisState::Finished || !decidable {
+        return Err(DecisionRefused::NotFinished(if state == AnalysisState::Finished {
+            current.as_str()
+        } else {
+            match state {
+                AnalysisState::Processing => "PROCESSING",
+                _ => "FAILED",
+            }
+        }));
+    }
+    Ok(())
+}
+
 /// Combines the verdicts of several media (or analyses): the worst one wins.
 /// FAILED > DECLINED > OPERATOR_REQUIRED > SUCCESS. An empty list is SUCCESS.
 #[must_use]
@@ -92,6 +129,26 @@ pub fn folder_status(last_group: &[ResolutionStatus]) -> (ResolutionStatus, Reso
 mod tests {
     use super::ResolutionStatus as R;
     use super::*;
+
+    #[test]
+    fn operators_decide_finished_analyses() {
+        use AnalysisState as S;
+        use ResolutionStatus as R;
+        assert_eq!(operator_decision(S::Finished, R::OperatorRequired, R::Success), Ok(()));
+        assert_eq!(operator_decision(S::Finished, R::OperatorRequired, R::Declined), Ok(()));
+        assert_eq!(operator_decision(S::Finished, R::Success, R::Declined), Ok(()), "override");
+        assert_eq!(operator_decision(S::Finished, R::Declined, R::Success), Ok(()), "override");
+        assert_eq!(
+            operator_decision(S::Finished, R::OperatorRequired, R::OperatorRequired),
+            Err(DecisionRefused::NotAVerdict("OPERATOR_REQUIRED"))
+        );
+        assert!(operator_decision(S::Finished, R::OperatorRequired, R::Failed).is_err());
+        assert_eq!(
+            operator_decision(S::Processing, R::Processing, R::Success),
+            Err(DecisionRefused::NotFinished("PROCESSING"))
+        );
+        assert_eq!(operator_decision(S::Failed, R::Failed, R::Success), Err(DecisionRefused::NotFinished("FAILED")));
+    }
 
     #[test]
     fn analysis_resolution_mirrors_state_until_finished() {

@@ -114,6 +114,11 @@ impl Engine {
         })
     }
 
+    /// Tells the webhook loop that deliveries were queued (by an operator's decision, say).
+    pub fn wake_hooks(&self) {
+        self.hooks_wake.notify_waiters();
+    }
+
     /// Tells idle workers that jobs were queued.
     pub fn wake(&self) {
         self.jobs_wake.notify_waiters();

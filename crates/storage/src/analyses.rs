@@ -398,7 +398,11 @@ async fn write_outcome(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: Uuid, o: &
 /// queues one delivery. An analysis of an older group that finishes after a newer group closed
 /// changes nothing and queues nothing. Callers hold the folder's lock (PostgreSQL) or the write
 /// lock (SQLite), so the status read here is the latest.
-async fn close_folder(tx: &mut sqlx::Transaction<'_, sqlx::Any>, folder: &Folder, t: f64) -> Result<FolderUpdate> {
+pub(crate) async fn close_folder(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    folder: &Folder,
+    t: f64,
+) -> Result<FolderUpdate> {
     let before = sqlx::query("select resolution_status, resolution_endpoint from folders where id = $1")
         .bind(folder.id.to_string())
         .fetch_one(&mut **tx)

@@ -6,13 +6,14 @@
 //! claiming and JSON look-ups differ per engine ([`Backend`]). Migrations live in
 //! `migrations/{sqlite,postgres}` and run at start-up. Modules follow the aggregates:
 //! [`accounts`] (companies, users, sessions), [`folders`] (folders, media), [`analyses`]
-//! (analyses and their jobs), [`collections`] (blacklist collections, persons, their photos and
+//! (analyses and their jobs), [`decisions`] (operator verdicts and their audit trail), [`collections`] (blacklist collections, persons, their photos and
 //! templates, and the change log every process's 1:N index follows), [`webhooks`] (deliveries); [`lifecycle`] deletes tenants and serves
 //! the file sweeper and the retention purges.
 
 pub mod accounts;
 pub mod analyses;
 pub mod collections;
+pub mod decisions;
 pub mod folders;
 pub mod lifecycle;
 pub mod model;

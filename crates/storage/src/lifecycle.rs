@@ -64,6 +64,7 @@ impl Db {
             files.push(crate::model::s(r, "file_name")?);
         }
         sqlx::query("delete from persons where company_id = $1").bind(cid.clone()).execute(&mut *tx).await?;
+        sqlx::query("delete from resolution_audit where company_id = $1").bind(cid.clone()).execute(&mut *tx).await?;
         let rows = sqlx::query("delete from collections where company_id = $1 returning id")
             .bind(cid.clone())
             .fetch_all(&mut *tx)

@@ -127,6 +127,10 @@ pub struct Analysis {
     pub error_message: Option<String>,
     pub meta_data: Value,
     pub technical_meta_data: Value,
+    /// The operator who set the final verdict, when one did.
+    pub resolution_operator: Option<Uuid>,
+    pub operator_comment: Option<String>,
+    pub resolution_time: Option<f64>,
     pub time_created: f64,
     pub time_updated: f64,
 }
@@ -325,6 +329,9 @@ impl Analysis {
             error_message: os(r, "error_message")?,
             meta_data: json(r, "meta_data")?,
             technical_meta_data: json(r, "technical_meta_data")?,
+            resolution_operator: oid(r, "resolution_operator")?,
+            operator_comment: os(r, "operator_comment")?,
+            resolution_time: of(r, "resolution_time")?,
             time_created: f(r, "time_created")?,
             time_updated: f(r, "time_updated")?,
         })

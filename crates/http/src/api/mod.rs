@@ -6,6 +6,7 @@ pub mod analyses;
 pub mod auth;
 pub mod body;
 pub mod collections;
+pub mod decisions;
 pub mod error;
 pub mod folders;
 pub mod meta;
@@ -50,6 +51,8 @@ pub fn router() -> Router<AppState> {
     r = both(r, "/api/folders/{id}/media", post(folders::add_media));
     r = both(r, "/api/folders/{id}/analyses", get(analyses::list_of_folder).post(analyses::create));
     r = both(r, "/api/analyses/{id}", get(analyses::get_one));
+    r = both(r, "/api/analyses/{id}/resolution", get(decisions::of_analysis).post(decisions::decide));
+    r = both(r, "/api/resolutions", get(decisions::list));
     r = both(r, "/api/media/{id}", get(folders::get_media).patch(folders::patch_media).delete(folders::delete_media));
     r = both(r, "/api/collections", get(collections::list).post(collections::create));
     r = both(r, "/api/collections/{id}", get(collections::get_one).delete(collections::delete));

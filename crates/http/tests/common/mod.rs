@@ -128,6 +128,8 @@ pub struct Options {
     pub admission: AdmissionConfig,
     /// `OZ_FILE_SWEEP_GRACE` (the sweeper itself runs when a test calls `engine.sweep()`).
     pub sweep_grace: Duration,
+    /// `OZ_BIOMETRY_APPROVE` / `OZ_BIOMETRY_DECLINE`.
+    pub thresholds: oz_domain::decision::DecisionThresholds,
 }
 
 impl Default for Options {
@@ -141,6 +143,7 @@ impl Default for Options {
             lite: LiteConfig::default(),
             admission: AdmissionConfig::default(),
             sweep_grace: Duration::from_secs(3600),
+            thresholds: oz_domain::decision::DecisionThresholds::DEFAULT,
         }
     }
 }
@@ -181,7 +184,7 @@ async fn start_with(kind: Kind, opts: Options, shared: Option<(String, PathBuf)>
         max_attempts: 5,
         expire_after: Duration::from_secs(600),
         expire_every: Duration::from_secs(60),
-        runner: RunnerConfig { thresholds: oz_domain::decision::DecisionThresholds::DEFAULT, threshold_spoofing: 0.42 },
+        runner: RunnerConfig { thresholds: opts.thresholds, threshold_spoofing: 0.42 },
         webhook: WebhookConfig {
             secret: Some(SECRET.into()),
             timeout: opts.webhook_timeout,
