@@ -51,7 +51,7 @@ impl Shard {
         self.scales.len()
     }
 
-    #[inline]
+    #[cfg(test)]
     pub fn codes(&self, slot: usize) -> &[i8] {
         &self.codes[slot * self.dim..(slot + 1) * self.dim]
     }
