@@ -37,7 +37,7 @@ fn ms(t: Instant) -> f64 {
 
 fn summary(mut v: Vec<f64>) -> String {
     v.sort_by(f64::total_cmp);
-    format!("p50 {:.3}  p90 {:.3}  max {:.3}", pct(&v, 50.0), pct(&v, 90.0), pct(&v, 100.0))
+    format!("p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}", pct(&v, 50.0), pct(&v, 90.0), pct(&v, 99.0), pct(&v, 100.0))
 }
 
 fn main() {

@@ -41,8 +41,9 @@
 //! `Index` is `Send + Sync` and internally synchronised: one read-write lock per collection
 //! (searches share it; an insert or delete holds it for microseconds, waiting for searches in
 //! flight over that collection) plus a mutex that serialises writers. Share it in an `Arc`.
-//! A search over at least 32k templates is split over `threads` scoped threads (the calling thread
-//! is one of them); [`SearchOptions::threads`] overrides the index's default per search.
+//! A search is split over up to `threads` scoped threads (the calling thread is one of them), one
+//! per 128k templates searched (below that a thread costs more than it saves);
+//! [`SearchOptions::threads`] overrides the index's default per search.
 
 mod quant;
 mod search;
@@ -203,6 +204,8 @@ impl std::fmt::Debug for Builder {
 pub struct Index {
     dim: usize,
     threads: usize,
+    /// See [`search::MIN_PER_THREAD`] (lowered by tests).
+    min_per_thread: usize,
     /// Serialises writers, so that checking "is this image id anywhere?" and acting on it is
     /// atomic.
     writer: Mutex<()>,
@@ -220,7 +223,13 @@ impl Index {
         assert!((1..=65_536).contains(&dim), "dimension {dim} out of range");
         let threads =
             if threads == 0 { std::thread::available_parallelism().map_or(1, NonZeroUsize::get) } else { threads };
-        Index { dim, threads, writer: Mutex::new(()), shards: RwLock::new(new_map()) }
+        Index {
+            dim,
+            threads,
+            min_per_thread: search::MIN_PER_THREAD,
+            writer: Mutex::new(()),
+            shards: RwLock::new(new_map()),
+        }
     }
 
     #[must_use]
@@ -493,7 +502,7 @@ impl Index {
         let shards: Vec<&Shard> = guards.iter().map(|g| &**g).collect();
         let lens: Vec<usize> = shards.iter().map(|s| s.len()).collect();
         let threads = opts.threads.map_or(self.threads, NonZeroUsize::get);
-        let mut parts = search::split(&lens, threads);
+        let mut parts = search::split(&lens, threads, self.min_per_thread);
         let (kernel, limit, per_person, min) = (opts.kernel, opts.limit, opts.per_person, opts.min_cosine);
         let scan = |parts: &[Part]| {
             let mut top = TopK::new(&shards, limit, per_person, min);
