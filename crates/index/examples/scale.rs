@@ -158,7 +158,8 @@ fn main() {
             assert!(index.remove_image(id));
             rem.push(ms(t));
         }
-        println!("insert (index of {n}): {} ms", summary(ins));
+        let slowest = ins.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |x| x.0);
+        println!("insert (index of {n}): {} ms (first {:.3} ms, slowest #{slowest})", summary(ins.clone()), ins[0]);
         println!("remove_image (index of {n}): {} ms", summary(rem));
         let t = Instant::now();
         let removed = index.remove_person(Synth::person_id(3));

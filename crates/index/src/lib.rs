@@ -358,6 +358,9 @@ impl Index {
 
     /// Replaces the whole content by what `builder` holds, at once: searches see the old content
     /// until this returns, then the new. For a reload without a window where the index is partial.
+    ///
+    /// # Panics
+    /// When the builder was made for another dimension.
     pub fn replace_all(&self, builder: Builder) {
         assert_eq!(builder.dim, self.dim, "builder of another dimension");
         let fresh = builder.finish();
@@ -480,7 +483,8 @@ impl Index {
     }
 
     /// [`Index::search`] with every option (per image instead of per person, threads, kernel).
-    /// Unknown collection ids are ignored; each id counts once.
+    /// Unknown collection ids are ignored; each id counts once. The collections' read locks are
+    /// taken in id order and held for the scan.
     pub fn search_with(
         &self,
         query: &[f32],
