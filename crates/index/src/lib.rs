@@ -45,6 +45,7 @@
 //! per 128k templates searched (below that a thread costs more than it saves);
 //! [`SearchOptions::threads`] overrides the index's default per search.
 
+mod column;
 mod quant;
 mod search;
 mod shard;

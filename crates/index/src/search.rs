@@ -106,19 +106,19 @@ impl<'a> TopK<'a> {
     pub fn scan(&mut self, q: &Query, kernel: Kernel, part: Part) {
         let shard = self.shards[part.shard];
         let dim = q.codes.len();
-        let codes = &shard.all_codes()[part.start * dim..part.end * dim];
-        let scales = &shard.scales()[part.start..part.end];
         let shard_ix = part.shard as u32;
-        for (i, (v, &s)) in codes.chunks_exact(dim).zip(scales).enumerate() {
-            let approx = kernel.dot(&q.codes, v) as f32 * (q.scale * s);
-            if approx + q.margin < self.floor {
-                continue;
+        for (first, codes, scales) in shard.pieces(part.start, part.end) {
+            for (i, (v, &s)) in codes.chunks_exact(dim).zip(scales).enumerate() {
+                let approx = kernel.dot(&q.codes, v) as f32 * (q.scale * s);
+                if approx + q.margin < self.floor {
+                    continue;
+                }
+                let score = rescore(&q.f32, v, s);
+                if score < self.min_cosine {
+                    continue;
+                }
+                self.offer(Cand { score, shard: shard_ix, slot: (first + i) as u32 });
             }
-            let score = rescore(&q.f32, v, s);
-            if score < self.min_cosine {
-                continue;
-            }
-            self.offer(Cand { score, shard: shard_ix, slot: (part.start + i) as u32 });
         }
     }
 }

@@ -70,7 +70,7 @@ fn brute(index: &Index, q: &[f32], collections: &[Uuid], o: &SearchOptions) -> V
             continue;
         }
         for slot in 0..s.len() {
-            let cosine = rescore(q, s.codes(slot), s.scales()[slot]);
+            let cosine = rescore(q, s.codes(slot), s.scale(slot));
             if cosine >= o.min_cosine {
                 all.push(Hit {
                     collection_id: s.collection_id,
