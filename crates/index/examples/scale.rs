@@ -166,6 +166,27 @@ fn main() {
         println!("remove_person ({removed} images): {:.3} ms", ms(t));
     }
 
+    // The same collection grown one insert at a time (no bulk load, no shrink).
+    {
+        let index = Index::new(DIM, 2);
+        let mut times = Vec::with_capacity(n);
+        let t0 = Instant::now();
+        for (e, v) in synth.items() {
+            let t = Instant::now();
+            index.insert(e, v).unwrap();
+            times.push(ms(t));
+        }
+        let total = ms(t0);
+        let mem = index.memory_bytes();
+        println!(
+            "\ngrown by {n} single inserts in {:.0} ms: insert {} ms; memory_bytes {:.1} MB ({:.1} B/template)",
+            total,
+            summary(times),
+            mem as f64 / 1e6,
+            mem as f64 / n as f64
+        );
+    }
+
     // int8 error against f32 over (query, stored) pairs: 40 queries x 25 000 templates, plus each
     // query against the images of its own person (the high cosines that decide matches).
     let mut qcodes = vec![0i8; DIM];

@@ -102,7 +102,8 @@ pub struct SearchOptions {
     pub per_person: bool,
     /// Threads that scan (`None`: the index's default).
     pub threads: Option<NonZeroUsize>,
-    /// Dot-product kernel of the scan (for benchmarks; the default is the fastest here).
+    /// Dot-product kernel of the scan (default: the faster one for how the crate was compiled,
+    /// see [`Kernel`]).
     pub kernel: Kernel,
 }
 
