@@ -39,11 +39,15 @@
 //!
 //! # Concurrency
 //! `Index` is `Send + Sync` and internally synchronised: one read-write lock per collection
-//! (searches share it; an insert or delete holds it for microseconds, waiting for searches in
-//! flight over that collection) plus a mutex that serialises writers. Share it in an `Arc`.
-//! A search over at least 32k templates is split over `threads` scoped threads (the calling thread
-//! is one of them); [`SearchOptions::threads`] overrides the index's default per search.
+//! (searches share it; an insert or delete holds it for microseconds, after waiting for the
+//! searches in flight over that collection; the exception is the insert at which a collection's
+//! id tables double and rehash, ~0.3 s at 917k templates) plus a mutex that serialises writers.
+//! Share it in an `Arc`.
+//! A search is split over up to `threads` scoped threads (the calling thread is one of them), one
+//! per 128k templates searched (below that a thread costs more than it saves);
+//! [`SearchOptions::threads`] overrides the index's default per search.
 
+mod column;
 mod quant;
 mod search;
 mod shard;
@@ -100,7 +104,8 @@ pub struct SearchOptions {
     pub per_person: bool,
     /// Threads that scan (`None`: the index's default).
     pub threads: Option<NonZeroUsize>,
-    /// Dot-product kernel of the scan (for benchmarks; the default is the fastest here).
+    /// Dot-product kernel of the scan (default: the faster one for how the crate was compiled,
+    /// see [`Kernel`]).
     pub kernel: Kernel,
 }
 
@@ -203,6 +208,8 @@ impl std::fmt::Debug for Builder {
 pub struct Index {
     dim: usize,
     threads: usize,
+    /// See [`search::MIN_PER_THREAD`] (lowered by tests).
+    min_per_thread: usize,
     /// Serialises writers, so that checking "is this image id anywhere?" and acting on it is
     /// atomic.
     writer: Mutex<()>,
@@ -220,7 +227,13 @@ impl Index {
         assert!((1..=65_536).contains(&dim), "dimension {dim} out of range");
         let threads =
             if threads == 0 { std::thread::available_parallelism().map_or(1, NonZeroUsize::get) } else { threads };
-        Index { dim, threads, writer: Mutex::new(()), shards: RwLock::new(new_map()) }
+        Index {
+            dim,
+            threads,
+            min_per_thread: search::MIN_PER_THREAD,
+            writer: Mutex::new(()),
+            shards: RwLock::new(new_map()),
+        }
     }
 
     #[must_use]
@@ -349,6 +362,9 @@ impl Index {
 
     /// Replaces the whole content by what `builder` holds, at once: searches see the old content
     /// until this returns, then the new. For a reload without a window where the index is partial.
+    ///
+    /// # Panics
+    /// When the builder was made for another dimension.
     pub fn replace_all(&self, builder: Builder) {
         assert_eq!(builder.dim, self.dim, "builder of another dimension");
         let fresh = builder.finish();
@@ -471,7 +487,8 @@ impl Index {
     }
 
     /// [`Index::search`] with every option (per image instead of per person, threads, kernel).
-    /// Unknown collection ids are ignored; each id counts once.
+    /// Unknown collection ids are ignored; each id counts once. The collections' read locks are
+    /// taken in id order and held for the scan.
     pub fn search_with(
         &self,
         query: &[f32],
@@ -493,7 +510,7 @@ impl Index {
         let shards: Vec<&Shard> = guards.iter().map(|g| &**g).collect();
         let lens: Vec<usize> = shards.iter().map(|s| s.len()).collect();
         let threads = opts.threads.map_or(self.threads, NonZeroUsize::get);
-        let mut parts = search::split(&lens, threads);
+        let mut parts = search::split(&lens, threads, self.min_per_thread);
         let (kernel, limit, per_person, min) = (opts.kernel, opts.limit, opts.per_person, opts.min_cosine);
         let scan = |parts: &[Part]| {
             let mut top = TopK::new(&shards, limit, per_person, min);

@@ -70,7 +70,7 @@ fn brute(index: &Index, q: &[f32], collections: &[Uuid], o: &SearchOptions) -> V
             continue;
         }
         for slot in 0..s.len() {
-            let cosine = rescore(q, s.codes(slot), s.scales()[slot]);
+            let cosine = rescore(q, s.codes(slot), s.scale(slot));
             if cosine >= o.min_cosine {
                 all.push(Hit {
                     collection_id: s.collection_id,
@@ -278,7 +278,8 @@ fn refuses_bad_vectors() {
 #[test]
 fn search_is_exact_and_split_independent() {
     let mut rng = StdRng::seed_from_u64(6);
-    let index = Index::new(DIM, 3);
+    let mut index = Index::new(DIM, 3);
+    index.min_per_thread = 1000;
     let faces: Vec<Vec<f32>> = (0..40).map(|_| random_unit(&mut rng)).collect();
     let mut items = Vec::new();
     for n in 0..45_000u128 {
@@ -425,7 +426,9 @@ fn memory_accounting_is_close_to_the_data() {
 #[test]
 fn concurrent_readers_and_a_writer() {
     let mut rng = StdRng::seed_from_u64(11);
-    let index = Arc::new(Index::new(DIM, 2));
+    let mut index = Index::new(DIM, 2);
+    index.min_per_thread = 1000;
+    let index = Arc::new(index);
     let face = random_unit(&mut rng);
     index.insert(entry(1, 1, 1), &face).unwrap();
     let items: Vec<_> = (10..40_000u128).map(|i| (entry(1 + i % 2, i, i), random_unit(&mut rng))).collect();
