@@ -117,7 +117,13 @@ async fn main() -> anyhow::Result<()> {
             if probe.is_none() {
                 probe = Some(noisy(&base, 0.055, &mut rng));
             }
-            psql.push_str(&format!("{}(${}, ${}, ${}, '{{}}', 0, 0)", if p > 0 { ", " } else { "" }, 3 * p + 1, 3 * p + 2, 3 * p + 3));
+            psql.push_str(&format!(
+                "{}(${}, ${}, ${}, '{{}}', 0, 0)",
+                if p > 0 { ", " } else { "" },
+                3 * p + 1,
+                3 * p + 2,
+                3 * p + 3
+            ));
             pids.push(pid);
         }
         let mut q = sqlx::query(sqlx::AssertSqlSafe(psql));
@@ -155,6 +161,30 @@ async fn main() -> anyhow::Result<()> {
     println!("wrote {written} photo rows in {:.1} s", t0.elapsed().as_secs_f64());
     pool.close().await;
 
+    // Where a load's time goes: reading the rows alone, then parsing the templates alone.
+    let t = Instant::now();
+    let mut rows = Vec::with_capacity(n);
+    let mut after = String::new();
+    loop {
+        let page = db.templates_page(Some(&after), None, 5_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.image_id.to_string();
+        let short = page.len() < 5_000;
+        rows.extend(page);
+        if short {
+            break;
+        }
+    }
+    let read_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let parsed = rows.iter().filter(|r| Template::from_bytes(&r.template, &MODEL, DIM).is_ok()).count();
+    println!(
+        "read {} rows in {read_s:.2} s; parsed {parsed} templates in {:.2} s",
+        rows.len(),
+        t.elapsed().as_secs_f64()
+    );
+    drop(rows);
+
     // Start-up load, as `oz-server serve` does it.
     let rss0 = rss_mb();
     let index = CollectionIndex::new(MODEL, DIM, 2);
@@ -175,17 +205,26 @@ async fn main() -> anyhow::Result<()> {
         index.catch_up(&db).await?;
         catch.push(t.elapsed().as_secs_f64() * 1e3);
     }
-    println!("catch-up, nothing new: p50 {:.3} ms, p90 {:.3} ms", percentile(&mut catch, 0.5), percentile(&mut catch, 0.9));
+    println!(
+        "catch-up, nothing new: p50 {:.3} ms, p90 {:.3} ms",
+        percentile(&mut catch, 0.5),
+        percentile(&mut catch, 0.9)
+    );
 
     let probe = probe.unwrap_or_else(|| real[0].clone());
     let mut search = Vec::new();
     for _ in 0..30 {
         let t = Instant::now();
-        let hits = index.search(&Query { vector: &probe, collections: &[collection.id], min_cosine: 0.45, limit: 10 })?;
+        let hits =
+            index.search(&Query { vector: &probe, collections: &[collection.id], min_cosine: 0.45, limit: 10 })?;
         search.push(t.elapsed().as_secs_f64() * 1e3);
         assert!(!hits.is_empty(), "the probe's person is in the collection");
     }
-    println!("search 2 threads: p50 {:.1} ms, p90 {:.1} ms", percentile(&mut search, 0.5), percentile(&mut search, 0.9));
+    println!(
+        "search 2 threads: p50 {:.1} ms, p90 {:.1} ms",
+        percentile(&mut search, 0.5),
+        percentile(&mut search, 0.9)
+    );
 
     // The database part of adding a photo to a person: transaction with its change-log row, then
     // this process's catch-up (what `POST .../images/` does after the embedding and the file write).

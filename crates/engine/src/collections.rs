@@ -7,9 +7,9 @@
 //! answered is never matched by any process, and a photo added through any process is found.
 //! A background loop also catches up every few seconds so idle processes stay close.
 
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use oz_index::{Entry, Hit, Index};
+use oz_index::{Builder, Entry, Hit, Index};
 use oz_storage::collections::{ChangeOp, TemplateRow};
 use oz_storage::{Db, StoreError};
 use oz_vision::template::Template;
@@ -35,7 +35,7 @@ pub struct CollectionIndex {
     model_id: [u8; 8],
     dim: usize,
     /// Templates skipped because another model made them (after a model change).
-    foreign: RwLock<u64>,
+    foreign: AtomicU64,
 }
 
 impl std::fmt::Debug for CollectionIndex {
@@ -53,7 +53,7 @@ impl CollectionIndex {
             applied: tokio::sync::Mutex::new(0),
             model_id,
             dim,
-            foreign: RwLock::new(0),
+            foreign: AtomicU64::new(0),
         }
     }
 
@@ -66,37 +66,65 @@ impl CollectionIndex {
     async fn reload(&self, db: &Db, applied: &mut i64) -> Result<(), StoreError> {
         // The change number first: changes after it are applied again later (idempotent).
         let seq = db.last_collection_change().await?;
-        self.index.clear();
-        let mut after = None;
-        loop {
-            let page = db.templates_page(after, PAGE).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.image_id);
-            let n = page.len();
-            for row in page {
-                self.insert_row(&row);
+        // Pages are read here while a thread checks and quantises the previous ones into a
+        // builder, swapped in at once at the end: searches never see a half-loaded index.
+        let (pages, mut rx) = tokio::sync::mpsc::channel::<Vec<TemplateRow>>(2);
+        let (model_id, dim) = (self.model_id, self.dim);
+        let builder = tokio::task::spawn_blocking(move || {
+            let mut builder = Builder::new(dim);
+            let mut foreign = 0u64;
+            while let Some(page) = rx.blocking_recv() {
+                for row in page {
+                    match parse(&row, &model_id, dim) {
+                        Some((entry, vector)) => {
+                            if let Err(e) = builder.insert(entry, &vector) {
+                                tracing::warn!(image = %row.image_id, error = %e, "template not indexed");
+                            }
+                        }
+                        None => foreign += 1,
+                    }
+                }
             }
-            if (n as i64) < PAGE {
-                break;
+            (builder, foreign)
+        });
+        // Two readers split the id space (random UUIDs): on SQLite (WAL) and PostgreSQL alike they
+        // read on two connections at once.
+        let read_range = |from: &'static str, until: Option<&'static str>| {
+            let pages = pages.clone();
+            async move {
+                let mut after = from.to_string();
+                loop {
+                    let page = db.templates_page(Some(&after), until, PAGE).await?;
+                    let Some(last) = page.last() else { break };
+                    after = last.image_id.to_string();
+                    let short = (page.len() as i64) < PAGE;
+                    if pages.send(page).await.is_err() || short {
+                        break;
+                    }
+                }
+                Ok::<(), StoreError>(())
             }
-        }
+        };
+        let (low, high) = tokio::join!(read_range("", Some("8")), read_range("8", None));
+        drop(pages);
+        let read = low.and(high);
+        let (builder, foreign) = builder.await.map_err(|e| StoreError::Corrupt(format!("index load: {e}")))?;
+        read?;
+        self.foreign.store(foreign, Ordering::Relaxed);
+        self.index.replace_all(builder);
         *applied = seq;
         Ok(())
     }
 
     fn insert_row(&self, row: &TemplateRow) {
-        match Template::from_bytes(&row.template, &self.model_id, self.dim) {
-            Ok(t) => {
-                let entry =
-                    Entry { collection_id: row.collection_id, person_id: row.person_id, image_id: row.image_id };
-                if let Err(e) = self.index.insert(entry, &t.vector) {
-                    tracing::warn!(image = %row.image_id, error = %e, "template not indexed");
-                }
-            }
-            Err(e) => {
-                *self.foreign.write().unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
-                tracing::warn!(image = %row.image_id, error = %e, "template not indexed (made by another model?)");
-            }
+        let parsed = parse(row, &self.model_id, self.dim);
+        if parsed.is_none() {
+            self.foreign.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some((entry, vector)) = parsed
+            && let Err(e) = self.index.insert(entry, &vector)
+        {
+            tracing::warn!(image = %row.image_id, error = %e, "template not indexed");
         }
     }
 
@@ -162,9 +190,30 @@ impl CollectionIndex {
         self.len() == 0
     }
 
+    /// Stored templates skipped because another embedder model made them (after a model change
+    /// they must be re-enrolled).
+    #[must_use]
+    pub fn foreign_templates(&self) -> u64 {
+        self.foreign.load(Ordering::Relaxed)
+    }
+
     /// Heap bytes the index holds.
     #[must_use]
     pub fn memory_bytes(&self) -> usize {
         self.index.memory_bytes()
+    }
+}
+
+/// The index entry and vector of a stored template; `None` (logged) when another model made it.
+fn parse(row: &TemplateRow, model_id: &[u8; 8], dim: usize) -> Option<(Entry, Vec<f32>)> {
+    match Template::from_bytes(&row.template, model_id, dim) {
+        Ok(t) => Some((
+            Entry { collection_id: row.collection_id, person_id: row.person_id, image_id: row.image_id },
+            t.vector,
+        )),
+        Err(e) => {
+            tracing::warn!(image = %row.image_id, error = %e, "template not indexed (made by another model?)");
+            None
+        }
     }
 }

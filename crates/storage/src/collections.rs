@@ -539,12 +539,22 @@ impl Db {
         Ok(out)
     }
 
-    /// A page of every template, in id order after `after` (keyset paging for the start-up load).
-    pub async fn templates_page(&self, after: Option<Uuid>, limit: i64) -> Result<Vec<TemplateRow>> {
+    /// A page of every template, in id order after `after` (keyset paging for the start-up load),
+    /// optionally only ids below `until` (so that several readers can split the id space: ids
+    /// are random UUIDs in lower-case text).
+    pub async fn templates_page(
+        &self,
+        after: Option<&str>,
+        until: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<TemplateRow>> {
         let rows = sqlx::query(
-            "select id, person_id, collection_id, template from person_images where id > $1 order by id limit $2",
+            "select id, person_id, collection_id, template from person_images where id > $1 and id < $2 \
+             order by id limit $3",
         )
-        .bind(after.map_or_else(String::new, |u| u.to_string()))
+        .bind(after.unwrap_or_default().to_string())
+        // Above every id: UUID text is 0-9 and a-f.
+        .bind(until.unwrap_or("g").to_string())
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
