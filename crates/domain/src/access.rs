@@ -73,7 +73,8 @@ impl AnalysisKind {
         match s.trim().to_ascii_lowercase().as_str() {
             "quality" | "liveness" => Some(Self::Quality),
             "biometry" => Some(Self::Biometry),
-            "collection" | "blacklist" => Some(Self::Collection),
+            // Oz's documents call it COLLECTION, "Blacklist", "1:N" and "O2N" (spec §7.2).
+            "collection" | "blacklist" | "black list" | "black_list" | "o2n" => Some(Self::Collection),
             "documents" => Some(Self::Documents),
             _ => None,
         }
@@ -289,6 +290,9 @@ mod tests {
         assert_eq!(AnalysisKind::parse("Quality"), Some(AnalysisKind::Quality));
         assert_eq!(AnalysisKind::parse("BIOMETRY"), Some(AnalysisKind::Biometry));
         assert_eq!(AnalysisKind::parse("x"), None);
+        for s in ["COLLECTION", "collection", "BLACK LIST", "blacklist", "Black_List", "O2N"] {
+            assert_eq!(AnalysisKind::parse(s), Some(AnalysisKind::Collection), "{s}");
+        }
     }
 
     #[test]
