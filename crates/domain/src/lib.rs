@@ -8,11 +8,13 @@
 //! - [`access`]: roles and scopes (who sees and changes what).
 //! - [`assign`]: which media an analysis takes, and the BIOMETRY verdict over pairs.
 //! - [`caps`]: bounds on every list and object a client sends.
+//! - [`instant`]: what the Instant API runs without storage, and SDK session-token claims.
 
 pub mod access;
 pub mod assign;
 pub mod caps;
 pub mod decision;
+pub mod instant;
 pub mod lite;
 pub mod liveness;
 pub mod status;

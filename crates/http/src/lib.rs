@@ -22,7 +22,7 @@ use axum::Router;
 use tower_http::trace::TraceLayer;
 
 pub use admission::{Admission, AdmissionConfig};
-pub use state::{ApiConfig, AppState, FullApi, LiteAuth, LiteConfig};
+pub use state::{ApiConfig, AppState, FullApi, InstantAuth, LiteAuth, LiteConfig};
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {

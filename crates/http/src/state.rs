@@ -24,6 +24,17 @@ pub enum LiteAuth {
     Service,
 }
 
+/// Who may call the Instant API, `POST /api/instant/folders/` (`OZ_INSTANT_AUTH`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InstantAuth {
+    /// A valid `X-Forensic-Access-Token` of a non-OPERATOR user, or a session token of
+    /// `GET /api/authorize/session_token`.
+    #[default]
+    Token,
+    /// Anyone who can reach the port ("authorization set on your side", as Oz's Instant API).
+    None,
+}
+
 /// API Lite settings.
 #[derive(Debug, Clone)]
 pub struct LiteConfig {
@@ -75,6 +86,10 @@ pub struct ApiConfig {
     /// Login throttling and the password-hashing semaphore (`OZ_LOGIN_*`, `OZ_PASSWORD_HASH_*`,
     /// `OZ_TRUSTED_PROXIES`); clones share its state.
     pub login: crate::api::throttle::LoginGuard,
+    /// `OZ_INSTANT_AUTH`.
+    pub instant_auth: InstantAuth,
+    /// SDK session tokens (`OZ_SESSION_TOKEN_TTL`); clones share the key.
+    pub session_tokens: crate::api::session_token::SessionTokens,
 }
 
 impl Default for ApiConfig {
@@ -87,6 +102,8 @@ impl Default for ApiConfig {
             single_request_timeout: Duration::from_secs(120),
             urls: Urls::new("http://127.0.0.1:8080"),
             login: crate::api::throttle::LoginGuard::default(),
+            instant_auth: InstantAuth::Token,
+            session_tokens: crate::api::session_token::SessionTokens::default(),
         }
     }
 }

@@ -491,6 +491,8 @@ fn authenticated_routes() -> Vec<(reqwest::Method, String)> {
         (M::PATCH, format!("/api/media/{id}")),
         (M::DELETE, format!("/api/media/{id}")),
         (M::POST, "/api/authorize/logout".into()),
+        (M::GET, "/api/authorize/session_token".into()),
+        (M::POST, "/api/instant/folders".into()),
         (M::DELETE, format!("/api/users/{id}/sessions")),
         (M::GET, format!("/api/companies/{id}/webhook_secret")),
         (M::POST, format!("/api/companies/{id}/webhook_secret")),

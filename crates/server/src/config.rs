@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use oz_domain::decision::DecisionThresholds;
-use oz_http::{AdmissionConfig, LiteAuth, LiteConfig};
+use oz_http::{AdmissionConfig, InstantAuth, LiteAuth, LiteConfig};
 use oz_vision::limits::MediaLimits;
 use oz_vision::video::VideoLimits;
 use oz_vision::{BudgetConfig, PipelineConfig};
@@ -309,6 +309,14 @@ pub struct ServeArgs {
     /// server refuses a non-loopback OZ_LISTEN.
     #[arg(long, env = "OZ_LITE_AUTH", value_enum)]
     pub lite_auth: Option<LiteAuthArg>,
+    /// Instant API (`POST /api/instant/folders/`) authentication: token (a non-OPERATOR user's
+    /// access token or SDK session token), none (no check; refused on a non-loopback OZ_LISTEN),
+    /// none-public (no check, on any address: authorization is done in front of the server).
+    #[arg(long, env = "OZ_INSTANT_AUTH", value_enum, default_value_t = InstantAuthArg::Token)]
+    pub instant_auth: InstantAuthArg,
+    /// Lifetime of the SDK session tokens of GET /api/authorize/session_token, seconds (1 to 86400).
+    #[arg(long, env = "OZ_SESSION_TOKEN_TTL", default_value_t = 600)]
+    pub session_token_ttl: u64,
     /// Requests decoding or analysing media at once (default: number of cores).
     #[arg(long, env = "OZ_MAX_INFLIGHT")]
     pub max_inflight: Option<usize>,
@@ -339,7 +347,31 @@ pub enum LiteAuthArg {
     Service,
 }
 
+/// `OZ_INSTANT_AUTH`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InstantAuthArg {
+    Token,
+    None,
+    NonePublic,
+}
+
 impl ServeArgs {
+    /// `OZ_INSTANT_AUTH` for the HTTP layer.
+    #[must_use]
+    pub fn instant_auth(&self) -> InstantAuth {
+        match self.instant_auth {
+            InstantAuthArg::Token => InstantAuth::Token,
+            InstantAuthArg::None | InstantAuthArg::NonePublic => InstantAuth::None,
+        }
+    }
+
+    /// `OZ_SESSION_TOKEN_TTL`, 1 s to a day.
+    #[must_use]
+    pub fn session_token_ttl(&self) -> Duration {
+        let max = u64::try_from(oz_domain::instant::SESSION_TOKEN_MAX_TTL_S).unwrap_or(86_400);
+        Duration::from_secs(self.session_token_ttl.clamp(1, max))
+    }
+
     pub fn lite_config(&self) -> anyhow::Result<LiteConfig> {
         let t = &self.engine.thresholds;
         if !oz_domain::liveness::valid_threshold(f64::from(t.threshold_spoofing)) {
@@ -369,6 +401,15 @@ impl ServeArgs {
                  face liveness and biometry on the server's CPU. Set OZ_LITE_AUTH=token (any valid \
                  X-Forensic-Access-Token) or OZ_LITE_AUTH=service, or OZ_LITE=off, or OZ_LITE_AUTH=none to \
                  accept this",
+                self.listen
+            );
+        }
+        if self.instant_auth == InstantAuthArg::None && !self.listen.ip().is_loopback() {
+            anyhow::bail!(
+                "refusing to serve the Instant API without authentication on {}: anyone who reaches it can \
+                 run face liveness and biometry on the server's CPU. Use OZ_INSTANT_AUTH=token (the default: \
+                 an access or session token), or OZ_INSTANT_AUTH=none-public when authorization is done in \
+                 front of this server",
                 self.listen
             );
         }
@@ -437,6 +478,27 @@ mod tests {
         let cfg = parse(&["--lite-auth", "service", "--lite", "off"]).lite_config().expect("config");
         assert_eq!((cfg.enabled, cfg.auth), (false, LiteAuth::Service));
         assert_eq!(parse(&[]).lite_config().expect("config").auth, LiteAuth::None);
+    }
+
+    #[test]
+    fn instant_without_auth_only_on_loopback_unless_public() {
+        let lite = ["--lite-auth", "token"];
+        let args = |listen: &str, instant: &str| {
+            let mut a = vec!["--listen", listen, "--instant-auth", instant];
+            a.extend_from_slice(&lite);
+            parse(&a)
+        };
+        assert_eq!(parse(&[]).instant_auth(), InstantAuth::Token);
+        assert!(args("0.0.0.0:8080", "token").check_exposure().is_ok());
+        assert!(args("127.0.0.1:8080", "none").check_exposure().is_ok());
+        let err = args("0.0.0.0:8080", "none").check_exposure().expect_err("refused");
+        assert!(err.to_string().contains("OZ_INSTANT_AUTH"), "{err}");
+        let public = args("10.1.2.3:8080", "none-public");
+        assert!(public.check_exposure().is_ok());
+        assert_eq!(public.instant_auth(), InstantAuth::None);
+        assert_eq!(parse(&[]).session_token_ttl().as_secs(), 600);
+        assert_eq!(parse(&["--session-token-ttl", "0"]).session_token_ttl().as_secs(), 1);
+        assert_eq!(parse(&["--session-token-ttl", "999999"]).session_token_ttl().as_secs(), 86_400);
     }
 
     #[test]

@@ -100,6 +100,8 @@ fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
                 attachment_max_size: args.attachment_max_size,
                 urls: booted.engine.cfg.urls.clone(),
                 login: args.login.guard()?,
+                instant_auth: args.instant_auth(),
+                session_tokens: oz_http::api::session_token::SessionTokens::new(args.session_token_ttl()),
                 ..oz_http::ApiConfig::default()
             },
             dummy_hash: oz_http::api::auth::hash_password("not a real password".into())
@@ -117,6 +119,7 @@ fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
             workers = args.engine.workers,
             lite = ?args.lite,
             lite_auth = ?state.lite.auth,
+            instant_auth = ?args.instant_auth,
             max_inflight = admission.max_inflight,
             "openoz listening"
         );

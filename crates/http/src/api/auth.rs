@@ -44,7 +44,8 @@ pub fn hash_token(t: &str) -> String {
     hex::encode(Sha256::digest(t.trim().as_bytes()))
 }
 
-fn token_of(parts: &Parts) -> Option<String> {
+/// The token header's value, trimmed (either spelling).
+pub(crate) fn token_of(parts: &Parts) -> Option<String> {
     parts
         .headers
         .get(TOKEN_HEADER)
@@ -268,4 +269,25 @@ pub async fn logout(State(st): State<AppState>, auth: Auth) -> ApiResult<StatusC
     let api = st.api()?;
     api.db.revoke_session_family(auth.session.family_id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/authorize/session_token` (spec §2.5): a short-lived signed token for an SDK capture
+/// session (`OZ_SESSION_TOKEN_TTL`), for any non-OPERATOR user: `{"session_token", "expire_date"}`.
+/// It names the user and the company; the Instant API accepts it in place of the access token.
+pub async fn session_token(State(st): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+    let api = st.api()?;
+    if !auth.principal.can_write_data() {
+        return Err(ApiError::forbidden("OPERATOR roles cannot open capture sessions"));
+    }
+    let tokens = &api.cfg.session_tokens;
+    let ttl = i64::try_from(tokens.ttl().as_secs()).unwrap_or(i64::MAX);
+    let claims = oz_domain::instant::SessionClaims::new(
+        auth.user.id,
+        auth.user.company_id,
+        oz_storage::now().floor() as i64,
+        ttl,
+        uuid::Uuid::new_v4(),
+    );
+    let token = tokens.issue(&api.db, &claims).await?;
+    Ok(Json(json!({ "session_token": token, "expire_date": claims.exp })))
 }

@@ -9,8 +9,10 @@ pub mod collections;
 pub mod decisions;
 pub mod error;
 pub mod folders;
+pub mod instant;
 pub mod meta;
 pub mod query;
+pub mod session_token;
 pub mod throttle;
 pub mod webhooks;
 
@@ -32,6 +34,8 @@ pub fn router() -> Router<AppState> {
     r = both(r, "/api/authorize/auth", post(auth::login));
     r = both(r, "/api/authorize/refresh", post(auth::refresh));
     r = both(r, "/api/authorize/logout", post(auth::logout));
+    r = both(r, "/api/authorize/session_token", get(auth::session_token));
+    r = both(r, "/api/instant/folders", post(instant::create));
     r = both(r, "/api/companies", get(accounts::list_companies).post(accounts::create_company));
     r = both(
         r,
@@ -46,7 +50,7 @@ pub fn router() -> Router<AppState> {
     r = both(r, "/api/users", get(accounts::list_users).post(accounts::create_user));
     r = both(r, "/api/users/{id}", get(accounts::get_user).patch(accounts::update_user).delete(accounts::delete_user));
     r = both(r, "/api/users/{id}/sessions", delete(accounts::revoke_sessions));
-    r = both(r, "/api/folders", get(folders::list).post(folders::create));
+    r = both(r, "/api/folders", get(folders::list).post(instant::create_folder));
     r = both(r, "/api/folders/{id}", get(folders::get_one).delete(folders::delete));
     r = both(r, "/api/folders/{id}/media", post(folders::add_media));
     r = both(r, "/api/folders/{id}/analyses", get(analyses::list_of_folder).post(analyses::create));

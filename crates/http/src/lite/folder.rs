@@ -1,50 +1,172 @@
-//! The folder-shaped JSON that API Lite's multipart liveness `detect` answers with (Oz's example
-//! in oz-docs/api-lite-methods.md). Ids are temporary UUIDs; URLs are null; the best shot is inline
-//! as `image_b64`.
+//! The folder answer of a request that stores nothing: API Lite's multipart liveness `detect`
+//! (Oz's example in oz-docs/api-lite-methods.md) and the Instant API's
+//! `POST /api/instant/folders/` (spec §12.2) both decode their media here, run the requested
+//! QUALITY / BIOMETRY checks on the request's own thread budget, and shape Oz's folder JSON: ids
+//! are temporary UUIDs, URLs are null, the best shot is inline as `image_b64`. No row and no file
+//! is written.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use md5::{Digest, Md5};
+use oz_domain::assign::biometry_verdict;
+use oz_domain::decision::{DecisionThresholds, score_from_cosine, wire_score};
 use oz_domain::liveness;
 use oz_domain::status::{self, ResolutionStatus};
+use oz_vision::VisionError;
 use oz_vision::media::{MediaInfo, MediaKind};
-use oz_vision::pipeline::MediaAnalysis;
+use oz_vision::pipeline::{AnalyzeOptions, MediaAnalysis};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::liveness::Payload;
 use super::parts::encode_b64;
+use crate::state::AppState;
 
-/// One requested QUALITY analysis with its effective parameters.
+/// The parameters of a QUALITY (liveness) check.
 #[derive(Debug, Clone)]
-pub struct AnalysisSpec {
+pub struct QualitySpec {
     pub threshold_spoofing: f64,
     pub threshold_liveness: f64,
     pub threshold_replay: f64,
     pub extract_best_shot: bool,
+}
+
+/// What one requested analysis checks.
+#[derive(Debug, Clone)]
+pub enum Check {
+    Quality(QualitySpec),
+    /// Every pair of its media compared; the least similar pair decides.
+    Biometry(DecisionThresholds),
+}
+
+/// One requested analysis with its effective parameters.
+#[derive(Debug, Clone)]
+pub struct AnalysisSpec {
+    pub check: Check,
     pub meta_data: Value,
+    /// Indices of the request's media it takes; `None`: every media.
+    pub sources: Option<Vec<usize>>,
 }
 
 impl AnalysisSpec {
+    /// QUALITY over every media with the default parameters (no best shot, as API Lite).
     #[must_use]
     pub fn quality(threshold_spoofing: f32) -> Self {
         Self {
-            threshold_spoofing: round6(f64::from(threshold_spoofing)),
-            threshold_liveness: 0.5,
-            threshold_replay: 0.5,
-            extract_best_shot: false,
+            check: Check::Quality(QualitySpec {
+                threshold_spoofing: round6(f64::from(threshold_spoofing)),
+                threshold_liveness: 0.5,
+                threshold_replay: 0.5,
+                extract_best_shot: false,
+            }),
             meta_data: json!({}),
+            sources: None,
         }
+    }
+
+    fn takes(&self, i: usize) -> bool {
+        self.sources.as_ref().is_none_or(|s| s.contains(&i))
     }
 }
 
-/// A media of the request, decoded and analysed.
-pub struct LiteMedia {
+/// Where the answer goes: API Lite (null ids besides the folder's and the media's, as in Oz's
+/// example; a media without a face refuses the request) or the Instant API (temporary ids
+/// everywhere, the caller's company and user; a media without a face fails the analyses that
+/// take it, as the full API reports it).
+#[derive(Debug, Clone, Copy)]
+pub enum Flavor {
+    Lite,
+    Instant { company_id: Option<Uuid>, user_id: Option<Uuid> },
+}
+
+/// The folder-level fields of the request.
+#[derive(Debug, Clone)]
+pub struct FolderRequest {
+    pub flavor: Flavor,
+    pub folder_meta: Value,
+    pub resolution_endpoint: Option<String>,
+    pub specs: Vec<AnalysisSpec>,
+}
+
+/// A media part of the request, not decoded yet.
+pub struct MediaInput {
+    /// The temporary `media_id` of the answer.
+    pub id: Uuid,
+    /// The part name (errors name it).
+    pub key: String,
     pub original_name: String,
     pub tags: Vec<String>,
     pub meta_data: Value,
-    pub info: MediaInfo,
-    pub analysis: MediaAnalysis,
+    pub bytes: bytes::Bytes,
+}
+
+/// Why the whole request fails; each route gives it its own error body.
+#[derive(Debug)]
+pub enum FolderError {
+    /// No inference slot (admission): 503.
+    Busy,
+    /// A media that cannot be decoded or analysed (Lite: also one without a face).
+    Media { key: String, error: VisionError },
+    /// The analysis thread failed.
+    Internal(String),
+}
+
+/// A media of the request, decoded and analysed (`None`: no analysis takes it; `Err`: why its
+/// analyses fail).
+struct Analysed {
+    id: Uuid,
+    original_name: String,
+    tags: Vec<String>,
+    meta_data: Value,
+    info: MediaInfo,
+    analysis: Option<Result<MediaAnalysis, String>>,
+}
+
+/// Decodes and analyses the request's media on a blocking thread behind the admission gate, within
+/// one request decode budget (each media's frames are released before the next decode), and
+/// answers Oz's folder JSON with the finished analyses. Stores nothing.
+pub async fn answer(st: &AppState, req: &FolderRequest, media: Vec<MediaInput>) -> Result<Value, FolderError> {
+    let plans: Vec<Option<AnalyzeOptions>> = (0..media.len())
+        .map(|i| {
+            let using: Vec<&AnalysisSpec> = req.specs.iter().filter(|s| s.takes(i)).collect();
+            (!using.is_empty()).then(|| AnalyzeOptions {
+                best_shot: using.iter().any(|s| matches!(&s.check, Check::Quality(q) if q.extract_best_shot)),
+                embedding: using.iter().any(|s| matches!(s.check, Check::Biometry(_))),
+            })
+        })
+        .collect();
+    let refuse_no_face = matches!(req.flavor, Flavor::Lite);
+    let analysed = st
+        .run(move |p| -> Result<Vec<Analysed>, FolderError> {
+            let budget = p.request_budget();
+            media
+                .into_iter()
+                .zip(plans)
+                .map(|(m, plan)| {
+                    let MediaInput { id, key, original_name, tags, meta_data, bytes } = m;
+                    let decoded =
+                        p.decode_in(&bytes, &budget).map_err(|error| FolderError::Media { key: key.clone(), error })?;
+                    drop(bytes);
+                    let analysis = match plan.map(|opts| p.analyze_media(&decoded, opts)) {
+                        None => None,
+                        Some(Ok(a)) => Some(Ok(a)),
+                        Some(Err(VisionError::NoFace)) if !refuse_no_face => {
+                            Some(Err(format!("media {id} ({key:?}): no face found in any sampled frame")))
+                        }
+                        Some(Err(error)) => return Err(FolderError::Media { key, error }),
+                    };
+                    Ok(Analysed { id, original_name, tags, meta_data, info: decoded.info, analysis })
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| {
+            if e.kind == oz_domain::lite::LiteErrorKind::Busy {
+                FolderError::Busy
+            } else {
+                FolderError::Internal(e.message)
+            }
+        })??;
+    Ok(folder_json(req, &analysed))
 }
 
 fn now() -> f64 {
@@ -65,22 +187,32 @@ pub fn media_type(kind: MediaKind) -> &'static str {
     }
 }
 
-fn media_json(folder_id: &str, media_id: &str, m: &LiteMedia, t: f64) -> Value {
+/// Ids and times that differ between the flavors.
+struct Shape<'a> {
+    folder_id: &'a str,
+    company_id: Value,
+    /// Instant: the folder's time; Lite: null.
+    folder_time: Value,
+    t: f64,
+}
+
+fn media_json(f: &Shape<'_>, m: &Analysed) -> Value {
+    let media_id = m.id.to_string();
     let mut v = json!({
-        "folder_id": folder_id,
+        "folder_id": f.folder_id,
         "media_id": media_id,
         "media_type": media_type(m.info.kind),
         "info": oz_engine::render::media_info(&m.info),
         "tags": m.tags,
         "original_name": m.original_name,
         "original_url": null,
-        "company_id": null,
+        "company_id": f.company_id,
         "technical_meta_data": {},
-        "time_created": t,
-        "time_updated": t,
+        "time_created": f.t,
+        "time_updated": f.t,
         "meta_data": m.meta_data,
         "thumb_url": null,
-        "folder_time_created": null,
+        "folder_time_created": f.folder_time,
     });
     if let Some(obj) = v.as_object_mut() {
         match m.info.kind {
@@ -100,10 +232,10 @@ fn media_json(folder_id: &str, media_id: &str, m: &LiteMedia, t: f64) -> Value {
     v
 }
 
-fn best_shot_json(folder_id: &str, media_id: &str, m: &LiteMedia, t: f64) -> Option<Value> {
-    let shot = m.analysis.best_shot.as_ref()?;
+fn best_shot_json(f: &Shape<'_>, m: &Analysed, a: &MediaAnalysis) -> Option<Value> {
+    let shot = a.best_shot.as_ref()?;
     Some(json!({
-        "folder_id": folder_id,
+        "folder_id": f.folder_id,
         "media_id": Uuid::new_v4().to_string(),
         "media_type": "IMAGE_RESULT_ANALYSIS_SINGLE",
         "info": {
@@ -119,14 +251,14 @@ fn best_shot_json(folder_id: &str, media_id: &str, m: &LiteMedia, t: f64) -> Opt
         "tags": [],
         "original_name": "ResultImage.jpg",
         "original_url": null,
-        "company_id": null,
+        "company_id": f.company_id,
         "technical_meta_data": { "frame_index": shot.frame_index, "quality": shot.quality },
-        "time_created": t,
-        "time_updated": t,
+        "time_created": f.t,
+        "time_updated": f.t,
         "meta_data": null,
-        "folder_time_created": null,
+        "folder_time_created": f.folder_time,
         "image_b64": encode_b64(&shot.jpeg),
-        "media_association_id": media_id,
+        "media_association_id": m.id.to_string(),
     }))
 }
 
@@ -134,69 +266,178 @@ fn hex_md5(b: &[u8]) -> String {
     Md5::digest(b).iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// What one analysis found: its verdict or failure, its `results_data` and per-media results.
+struct Outcome {
+    /// `Err`: the analysis failed with Oz error 4 and this message.
+    verdict: Result<ResolutionStatus, String>,
+    results_data: Value,
+    /// (media index, `results_data`, output images) per source media.
+    per_media: Vec<(usize, Value, Vec<Value>)>,
+}
+
+fn failed(msg: String) -> Outcome {
+    Outcome { verdict: Err(msg), results_data: Value::Null, per_media: Vec::new() }
+}
+
+/// The analyses of the sources, or the message of the first source that cannot be analysed.
+fn analyses_of<'a>(media: &'a [Analysed], sources: &[usize]) -> Result<Vec<&'a MediaAnalysis>, String> {
+    sources
+        .iter()
+        .map(|&i| match media.get(i).and_then(|m| m.analysis.as_ref()) {
+            Some(Ok(a)) => Ok(a),
+            Some(Err(msg)) => Err(msg.clone()),
+            None => Err(format!("media {i} was not analysed")),
+        })
+        .collect()
+}
+
+fn quality(f: &Shape<'_>, q: &QualitySpec, media: &[Analysed], sources: &[usize]) -> Outcome {
+    let analyses = match analyses_of(media, sources) {
+        Ok(a) => a,
+        Err(msg) => return failed(msg),
+    };
+    let mut verdicts = Vec::with_capacity(sources.len());
+    let per_media = sources
+        .iter()
+        .zip(analyses)
+        .map(|(&i, a)| {
+            verdicts.push(liveness::verdict(a.confidence_spoofing, q.threshold_spoofing as f32));
+            let outputs =
+                if q.extract_best_shot { best_shot_json(f, &media[i], a).into_iter().collect() } else { vec![] };
+            (i, json!({ "confidence_spoofing": wire_score(a.confidence_spoofing) }), outputs)
+        })
+        .collect();
+    Outcome { verdict: Ok(status::worst(verdicts)), results_data: Value::Null, per_media }
+}
+
+fn biometry(t: &DecisionThresholds, media: &[Analysed], sources: &[usize]) -> Outcome {
+    let analyses = match analyses_of(media, sources) {
+        Ok(a) => a,
+        Err(msg) => return failed(msg),
+    };
+    let mut embeddings = Vec::with_capacity(analyses.len());
+    for (&i, a) in sources.iter().zip(&analyses) {
+        match &a.embedding {
+            Some(e) => embeddings.push(e),
+            None => return failed(format!("media {}: no face found", media[i].id)),
+        }
+    }
+    let n = embeddings.len();
+    let mut scores = Vec::new();
+    let mut each: Vec<Vec<f32>> = vec![Vec::new(); n];
+    for i in 0..n {
+        for j in i + 1..n {
+            let s = score_from_cosine(oz_vision::embed::cosine(embeddings[i], embeddings[j]));
+            scores.push(s);
+            each[i].push(s);
+            each[j].push(s);
+        }
+    }
+    let Some((min, max, verdict)) = biometry_verdict(&scores, t) else {
+        return failed(format!("BIOMETRY needs at least two media with a face, got {n}"));
+    };
+    let per_media = sources
+        .iter()
+        .zip(&each)
+        .map(|(&i, s)| {
+            let lo = s.iter().copied().fold(f32::INFINITY, f32::min);
+            let hi = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            (i, json!({ "min_confidence": wire_score(lo), "max_confidence": wire_score(hi) }), Vec::new())
+        })
+        .collect();
+    Outcome {
+        verdict: Ok(verdict),
+        results_data: json!({ "min_confidence": wire_score(min), "max_confidence": wire_score(max) }),
+        per_media,
+    }
+}
+
 /// Builds the whole folder JSON.
-#[must_use]
-pub fn lite_folder(payload: &Payload, specs: &[AnalysisSpec], media: &[LiteMedia]) -> Value {
+fn folder_json(req: &FolderRequest, media: &[Analysed]) -> Value {
     let t = now();
     let folder_id = Uuid::new_v4().to_string();
-    let ids: Vec<String> = media.iter().map(|_| Uuid::new_v4().to_string()).collect();
-    let media_values: Vec<Value> = media.iter().zip(&ids).map(|(m, id)| media_json(&folder_id, id, m, t)).collect();
+    let (instant, company_id, user_id) = match req.flavor {
+        Flavor::Lite => (false, None, None),
+        Flavor::Instant { company_id, user_id } => (true, company_id, user_id),
+    };
+    let id_or_null = |id: Option<Uuid>| id.map_or(Value::Null, |u| json!(u.to_string()));
+    let frame = Shape {
+        folder_id: &folder_id,
+        company_id: id_or_null(company_id),
+        folder_time: if instant { json!(t) } else { Value::Null },
+        t,
+    };
+    let temporary = |on: bool| if on { json!(Uuid::new_v4().to_string()) } else { Value::Null };
+    let group_id = temporary(instant);
+    let media_values: Vec<Value> = media.iter().map(|m| media_json(&frame, m)).collect();
 
     let mut verdicts = Vec::new();
-    let analyses: Vec<Value> = specs
+    let analyses: Vec<Value> = req
+        .specs
         .iter()
         .map(|spec| {
-            let mut per_media = Vec::new();
-            let results: Vec<Value> = media
-                .iter()
-                .zip(&ids)
-                .map(|(m, id)| {
-                    per_media.push(liveness::verdict(m.analysis.confidence_spoofing, spec.threshold_spoofing as f32));
-                    let output_images: Vec<Value> = if spec.extract_best_shot {
-                        best_shot_json(&folder_id, id, m, t).into_iter().collect()
-                    } else {
-                        Vec::new()
-                    };
+            let sources: Vec<usize> = spec.sources.clone().unwrap_or_else(|| (0..media.len()).collect());
+            let (kind, confs, outcome) = match &spec.check {
+                Check::Quality(q) => (
+                    "QUALITY",
                     json!({
-                        "company_id": null,
+                        "threshold_replay": q.threshold_replay,
+                        "extract_best_shot": q.extract_best_shot,
+                        "threshold_liveness": q.threshold_liveness,
+                        "threshold_spoofing": q.threshold_spoofing,
+                    }),
+                    quality(&frame, q, media, &sources),
+                ),
+                Check::Biometry(th) => (
+                    "BIOMETRY",
+                    json!({ "threshold_approve": th.approve, "threshold_decline": th.decline }),
+                    biometry(th, media, &sources),
+                ),
+            };
+            let analysis_id = temporary(instant);
+            let results: Vec<Value> = outcome
+                .per_media
+                .into_iter()
+                .map(|(i, data, outputs)| {
+                    let id = media[i].id.to_string();
+                    json!({
+                        "company_id": frame.company_id,
                         "media_association_id": id,
-                        "analysis_id": null,
-                        "results_data": {
-                            "confidence_spoofing": oz_domain::decision::wire_score(m.analysis.confidence_spoofing),
-                        },
+                        "analysis_id": analysis_id,
+                        "results_data": data,
                         "source_media_id": id,
-                        "output_images": output_images,
+                        "output_images": outputs,
                         "collection_persons": [],
-                        "folder_time_created": null,
+                        "folder_time_created": frame.folder_time,
                     })
                 })
                 .collect();
-            let resolution = status::worst(per_media);
+            let (state, resolution, error_code, error_message) = match outcome.verdict {
+                Ok(v) => ("FINISHED", v, Value::Null, Value::Null),
+                Err(msg) => {
+                    ("FAILED", ResolutionStatus::Failed, json!(oz_engine::runner::ERR_INVALID_VALUE), json!(msg))
+                }
+            };
             verdicts.push(resolution);
             json!({
-                "analyse_id": null,
-                "analysis_id": null,
+                "analyse_id": analysis_id,
+                "analysis_id": analysis_id,
                 "folder_id": folder_id,
-                "folder_time_created": null,
-                "type": "QUALITY",
-                "state": "FINISHED",
-                "company_id": null,
-                "group_id": null,
-                "results_data": null,
-                "confs": {
-                    "threshold_replay": spec.threshold_replay,
-                    "extract_best_shot": spec.extract_best_shot,
-                    "threshold_liveness": spec.threshold_liveness,
-                    "threshold_spoofing": spec.threshold_spoofing,
-                },
-                "error_message": null,
-                "error_code": null,
+                "folder_time_created": frame.folder_time,
+                "type": kind,
+                "state": state,
+                "company_id": frame.company_id,
+                "group_id": group_id,
+                "results_data": outcome.results_data,
+                "confs": confs,
+                "error_message": error_message,
+                "error_code": error_code,
                 "resolution_operator": null,
                 "technical_meta_data": {},
                 "time_created": t,
                 "time_updated": now(),
                 "meta_data": spec.meta_data,
-                "source_media": media_values,
+                "source_media": sources.iter().filter_map(|&i| media_values.get(i)).collect::<Vec<_>>(),
                 "results_media": results,
                 "resolution_status": resolution.as_str(),
                 "resolution": resolution.as_str(),
@@ -204,13 +445,12 @@ pub fn lite_folder(payload: &Payload, specs: &[AnalysisSpec], media: &[LiteMedia
         })
         .collect();
     let (folder_status, system) = status::folder_status(&verdicts);
-    let system = if system == ResolutionStatus::Initial { ResolutionStatus::Success } else { system };
     json!({
-        "company_id": null,
+        "company_id": frame.company_id,
         "time_created": t,
         "folder_id": folder_id,
-        "user_id": null,
-        "resolution_endpoint": payload.resolution_endpoint,
+        "user_id": id_or_null(user_id),
+        "resolution_endpoint": req.resolution_endpoint,
         "resolution_status": folder_status.as_str(),
         "resolution_comment": "[]",
         "system_resolution": system.as_str(),
@@ -220,7 +460,7 @@ pub fn lite_folder(payload: &Payload, specs: &[AnalysisSpec], media: &[LiteMedia
         "operator_comment": null,
         "operator_status": null,
         "is_cleared": null,
-        "meta_data": payload.folder_meta.clone().unwrap_or_else(|| json!({})),
+        "meta_data": req.folder_meta,
         "technical_meta_data": {},
         "time_updated": now(),
         "media": media_values,

@@ -10,12 +10,12 @@ use axum::response::{IntoResponse, Response};
 use oz_domain::caps;
 use oz_domain::lite::{LiteErrorKind, Processor};
 use oz_domain::liveness;
-use oz_vision::media::MediaInfo;
-use oz_vision::pipeline::{AnalyzeOptions, MediaAnalysis};
+use oz_vision::pipeline::AnalyzeOptions;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use uuid::Uuid;
 
-use super::folder::{self, AnalysisSpec, LiteMedia};
+use super::folder::{self, AnalysisSpec, Check, Flavor, FolderError, FolderRequest, MediaInput};
 use super::parts;
 use crate::error::LiteError;
 use crate::state::AppState;
@@ -53,14 +53,6 @@ pub struct AnalysisParams {
     pub threshold_liveness: Option<f64>,
     pub threshold_replay: Option<f64>,
     pub extract_best_shot: Option<bool>,
-}
-
-/// One media part, decoded and analysed (its frames are dropped once analysed).
-struct Analysed {
-    key: String,
-    filename: Option<String>,
-    info: MediaInfo,
-    analysis: MediaAnalysis,
 }
 
 fn bad_part(msg: impl Into<String>) -> LiteError {
@@ -137,37 +129,29 @@ pub async fn detect(State(st): State<AppState>, req: Request) -> Result<Response
     if inputs.is_empty() {
         return Err(LiteError::new(LiteErrorKind::BadTemplateOrSample, "no media part in the request").on(P));
     }
-    let best_shot = specs.iter().any(|s| s.extract_best_shot);
-    let analysed = st
-        .run(move |p| -> Result<Vec<Analysed>, LiteError> {
-            // One budget for the request; each media's frames are released before the next decode.
-            let budget = p.request_budget();
-            inputs
-                .into_iter()
-                .map(|(key, filename, bytes)| {
-                    let media = p.decode_in(&bytes, &budget).map_err(|e| LiteError::from_vision(&e, &key).on(P))?;
-                    drop(bytes);
-                    let a = p
-                        .analyze_media(&media, AnalyzeOptions { best_shot, embedding: false })
-                        .map_err(|e| LiteError::from_vision(&e, &key).on(P))?;
-                    Ok(Analysed { key, filename, info: media.info, analysis: a })
-                })
-                .collect()
-        })
-        .await
-        .map_err(|e| e.on(P))??;
-
-    let media: Vec<LiteMedia> = analysed
+    let media: Vec<MediaInput> = inputs
         .into_iter()
-        .map(|a| LiteMedia {
-            tags: payload.media_tags.as_ref().and_then(|t| t.get(&a.key)).cloned().unwrap_or_default(),
-            meta_data: payload.media_meta.as_ref().and_then(|m| m.get(&a.key)).cloned().unwrap_or_else(|| json!({})),
-            original_name: a.filename.unwrap_or(a.key),
-            info: a.info,
-            analysis: a.analysis,
+        .map(|(key, filename, bytes)| MediaInput {
+            id: Uuid::new_v4(),
+            tags: payload.media_tags.as_ref().and_then(|t| t.get(&key)).cloned().unwrap_or_default(),
+            meta_data: payload.media_meta.as_ref().and_then(|m| m.get(&key)).cloned().unwrap_or_else(|| json!({})),
+            original_name: filename.unwrap_or_else(|| key.clone()),
+            key,
+            bytes,
         })
         .collect();
-    Ok(Json(folder::lite_folder(&payload, &specs, &media)).into_response())
+    let req = FolderRequest {
+        flavor: Flavor::Lite,
+        folder_meta: payload.folder_meta.clone().unwrap_or_else(|| json!({})),
+        resolution_endpoint: payload.resolution_endpoint.clone(),
+        specs,
+    };
+    let answer = folder::answer(&st, &req, media).await.map_err(|e| match e {
+        FolderError::Busy => LiteError::busy().on(P),
+        FolderError::Media { key, error } => LiteError::from_vision(&error, &key).on(P),
+        FolderError::Internal(m) => LiteError::internal(m).on(P),
+    })?;
+    Ok(Json(answer).into_response())
 }
 
 /// Every list and object of the payload within the caps of [`caps`].
@@ -215,19 +199,21 @@ pub fn analysis_specs(payload: &Payload, default_threshold: f32) -> Result<Vec<A
             }
             let params = r.params.as_ref();
             let mut spec = AnalysisSpec::quality(default_threshold);
-            for (name, v, slot) in [
-                ("threshold_spoofing", params.and_then(|p| p.threshold_spoofing), &mut spec.threshold_spoofing),
-                ("threshold_liveness", params.and_then(|p| p.threshold_liveness), &mut spec.threshold_liveness),
-                ("threshold_replay", params.and_then(|p| p.threshold_replay), &mut spec.threshold_replay),
-            ] {
-                if let Some(v) = v {
-                    if !liveness::valid_threshold(v) {
-                        return Err(bad_part(format!("{name} must be a number in [0, 1], got {v}")));
+            if let Check::Quality(q) = &mut spec.check {
+                for (name, v, slot) in [
+                    ("threshold_spoofing", params.and_then(|p| p.threshold_spoofing), &mut q.threshold_spoofing),
+                    ("threshold_liveness", params.and_then(|p| p.threshold_liveness), &mut q.threshold_liveness),
+                    ("threshold_replay", params.and_then(|p| p.threshold_replay), &mut q.threshold_replay),
+                ] {
+                    if let Some(v) = v {
+                        if !liveness::valid_threshold(v) {
+                            return Err(bad_part(format!("{name} must be a number in [0, 1], got {v}")));
+                        }
+                        *slot = v;
                     }
-                    *slot = v;
                 }
+                q.extract_best_shot = params.and_then(|p| p.extract_best_shot).unwrap_or(false);
             }
-            spec.extract_best_shot = params.and_then(|p| p.extract_best_shot).unwrap_or(false);
             spec.meta_data = r.meta_data.clone().unwrap_or_else(|| json!({}));
             Ok(spec)
         })

@@ -2,7 +2,7 @@
 //! with `Content-Transfer-Encoding: base64` in and out.
 
 mod biometry;
-mod folder;
+pub(crate) mod folder;
 /// Public for the fuzz targets (`Payload`, `analysis_specs`).
 pub mod liveness;
 /// Public for the fuzz targets (`decode_b64`, `read_multipart`).

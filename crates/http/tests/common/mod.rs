@@ -130,6 +130,10 @@ pub struct Options {
     pub sweep_grace: Duration,
     /// `OZ_BIOMETRY_APPROVE` / `OZ_BIOMETRY_DECLINE`.
     pub thresholds: oz_domain::decision::DecisionThresholds,
+    /// `OZ_INSTANT_AUTH`.
+    pub instant_auth: oz_http::InstantAuth,
+    /// `OZ_SESSION_TOKEN_TTL`.
+    pub session_token_ttl: Duration,
 }
 
 impl Default for Options {
@@ -144,6 +148,8 @@ impl Default for Options {
             admission: AdmissionConfig::default(),
             sweep_grace: Duration::from_secs(3600),
             thresholds: oz_domain::decision::DecisionThresholds::DEFAULT,
+            instant_auth: oz_http::InstantAuth::Token,
+            session_token_ttl: Duration::from_secs(600),
         }
     }
 }
@@ -216,6 +222,8 @@ async fn start_with(kind: Kind, opts: Options, shared: Option<(String, PathBuf)>
             attachment_max_count: opts.attachment_max_count,
             attachment_max_size: opts.attachment_max_size,
             urls: Urls { base: base.clone(), links: Some(links()) },
+            instant_auth: opts.instant_auth,
+            session_tokens: oz_http::api::session_token::SessionTokens::new(opts.session_token_ttl),
             ..ApiConfig::default()
         },
         dummy_hash: oz_http::api::auth::hash_password("dummy-password".into()).await.expect("hash"),

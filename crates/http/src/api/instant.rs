@@ -1,0 +1,295 @@
+//! The Instant API (spec §12.2): `POST /api/instant/folders/` takes the multipart body of a single
+//! request (media parts + `payload` with `media:tags`, `media:meta_data`, `folder:meta_data`,
+//! `analyses`) and answers the folder with its analyses finished, storing nothing: no row, no
+//! file, ids temporary, URLs null, best shots inline as `image_b64`. It shares the folder answer
+//! of API Lite's multipart liveness (`crate::lite::folder`), extended with BIOMETRY between the
+//! request's media.
+//!
+//! Who may call it: `OZ_INSTANT_AUTH=token` (default) any non-OPERATOR user's access token, or a
+//! session token of `GET /api/authorize/session_token` in the same header; `none`: anyone.
+//!
+//! OzCapsula containers (`Content-Type: application/octet-stream`, here and on
+//! `POST /api/folders/`) are Oz's proprietary encrypted format: answered with Oz error 13 (no
+//! container) or 14 (cannot be unpacked).
+
+use crate::wire::Json;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use oz_domain::access::AnalysisKind;
+use oz_domain::assign::{self, MediaClass, MediaFacts};
+use oz_domain::caps;
+use oz_domain::instant::instant_kind;
+use oz_engine::runner::RunnerConfig;
+use oz_storage::{StoreError, User};
+use oz_vision::VisionError;
+use oz_vision::media::MediaKind;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::auth::{self, Auth};
+use super::error::{ApiError, ApiResult};
+use super::folders::{self, UploadBody};
+use super::session_token;
+use crate::lite::folder::{self, AnalysisSpec, Check, Flavor, FolderError, FolderRequest, MediaInput, QualitySpec};
+use crate::state::{AppState, FullApi, InstantAuth};
+
+/// `POST /api/instant/folders/`.
+pub async fn create(State(st): State<AppState>, req: Request) -> ApiResult<Response> {
+    let api = st.api()?.clone();
+    let (mut parts, body) = req.into_parts();
+    let caller = caller(&st, &api, &mut parts).await?;
+    let req = Request::from_parts(parts, body);
+    if is_container(req.headers()) {
+        return Err(capsula(req).await);
+    }
+    let upload = folders::read_upload(&api, st.lite.max_json_bytes, req).await?;
+    let (request, media) = plan(&api, caller.as_ref(), upload)?;
+    let answer = folder::answer(&st, &request, media).await.map_err(folder_error)?;
+    Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// `POST /api/folders/`: an OzCapsula container answers error 13/14 (after the token check, as
+/// any upload); any other body is the multipart upload of [`folders::create`].
+pub async fn create_folder(State(st): State<AppState>, req: Request) -> ApiResult<Response> {
+    let (mut parts, body) = req.into_parts();
+    let auth = Auth::from_request_parts(&mut parts, &st).await?;
+    let req = Request::from_parts(parts, body);
+    if is_container(req.headers()) {
+        if !auth.principal.can_write_data() {
+            return Err(ApiError::forbidden("this role cannot create folders"));
+        }
+        return Err(capsula(req).await);
+    }
+    folders::create(State(st), auth, req).await
+}
+
+/// The caller under `OZ_INSTANT_AUTH`: `None` when no authentication is asked for; else the user
+/// of the access token or of the session token in `X-Forensic-Access-Token`, who must not be an
+/// OPERATOR.
+async fn caller(st: &AppState, api: &FullApi, parts: &mut Parts) -> ApiResult<Option<User>> {
+    if api.cfg.instant_auth == InstantAuth::None {
+        return Ok(None);
+    }
+    let user = match auth::token_of(parts) {
+        Some(t) if session_token::is_session_token(&t) => session_user(api, &t).await?,
+        _ => Auth::from_request_parts(parts, st).await?.user,
+    };
+    if !user.principal().can_write_data() {
+        return Err(ApiError::forbidden("this role cannot run analyses"));
+    }
+    Ok(Some(user))
+}
+
+/// The user a valid session token names, as the user is now: still there, still in the company the
+/// token names.
+async fn session_user(api: &FullApi, token: &str) -> ApiResult<User> {
+    let now = oz_storage::now().floor() as i64;
+    let claims = api.cfg.session_tokens.verify(&api.db, token, now).await?;
+    let user = match api.db.user(claims.sub).await {
+        Ok(u) => u,
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::auth_invalid("the user of this session token no longer exists"));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if user.company_id != claims.company_id {
+        return Err(ApiError::auth_invalid("the user of this session token has changed company"));
+    }
+    Ok(user)
+}
+
+/// True for an OzCapsula body (`application/octet-stream`).
+fn is_container(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/octet-stream"))
+}
+
+/// The answer to an OzCapsula container: error 13 when the body is empty, else 14. Only the first
+/// non-empty chunk is read.
+async fn capsula(req: Request) -> ApiError {
+    let mut body = req.into_body().into_data_stream();
+    let mut received = false;
+    while let Some(chunk) = body.next().await {
+        match chunk {
+            Ok(c) if c.is_empty() => {}
+            _ => {
+                received = true;
+                break;
+            }
+        }
+    }
+    if received {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            14,
+            "the OzCapsula container cannot be unpacked: its format is proprietary to Oz Forensics and this \
+             server does not read it; send the media and payload as multipart/form-data",
+        )
+    } else {
+        ApiError::new(StatusCode::BAD_REQUEST, 13, "the OzCapsula container was not received: the body is empty")
+    }
+}
+
+/// The checked request: folder fields, analyses with their media, and the media parts.
+fn plan(api: &FullApi, caller: Option<&User>, upload: UploadBody) -> ApiResult<(FolderRequest, Vec<MediaInput>)> {
+    let UploadBody { files, payload } = upload;
+    if files.is_empty() {
+        return Err(ApiError::structure("no media part in the request"));
+    }
+    let meta = payload.get("folder:meta_data").cloned().unwrap_or_else(|| json!({}));
+    if !meta.is_object() {
+        return Err(ApiError::value("folder:meta_data must be an object"));
+    }
+    caps::meta_data("folder:meta_data", &meta)?;
+    // Checked as the full API checks it, and echoed: nothing is stored, so no webhook is sent.
+    let hook = folders::endpoint(&payload)?;
+    let mut facts = Vec::with_capacity(files.len());
+    for f in &files {
+        let class = match oz_vision::media::sniff(&f.bytes) {
+            Some(MediaKind::Image) => MediaClass::Image,
+            Some(MediaKind::Video) => MediaClass::Video,
+            Some(MediaKind::ShotSet) => MediaClass::ShotSet,
+            None => return Err(unusable(&f.key, &VisionError::UnsupportedFormat)),
+        };
+        facts.push(MediaFacts { id: Uuid::new_v4(), class, tags: f.tags.clone() });
+    }
+    let reqs = match payload.get("analyses") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) => a.clone(),
+        Some(_) => return Err(ApiError::structure("analyses must be a list")),
+    };
+    caps::count("analyses", reqs.len(), caps::MAX_ANALYSES)?;
+    let keys: Vec<&str> = files.iter().map(|f| f.key.as_str()).collect();
+    let specs =
+        reqs.iter().map(|r| spec(&api.engine.cfg.runner, caller, r, &keys, &facts)).collect::<ApiResult<Vec<_>>>()?;
+    let media = files
+        .into_iter()
+        .zip(&facts)
+        .map(|(u, f)| MediaInput {
+            id: f.id,
+            key: u.key,
+            original_name: u.original_name,
+            tags: u.tags,
+            meta_data: u.meta_data,
+            bytes: u.bytes.into(),
+        })
+        .collect();
+    let flavor = Flavor::Instant { company_id: caller.and_then(|u| u.company_id), user_id: caller.map(|u| u.id) };
+    Ok((FolderRequest { flavor, folder_meta: meta, resolution_endpoint: hook, specs }, media))
+}
+
+/// One requested analysis, checked: its type (QUALITY, BIOMETRY), the caller's right to start it,
+/// its media (by the rules of spec §7.4, or `source_media` naming media parts) and parameters.
+fn spec(
+    cfg: &RunnerConfig,
+    caller: Option<&User>,
+    r: &Value,
+    keys: &[&str],
+    facts: &[MediaFacts],
+) -> ApiResult<AnalysisSpec> {
+    let kind_s =
+        r.get("type").and_then(Value::as_str).ok_or_else(|| ApiError::structure("every analysis needs a type"))?;
+    let kind =
+        AnalysisKind::parse(kind_s).ok_or_else(|| ApiError::value(format!("unknown analysis type {kind_s:?}")))?;
+    let kind = instant_kind(kind).map_err(|e| {
+        let status = if e.error_code() == 2 { StatusCode::NOT_IMPLEMENTED } else { StatusCode::BAD_REQUEST };
+        ApiError::new(status, e.error_code(), e.to_string())
+    })?;
+    if let Some(u) = caller
+        && !u.principal().can_start(kind)
+    {
+        return Err(ApiError::forbidden(format!("this user may not start {} analyses", kind.as_str())));
+    }
+    let params = r.get("params").cloned().unwrap_or_else(|| json!({}));
+    if !params.is_object() {
+        return Err(ApiError::value("params must be an object"));
+    }
+    // Ids are made by this request, so `source_media` names media parts (as the old iOS SDK, it may
+    // sit inside params).
+    let named = match r.get("source_media").filter(|v| !v.is_null()) {
+        Some(v) => Some(v),
+        None => params.get("source_media").filter(|v| !v.is_null()),
+    };
+    let explicit = named
+        .map(|v| {
+            let names =
+                v.as_array().ok_or_else(|| ApiError::value("source_media must be a list of media part names"))?;
+            let ids = names
+                .iter()
+                .map(|n| {
+                    let n =
+                        n.as_str().ok_or_else(|| ApiError::value("source_media must be a list of media part names"))?;
+                    keys.iter().position(|k| *k == n).map(|i| facts[i].id).ok_or_else(|| {
+                        ApiError::value(format!("source_media {n:?} names no media part of this request"))
+                    })
+                })
+                .collect::<ApiResult<Vec<_>>>()?;
+            Ok::<_, ApiError>(caps::source_media(&ids)?)
+        })
+        .transpose()?;
+    let inputs = assign::inputs(kind, facts, explicit.as_deref()).map_err(|e| ApiError::value(e.to_string()))?;
+    let sources = inputs.iter().filter_map(|id| facts.iter().position(|f| f.id == *id)).collect();
+    let check = match kind {
+        AnalysisKind::Quality => Check::Quality(quality(&params, cfg)?),
+        _ => Check::Biometry(cfg.thresholds),
+    };
+    let meta = r.get("meta_data").cloned().unwrap_or_else(|| json!({}));
+    if !meta.is_object() {
+        return Err(ApiError::value("meta_data must be an object"));
+    }
+    caps::meta_data("meta_data", &meta)?;
+    Ok(AnalysisSpec { check, meta_data: meta, sources: Some(sources) })
+}
+
+/// QUALITY parameters as the full API takes them (`extract_best_shot` defaults to true, as Oz 6).
+fn quality(params: &Value, cfg: &RunnerConfig) -> ApiResult<QualitySpec> {
+    let threshold = |k: &str, default: f64| match params.get(k) {
+        None => Ok(default),
+        Some(v) => v
+            .as_f64()
+            .filter(|t| oz_domain::liveness::valid_threshold(*t))
+            .ok_or_else(|| ApiError::value(format!("{k} must be a number in [0, 1]"))),
+    };
+    let extract_best_shot = match params.get("extract_best_shot") {
+        None => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(ApiError::value("extract_best_shot must be a boolean")),
+    };
+    Ok(QualitySpec {
+        threshold_spoofing: threshold("threshold_spoofing", (f64::from(cfg.threshold_spoofing) * 1e6).round() / 1e6)?,
+        threshold_liveness: threshold("threshold_liveness", 0.5)?,
+        threshold_replay: threshold("threshold_replay", 0.5)?,
+        extract_best_shot,
+    })
+}
+
+/// 400 error 4 naming a media part that cannot be used (413 for a file over the size limit).
+fn unusable(key: &str, e: &VisionError) -> ApiError {
+    let err = ApiError::value(format!("media {key:?} cannot be used: {e}")).with_details(json!({ "key": key }));
+    if matches!(e, VisionError::FileTooLarge { .. }) {
+        ApiError { status: StatusCode::PAYLOAD_TOO_LARGE, ..err }
+    } else {
+        err
+    }
+}
+
+fn folder_error(e: FolderError) -> ApiError {
+    match e {
+        FolderError::Busy | FolderError::Media { error: VisionError::Busy, .. } => ApiError::busy(),
+        FolderError::Media { key, error } if error.is_internal() => {
+            tracing::error!(key, %error, "instant analysis failed");
+            ApiError::unknown("Unknown server side error occurred")
+        }
+        FolderError::Media { key, error } => unusable(&key, &error),
+        FolderError::Internal(m) => {
+            tracing::error!(message = %m, "instant analysis failed");
+            ApiError::unknown("Unknown server side error occurred")
+        }
+    }
+}
