@@ -495,6 +495,10 @@ fn authenticated_routes() -> Vec<(reqwest::Method, String)> {
         (M::GET, format!("/api/companies/{id}/webhook_secret")),
         (M::POST, format!("/api/companies/{id}/webhook_secret")),
         (M::DELETE, format!("/api/companies/{id}/webhook_secret")),
+        (M::GET, "/api/config".into()),
+        (M::GET, "/api/statistics".into()),
+        (M::GET, "/api/analyses".into()),
+        (M::GET, "/api/media".into()),
     ];
     for kind in ["users", "folders", "media", "analyses"] {
         for m in [M::GET, M::POST, M::PATCH, M::DELETE] {

@@ -8,13 +8,15 @@
 //! [`accounts`] (companies, users, sessions), [`folders`] (folders, media), [`analyses`]
 //! (analyses and their jobs), [`collections`] (blacklist collections, persons, their photos and
 //! templates, and the change log every process's 1:N index follows), [`webhooks`] (deliveries); [`lifecycle`] deletes tenants and serves
-//! the file sweeper and the retention purges.
+//! the file sweeper and the retention purges; [`lists`] lists analyses and media across folders and
+//! counts the statistics.
 
 pub mod accounts;
 pub mod analyses;
 pub mod collections;
 pub mod folders;
 pub mod lifecycle;
+pub mod lists;
 pub mod model;
 pub mod webhooks;
 
