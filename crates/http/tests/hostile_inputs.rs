@@ -497,8 +497,27 @@ fn authenticated_routes() -> Vec<(reqwest::Method, String)> {
         (M::GET, format!("/api/companies/{id}/webhook_secret")),
         (M::POST, format!("/api/companies/{id}/webhook_secret")),
         (M::DELETE, format!("/api/companies/{id}/webhook_secret")),
+        (M::GET, "/api/config".into()),
+        (M::GET, "/api/statistics".into()),
+        (M::GET, "/api/analyses".into()),
+        (M::GET, "/api/media".into()),
+        (M::GET, format!("/api/analyses/{id}/resolution")),
+        (M::POST, format!("/api/analyses/{id}/resolution")),
+        (M::GET, "/api/resolutions".into()),
+        (M::GET, "/api/collections".into()),
+        (M::POST, "/api/collections".into()),
+        (M::GET, format!("/api/collections/{id}")),
+        (M::DELETE, format!("/api/collections/{id}")),
+        (M::GET, format!("/api/collections/{id}/persons")),
+        (M::POST, format!("/api/collections/{id}/persons")),
+        (M::GET, format!("/api/collections/{id}/persons/{{person_id}}")),
+        (M::DELETE, format!("/api/collections/{id}/persons/{{person_id}}")),
+        (M::GET, format!("/api/collections/{id}/persons/{{person_id}}/images")),
+        (M::POST, format!("/api/collections/{id}/persons/{{person_id}}/images")),
+        (M::GET, format!("/api/collections/{id}/persons/{{person_id}}/images/{{image_id}}")),
+        (M::DELETE, format!("/api/collections/{id}/persons/{{person_id}}/images/{{image_id}}")),
     ];
-    for kind in ["users", "folders", "media", "analyses"] {
+    for kind in ["users", "folders", "media", "analyses", "collections"] {
         for m in [M::GET, M::POST, M::PATCH, M::DELETE] {
             v.push((m, format!("/api/{kind}/{id}/meta_data")));
         }

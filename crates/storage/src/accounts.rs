@@ -56,9 +56,41 @@ pub(crate) fn scope_sql(scope: &Scope, user_col: &str, company_col: &str, n: usi
 
 /// A `like ... escape '\'` pattern matching `s` anywhere, case-insensitively (with `lower()`):
 /// `%`, `_` and `\` in the search are literal. SQLite has no default escape character.
-fn like_pattern(s: &str) -> String {
+pub(crate) fn like_pattern(s: &str) -> String {
     let s = s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     format!("%{s}%")
+}
+
+/// The WHERE clause of the company list and its bound values (`$1`...).
+fn companies_where(scope: &Scope, search: Option<&str>) -> (String, Vec<String>) {
+    let (w, arg) = scope_sql(scope, "id", "id", 1);
+    let mut binds: Vec<String> = arg.into_iter().collect();
+    let mut sql = w;
+    if let Some(s) = search {
+        binds.push(like_pattern(s));
+        sql.push_str(&format!(" and lower(name) like ${} escape '\\'", binds.len()));
+    }
+    (sql, binds)
+}
+
+/// The WHERE clause of the user list and its bound values (`$1`...).
+fn users_where(scope: &Scope, company_id: Option<Uuid>, search: Option<&str>) -> (String, Vec<String>) {
+    let (w, arg) = scope_sql(scope, "id", "company_id", 1);
+    let mut binds: Vec<String> = arg.into_iter().collect();
+    let mut sql = w;
+    if let Some(c) = company_id {
+        binds.push(c.to_string());
+        sql.push_str(&format!(" and company_id = ${}", binds.len()));
+    }
+    if let Some(s) = search {
+        binds.push(like_pattern(s));
+        let n = binds.len();
+        sql.push_str(&format!(
+            " and (lower(email) like ${n} escape '\\' or lower(coalesce(first_name, '')) like ${n} escape '\\' \
+             or lower(coalesce(last_name, '')) like ${n} escape '\\')"
+        ));
+    }
+    (sql, binds)
 }
 
 impl Db {
@@ -95,23 +127,26 @@ impl Db {
         offset: i64,
         limit: i64,
     ) -> Result<Vec<Company>> {
-        let (w, arg) = scope_sql(scope, "id", "id", 1);
-        let n = if arg.is_some() { 2 } else { 1 };
-        let sql = format!(
-            "select * from companies where {w} and ({search} ) order by time_created, id limit ${l} offset ${o}",
-            search = if search.is_some() { format!("lower(name) like ${n} escape '\\'") } else { "1 = 1".into() },
-            l = n + usize::from(search.is_some()),
-            o = n + 1 + usize::from(search.is_some()),
-        );
-        let mut q = dynq(sql.clone());
-        if let Some(a) = arg {
-            q = q.bind(a);
-        }
-        if let Some(s) = search {
-            q = q.bind(like_pattern(s));
+        let (w, binds) = companies_where(scope, search);
+        let n = binds.len();
+        let sql =
+            format!("select * from companies where {w} order by time_created, id limit ${} offset ${}", n + 1, n + 2);
+        let mut q = dynq(sql);
+        for b in binds {
+            q = q.bind(b);
         }
         let rows = q.bind(limit).bind(offset).fetch_all(&self.pool).await?;
         rows.iter().map(Company::from_row).collect()
+    }
+
+    /// How many companies [`Db::companies`] finds, paging aside.
+    pub async fn companies_total(&self, scope: &Scope, search: Option<&str>) -> Result<i64> {
+        let (w, binds) = companies_where(scope, search);
+        let mut q = dynq(format!("select count(*) as n from companies where {w}"));
+        for b in binds {
+            q = q.bind(b);
+        }
+        crate::model::i(&q.fetch_one(&self.pool).await?, "n")
     }
 
     pub async fn update_company(&self, id: Uuid, name: Option<&str>, meta_data: Option<&Value>) -> Result<()> {
@@ -200,33 +235,25 @@ impl Db {
         offset: i64,
         limit: i64,
     ) -> Result<Vec<User>> {
-        let (w, arg) = scope_sql(scope, "id", "company_id", 1);
-        let mut n = if arg.is_some() { 2 } else { 1 };
-        let mut sql = format!("select * from users where {w}");
-        if company_id.is_some() {
-            sql.push_str(&format!(" and company_id = ${n}"));
-            n += 1;
-        }
-        if search.is_some() {
-            sql.push_str(&format!(
-                " and (lower(email) like ${n} escape '\\' or lower(coalesce(first_name, '')) like ${n} escape '\\' \
-                 or lower(coalesce(last_name, '')) like ${n} escape '\\')"
-            ));
-            n += 1;
-        }
-        sql.push_str(&format!(" order by time_created, id limit ${n} offset ${}", n + 1));
-        let mut q = dynq(sql.clone());
-        if let Some(a) = arg {
-            q = q.bind(a);
-        }
-        if let Some(c) = company_id {
-            q = q.bind(c.to_string());
-        }
-        if let Some(s) = search {
-            q = q.bind(like_pattern(s));
+        let (w, binds) = users_where(scope, company_id, search);
+        let n = binds.len();
+        let sql = format!("select * from users where {w} order by time_created, id limit ${} offset ${}", n + 1, n + 2);
+        let mut q = dynq(sql);
+        for b in binds {
+            q = q.bind(b);
         }
         let rows = q.bind(limit).bind(offset).fetch_all(&self.pool).await?;
         rows.iter().map(User::from_row).collect()
+    }
+
+    /// How many users [`Db::users`] finds, paging aside.
+    pub async fn users_total(&self, scope: &Scope, company_id: Option<Uuid>, search: Option<&str>) -> Result<i64> {
+        let (w, binds) = users_where(scope, company_id, search);
+        let mut q = dynq(format!("select count(*) as n from users where {w}"));
+        for b in binds {
+            q = q.bind(b);
+        }
+        crate::model::i(&q.fetch_one(&self.pool).await?, "n")
     }
 
     pub async fn update_user(&self, id: Uuid, p: &UserPatch) -> Result<User> {

@@ -52,6 +52,19 @@ pub struct FolderFilter {
     pub time_updated_max: Option<f64>,
     /// Matches folder `resolution_status` or `system_resolution`.
     pub statuses: Vec<String>,
+    /// More owners (any of them; ANDed with `user_id` / `company_id`).
+    pub user_ids: Vec<Uuid>,
+    pub company_ids: Vec<Uuid>,
+    /// `.exclude` filters: folders with any of these values are left out (a folder without an
+    /// owner or company is not excluded by an owner or company).
+    pub folder_ids_exclude: Vec<Uuid>,
+    pub user_ids_exclude: Vec<Uuid>,
+    pub company_ids_exclude: Vec<Uuid>,
+    /// Leaves out folders whose `resolution_status` or `system_resolution` is one of these.
+    pub statuses_exclude: Vec<String>,
+    /// Case-insensitive part of the folder id, of its `meta_data` (as JSON text) or of the email
+    /// of the user who created it.
+    pub search_text: Option<String>,
     pub sort_by_updated: bool,
     pub descending: bool,
     pub offset: i64,
@@ -72,6 +85,13 @@ impl FolderFilter {
             time_updated_min: None,
             time_updated_max: None,
             statuses: Vec::new(),
+            user_ids: Vec::new(),
+            company_ids: Vec::new(),
+            folder_ids_exclude: Vec::new(),
+            user_ids_exclude: Vec::new(),
+            company_ids_exclude: Vec::new(),
+            statuses_exclude: Vec::new(),
+            search_text: None,
             sort_by_updated: false,
             descending: true,
             offset: 0,
@@ -80,10 +100,25 @@ impl FolderFilter {
     }
 }
 
-enum Arg {
+/// A bound value of a query assembled at run time.
+pub(crate) enum Arg {
     S(String),
     F(f64),
     I(i64),
+}
+
+/// The value of the top-level `key` (a bound placeholder) of the JSON text column `col`, as text,
+/// the same on both engines: strings unquoted, numbers as written, booleans `true`/`false`, JSON
+/// null and a missing key as SQL NULL (so `!=` matches them).
+pub(crate) fn meta_text(backend: Backend, col: &str, key: &str) -> String {
+    match backend {
+        Backend::Postgres => format!("({col}::jsonb ->> {key})"),
+        // json_each rather than a JSON path: any key works, quotes and dots included.
+        Backend::Sqlite => format!(
+            "(select case j.type when 'true' then 'true' when 'false' then 'false' when 'null' then null \
+             else cast(j.value as text) end from json_each({col}) as j where j.key = {key} limit 1)"
+        ),
+    }
 }
 
 impl Db {
@@ -186,18 +221,38 @@ impl Db {
             let l = list.join(", ");
             conds.push(format!("(resolution_status in ({l}) or system_resolution in ({l}))"));
         }
+        let ids = |v: &[Uuid]| v.iter().map(Uuid::to_string).collect::<Vec<_>>();
+        for (col, list) in [("user_id", ids(&f.user_ids)), ("company_id", ids(&f.company_ids))] {
+            if !list.is_empty() {
+                let l: Vec<String> = list.into_iter().map(|v| next(Arg::S(v), &mut args)).collect();
+                conds.push(format!("{col} in ({})", l.join(", ")));
+            }
+        }
+        for (col, list) in [
+            ("id", ids(&f.folder_ids_exclude)),
+            ("user_id", ids(&f.user_ids_exclude)),
+            ("company_id", ids(&f.company_ids_exclude)),
+        ] {
+            if !list.is_empty() {
+                let l: Vec<String> = list.into_iter().map(|v| next(Arg::S(v), &mut args)).collect();
+                conds.push(format!("({col} is null or {col} not in ({}))", l.join(", ")));
+            }
+        }
+        if !f.statuses_exclude.is_empty() {
+            let list: Vec<String> = f.statuses_exclude.iter().map(|s| next(Arg::S(s.clone()), &mut args)).collect();
+            let l = list.join(", ");
+            conds.push(format!("resolution_status not in ({l}) and system_resolution not in ({l})"));
+        }
+        if let Some(text) = f.search_text.as_deref().filter(|t| !t.is_empty()) {
+            let p = next(Arg::S(crate::accounts::like_pattern(text)), &mut args);
+            conds.push(format!(
+                "(lower(id) like {p} escape '\\' or lower(meta_data) like {p} escape '\\' \
+                 or user_id in (select u.id from users u where lower(u.email) like {p} escape '\\'))"
+            ));
+        }
         for m in &f.meta {
-            // The value as text, the same on both engines: strings unquoted, numbers as written,
-            // booleans `true`/`false`, JSON null and a missing key as SQL NULL (so `!=` matches them).
             let key = next(Arg::S(m.key.clone()), &mut args);
-            let expr = match self.backend() {
-                Backend::Postgres => format!("(meta_data::jsonb ->> {key})"),
-                // json_each rather than a JSON path: any key works, quotes and dots included.
-                Backend::Sqlite => format!(
-                    "(select case j.type when 'true' then 'true' when 'false' then 'false' when 'null' then null \
-                     else cast(j.value as text) end from json_each(folders.meta_data) as j where j.key = {key} limit 1)"
-                ),
-            };
+            let expr = meta_text(self.backend(), "folders.meta_data", &key);
             let v = next(Arg::S(m.value.clone()), &mut args);
             if m.equal {
                 conds.push(format!("{expr} = {v}"));
@@ -341,7 +396,7 @@ impl Db {
     }
 }
 
-fn bind_all<'q>(
+pub(crate) fn bind_all<'q>(
     mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
     args: &'q [Arg],
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {

@@ -8,7 +8,8 @@
 //! [`accounts`] (companies, users, sessions), [`folders`] (folders, media), [`analyses`]
 //! (analyses and their jobs), [`decisions`] (operator verdicts and their audit trail), [`collections`] (blacklist collections, persons, their photos and
 //! templates, and the change log every process's 1:N index follows), [`webhooks`] (deliveries); [`lifecycle`] deletes tenants and serves
-//! the file sweeper and the retention purges.
+//! the file sweeper and the retention purges; [`lists`] lists analyses and media across folders and
+//! counts the statistics.
 
 pub mod accounts;
 pub mod analyses;
@@ -16,6 +17,7 @@ pub mod collections;
 pub mod decisions;
 pub mod folders;
 pub mod lifecycle;
+pub mod lists;
 pub mod model;
 pub mod webhooks;
 

@@ -46,8 +46,14 @@ pub fn user_json(u: &User) -> Value {
     })
 }
 
-fn list_json(items: Vec<Value>, offset: i64, limit: i64) -> Json<Value> {
-    Json(json!({ "total": items.len(), "offset": offset, "limit": limit, "items": items }))
+/// The list envelope; `total` (the count of every match, paging aside) is left out when `None`
+/// (`total_omit=true`).
+fn list_json(items: Vec<Value>, offset: i64, limit: i64, total: Option<i64>) -> Json<Value> {
+    let mut out = json!({ "offset": offset, "limit": limit, "items": items });
+    if let (Some(t), Some(o)) = (total, out.as_object_mut()) {
+        o.insert("total".into(), json!(t));
+    }
+    Json(out)
 }
 
 // ---- companies --------------------------------------------------------------------------------
@@ -56,8 +62,10 @@ pub async fn list_companies(State(st): State<AppState>, auth: Auth, Query(q): Qu
     let api = st.api()?;
     let offset = query::int(&q, "offset", 0, i64::MAX)?;
     let limit = query::int(&q, "limit", 100, 1000)?;
-    let list = api.db.companies(&auth.principal.company_scope(), query::get(&q, "search_text"), offset, limit).await?;
-    Ok(list_json(list.iter().map(company_json).collect(), offset, limit))
+    let (scope, search) = (auth.principal.company_scope(), query::get(&q, "search_text"));
+    let list = api.db.companies(&scope, search, offset, limit).await?;
+    let total = if query::flag(&q, "total_omit") { None } else { Some(api.db.companies_total(&scope, search).await?) };
+    Ok(list_json(list.iter().map(company_json).collect(), offset, limit, total))
 }
 
 pub async fn create_company(
@@ -178,9 +186,11 @@ pub async fn list_users(State(st): State<AppState>, auth: Auth, Query(q): Query<
     let offset = query::int(&q, "offset", 0, i64::MAX)?;
     let limit = query::int(&q, "limit", 100, 1000)?;
     let company = query::uuids(&q, "company_id")?.first().copied();
-    let list =
-        api.db.users(&auth.principal.user_scope(), company, query::get(&q, "search_text"), offset, limit).await?;
-    Ok(list_json(list.iter().map(user_json).collect(), offset, limit))
+    let (scope, search) = (auth.principal.user_scope(), query::get(&q, "search_text"));
+    let list = api.db.users(&scope, company, search, offset, limit).await?;
+    let total =
+        if query::flag(&q, "total_omit") { None } else { Some(api.db.users_total(&scope, company, search).await?) };
+    Ok(list_json(list.iter().map(user_json).collect(), offset, limit, total))
 }
 
 pub async fn create_user(

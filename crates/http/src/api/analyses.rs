@@ -42,9 +42,9 @@ fn source_ids(v: Option<&Value>) -> ApiResult<Option<Vec<Uuid>>> {
 /// COLLECTION parameters (spec §7.2): `collection_id` (one id, or a list; default every
 /// collection of the folder's company), `decision_threshold` (default: the BIOMETRY approve
 /// threshold, the same-person point of our score), `decision_count` (persons reported per media).
-async fn collection_confs(api: &FullApi, auth: &Auth, folder: &Folder, params: &Value) -> ApiResult<Value> {
+async fn collection_confs(api: &FullApi, auth: &Auth, company_id: Option<Uuid>, params: &Value) -> ApiResult<Value> {
     // The folder's company's collections; a folder without a company searches what its caller sees.
-    let scope = folder.company_id.map_or_else(|| auth.principal.collection_scope(), Scope::Company);
+    let scope = company_id.map_or_else(|| auth.principal.collection_scope(), Scope::Company);
     let named: Vec<String> = match params.get("collection_id").or_else(|| params.get("collection_ids")) {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::String(s)) => vec![s.clone()],
@@ -105,13 +105,30 @@ pub async fn start(
     reqs: &[Value],
     endpoint: Option<&str>,
 ) -> ApiResult<Vec<Analysis>> {
+    let media = api.db.folder_media(folder.id).await?;
+    let facts: Vec<MediaFacts> =
+        media.iter().map(|m| MediaFacts { id: m.id, class: m.class, tags: m.tags.clone() }).collect();
+    let items = plan(api, auth, folder.company_id, reqs, &facts).await?;
+    let created = api.db.create_analyses(folder, Some(auth.user.id), &items, endpoint).await?;
+    api.engine.wake();
+    Ok(created)
+}
+
+/// Checks analysis requests against the media of a folder of `company_id` (`facts`) and answers
+/// what would be stored, without storing anything: types, the caller's rights, `params` (the
+/// COLLECTION ones looked up in the database), `source_media` and the media each analysis takes,
+/// `meta_data`, and the caps. Single request mode runs it before any file is written.
+pub async fn plan(
+    api: &FullApi,
+    auth: &Auth,
+    company_id: Option<Uuid>,
+    reqs: &[Value],
+    facts: &[MediaFacts],
+) -> ApiResult<Vec<NewAnalysis>> {
     if reqs.is_empty() {
         return Err(ApiError::structure("analyses must name at least one analysis"));
     }
     caps::count("analyses", reqs.len(), caps::MAX_ANALYSES)?;
-    let media = api.db.folder_media(folder.id).await?;
-    let facts: Vec<MediaFacts> =
-        media.iter().map(|m| MediaFacts { id: m.id, class: m.class, tags: m.tags.clone() }).collect();
     let rcfg = &api.engine.cfg.runner;
     let mut items = Vec::with_capacity(reqs.len());
     for r in reqs {
@@ -138,7 +155,7 @@ pub async fn start(
             None => source_ids(params.get("source_media"))?,
         };
         let explicit = explicit.map(|ids| caps::source_media(&ids)).transpose()?;
-        let inputs = assign::inputs(kind, &facts, explicit.as_deref()).map_err(|e| ApiError::value(e.to_string()))?;
+        let inputs = assign::inputs(kind, facts, explicit.as_deref()).map_err(|e| ApiError::value(e.to_string()))?;
         let confs = match kind {
             AnalysisKind::Quality => {
                 for k in ["threshold_spoofing", "threshold_liveness", "threshold_replay"] {
@@ -153,7 +170,7 @@ pub async fn start(
                 }
                 runner::quality_confs(&params, rcfg)
             }
-            AnalysisKind::Collection => collection_confs(api, auth, folder, &params).await?,
+            AnalysisKind::Collection => collection_confs(api, auth, company_id, &params).await?,
             _ => runner::biometry_confs(rcfg),
         };
         let meta = r.get("meta_data").cloned().unwrap_or_else(|| json!({}));
@@ -163,9 +180,7 @@ pub async fn start(
         caps::meta_data("meta_data", &meta)?;
         items.push(NewAnalysis { kind, confs, source_media: inputs, meta_data: meta });
     }
-    let created = api.db.create_analyses(folder, Some(auth.user.id), &items, endpoint).await?;
-    api.engine.wake();
-    Ok(created)
+    Ok(items)
 }
 
 /// Waits (bounded) until the analyses have left PROCESSING.

@@ -8,6 +8,7 @@ use axum::extract::{FromRequest, FromRequestParts, Multipart, Path, Query, Reque
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use oz_domain::access::Scope;
+use oz_domain::assign::{MediaClass, MediaFacts};
 use oz_domain::caps;
 use oz_engine::ingest::{self, IngestError, Upload};
 use oz_engine::render;
@@ -161,16 +162,48 @@ async fn store_files(
     tokio::task::spawn_blocking(move || ingest::ingest(&p, &engine.files, Some(&engine.cache), &files))
         .await
         .map_err(|e| ApiError::unknown(e.to_string()))?
-        .map_err(|e| match e {
-            IngestError::Unreadable { source: oz_vision::VisionError::Busy, .. } => ApiError::busy(),
-            IngestError::Unreadable { name, source } => {
-                let too_large = matches!(source, oz_vision::VisionError::FileTooLarge { .. });
-                let err = ApiError::value(format!("media {name:?} cannot be used: {source}"))
-                    .with_details(json!({ "key": name }));
-                if too_large { ApiError { status: StatusCode::PAYLOAD_TOO_LARGE, ..err } } else { err }
-            }
-            IngestError::File(e) => ApiError::unknown(format!("cannot store media: {e}")),
+        .map_err(ingest_error)
+}
+
+/// The Oz error of an upload that cannot be stored.
+fn ingest_error(e: IngestError) -> ApiError {
+    match e {
+        IngestError::Unreadable { source: oz_vision::VisionError::Busy, .. } => ApiError::busy(),
+        IngestError::Unreadable { name, source } => {
+            let too_large = matches!(source, oz_vision::VisionError::FileTooLarge { .. });
+            let err = ApiError::value(format!("media {name:?} cannot be used: {source}"))
+                .with_details(json!({ "key": name }));
+            if too_large { ApiError { status: StatusCode::PAYLOAD_TOO_LARGE, ..err } } else { err }
+        }
+        IngestError::File(e) => ApiError::unknown(format!("cannot store media: {e}")),
+    }
+}
+
+/// What the analysis rules need of the uploads before they are stored: each file's class from its
+/// signature (the decoder picks its decoder by the same signature) and its tags, under a
+/// provisional id per file. A file without a known signature is refused here as the decoder would
+/// refuse it.
+fn upload_facts(files: &[Upload]) -> ApiResult<Vec<MediaFacts>> {
+    use oz_vision::media::MediaKind;
+    files
+        .iter()
+        .map(|u| {
+            let class = match oz_vision::media::sniff(&u.bytes) {
+                Some(MediaKind::Image) => MediaClass::Image,
+                Some(MediaKind::Video) => MediaClass::Video,
+                Some(MediaKind::ShotSet) => MediaClass::ShotSet,
+                None => {
+                    let source = if u.bytes.is_empty() {
+                        oz_vision::VisionError::Empty
+                    } else {
+                        oz_vision::VisionError::UnsupportedFormat
+                    };
+                    return Err(ingest_error(IngestError::Unreadable { name: u.key.clone(), source }));
+                }
+            };
+            Ok(MediaFacts { id: Uuid::new_v4(), class, tags: u.tags.clone() })
         })
+        .collect()
 }
 
 /// The payload's `resolution_endpoint`: absent, empty or a checked http(s) URL (public for the
@@ -180,7 +213,9 @@ pub fn endpoint(payload: &serde_json::Map<String, Value>) -> ApiResult<Option<St
 }
 
 /// `POST /api/folders/`: a folder with its media; with `analyses` in the payload the analyses run
-/// and the answer carries their results (single request mode).
+/// and the answer carries their results (single request mode). The whole payload (folder
+/// metadata, `resolution_endpoint`, every analysis with its params, collections and the media it
+/// takes) is checked before any file is written: a refused request leaves no folder and no file.
 pub async fn create(State(st): State<AppState>, auth: Auth, req: Request) -> ApiResult<Response> {
     let api = st.api()?.clone();
     if !auth.principal.can_write_data() {
@@ -195,8 +230,18 @@ pub async fn create(State(st): State<AppState>, auth: Auth, req: Request) -> Api
     let hook = endpoint(&body.payload)?;
     let analysis_reqs = match body.payload.get("analyses") {
         None | Some(Value::Null) => None,
+        Some(Value::Array(a)) if a.is_empty() => None,
         Some(Value::Array(a)) => Some(a.clone()),
         Some(_) => return Err(ApiError::structure("analyses must be a list")),
+    };
+    // Single request: plan the analyses over the uploads as they will be stored.
+    let planned = match &analysis_reqs {
+        Some(reqs) => {
+            let facts = upload_facts(&body.files)?;
+            let items = analyses::plan(&api, &auth, auth.user.company_id, reqs, &facts).await?;
+            Some((facts, items))
+        }
+        None => None,
     };
     let new_media = store_files(&st, &api, body.files).await?;
     let names: Vec<String> = new_media.iter().map(|m| m.file_name.clone()).collect();
@@ -209,13 +254,32 @@ pub async fn create(State(st): State<AppState>, auth: Auth, req: Request) -> Api
             return Err(e.into());
         }
     };
-    if let Some(reqs) = analysis_reqs.filter(|r| !r.is_empty()) {
-        let created = analyses::start(&api, &auth, &folder, &reqs, None).await?;
-        wait_for(&api, &created).await;
-        let f = api.db.folder(folder.id, &Scope::All).await?;
-        return Ok((StatusCode::CREATED, Json(folder_json(&api, &f, true).await?)).into_response());
+    let Some((facts, mut items)) = planned else {
+        return Ok((StatusCode::CREATED, Json(folder_json(&api, &folder, false).await?)).into_response());
+    };
+    // The provisional ids become the stored media's (the files keep their order).
+    let ids: HashMap<Uuid, Uuid> = facts.iter().zip(&new_media).map(|(f, m)| (f.id, m.id)).collect();
+    for it in &mut items {
+        for id in &mut it.source_media {
+            if let Some(real) = ids.get(id) {
+                *id = *real;
+            }
+        }
     }
-    Ok((StatusCode::CREATED, Json(folder_json(&api, &folder, false).await?)).into_response())
+    let created = match api.db.create_analyses(&folder, Some(auth.user.id), &items, None).await {
+        Ok(c) => c,
+        Err(e) => {
+            // Nothing of a refused request stays: the folder goes with its media and files.
+            if let Ok(files) = api.db.delete_folder(folder.id).await {
+                let _ = api.engine.forget_and_remove(files).await;
+            }
+            return Err(e.into());
+        }
+    };
+    api.engine.wake();
+    wait_for(&api, &created).await;
+    let f = api.db.folder(folder.id, &Scope::All).await?;
+    Ok((StatusCode::CREATED, Json(folder_json(&api, &f, true).await?)).into_response())
 }
 
 /// `POST /api/folders/{id}/media/`: adds media; answers the list of created media.
@@ -247,7 +311,7 @@ pub async fn add_media(
     Ok((StatusCode::CREATED, Json(Value::Array(media.iter().map(|m| render::media(m, tc, &api.cfg.urls)).collect()))))
 }
 
-/// `GET /api/folders/{id}/`.
+/// `GET /api/folders/{id}/` (`with_analyses`, `with_user`, `with_company`).
 pub async fn get_one(
     State(st): State<AppState>,
     auth: Auth,
@@ -256,7 +320,50 @@ pub async fn get_one(
 ) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let f = visible_folder(api, &auth, &id).await?;
-    Ok(Json(folder_json(api, &f, query::flag(&q, "with_analyses")).await?))
+    let mut v = folder_json(api, &f, query::flag(&q, "with_analyses")).await?;
+    add_owners(api, &auth, &q, std::slice::from_ref(&f), std::slice::from_mut(&mut v)).await?;
+    Ok(Json(v))
+}
+
+/// `with_user=true` / `with_company=true`: each folder JSON gets `user` (the user who created it,
+/// as `GET /api/users/{id}` renders it) and `company` (as `GET /api/companies/{id}`), null when the
+/// folder has none or the caller may not see it.
+async fn add_owners(api: &FullApi, auth: &Auth, q: &Pairs, folders: &[Folder], out: &mut [Value]) -> ApiResult<()> {
+    let (with_user, with_company) = (query::flag(q, "with_user"), query::flag(q, "with_company"));
+    let distinct = |ids: Vec<Uuid>| {
+        let mut v = ids;
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let mut users: HashMap<Uuid, Value> = HashMap::new();
+    if with_user {
+        let scope = auth.principal.user_scope();
+        for u in api.db.users_by_ids(&distinct(folders.iter().filter_map(|f| f.user_id).collect())).await? {
+            if scope.contains(Some(u.id), u.company_id) {
+                users.insert(u.id, super::accounts::user_json(&u));
+            }
+        }
+    }
+    let mut companies: HashMap<Uuid, Value> = HashMap::new();
+    if with_company {
+        let scope = auth.principal.company_scope();
+        for c in api.db.companies_by_ids(&distinct(folders.iter().filter_map(|f| f.company_id).collect())).await? {
+            if scope.contains(Some(c.id), Some(c.id)) {
+                companies.insert(c.id, super::accounts::company_json(&c));
+            }
+        }
+    }
+    for (f, v) in folders.iter().zip(out.iter_mut()) {
+        let Some(o) = v.as_object_mut() else { continue };
+        if with_user {
+            o.insert("user".into(), f.user_id.and_then(|u| users.get(&u).cloned()).unwrap_or(Value::Null));
+        }
+        if with_company {
+            o.insert("company".into(), f.company_id.and_then(|c| companies.get(&c).cloned()).unwrap_or(Value::Null));
+        }
+    }
+    Ok(())
 }
 
 /// `GET /api/folders/`.
@@ -265,13 +372,21 @@ pub async fn list(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>
     let mut f = FolderFilter::new(auth.principal.data_scope());
     f.meta = query::meta(&q)?;
     f.folder_ids = query::uuids(&q, "folder_id")?;
-    f.user_id = query::uuids(&q, "user_id")?.first().copied();
-    f.company_id = query::uuids(&q, "company_id")?.first().copied();
+    f.folder_ids_exclude = query::uuids(&q, "folder_id.exclude")?;
+    f.user_ids = query::uuids(&q, "user_id")?;
+    f.user_ids_exclude = query::uuids(&q, "user_id.exclude")?;
+    f.company_ids = query::uuids(&q, "company_id")?;
+    f.company_ids_exclude = query::uuids(&q, "company_id.exclude")?;
     f.time_created_min = query::time(&q, "time_created.min")?;
     f.time_created_max = query::time(&q, "time_created.max")?;
     f.time_updated_min = query::time(&q, "time_updated.min")?;
     f.time_updated_max = query::time(&q, "time_updated.max")?;
     f.statuses = query::list(&q, "resolution_status")?;
+    f.statuses_exclude = query::list(&q, "resolution_status.exclude")?;
+    f.search_text = query::get(&q, "search_text").map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+    if let Some(n) = f.search_text.as_ref().map(|t| t.chars().count()).filter(|n| *n > MAX_SEARCH_CHARS) {
+        return Err(ApiError::value(format!("search_text is {n} characters long, the limit is {MAX_SEARCH_CHARS}")));
+    }
     (f.sort_by_updated, f.descending) = query::sorting(&q)?;
     f.offset = query::int(&q, "offset", 0, i64::MAX)?;
     f.limit = query::int(&q, "limit", 100, 1000)?;
@@ -288,7 +403,7 @@ pub async fn list(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>
     for a in analyses.iter().flatten() {
         an_by.entry(a.folder_id).or_default().push(a.clone());
     }
-    let items: Vec<Value> = folders
+    let mut items: Vec<Value> = folders
         .iter()
         .map(|fo| {
             let m = media_by.get(&fo.id).map_or(&[][..], Vec::as_slice);
@@ -296,12 +411,16 @@ pub async fn list(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>
             render::folder(fo, m, a, &api.cfg.urls)
         })
         .collect();
+    add_owners(api, &auth, &q, &folders, &mut items).await?;
     let mut out = json!({ "offset": f.offset, "limit": f.limit, "items": items });
     if let (Some(t), Some(o)) = (total, out.as_object_mut()) {
         o.insert("total".into(), json!(t));
     }
     Ok(Json(out))
 }
+
+/// Longest `search_text`, characters.
+const MAX_SEARCH_CHARS: usize = 256;
 
 /// `DELETE /api/folders/{id}/`: ADMIN and company admins.
 pub async fn delete(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {

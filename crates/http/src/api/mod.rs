@@ -6,13 +6,16 @@ pub mod analyses;
 pub mod auth;
 pub mod body;
 pub mod collections;
+pub mod config;
 pub mod decisions;
 pub mod error;
 pub mod folders;
 pub mod instant;
+pub mod lists;
 pub mod meta;
 pub mod query;
 pub mod session_token;
+pub mod stats;
 pub mod throttle;
 pub mod webhooks;
 
@@ -31,6 +34,10 @@ fn both(r: Router<AppState>, path: &str, m: MethodRouter<AppState>) -> Router<Ap
 pub fn router() -> Router<AppState> {
     let mut r = Router::new();
     r = both(r, "/api/version", get(version));
+    r = both(r, "/api/config", get(config::config));
+    r = both(r, "/api/statistics", get(stats::statistics));
+    r = both(r, "/api/analyses", get(lists::analyses));
+    r = both(r, "/api/media", get(lists::media));
     r = both(r, "/api/authorize/auth", post(auth::login));
     r = both(r, "/api/authorize/refresh", post(auth::refresh));
     r = both(r, "/api/authorize/logout", post(auth::logout));

@@ -33,6 +33,78 @@ pub fn list(q: &Pairs, key: &str) -> Result<Vec<String>, ApiError> {
     Ok(caps::unique(key, &v, caps::MAX_QUERY_VALUES)?)
 }
 
+/// Like [`list`], but keeps the case of the values (tags).
+pub fn strings(q: &Pairs, key: &str) -> Result<Vec<String>, ApiError> {
+    let v: Vec<String> =
+        all(q, key).iter().flat_map(|v| v.split(',')).map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    Ok(caps::unique(key, &v, caps::MAX_QUERY_VALUES)?)
+}
+
+/// UUIDs of `key` and of its alias (`analyse_id` / `analysis_id`), de-duplicated.
+pub fn uuids_of(q: &Pairs, keys: &[&str]) -> Result<Vec<uuid::Uuid>, ApiError> {
+    let mut out: Vec<uuid::Uuid> = Vec::new();
+    for k in keys {
+        for id in uuids(q, k)? {
+            if !out.contains(&id) {
+                out.push(id);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `offset` (default 0), `limit` (default 100, at most 1000), `sorting`, and whether the total is
+/// wanted (`total_omit` not set).
+pub fn page(q: &Pairs) -> Result<(oz_storage::lists::Page, bool), ApiError> {
+    let (sort_by_updated, descending) = sorting(q)?;
+    let page = oz_storage::lists::Page {
+        sort_by_updated,
+        descending,
+        offset: int(q, "offset", 0, i64::MAX)?,
+        limit: int(q, "limit", 100, 1000)?,
+    };
+    Ok((page, !flag(q, "total_omit")))
+}
+
+/// Largest time-zone offset accepted, minutes (UTC+14:00 is the easternmost zone in use).
+pub const MAX_TZ_OFFSET_MINUTES: i64 = 14 * 60;
+
+/// `tz_offset`: the caller's time zone as whole minutes east of UTC (`180` for UTC+3, `-300` for
+/// UTC-5), or `±HH:MM`; `Z` and `UTC` are 0. Answers minutes.
+pub fn tz_offset(q: &Pairs, key: &str) -> Result<i64, ApiError> {
+    let Some(v) = get(q, key).map(str::trim).filter(|v| !v.is_empty()) else { return Ok(0) };
+    let bad = || {
+        ApiError::value(format!(
+            "{key} must be whole minutes east of UTC (-{m}..={m}) or +HH:MM, got {v:?}",
+            m = MAX_TZ_OFFSET_MINUTES
+        ))
+    };
+    let minutes = if v.eq_ignore_ascii_case("z") || v.eq_ignore_ascii_case("utc") {
+        0
+    } else if let Some((h, m)) = v.split_once(':') {
+        let (sign, h) = match h.as_bytes().first() {
+            Some(b'+') => (1, &h[1..]),
+            Some(b'-') => (-1, &h[1..]),
+            _ => return Err(bad()),
+        };
+        let digits = |s: &str| !s.is_empty() && s.len() <= 2 && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(h) || m.len() != 2 || !digits(m) {
+            return Err(bad());
+        }
+        let (h, m): (i64, i64) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+        if m >= 60 {
+            return Err(bad());
+        }
+        sign * (h * 60 + m)
+    } else {
+        v.parse::<i64>().map_err(|_| bad())?
+    };
+    if minutes.abs() > MAX_TZ_OFFSET_MINUTES {
+        return Err(bad());
+    }
+    Ok(minutes)
+}
+
 pub fn float(q: &Pairs, key: &str) -> Result<Option<f64>, ApiError> {
     match get(q, key) {
         None | Some("") => Ok(None),
@@ -156,6 +228,37 @@ mod tests {
         assert_eq!(t("1796200000123"), Some(1_796_200_000.123));
         assert_eq!(t(""), None);
         assert!(time(&q(&[("time_created.min", "soon")]), "time_created.min").is_err());
+    }
+
+    #[test]
+    fn time_zone_offsets() {
+        let tz = |v: &str| tz_offset(&q(&[("tz_offset", v)]), "tz_offset");
+        assert_eq!(tz("180").expect("ok"), 180);
+        assert_eq!(tz("-300").expect("ok"), -300);
+        assert_eq!(tz("+03:00").expect("ok"), 180);
+        assert_eq!(tz("-05:30").expect("ok"), -330);
+        assert_eq!(tz("+05:45").expect("ok"), 345);
+        assert_eq!(tz("+14:00").expect("ok"), 840);
+        assert_eq!(tz("UTC").expect("ok"), 0);
+        assert_eq!(tz("").expect("ok"), 0);
+        assert_eq!(tz_offset(&q(&[]), "tz_offset").expect("ok"), 0);
+        for bad in ["841", "-900", "+15:00", "+03:60", "soon", "+", "3h", "+3:xx", "03:00", "+:30", "1.5"] {
+            let e = tz(bad).expect_err(bad);
+            assert_eq!((e.status.as_u16(), e.code), (400, 4), "{bad}");
+        }
+    }
+
+    #[test]
+    fn case_kept_lists_and_paging() {
+        let p =
+            q(&[("tags", "video_selfie,Photo_ID"), ("tags", "video_selfie"), ("limit", "5"), ("total_omit", "true")]);
+        assert_eq!(strings(&p, "tags").expect("ok"), vec!["video_selfie", "Photo_ID"]);
+        let (page, total) = page(&p).expect("ok");
+        assert_eq!((page.limit, page.offset, page.descending, total), (5, 0, true, false));
+        let a = uuid::Uuid::new_v4();
+        let b = uuid::Uuid::new_v4();
+        let p = q(&[("analyse_id", &a.to_string()), ("analysis_id", &format!("{b},{a}"))]);
+        assert_eq!(uuids_of(&p, &["analyse_id", "analysis_id"]).expect("ok"), vec![a, b]);
     }
 
     #[test]

@@ -1,0 +1,18 @@
+//! `GET /api/config` (Oz 5.2.0: "check the timezone settings"). Oz does not publish the body; ours
+//! says how this server keeps and reads times, which never changes: UTC, UNIX epoch seconds.
+
+use crate::wire::Json;
+use serde_json::{Value, json};
+
+use super::auth::Auth;
+
+/// `GET /api/config`: any signed-in user.
+pub async fn config(_auth: Auth) -> Json<Value> {
+    Json(json!({
+        "timezone": "UTC",
+        "tz_offset": 0,
+        "utc_offset": "+00:00",
+        "time_format": "unix_seconds",
+        "version": super::OZ_COMPAT_VERSION,
+    }))
+}
