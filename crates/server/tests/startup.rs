@@ -98,7 +98,7 @@ fn serves_by_default_from_the_environment() {
     let _ = child.wait();
     let answer = answer.expect("server answered");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert!(answer.contains("\"status\":0"), "{answer}");
+    assert!(answer.contains("\"status\": 0"), "{answer}");
     assert!(dir.join("data").is_dir(), "OZ_DATA_DIR created");
     let _ = std::fs::remove_dir_all(&dir);
 }
