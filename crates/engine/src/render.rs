@@ -39,10 +39,14 @@ fn opt_id(u: Option<Uuid>) -> Value {
     u.map_or(Value::Null, |v| json!(v.to_string()))
 }
 
-/// A media object.
+/// A media object. `preview_url` and Oz's `thumb_url` both link the JPEG preview made at upload
+/// (null for best shots and media stored without one); a zip shot set's `video_url` links the
+/// mp4 assembled from its shots (null when none could be made).
 #[must_use]
 pub fn media(m: &Media, folder_time_created: Option<f64>, urls: &Urls) -> Value {
     let url = urls.file(&m.file_name);
+    let link = |f: &Option<String>| f.as_deref().map_or(Value::Null, |n| json!(urls.file(n)));
+    let preview = link(&m.preview_file);
     let mut v = json!({
         "media_id": m.id.to_string(),
         "folder_id": m.folder_id.to_string(),
@@ -56,7 +60,8 @@ pub fn media(m: &Media, folder_time_created: Option<f64>, urls: &Urls) -> Value 
         "time_created": m.time_created,
         "time_updated": m.time_updated,
         "meta_data": m.meta_data,
-        "thumb_url": null,
+        "thumb_url": preview.clone(),
+        "preview_url": preview,
         "folder_time_created": folder_time_created,
     });
     if let Some(o) = v.as_object_mut() {
@@ -68,7 +73,7 @@ pub fn media(m: &Media, folder_time_created: Option<f64>, urls: &Urls) -> Value 
             }
             MediaClass::ShotSet => {
                 o.insert("shots_set_id".into(), id);
-                o.insert("video_url".into(), Value::Null);
+                o.insert("video_url".into(), link(&m.video_file));
             }
             MediaClass::Image => {
                 o.insert("image_id".into(), id);

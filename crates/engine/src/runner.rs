@@ -160,6 +160,8 @@ fn quality(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media]) -> 
                         technical_meta_data: json!({ "frame_index": shot.frame_index, "quality": shot.quality }),
                         source_media_id: Some(m.id),
                         analysis_id: Some(a.id),
+                        preview_file: None,
+                        video_file: None,
                     });
                 }
                 Err(e) => {

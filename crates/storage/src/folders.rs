@@ -28,7 +28,37 @@ pub struct NewMedia {
     pub technical_meta_data: Value,
     pub source_media_id: Option<Uuid>,
     pub analysis_id: Option<Uuid>,
+    /// The JPEG preview already written beside the file (`None`: none).
+    pub preview_file: Option<String>,
+    /// The mp4 assembled from a shot set's shots, already written (`None`: none).
+    pub video_file: Option<String>,
 }
+
+impl NewMedia {
+    /// Every file written for this media: the original, its preview and its assembled video.
+    #[must_use]
+    pub fn files(&self) -> Vec<String> {
+        std::iter::once(self.file_name.clone())
+            .chain(self.preview_file.clone())
+            .chain(self.video_file.clone())
+            .collect()
+    }
+}
+
+/// The stored file names of deleted media rows (`returning` [`MEDIA_FILE_COLUMNS`]): originals,
+/// previews and assembled videos.
+pub(crate) fn media_files_of(rows: &[sqlx::any::AnyRow]) -> Result<Vec<String>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push(crate::model::s(r, "file_name")?);
+        out.extend(crate::model::os(r, "preview_file")?);
+        out.extend(crate::model::os(r, "video_file")?);
+    }
+    Ok(out)
+}
+
+/// The columns of a media row that name stored files.
+pub(crate) const MEDIA_FILE_COLUMNS: &str = "file_name, preview_file, video_file";
 
 /// A metadata condition of `GET /api/folders/?meta_data=key==value` (or `key!=value`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -284,15 +314,16 @@ impl Db {
     }
 
     /// Deletes a folder with its media, analyses, jobs and webhook deliveries in one transaction;
-    /// answers the stored file names of its media, for the caller to remove now that the rows are
-    /// committed (a best shot recorded while this runs is deleted with the rest).
+    /// answers the stored file names of its media (originals, previews, assembled videos), for
+    /// the caller to remove now that the rows are committed (a best shot recorded while this
+    /// runs is deleted with the rest).
     pub async fn delete_folder(&self, id: Uuid) -> Result<Vec<String>> {
         let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query("delete from media where folder_id = $1 returning file_name")
+        let rows = dynq(format!("delete from media where folder_id = $1 returning {MEDIA_FILE_COLUMNS}"))
             .bind(id.to_string())
             .fetch_all(&mut *tx)
             .await?;
-        let files = rows.iter().map(|r| crate::model::s(r, "file_name")).collect::<Result<Vec<_>>>()?;
+        let files = media_files_of(&rows)?;
         sqlx::query("delete from webhook_deliveries where folder_id = $1")
             .bind(id.to_string())
             .execute(&mut *tx)
@@ -364,10 +395,13 @@ impl Db {
         Media::from_row(&row)
     }
 
-    /// A media by its stored file name (for serving files), inside `scope`.
+    /// A media by one of its stored file names (for serving files), inside `scope`: the
+    /// original, the preview or the assembled video ([`Media::file_type`] tells which).
     pub async fn media_by_file(&self, file_name: &str, scope: &Scope) -> Result<Media> {
         let (w, arg) = scope_sql(scope, "user_id", "company_id", 2);
-        let mut q = dynq(format!("select * from media where file_name = $1 and {w}")).bind(file_name);
+        let mut q =
+            dynq(format!("select * from media where (file_name = $1 or preview_file = $1 or video_file = $1) and {w}"))
+                .bind(file_name);
         if let Some(a) = arg {
             q = q.bind(a);
         }
@@ -385,14 +419,15 @@ impl Db {
         if r.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
-    /// Deletes a media; returns its file name so the caller can remove the file.
-    pub async fn delete_media(&self, id: Uuid) -> Result<String> {
-        let row = sqlx::query("delete from media where id = $1 returning file_name")
+    /// Deletes a media; returns its stored file names (original, preview, assembled video) so
+    /// the caller can remove the files.
+    pub async fn delete_media(&self, id: Uuid) -> Result<Vec<String>> {
+        let row = dynq(format!("delete from media where id = $1 returning {MEDIA_FILE_COLUMNS}"))
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound)?;
-        crate::model::s(&row, "file_name")
+        media_files_of(std::slice::from_ref(&row))
     }
 }
 
@@ -420,8 +455,9 @@ pub(crate) async fn insert_media(
 ) -> Result<()> {
     sqlx::query(
         "insert into media (id, folder_id, company_id, user_id, media_type, original_name, file_name, mime_type, size, md5, \
-         info, tags, meta_data, technical_meta_data, source_media_id, analysis_id, time_created, time_updated) \
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)",
+         info, tags, meta_data, technical_meta_data, source_media_id, analysis_id, preview_file, video_file, \
+         time_created, time_updated) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19)",
     )
     .bind(m.id.to_string())
     .bind(folder_id.to_string())
@@ -439,6 +475,8 @@ pub(crate) async fn insert_media(
     .bind(m.technical_meta_data.to_string())
     .bind(ostr(m.source_media_id))
     .bind(ostr(m.analysis_id))
+    .bind(m.preview_file.clone())
+    .bind(m.video_file.clone())
     .bind(t)
     .execute(&mut **tx)
     .await?;

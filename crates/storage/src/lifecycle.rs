@@ -9,6 +9,7 @@ use std::collections::HashSet;
 
 use uuid::Uuid;
 
+use crate::folders::{MEDIA_FILE_COLUMNS, media_files_of};
 use crate::{Backend, Db, Result, StoreError, dynq, now};
 
 /// Most values bound in one `in (...)` list (SQLite allows 32766, PostgreSQL 65535).
@@ -18,7 +19,8 @@ impl Db {
     /// Deletes a company. With `cascade` false it is refused (`Conflict`) while the company still
     /// has folders; with `cascade` true its folders, media, analyses, jobs and webhook deliveries
     /// go with it. Its users and their sessions always go with it. Answers the stored file names of
-    /// the deleted media, for the caller to remove once this has returned (the rows are committed).
+    /// the deleted media (originals, previews, assembled videos) and person photos, for the caller
+    /// to remove once this has returned (the rows are committed).
     pub async fn remove_company(&self, id: Uuid, cascade: bool) -> Result<Vec<String>> {
         let cid = id.to_string();
         let mut tx = self.pool.begin().await?;
@@ -43,11 +45,11 @@ impl Db {
             )));
         }
         let in_company = "select id from folders where company_id = $1";
-        let rows = dynq(format!("delete from media where folder_id in ({in_company}) returning file_name"))
+        let rows = dynq(format!("delete from media where folder_id in ({in_company}) returning {MEDIA_FILE_COLUMNS}"))
             .bind(cid.clone())
             .fetch_all(&mut *tx)
             .await?;
-        let mut files = rows.iter().map(|r| crate::model::s(r, "file_name")).collect::<Result<Vec<_>>>()?;
+        let mut files = media_files_of(&rows)?;
         // Its blacklist collections, persons and their photos go too (no biometric data of a
         // deleted tenant stays), logged for every process's 1:N index.
         if self.backend() == Backend::Postgres {
@@ -103,17 +105,18 @@ impl Db {
         let orphans =
             "select id from folders where company_id is not null and company_id not in (select id from companies)";
         let mut tx = self.pool.begin().await?;
-        let rows = dynq(format!("delete from media where folder_id in ({orphans}) returning file_name"))
+        let rows = dynq(format!("delete from media where folder_id in ({orphans}) returning {MEDIA_FILE_COLUMNS}"))
             .fetch_all(&mut *tx)
             .await?;
-        let files = rows.iter().map(|r| crate::model::s(r, "file_name")).collect::<Result<Vec<_>>>()?;
+        let files = media_files_of(&rows)?;
         dynq(format!("delete from webhook_deliveries where folder_id in ({orphans})")).execute(&mut *tx).await?;
         dynq(format!("delete from folders where id in ({orphans})")).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(files)
     }
 
-    /// The names among `names` that a media or person photo row references.
+    /// The names among `names` that a media row (original, preview or assembled video) or a
+    /// person photo row references.
     pub async fn referenced_files(&self, names: &[String]) -> Result<HashSet<String>> {
         let mut out = HashSet::new();
         for chunk in names.chunks(CHUNK) {
@@ -121,6 +124,8 @@ impl Db {
             let list = list.join(", ");
             let mut q = dynq(format!(
                 "select file_name from media where file_name in ({list}) \
+                 union select preview_file as file_name from media where preview_file in ({list}) \
+                 union select video_file as file_name from media where video_file in ({list}) \
                  union select file_name from person_images where file_name in ({list})"
             ));
             for n in chunk {

@@ -104,8 +104,30 @@ pub struct Media {
     pub technical_meta_data: Value,
     pub source_media_id: Option<Uuid>,
     pub analysis_id: Option<Uuid>,
+    /// JPEG preview made at upload (`preview_url`, `thumb_url`), a stored file name; `None` for
+    /// best shots and when none could be made.
+    pub preview_file: Option<String>,
+    /// The mp4 assembled from a zip shot set's shots (its `video_url`), a stored file name.
+    pub video_file: Option<String>,
     pub time_created: f64,
     pub time_updated: f64,
+}
+
+impl Media {
+    /// The Content-Type of `name` when it is one of this media's stored files: the original's
+    /// type, `image/jpeg` for the preview, `video/mp4` for the assembled video.
+    #[must_use]
+    pub fn file_type(&self, name: &str) -> Option<&str> {
+        if name == self.file_name {
+            Some(&self.mime_type)
+        } else if self.preview_file.as_deref() == Some(name) {
+            Some("image/jpeg")
+        } else if self.video_file.as_deref() == Some(name) {
+            Some("video/mp4")
+        } else {
+            None
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -299,6 +321,8 @@ impl Media {
             technical_meta_data: json(r, "technical_meta_data")?,
             source_media_id: oid(r, "source_media_id")?,
             analysis_id: oid(r, "analysis_id")?,
+            preview_file: os(r, "preview_file")?,
+            video_file: os(r, "video_file")?,
             time_created: f(r, "time_created")?,
             time_updated: f(r, "time_updated")?,
         })

@@ -237,6 +237,8 @@ fn new_media(class: MediaClass, original_name: &str) -> NewMedia {
         technical_meta_data: json!({}),
         source_media_id: None,
         analysis_id: None,
+        preview_file: None,
+        video_file: None,
     }
 }
 
@@ -748,7 +750,7 @@ async fn folders_and_media(db: Db, _url: String) {
     db.set_meta_data(MetaTable::Folders, f.id, &json!({"order": "A-2"})).await.expect("folder meta");
     assert_eq!(folder(&db, f.id).await.meta_data, json!({"order": "A-2"}));
 
-    assert_eq!(db.delete_media(m3.id).await.expect("delete media"), m3.file_name);
+    assert_eq!(db.delete_media(m3.id).await.expect("delete media"), vec![m3.file_name.clone()]);
     assert_not_found(db.media(m3.id, &Scope::All).await, "deleted media");
     assert_not_found(db.delete_media(m3.id).await, "delete twice");
 

@@ -5,6 +5,7 @@
 //! [`align`] warps a face to the 112x112 template; [`embed`] turns it into an L2-normalised vector
 //! (SFace) kept as a versioned [`template`]; [`liveness`] scores presentation attacks
 //! (MiniFASNet); [`pose`] estimates head pose; [`quality`] scores frames and picks the best shot.
+//! [`encode`] makes an upload's JPEG preview and the mp4 of a zip shot set.
 //! [`pipeline::Pipeline`] ties them together over an ONNX Runtime session pool ([`runtime`]) whose
 //! models are checked against `models/manifest.json` ([`models`]).
 
@@ -12,6 +13,7 @@ pub mod align;
 pub mod budget;
 pub mod detect;
 pub mod embed;
+pub mod encode;
 pub mod error;
 pub mod imgops;
 pub mod limits;

@@ -244,7 +244,7 @@ pub async fn create(State(st): State<AppState>, auth: Auth, req: Request) -> Api
         None => None,
     };
     let new_media = store_files(&st, &api, body.files).await?;
-    let names: Vec<String> = new_media.iter().map(|m| m.file_name.clone()).collect();
+    let names: Vec<String> = new_media.iter().flat_map(oz_storage::folders::NewMedia::files).collect();
     let created =
         api.db.create_folder(auth.user.company_id, Some(auth.user.id), &meta, hook.as_deref(), &new_media).await;
     let (folder, _) = match created {
@@ -299,7 +299,7 @@ pub async fn add_media(
         return Err(ApiError::structure("no media part in the request"));
     }
     let new_media = store_files(&st, &api, body.files).await?;
-    let names: Vec<String> = new_media.iter().map(|m| m.file_name.clone()).collect();
+    let names: Vec<String> = new_media.iter().flat_map(oz_storage::folders::NewMedia::files).collect();
     let media = match api.db.add_media(&folder, &new_media).await {
         Ok(m) => m,
         Err(e) => {
@@ -476,12 +476,13 @@ pub async fn delete_media(State(st): State<AppState>, auth: Auth, Path(id): Path
     if !auth.principal.can_delete_data() {
         return Err(ApiError::forbidden("this role cannot delete media"));
     }
-    let file = api.db.delete_media(m.id).await?;
-    api.engine.forget_and_remove(vec![file]).await.map_err(|e| ApiError::unknown(e.to_string()))?;
+    let files = api.db.delete_media(m.id).await?;
+    api.engine.forget_and_remove(files).await.map_err(|e| ApiError::unknown(e.to_string()))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /static/{file}`: a stored file, streamed from disk.
+/// `GET /static/{file}`: a stored file, streamed from disk: a media's original, its JPEG preview
+/// or a shot set's assembled mp4 (each with its own type), or a person photo.
 ///
 /// - With the token header, the token decides (as on every route): no valid session 401, a media
 ///   the caller may not see 404. A signature in the query is then ignored.
@@ -502,9 +503,12 @@ pub async fn file(
     } else {
         (signed_link_scope(api, &name, &q)?, super::collections::file_scope(None))
     };
-    // A folder's media, or else a blacklist person's photo.
+    // A folder's media (its original, preview or assembled video), or else a blacklist person's photo.
     let (file_name, mime_type) = match api.db.media_by_file(&name, &scope).await {
-        Ok(m) => (m.file_name, m.mime_type),
+        Ok(m) => {
+            let mime = m.file_type(&name).ok_or_else(|| ApiError::not_found("File"))?.to_string();
+            (name.clone(), mime)
+        }
         Err(oz_storage::StoreError::NotFound) => {
             let m = api.db.person_image_by_file(&name, &photo_scope).await.map_err(lookup("File"))?;
             (m.file_name, m.mime_type)
