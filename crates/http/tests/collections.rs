@@ -335,3 +335,70 @@ async fn two_processes_body(kind: Kind) {
     s3.engine.collections.load(&s3.db).await.expect("load");
     assert_eq!(s3.engine.collections.len(), 1);
 }
+
+both!(hostile_collection_inputs, hostile_collection_inputs_body);
+/// What an attacker sends to the collection routes and what answers: never a 5xx, never a
+/// person created from something that is not one face photo.
+async fn hostile_collection_inputs_body(kind: Kind) {
+    let Some(s) = start(kind, Options::default()).await else { return };
+    let admin = C { s: &s, token: common::admin_token(&s).await };
+    let (_, cadmin, _) = company(&admin, &format!("h-{kind:?}")).await;
+    let cadmin = C { s: &s, token: cadmin };
+    let (st, col) = cadmin.post("/api/collections/", json!({ "alias": "blacklist" })).await;
+    assert_eq!(st, 201, "{col}");
+    let cid = col["collection_id"].as_str().expect("id").to_string();
+    let persons = format!("/api/collections/{cid}/persons/");
+
+    // Not photos: a video, a zip, garbage, a PNG header claiming 50k x 50k, a JSON payload that is not JSON.
+    let mut png = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, b'I', b'H', b'D', b'R'];
+    png.extend_from_slice(&50_000u32.to_be_bytes());
+    png.extend_from_slice(&50_000u32.to_be_bytes());
+    png.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
+    let mut zip = Vec::new();
+    {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(&mut zip));
+        w.start_file("1.jpg", zip::write::SimpleFileOptions::default()).expect("zip");
+        std::io::Write::write_all(&mut w, &fixture("faces/live/obama__portrait.jpg")).expect("zip");
+        w.finish().expect("zip");
+    }
+    let bodies: Vec<(&str, Vec<u8>)> = vec![
+        ("video", fixture("videos/portrait_720x1280.mp4")),
+        ("zip", zip),
+        ("garbage", b"<MPD><BaseURL>http://127.0.0.1:1/</BaseURL></MPD>".to_vec()),
+        ("png bomb header", png),
+        ("empty", Vec::new()),
+    ];
+    for (what, bytes) in bodies {
+        let form =
+            Form::new().part("image1", Part::bytes(bytes).file_name("x.jpg").mime_str("image/jpeg").expect("mime"));
+        let (st, e) = cadmin.upload(&persons, form).await;
+        assert!(st == 400 || st == 413, "{what}: {st} {e}");
+        assert!(e["error_code"].as_i64().is_some(), "{what}: {e}");
+    }
+    let form =
+        Form::new().part("image1", photo("faces/live/obama__portrait.jpg")).part("payload", Part::text("{not json"));
+    let (st, e) = cadmin.upload(&persons, form).await;
+    assert_eq!(st, 400, "{e}");
+    let (st, e) = cadmin.post(&persons, json!({ "person:meta_data": {} })).await;
+    assert_eq!(st, 400, "JSON instead of multipart: {e}");
+    let (_, page) = cadmin.get(&persons).await;
+    assert_eq!(page["total"], 0, "nothing was created: {page}");
+
+    // Odd ids and aliases.
+    for path in ["/api/collections/not-a-uuid/", "/api/collections/%00/persons/", &format!("{persons}..%2F..%2Fetc/")] {
+        let (st, e) = cadmin.get(path).await;
+        assert!(st == 404 || st == 400, "{path}: {st} {e}");
+    }
+    let (st, e) = cadmin.post("/api/collections/", json!({ "alias": "x".repeat(300) })).await;
+    assert_eq!((st, e["error_code"].as_i64()), (400, Some(4)), "{e}");
+    let (st, e) = cadmin.post("/api/collections/", json!({ "alias": ["blacklist"] })).await;
+    assert_eq!(st, 400, "{e}");
+    let (st, e) = cadmin.post("/api/collections/", json!({ "alias": "b", "company_id": "../../" })).await;
+    assert_eq!((st, e["error_code"].as_i64()), (400, Some(4)), "{e}");
+
+    // Decision bodies: not JSON, a huge comment, a verdict of the wrong type.
+    let id = uuid::Uuid::new_v4();
+    let (st, _) = cadmin.post(&format!("/api/analyses/{id}/resolution"), json!({ "resolution_status": 1 })).await;
+    assert_eq!(st, 404, "an analysis that does not exist");
+    assert!(s.engine.collections.is_empty());
+}

@@ -154,6 +154,21 @@ async fn operator_decisions_body(kind: Kind) {
     assert_eq!((st, e["error_code"].as_i64()), (400, Some(4)), "{e}");
     let (st, e) = cop.post(&decide, json!({ "comment": "no verdict" })).await;
     assert_eq!(st, 400, "{e}");
+    // Hostile bodies: a huge comment, a verdict of the wrong type, a body that is not JSON.
+    let (st, e) = cop.post(&decide, json!({ "resolution_status": "SUCCESS", "comment": "x".repeat(5000) })).await;
+    assert_eq!((st, e["error_code"].as_i64()), (400, Some(4)), "{e}");
+    let (st, e) = cop.post(&decide, json!({ "resolution_status": ["SUCCESS"] })).await;
+    assert_eq!(st, 400, "{e}");
+    let r = reqwest::Client::new()
+        .post(format!("{}{decide}", s.base))
+        .header("X-Forensic-Access-Token", &cop.token)
+        .body("{\"resolution_status\": ")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 400);
+    let (st, e) = cop.get(&format!("/api/analyses/{aid}")).await;
+    assert_eq!((st, e["resolution_status"].as_str()), (200, Some("OPERATOR_REQUIRED")), "refusals changed nothing");
 
     // The company's client operator closes the case.
     let (st, a) = cop.post(&decide, success.clone()).await;
