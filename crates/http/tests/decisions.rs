@@ -7,34 +7,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Kind, Options, TestServer, fixture, login, receiver, start};
+use common::{C, Kind, Options, fixture, login, receiver, start};
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
-
-struct C<'a> {
-    s: &'a TestServer,
-    token: String,
-}
-
-impl C<'_> {
-    async fn json(&self, m: reqwest::Method, p: &str, body: Option<Value>) -> (u16, Value) {
-        let mut r = reqwest::Client::new()
-            .request(m, format!("{}{p}", self.s.base))
-            .header("X-Forensic-Access-Token", &self.token);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let r = r.send().await.expect("send");
-        let status = r.status().as_u16();
-        (status, serde_json::from_str(&r.text().await.expect("text")).unwrap_or(Value::Null))
-    }
-    async fn get(&self, p: &str) -> (u16, Value) {
-        self.json(reqwest::Method::GET, p, None).await
-    }
-    async fn post(&self, p: &str, b: Value) -> (u16, Value) {
-        self.json(reqwest::Method::POST, p, Some(b)).await
-    }
-}
 
 fn photo(rel: &str, key: &str) -> Part {
     let _ = key;

@@ -8,41 +8,9 @@ mod common;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use common::{Kind, Options, TestServer, fixture, login, start};
+use common::{C, Kind, Options, TestServer, fixture, login, start};
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
-
-struct C<'a> {
-    s: &'a TestServer,
-    token: String,
-}
-
-impl C<'_> {
-    fn req(&self, m: reqwest::Method, p: &str) -> reqwest::RequestBuilder {
-        reqwest::Client::new().request(m, format!("{}{p}", self.s.base)).header("X-Forensic-Access-Token", &self.token)
-    }
-    async fn json(&self, m: reqwest::Method, p: &str, body: Option<Value>) -> (u16, Value) {
-        let mut r = self.req(m, p);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let r = r.send().await.expect("send");
-        let status = r.status().as_u16();
-        let text = r.text().await.expect("text");
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-    async fn get(&self, p: &str) -> (u16, Value) {
-        self.json(reqwest::Method::GET, p, None).await
-    }
-    async fn post(&self, p: &str, b: Value) -> (u16, Value) {
-        self.json(reqwest::Method::POST, p, Some(b)).await
-    }
-    async fn upload(&self, p: &str, form: Form) -> (u16, Value) {
-        let r = self.req(reqwest::Method::POST, p).multipart(form).send().await.expect("send");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-}
 
 fn oz_error(v: &Value, code: i64) {
     assert_eq!(v["error_code"], code, "{v}");

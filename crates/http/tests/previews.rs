@@ -11,38 +11,17 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::time::Duration;
 
-use common::{Kind, Options, TestServer, fixture, login, start};
+use common::{C, Kind, Options, TestServer, fixture, login, start};
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
-struct C<'a> {
-    s: &'a TestServer,
-    token: String,
+/// Stored files as this user sees them.
+trait Files {
+    /// GET `/static/{name}` with this user's token: status, Content-Type, body.
+    async fn file(&self, name: &str) -> (u16, String, Vec<u8>);
 }
 
-impl C<'_> {
-    fn req(&self, m: reqwest::Method, p: &str) -> reqwest::RequestBuilder {
-        reqwest::Client::new().request(m, format!("{}{p}", self.s.base)).header("X-Forensic-Access-Token", &self.token)
-    }
-    async fn json(&self, m: reqwest::Method, p: &str, body: Option<Value>) -> (u16, Value) {
-        let mut r = self.req(m, p);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let r = r.send().await.expect("send");
-        let status = r.status().as_u16();
-        let text = r.text().await.expect("text");
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-    async fn post(&self, p: &str, b: Value) -> (u16, Value) {
-        self.json(reqwest::Method::POST, p, Some(b)).await
-    }
-    async fn upload(&self, p: &str, form: Form) -> (u16, Value) {
-        let r = self.req(reqwest::Method::POST, p).multipart(form).send().await.expect("send");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-    /// GET `/static/{name}` with this user's token: status, Content-Type, body.
+impl Files for C<'_> {
     async fn file(&self, name: &str) -> (u16, String, Vec<u8>) {
         let r = self.req(reqwest::Method::GET, &format!("/static/{name}")).send().await.expect("send");
         let status = r.status().as_u16();

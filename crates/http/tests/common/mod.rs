@@ -307,3 +307,42 @@ pub async fn receiver(fail_first: usize) -> (String, Arc<Mutex<Vec<Hook>>>) {
     });
     (format!("http://{addr}/hook"), got)
 }
+
+/// A full-API client of one user of a test server: `(status, JSON or Null)` answers.
+pub struct C<'a> {
+    pub s: &'a TestServer,
+    pub token: String,
+}
+
+impl C<'_> {
+    pub fn url(&self, p: &str) -> String {
+        format!("{}{p}", self.s.base)
+    }
+    pub fn req(&self, m: reqwest::Method, p: &str) -> reqwest::RequestBuilder {
+        reqwest::Client::new().request(m, self.url(p)).header("X-Forensic-Access-Token", &self.token)
+    }
+    pub async fn json(&self, m: reqwest::Method, p: &str, body: Option<Value>) -> (u16, Value) {
+        let mut r = self.req(m, p);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let r = r.send().await.expect("send");
+        let status = r.status().as_u16();
+        let text = r.text().await.expect("text");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+    pub async fn get(&self, p: &str) -> (u16, Value) {
+        self.json(reqwest::Method::GET, p, None).await
+    }
+    pub async fn post(&self, p: &str, b: Value) -> (u16, Value) {
+        self.json(reqwest::Method::POST, p, Some(b)).await
+    }
+    pub async fn delete(&self, p: &str) -> u16 {
+        self.req(reqwest::Method::DELETE, p).send().await.expect("send").status().as_u16()
+    }
+    pub async fn upload(&self, p: &str, form: reqwest::multipart::Form) -> (u16, Value) {
+        let r = self.req(reqwest::Method::POST, p).multipart(form).send().await.expect("send");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+}
