@@ -267,14 +267,7 @@ fn collection(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media]) 
 fn biometry(p: &Pipeline, src: &Source<'_>, sources: &[&Media], cfg: &RunnerConfig) -> Outcome {
     let mut embeddings = Vec::with_capacity(sources.len());
     for m in sources {
-        let e = src.decoded(p, m).and_then(|d| {
-            let r = p.analyze_media(&d, AnalyzeOptions { best_shot: false, embedding: true }).map_err(|e| match e {
-                VisionError::NoFace => format!("media {}: no face found", m.id),
-                other => format!("media {}: {other}", m.id),
-            })?;
-            r.embedding.ok_or_else(|| format!("media {}: no face found", m.id))
-        });
-        match e {
+        match embedding_of(p, src, m) {
             Ok(v) => embeddings.push(v),
             Err(msg) => return failed(ERR_INVALID_VALUE, msg),
         }

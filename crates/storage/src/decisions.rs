@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::accounts::scope_sql;
 use crate::analyses::{FolderUpdate, close_folder};
+use crate::folders::{Arg, bind_all};
 use crate::model::{Analysis, Folder, User, f, id, oid, os, s};
 use crate::{Backend, Db, Result, StoreError, dynq, now};
 
@@ -182,30 +183,13 @@ impl Db {
         }
         let n = args.len();
         let list_sql = format!("select *{sql} order by time_created desc, id limit ${} offset ${}", n + 1, n + 2);
-        let mut q = dynq(list_sql);
-        let mut c = dynq(format!("select count(*) as n{sql}"));
-        for a in &args {
-            match a {
-                Arg::S(v) => {
-                    q = q.bind(v.clone());
-                    c = c.bind(v.clone());
-                }
-                Arg::F(v) => {
-                    q = q.bind(*v);
-                    c = c.bind(*v);
-                }
-            }
-        }
+        let q = bind_all(dynq(list_sql), &args);
+        let c = bind_all(dynq(format!("select count(*) as n{sql}")), &args);
         let rows = q.bind(f.limit).bind(f.offset).fetch_all(&self.pool).await?;
         let entries = rows.iter().map(AuditEntry::from_row).collect::<Result<Vec<_>>>()?;
         let total = crate::model::i(&c.fetch_one(&self.pool).await?, "n")?;
         Ok((entries, total))
     }
-}
-
-enum Arg {
-    S(String),
-    F(f64),
 }
 
 fn endpoint(folder: &Folder) -> Option<String> {
