@@ -53,7 +53,11 @@ pub fn quality_confs(params: &Value, cfg: &RunnerConfig) -> Value {
 /// The effective BIOMETRY parameters.
 #[must_use]
 pub fn biometry_confs(cfg: &RunnerConfig) -> Value {
-    json!({ "threshold_approve": cfg.thresholds.approve, "threshold_decline": cfg.thresholds.decline })
+    // As the client wrote them (0.85, not the f32's 0.8500000238418579).
+    json!({
+        "threshold_approve": wire_score(cfg.thresholds.approve),
+        "threshold_decline": wire_score(cfg.thresholds.decline),
+    })
 }
 
 /// The effective COLLECTION parameters, from `params` and the collections resolved by the caller
@@ -157,7 +161,7 @@ fn quality(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media]) -> 
                             "size": shot.jpeg.len(), "mime-type": "image/jpeg" } }),
                         tags: Vec::new(),
                         meta_data: json!({}),
-                        technical_meta_data: json!({ "frame_index": shot.frame_index, "quality": shot.quality }),
+                        technical_meta_data: json!({ "frame_index": shot.frame_index, "quality": wire_score(shot.quality) }),
                         source_media_id: Some(m.id),
                         analysis_id: Some(a.id),
                         preview_file: None,
@@ -308,5 +312,19 @@ fn biometry(p: &Pipeline, src: &Source<'_>, sources: &[&Media], cfg: &RunnerConf
         error_message: None,
         technical_meta_data: json!({ "pairs": scores.len() }),
         outputs: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confs_carry_the_thresholds_as_written() {
+        let cfg = RunnerConfig { thresholds: DecisionThresholds::DEFAULT, threshold_spoofing: 0.7 };
+        let text = serde_json::to_string(&biometry_confs(&cfg)).expect("json");
+        assert!(text.contains(":0.85") && !text.contains("0.8500000"), "{text}");
+        let text = serde_json::to_string(&quality_confs(&json!({}), &cfg)).expect("json");
+        assert!(text.contains("\"threshold_spoofing\":0.7") && !text.contains("0.69999"), "{text}");
     }
 }

@@ -128,7 +128,8 @@ impl Engine {
     /// turns true.
     pub fn start(self: &Arc<Self>, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
         let mut handles = Vec::new();
-        for i in 0..self.cfg.workers.max(1) {
+        // `workers: 0` is an API-only process: separate worker processes run the queue.
+        for i in 0..self.cfg.workers {
             let e = Arc::clone(self);
             let sd = shutdown.clone();
             handles.push(tokio::spawn(async move { e.worker_loop(format!("{}-w{i}", e.name), sd).await }));
@@ -283,7 +284,7 @@ impl Engine {
             }
             Err(e) => {
                 // Nothing recorded: remove the files this attempt wrote, so no orphan remains.
-                self.files.remove_all(&outputs);
+                self.files.remove_all_async(&outputs).await;
                 tracing::warn!(error = %e, "analysis outcome not recorded");
             }
         }

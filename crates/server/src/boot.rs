@@ -28,6 +28,8 @@ pub struct Booted {
 
 /// Verifies and loads the models, connects to the database (applying migrations) and builds the
 /// engine (not started).
+/// `listen` is set for `serve`, which may run no workers (`OZ_WORKERS=0`: an API-only process
+/// beside separate `worker` processes); `worker` always runs at least one.
 pub async fn start(args: &EngineArgs, listen: Option<SocketAddr>) -> anyhow::Result<Booted> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create OZ_DATA_DIR {}", args.data_dir.display()))?;
@@ -44,7 +46,13 @@ pub async fn start(args: &EngineArgs, listen: Option<SocketAddr>) -> anyhow::Res
     );
     let url = Db::url_or_default(args.database_url.as_ref().map(Secret::expose), &args.data_dir);
     let db = Db::connect(&url).await.context("cannot open the database")?;
-    let files = MediaFiles::open(&args.data_dir).context("cannot open the media folder")?;
+    let files =
+        MediaFiles::from_url(args.storage_url.as_deref(), &args.data_dir).context("cannot open the media store")?;
+    files
+        .check()
+        .await
+        .with_context(|| format!("cannot write, read and delete in the media store {}", files.location()))?;
+    tracing::info!(store = %files.location(), shared = files.is_shared(), "media store ready");
     let base = args.public_url.clone().unwrap_or_else(|| match listen {
         Some(a) => format!("http://{a}"),
         None => "http://127.0.0.1:8080".to_string(),
@@ -52,7 +60,7 @@ pub async fn start(args: &EngineArgs, listen: Option<SocketAddr>) -> anyhow::Res
     let links = link_signer(&db, &args.lifecycle).await?;
     let t = &args.thresholds;
     let cfg = EngineConfig {
-        workers: args.workers.max(1),
+        workers: if listen.is_some() { args.workers } else { args.workers.max(1) },
         lease: Duration::from_secs(args.job_lease.max(3)),
         poll: Duration::from_millis(500),
         max_attempts: args.job_max_attempts.max(1),
@@ -81,6 +89,11 @@ pub async fn start(args: &EngineArgs, listen: Option<SocketAddr>) -> anyhow::Res
     oz_engine::webhook::client(&cfg.webhook).context("cannot set up webhook delivery")?;
     if cfg.webhook.allow_private {
         tracing::warn!("OZ_WEBHOOK_ALLOW_PRIVATE is on: webhooks may go to loopback and private addresses");
+    }
+    if listen.is_some() && args.workers == 0 {
+        tracing::info!(
+            "OZ_WORKERS=0: this process runs no analyses; `oz-server worker` processes on the same database run them"
+        );
     }
     let pipeline = Arc::new(pipeline);
     let engine = Engine::new(db.clone(), pipeline.clone(), files, cfg);

@@ -153,7 +153,14 @@ pub struct EngineArgs {
     /// Database URL: unset = embedded SQLite file in OZ_DATA_DIR; or postgres://user@host/db.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<Secret>,
-    /// Analysis workers in this process.
+    /// Where media files are stored: unset = OZ_DATA_DIR/media; file:///path; or
+    /// s3://bucket/prefix (endpoint, region and credentials from AWS_ENDPOINT_URL, AWS_REGION,
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ...). Every API and worker process of one
+    /// deployment must name the same store.
+    #[arg(long, env = "OZ_STORAGE_URL")]
+    pub storage_url: Option<String>,
+    /// Analysis workers in this process (`serve` with 0: API only, separate `worker` processes run
+    /// the analyses).
     #[arg(long, env = "OZ_WORKERS", default_value_t = 2)]
     pub workers: usize,
     /// Job lease, seconds: a job whose worker stops renewing it is claimed again after this.

@@ -48,7 +48,14 @@ fn every_secret_must_be_set_before_compose_starts() {
     let text = compose();
     let secrets = secret_lines(&text);
     let keys: Vec<&str> = secrets.iter().map(|(k, _)| k.as_str()).collect();
-    for k in ["POSTGRES_PASSWORD", "DATABASE_URL", "OZ_ADMIN_PASSWORD", "OZ_WEBHOOK_SECRET"] {
+    for k in [
+        "POSTGRES_PASSWORD",
+        "DATABASE_URL",
+        "OZ_ADMIN_PASSWORD",
+        "OZ_WEBHOOK_SECRET",
+        "MINIO_ROOT_PASSWORD",
+        "AWS_SECRET_ACCESS_KEY",
+    ] {
         assert!(keys.contains(&k), "{k} missing from compose.yml");
     }
     for (k, v) in &secrets {
@@ -58,7 +65,12 @@ fn every_secret_must_be_set_before_compose_starts() {
         };
         assert!(refused.contains("set "), "{k}: the message says what to set: {refused}");
     }
-    let env = [("OZ_DB_PASSWORD", "db-pass"), ("OZ_ADMIN_PASSWORD", "admin-pass"), ("OZ_WEBHOOK_SECRET", "hook")];
+    let env = [
+        ("OZ_DB_PASSWORD", "db-pass"),
+        ("OZ_ADMIN_PASSWORD", "admin-pass"),
+        ("OZ_WEBHOOK_SECRET", "hook"),
+        ("OZ_S3_SECRET_KEY", "s3-secret"),
+    ];
     for (k, v) in &secrets {
         let value = interpolate(v, &env).unwrap_or_else(|e| panic!("{k}: {e}"));
         assert!(!value.is_empty(), "{k}");
@@ -93,7 +105,10 @@ fn compose_file_is_valid_yaml() {
         .output();
     match out {
         Ok(o) if o.status.success() => {
-            assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "['api', 'db', 'worker']");
+            assert_eq!(
+                String::from_utf8_lossy(&o.stdout).trim(),
+                "['api-1', 'api-2', 'bucket', 'db', 'objects', 'worker']"
+            );
         }
         Ok(o) if String::from_utf8_lossy(&o.stderr).contains("No module named 'yaml'") => {
             eprintln!("skipping the YAML parse: PyYAML is not installed");

@@ -159,7 +159,7 @@ async fn finish_removal(api: &FullApi, files: &[String]) {
     if let Err(e) = api.engine.collections.catch_up(&api.db).await {
         tracing::warn!(error = %e, "cannot apply a collection change to the 1:N index");
     }
-    api.engine.files.remove_all(files);
+    api.engine.files.remove_all_async(files).await;
 }
 
 // ---- persons ----------------------------------------------------------------------------------
@@ -207,7 +207,7 @@ pub async fn create_person(
     let (p, stored) = match created {
         Ok(v) => v,
         Err(e) => {
-            api.engine.files.remove_all(&images.iter().map(|m| m.file_name.clone()).collect::<Vec<_>>());
+            api.engine.files.remove_all_async(&images.iter().map(|m| m.file_name.clone()).collect::<Vec<_>>()).await;
             return Err(lookup("Collection")(e));
         }
     };
@@ -283,7 +283,7 @@ pub async fn add_images(
     let stored = match api.db.add_person_images(&p, &images).await {
         Ok(v) => v,
         Err(e) => {
-            api.engine.files.remove_all(&images.iter().map(|m| m.file_name.clone()).collect::<Vec<_>>());
+            api.engine.files.remove_all_async(&images.iter().map(|m| m.file_name.clone()).collect::<Vec<_>>()).await;
             return Err(lookup("Person")(e));
         }
     };

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use oz_domain::access::Scope;
 use oz_domain::assign::{MediaClass, MediaFacts};
 use oz_domain::caps;
+use oz_engine::files::FileError;
 use oz_engine::ingest::{self, IngestError, Upload};
 use oz_engine::render;
 use oz_storage::folders::FolderFilter;
@@ -250,7 +251,7 @@ pub async fn create(State(st): State<AppState>, auth: Auth, req: Request) -> Api
     let (folder, _) = match created {
         Ok(v) => v,
         Err(e) => {
-            api.engine.files.remove_all(&names);
+            api.engine.files.remove_all_async(&names).await;
             return Err(e.into());
         }
     };
@@ -303,7 +304,7 @@ pub async fn add_media(
     let media = match api.db.add_media(&folder, &new_media).await {
         Ok(m) => m,
         Err(e) => {
-            api.engine.files.remove_all(&names);
+            api.engine.files.remove_all_async(&names).await;
             return Err(e.into());
         }
     };
@@ -515,17 +516,19 @@ pub async fn file(
         }
         Err(e) => return Err(e.into()),
     };
-    let path = api.engine.files.path(&file_name).map_err(|_| ApiError::not_found("File"))?;
-    let file = tokio::fs::File::open(&path).await.map_err(|_| ApiError::not_found("File"))?;
-    let len = file.metadata().await.map_err(|e| ApiError::unknown(format!("cannot read a stored file: {e}")))?.len();
+    let download = match api.engine.files.download(&file_name).await {
+        Ok(d) => d,
+        Err(FileError::BadName | FileError::NotFound) => return Err(ApiError::not_found("File")),
+        Err(e) => return Err(ApiError::unknown(format!("cannot read a stored file: {e}"))),
+    };
     Ok((
         [
             (header::CONTENT_TYPE, mime_type),
-            (header::CONTENT_LENGTH, len.to_string()),
+            (header::CONTENT_LENGTH, download.len.to_string()),
             (header::CACHE_CONTROL, "private, no-store".to_string()),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
         ],
-        axum::body::Body::from_stream(file_stream(file)),
+        axum::body::Body::from_stream(download.stream),
     )
         .into_response())
 }
@@ -553,20 +556,4 @@ fn signed_link_scope(api: &FullApi, name: &str, q: &Pairs) -> ApiResult<Scope> {
         }
         _ => Err(ApiError::auth_invalid("a signed link needs both expires and signature")),
     }
-}
-
-/// The file as a stream of 64 KiB chunks, read without blocking the async threads.
-fn file_stream(
-    file: tokio::fs::File,
-) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static {
-    use tokio::io::AsyncReadExt;
-    futures_util::stream::unfold(Some(file), |state| async move {
-        let mut f = state?;
-        let mut buf = bytes::BytesMut::with_capacity(64 * 1024);
-        match f.read_buf(&mut buf).await {
-            Ok(0) => None,
-            Ok(_) => Some((Ok(buf.freeze()), Some(f))),
-            Err(e) => Some((Err(e), None)),
-        }
-    })
 }

@@ -252,7 +252,7 @@ fn best_shot_json(f: &Shape<'_>, m: &Analysed, a: &MediaAnalysis) -> Option<Valu
         "original_name": "ResultImage.jpg",
         "original_url": null,
         "company_id": f.company_id,
-        "technical_meta_data": { "frame_index": shot.frame_index, "quality": shot.quality },
+        "technical_meta_data": { "frame_index": shot.frame_index, "quality": wire_score(shot.quality) },
         "time_created": f.t,
         "time_updated": f.t,
         "meta_data": null,
@@ -390,7 +390,7 @@ fn folder_json(req: &FolderRequest, media: &[Analysed]) -> Value {
                 ),
                 Check::Biometry(th) => (
                     "BIOMETRY",
-                    json!({ "threshold_approve": th.approve, "threshold_decline": th.decline }),
+                    json!({ "threshold_approve": wire_score(th.approve), "threshold_decline": wire_score(th.decline) }),
                     biometry(th, media, &sources),
                 ),
             };
