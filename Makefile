@@ -19,8 +19,13 @@ lint: setup
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# The whole suite: lint, every Rust test on SQLite and PostgreSQL (and the object-storage tests
+# against a real S3 server, s3s-fs), the deployment files, then the live-server tool runs.
 test: lint
-	bash scripts/with-postgres.sh $(CARGO) test --workspace
+	bash scripts/s3-server.sh install >/dev/null
+	OZ_TEST_S3_SERVER="$(CURDIR)/.tools/bin/s3s-fs" bash scripts/with-postgres.sh $(CARGO) test --workspace
+	bash scripts/check-deploy.sh
+	bash scripts/newman.sh
 
 bench: setup
 	$(CARGO) bench -p oz-vision --bench pipeline

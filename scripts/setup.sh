@@ -12,6 +12,10 @@ ORT_LIB="$ORT_DIR/libonnxruntime.so.$ORT_VERSION"
 
 APT_PKGS=(pkg-config libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
   libavfilter-dev libavdevice-dev libclang1-14 libclang-common-14-dev unzip)
+# The API tool runs of `make test` (newman, schemathesis, kubernetes-validate): Node.js with npm and
+# Python venvs, from Debian only where the machine has none of its own.
+command -v npm >/dev/null 2>&1 || APT_PKGS+=(nodejs npm)
+python3 -m venv --help >/dev/null 2>&1 || APT_PKGS+=(python3-venv)
 
 missing=()
 for p in "${APT_PKGS[@]}"; do
