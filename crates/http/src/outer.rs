@@ -3,13 +3,24 @@
 //! oversize bodies (413), extractor rejections (JSON, form, path) and caught panics (500). Under
 //! `/api` (and `/static`) they get `{error_code, error_message, details}`, everywhere else the
 //! Lite `{code, message}`. Every 503 carries `Retry-After`.
+//!
+//! A request refused before its body was read (a 401/403/404 on an upload) has the rest of its
+//! body read and dropped before the answer goes out (bounded in bytes and time): a client still
+//! writing its upload would otherwise see the connection closed under it (EPIPE) instead of the
+//! Oz error, as Node.js clients (newman, SDK back ends) do.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+use parking_lot::Mutex;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::api::error::ApiError;
@@ -18,12 +29,87 @@ use crate::error::LiteError;
 /// Longest text of a rejection kept as the error message.
 const MAX_MESSAGE: usize = 2048;
 
-/// Wraps `router` (with its state) in the body cap, the panic catcher and the Oz error bodies.
+/// Wraps `router` (with its state) in the body cap, the panic catcher, the Oz error bodies and the
+/// drain of refused uploads.
 pub fn harden(router: Router, body_limit: usize) -> Router {
+    let drain = Drain { max_bytes: body_limit as u64, wait: DRAIN_WAIT };
     router
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::new())
         .layer(axum::middleware::from_fn(oz_bodies))
+        .layer(axum::middleware::from_fn(move |req, next| drain_refused(drain, req, next)))
+}
+
+/// How long the rest of a refused request's body may take to arrive before the answer goes out
+/// anyway.
+const DRAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+#[derive(Debug, Clone, Copy)]
+struct Drain {
+    max_bytes: u64,
+    wait: std::time::Duration,
+}
+
+/// The request body behind a shared slot: the handler reads it through [`SharedBody`]; once the
+/// answer is made, this layer takes what is left.
+#[derive(Clone, Default)]
+struct Slot(Arc<Mutex<Option<Body>>>);
+
+struct SharedBody(Slot);
+
+impl http_body::Body for SharedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        let mut slot = self.0.0.lock();
+        match slot.as_mut() {
+            Some(b) => Pin::new(b).poll_frame(cx),
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.0.lock().as_ref().is_none_or(http_body::Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.0.0.lock().as_ref().map(http_body::Body::size_hint).unwrap_or_default()
+    }
+}
+
+async fn drain_refused(drain: Drain, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    if http_body::Body::is_end_stream(&body) {
+        return next.run(Request::from_parts(parts, body)).await;
+    }
+    let slot = Slot::default();
+    *slot.0.lock() = Some(body);
+    let res = next.run(Request::from_parts(parts, Body::new(SharedBody(slot.clone())))).await;
+    let status = res.status();
+    // 413: the client sent too much; reading on would only prolong it.
+    if !status.is_client_error() || status == StatusCode::PAYLOAD_TOO_LARGE {
+        return res;
+    }
+    let rest = slot.0.lock().take();
+    if let Some(mut body) = rest {
+        let mut seen: u64 = 0;
+        let _ = tokio::time::timeout(drain.wait, async {
+            while let Some(Ok(frame)) = body.frame().await {
+                if let Some(data) = frame.data_ref() {
+                    seen += data.len() as u64;
+                    if seen > drain.max_bytes {
+                        break;
+                    }
+                }
+            }
+        })
+        .await;
+    }
+    res
 }
 
 /// True for paths of the full API (Oz body); the rest are API Lite (Lite body).

@@ -384,3 +384,53 @@ async fn lite_auth_none_is_open() {
     let (st, _, v) = send(jpeg_request(&b, "/v1/face/liveness/detect")).await;
     assert_eq!(st, 200, "{v}");
 }
+
+// An upload refused before its body is read (no token: 401; a Lite call without a body part
+// would be the same) still gets its Oz answer: the server reads the rest of the body before
+// answering, so a client that writes the whole upload first (Node.js, newman) is not cut off
+// mid-write with EPIPE. The client here sends the first 64 KiB, pauses (the old server had
+// answered and closed by then), then the rest, and only then reads.
+both!(refused_upload_is_drained, refused_upload_is_drained_body);
+async fn refused_upload_is_drained_body(kind: Kind) {
+    let Some(s) = start(kind, Options::default()).await else { return };
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let (status, body) = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let body = vec![b'x'; 3 << 20];
+        let mut c = std::net::TcpStream::connect(&addr).expect("connect");
+        c.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        let head = format!(
+            "POST /api/folders/ HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; boundary=b\r\n\
+             Content-Length: {}\r\n\r\n",
+            body.len()
+        );
+        c.write_all(head.as_bytes()).expect("head");
+        c.write_all(&body[..64 << 10]).expect("first part");
+        std::thread::sleep(Duration::from_millis(500));
+        for chunk in body[64 << 10..].chunks(256 << 10) {
+            c.write_all(chunk).expect("the server still reads the upload it refused");
+        }
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match c.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    answer.extend_from_slice(&buf[..n]);
+                    if answer.windows(4).any(|w| w == b"\r\n\r\n") && answer.ends_with(b"}") {
+                        break;
+                    }
+                }
+                Err(e) => panic!("reading the answer: {e}"),
+            }
+        }
+        let text = String::from_utf8_lossy(&answer).to_string();
+        let status = text.split(' ').nth(1).unwrap_or("").to_string();
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+        (status, body)
+    })
+    .await
+    .expect("client thread");
+    assert_eq!(status, "401", "{body}");
+    assert!(body.starts_with(r#"{"error_code": "#), "{body}");
+}
