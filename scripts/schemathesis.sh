@@ -15,7 +15,11 @@
 # - Operations left out because they would lock the run out of its own login:
 #     POST   /api/authorize/logout/       (ends the run's token)
 #     DELETE /api/users/{id}/sessions/    (ends every session of a user, the admin's included)
-#   Both are covered by the Rust API tests. Deleting the admin itself is refused by the server
+#   Both are covered by the Rust API tests. Before the run, scripts/schemathesis_seed.py creates a
+#   company, a user, a folder with two photos and finished QUALITY and BIOMETRY analyses, and a
+#   collection with a person; most `{id}` parameters then name these (schemathesis dictionaries),
+#   so real answers are checked against their schemas, not only 404s. Deletes of whole objects
+#   keep random ids. Deleting the admin itself is refused by the server
 #   (403), so DELETE /api/users/{id}/ stays in. The login is throttled per client address, so
 #   the run keeps its one token.
 # - Exits non-zero on any failure; the server log is printed then.
@@ -97,9 +101,12 @@ if [ -z "$TOKEN" ]; then
   log "cannot log in"; cat "$WORK/server.log" >&2; exit 1
 fi
 
+python3 "$ROOT/scripts/schemathesis_seed.py" "$BASE" "$TOKEN" "$ROOT" "$WORK/schemathesis.toml" || {
+  log "cannot seed the server"; cat "$WORK/server.log" >&2; exit 1; }
+
 log "server $BASE; phases $PHASES; at most $MAX_EXAMPLES examples per operation and ${MAX_TIME}s"
 START=$(date +%s)
-"$VENV/bin/st" run "$BASE/docs/openapi.json" \
+"$VENV/bin/st" --config-file "$WORK/schemathesis.toml" run "$BASE/docs/openapi.json" \
   --url "$BASE" \
   --header "X-Forensic-Access-Token: $TOKEN" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \

@@ -84,7 +84,7 @@ pub async fn list_companies(State(st): State<AppState>, auth: Auth, Query(q): Qu
     operation_id = "create_company",
     tag = "accounts",
     summary = "Create a company (ADMIN)",
-    request_body(content = crate::openapi::schemas::CompanyWrite, content_type = "application/json", description = "`name` is required"),
+    request_body(content = crate::openapi::schemas::CompanyCreate, content_type = "application/json"),
     security(("token" = [])),
     responses((status = 201, description = "Created", body = crate::openapi::schemas::Company), crate::openapi::ApiErrors)
 )]
@@ -260,7 +260,7 @@ pub async fn list_users(State(st): State<AppState>, auth: Auth, Query(q): Query<
     operation_id = "create_user",
     tag = "accounts",
     summary = "Create a user",
-    request_body(content = crate::openapi::schemas::UserWrite, content_type = "application/json", description = "`email`, `password` and `user_type` are required"),
+    request_body(content = crate::openapi::schemas::UserCreate, content_type = "application/json"),
     security(("token" = [])),
     responses((status = 201, description = "Created", body = crate::openapi::schemas::User), crate::openapi::ApiErrors)
 )]
@@ -393,6 +393,12 @@ pub async fn update_user(
         }
     }
     patch.company_id = opt_company(&m)?;
+    if let Some(Some(c)) = patch.company_id {
+        api.db
+            .company(c, &auth.principal.company_scope())
+            .await
+            .map_err(|_| ApiError::value("company_id does not exist"))?;
+    }
     patch.is_admin = opt_bool(&m, &["is_admin"])?.or(patch.is_admin);
     patch.is_service = opt_bool(&m, &["is_service"])?.or(patch.is_service);
     patch.can_start_quality = opt_bool(&m, &["can_start_analysis_quality", "can_start_analyze_quality"])?;

@@ -67,7 +67,7 @@ fn template_part(part: &Part, base64: bool) -> Result<Bytes, LiteError> {
     summary = "Biometric template of the face in an image. Send `Content-Transfer-Encoding: base64` for base64 inputs and outputs.",
     request_body(content((crate::openapi::schemas::Binary = "image/jpeg"), (crate::openapi::schemas::Binary = "image/png")), description = "The image."),
     security((), ("token" = [])),
-    responses((status = 200, description = "The template (base64 text with Content-Transfer-Encoding: base64)", content_type = "application/octet-stream", body = crate::openapi::schemas::Binary), crate::openapi::LiteErrors)
+    responses((status = 200, description = "The template: bytes, or base64 text when the request had Content-Transfer-Encoding: base64", content((crate::openapi::schemas::Binary = "application/octet-stream"), (String = "text/plain"))), crate::openapi::LiteErrors)
 )]
 pub async fn extract(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, LiteError> {
     let ct = parts::media_type(&headers);

@@ -4,14 +4,13 @@
 //! answers against them.
 #![allow(dead_code)]
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
 // ---- errors -------------------------------------------------------------------------------------
 
 /// Error body of the full API (`/api/...`, `/static/...`).
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 #[schema(example = json!({"error_code": 10, "error_message": "Folder does not exist", "details": null}))]
 pub struct ApiErrorBody {
     /// Oz error code: 0 unknown, 1 method not allowed, 2 not implemented, 3 structure, 4 value,
@@ -25,7 +24,7 @@ pub struct ApiErrorBody {
 }
 
 /// Error body of API Lite.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 #[schema(example = json!({"code": "BPE-003002", "message": "sample: no face found"}))]
 pub struct LiteErrorBody {
     /// `BPE-*` (biometry) or `LDE-*` (liveness) code of Oz's tables.
@@ -36,7 +35,7 @@ pub struct LiteErrorBody {
 // ---- system -------------------------------------------------------------------------------------
 
 /// `GET /api/version/`.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct ApiVersion {
     /// The Oz API version whose behaviour openoz follows.
     #[schema(example = "6.0.1")]
@@ -47,7 +46,7 @@ pub struct ApiVersion {
 }
 
 /// `GET /api/config/`.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct ApiConfig {
     pub timezone: String,
     pub tz_offset: i64,
@@ -57,7 +56,7 @@ pub struct ApiConfig {
 }
 
 /// `GET /api/statistics/` (see docs/API.md).
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct Statistics {
     #[serde(rename = "time_created.min")]
     pub time_created_min: Option<f64>,
@@ -70,7 +69,7 @@ pub struct Statistics {
     pub per_company: Option<Vec<Value>>,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct StatBlock {
     pub total: i64,
     pub per_day: Vec<Value>,
@@ -80,7 +79,7 @@ pub struct StatBlock {
 
 // ---- authentication -----------------------------------------------------------------------------
 
-#[derive(Deserialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct Credentials {
     #[schema(example = "admin@example.com")]
     pub email: String,
@@ -89,20 +88,20 @@ pub struct Credentials {
 }
 
 /// `POST /api/authorize/auth/` body.
-#[derive(Deserialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct LoginRequest {
     pub credentials: Credentials,
 }
 
 /// `POST /api/authorize/refresh/` body.
-#[derive(Deserialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct RefreshRequest {
     /// The `expire_token` of the pair to refresh.
     pub expire_token: String,
 }
 
 /// A token pair.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct TokenPair {
     /// 128 hex characters; send it as `X-Forensic-Access-Token`.
     pub access_token: String,
@@ -118,7 +117,7 @@ pub struct TokenPair {
 }
 
 /// `GET /api/authorize/session_token/`.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct SessionToken {
     /// HS256 JWT, accepted by `POST /api/instant/folders/` only.
     pub session_token: String,
@@ -128,7 +127,7 @@ pub struct SessionToken {
 
 // ---- accounts -----------------------------------------------------------------------------------
 
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct Company {
     #[schema(format = Uuid)]
     pub company_id: String,
@@ -137,15 +136,23 @@ pub struct Company {
     pub time_created: f64,
 }
 
-/// `POST /api/companies/` and `PATCH /api/companies/{id}/` body.
-#[derive(Deserialize, ToSchema)]
+/// `POST /api/companies/` body.
+#[derive(ToSchema)]
+pub struct CompanyCreate {
+    pub name: String,
+    #[schema(value_type = Option<Object>)]
+    pub meta_data: Option<Value>,
+}
+
+/// `PATCH /api/companies/{id}/` body.
+#[derive(ToSchema)]
 pub struct CompanyWrite {
     pub name: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub meta_data: Option<Value>,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct User {
     #[schema(format = Uuid)]
     pub user_id: String,
@@ -165,9 +172,34 @@ pub struct User {
     pub meta_data: Value,
 }
 
-/// `POST /api/users/` (email, password and user_type required) and `PATCH /api/users/{id}/` body.
+/// `POST /api/users/` body. `CLIENT ADMIN` / `CLIENT SERVICE` are accepted as `user_type`;
+/// `can_start_analyze_*` as aliases of `can_start_analysis_*`.
+#[derive(ToSchema)]
+pub struct UserCreate {
+    #[schema(format = Email, example = "operator@example.com")]
+    pub email: String,
+    #[schema(min_length = 8)]
+    pub password: String,
+    /// CLIENT users need a `company_id` (a company admin's users default to its company).
+    #[schema(example = "CLIENT")]
+    pub user_type: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub middle_name: Option<String>,
+    #[schema(format = Uuid)]
+    pub company_id: Option<String>,
+    pub is_admin: Option<bool>,
+    pub is_service: Option<bool>,
+    pub can_start_analysis_quality: Option<bool>,
+    pub can_start_analysis_biometry: Option<bool>,
+    pub can_start_analysis_collection: Option<bool>,
+    #[schema(value_type = Option<Object>)]
+    pub meta_data: Option<Value>,
+}
+
+/// `PATCH /api/users/{id}/` body.
 /// `CLIENT ADMIN` / `CLIENT SERVICE` are accepted as `user_type`; `can_start_analyze_*` as aliases.
-#[derive(Deserialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct UserWrite {
     pub email: Option<String>,
     /// At least 8 characters.
@@ -190,7 +222,7 @@ pub struct UserWrite {
 }
 
 /// `POST /api/companies/{id}/webhook_secret/`.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct WebhookSecret {
     #[schema(format = Uuid)]
     pub company_id: String,
@@ -200,7 +232,7 @@ pub struct WebhookSecret {
 }
 
 /// `GET /api/companies/{id}/webhook_secret/`.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct WebhookSecretStatus {
     #[schema(format = Uuid)]
     pub company_id: String,
@@ -214,7 +246,7 @@ pub struct WebhookSecretStatus {
 /// A media as Oz renders it. Videos also carry `video_id` and `video_url`, shot sets
 /// `shots_set_id` and `video_url`, images `image_id`; best shots (`IMAGE_RESULT_ANALYSIS_SINGLE`)
 /// `image_id`, `media_association_id` and `analysis_id`.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct Media {
     #[schema(format = Uuid)]
     pub media_id: String,
@@ -251,7 +283,7 @@ pub struct Media {
 }
 
 /// One result per source media of an analysis.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct ResultsMedia {
     pub company_id: Option<String>,
     pub media_association_id: Option<String>,
@@ -266,7 +298,7 @@ pub struct ResultsMedia {
     pub folder_time_created: Option<f64>,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct Analysis {
     #[schema(format = Uuid)]
     pub analysis_id: String,
@@ -303,7 +335,7 @@ pub struct Analysis {
     pub resolution: String,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct Folder {
     #[schema(format = Uuid)]
     pub folder_id: String,
@@ -335,7 +367,7 @@ pub struct Folder {
 }
 
 /// `PATCH /api/media/{id}/` body.
-#[derive(Deserialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct MediaPatch {
     pub tags: Option<Vec<String>>,
     #[schema(value_type = Option<Object>)]
@@ -343,7 +375,7 @@ pub struct MediaPatch {
 }
 
 /// One analysis to start (`POST /api/folders/{id}/analyses/`, and `analyses` of an upload payload).
-#[derive(Deserialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct AnalysisRequest {
     /// quality, biometry, collection (blacklist), documents (501).
     #[serde(rename = "type")]
@@ -358,7 +390,7 @@ pub struct AnalysisRequest {
 }
 
 /// `POST /api/folders/{id}/analyses/` body.
-#[derive(Deserialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct AnalysesRequest {
     pub analyses: Vec<AnalysisRequest>,
     /// http(s) URL to call with the folder when the analyses finish.
@@ -368,7 +400,7 @@ pub struct AnalysesRequest {
 /// Upload form (`POST /api/folders/`, `POST /api/folders/{id}/media/`,
 /// `POST /api/instant/folders/`): every part other than `payload` is a media, its part name the
 /// media key. Oz clients name them freely (`video1`, `photo1`, ...).
-#[derive(Deserialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct UploadForm {
     /// JSON text: `{"folder:meta_data": {}, "media:meta_data": {key: {}}, "media:tags": {key: []},
     /// "analyses": [...], "resolution_endpoint": "..."}`.
@@ -381,7 +413,7 @@ pub struct UploadForm {
 }
 
 /// `POST /api/analyses/{id}/resolution/` body.
-#[derive(Deserialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct ResolutionRequest {
     /// SUCCESS or DECLINED (`operator_status` is accepted too).
     pub resolution_status: String,
@@ -390,7 +422,7 @@ pub struct ResolutionRequest {
 }
 
 /// One operator decision of the audit trail.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct ResolutionEntry {
     #[schema(format = Uuid)]
     pub id: String,
@@ -411,7 +443,7 @@ pub struct ResolutionEntry {
 
 // ---- collections --------------------------------------------------------------------------------
 
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct Collection {
     #[schema(format = Uuid)]
     pub collection_id: String,
@@ -424,7 +456,7 @@ pub struct Collection {
 }
 
 /// `POST /api/collections/` body.
-#[derive(Deserialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct CollectionCreate {
     pub alias: String,
     /// Required for ADMIN callers; others create in their own company.
@@ -434,7 +466,7 @@ pub struct CollectionCreate {
     pub meta_data: Option<Value>,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct PersonImage {
     #[schema(format = Uuid)]
     pub media_id: String,
@@ -454,10 +486,9 @@ pub struct PersonImage {
     pub tags: Vec<String>,
     pub meta_data: Value,
     pub time_created: f64,
-    pub time_updated: f64,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct Person {
     #[schema(format = Uuid)]
     pub person_id: String,
@@ -473,7 +504,7 @@ pub struct Person {
 
 /// Photos form (`POST /api/collections/{id}/persons/`, `.../images/`): image parts, and a
 /// `payload` part `{"media:tags": {...}, "media:meta_data": {...}, "person:meta_data": {...}}`.
-#[derive(Deserialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct PhotosForm {
     pub payload: Option<String>,
     #[schema(value_type = String, format = Binary)]
@@ -485,7 +516,7 @@ pub struct PhotosForm {
 macro_rules! page {
     ($name:ident, $item:ty, $doc:literal) => {
         #[doc = $doc]
-        #[derive(Serialize, ToSchema)]
+        #[derive(ToSchema)]
         pub struct $name {
             /// Left out with `total_omit=true`.
             pub total: Option<i64>,
@@ -506,14 +537,14 @@ page!(ResolutionPage, ResolutionEntry, "A page of operator decisions.");
 
 // ---- API Lite -----------------------------------------------------------------------------------
 
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct LiteModel {
     pub name: String,
     pub version: String,
 }
 
 /// `GET /version`.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct LiteVersion {
     pub core: String,
     pub tfss: String,
@@ -521,14 +552,14 @@ pub struct LiteVersion {
 }
 
 /// `GET .../health`: 0 working, 3 inoperative.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct LiteHealth {
     pub status: i64,
     pub message: String,
 }
 
 /// A 1:1 comparison.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct LiteScore {
     /// In [0, 1], 1 = same person.
     pub score: f64,
@@ -536,7 +567,7 @@ pub struct LiteScore {
     pub decision: String,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct LiteScoreOf {
     pub filename: String,
     pub score: f64,
@@ -544,13 +575,13 @@ pub struct LiteScoreOf {
 }
 
 /// A 1:N comparison.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct LiteScores {
     pub results: Vec<LiteScoreOf>,
 }
 
 /// Raw-image liveness answer.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct LitePassed {
     pub passed: bool,
     /// `confidence_spoofing`.
@@ -558,7 +589,7 @@ pub struct LitePassed {
 }
 
 /// Two templates (`compare`).
-#[derive(Deserialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct CompareForm {
     #[schema(value_type = String, format = Binary)]
     pub bio_feature: Vec<u8>,
@@ -567,7 +598,7 @@ pub struct CompareForm {
 }
 
 /// An image and a template (`verify`).
-#[derive(Deserialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct VerifyForm {
     #[schema(value_type = String, format = Binary)]
     pub sample: Vec<u8>,
@@ -576,7 +607,7 @@ pub struct VerifyForm {
 }
 
 /// `verify` answer: a multipart body with the template of the sample and the score.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct VerifyAnswer {
     #[schema(value_type = String, format = Binary)]
     pub bio_feature: Vec<u8>,
@@ -585,7 +616,7 @@ pub struct VerifyAnswer {
 }
 
 /// Two images (`extract_and_compare`).
-#[derive(Deserialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct TwoImagesForm {
     #[schema(value_type = String, format = Binary)]
     pub sample_1: Vec<u8>,
@@ -593,36 +624,34 @@ pub struct TwoImagesForm {
     pub sample_2: Vec<u8>,
 }
 
-/// `template_1` and more templates in other parts (`compare_n`).
-#[derive(Deserialize, ToSchema)]
+/// `template_1` and the templates to compare it with, in repeated `templates_n` parts (with
+/// filenames: the answer names them) (`compare_n`).
+#[derive(ToSchema)]
 pub struct TemplatesNForm {
     #[schema(value_type = String, format = Binary)]
     pub template_1: Vec<u8>,
-    #[schema(value_type = String, format = Binary)]
-    pub template_2: Vec<u8>,
+    pub templates_n: Vec<Binary>,
 }
 
-/// `sample_1` and templates in other parts (`verify_n`).
-#[derive(Deserialize, ToSchema)]
+/// `sample_1` (an image) and templates in repeated `templates_n` parts (`verify_n`).
+#[derive(ToSchema)]
 pub struct SampleTemplatesForm {
     #[schema(value_type = String, format = Binary)]
     pub sample_1: Vec<u8>,
-    #[schema(value_type = String, format = Binary)]
-    pub template_2: Vec<u8>,
+    pub templates_n: Vec<Binary>,
 }
 
-/// `sample_1` and more images in other parts (`extract_and_compare_n`).
-#[derive(Deserialize, ToSchema)]
+/// `sample_1` and images in repeated `samples_n` parts (`extract_and_compare_n`).
+#[derive(ToSchema)]
 pub struct ImagesNForm {
     #[schema(value_type = String, format = Binary)]
     pub sample_1: Vec<u8>,
-    #[schema(value_type = String, format = Binary)]
-    pub sample_2: Vec<u8>,
+    pub samples_n: Vec<Binary>,
 }
 
 /// Multipart liveness: media parts (video, image or zip of shots) and an optional `payload`
 /// (`{"folder:meta_data", "media:meta_data", "media:tags", "analyses", "resolution_endpoint"}`).
-#[derive(Deserialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct LivenessForm {
     pub payload: Option<String>,
     #[schema(value_type = String, format = Binary)]
@@ -635,7 +664,7 @@ pub struct LivenessForm {
 pub struct Binary(Vec<u8>);
 
 /// `POST /v1/face/liveness/detect`: `{passed, score}` for a raw image, the folder for multipart.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 #[serde(untagged)]
 pub enum LivenessAnswer {
     Passed(LitePassed),
