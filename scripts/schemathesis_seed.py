@@ -104,16 +104,16 @@ dictionaries = {
 bindings = [
     (["get_company", "update_company", "webhook_secret_status", "rotate_webhook_secret", "delete_webhook_secret"],
      {"id": "companies"}),
-    (["get_user", "update_user"] + [f"{op}_users" for op in ("get_meta_data", "merge_meta_data", "clear_meta_data")],
+    (["get_user", "update_user"] + [f"{op}_users" for op in ("get_meta_data", "merge_meta_data", "merge_meta_data_patch", "clear_meta_data")],
      {"id": "users"}),
     (["get_folder", "add_media", "list_folder_analyses", "create_analyses"]
-     + [f"{op}_folders" for op in ("get_meta_data", "merge_meta_data", "clear_meta_data")], {"id": "folders"}),
-    (["get_media", "patch_media"] + [f"{op}_media" for op in ("get_meta_data", "merge_meta_data", "clear_meta_data")],
+     + [f"{op}_folders" for op in ("get_meta_data", "merge_meta_data", "merge_meta_data_patch", "clear_meta_data")], {"id": "folders"}),
+    (["get_media", "patch_media"] + [f"{op}_media" for op in ("get_meta_data", "merge_meta_data", "merge_meta_data_patch", "clear_meta_data")],
      {"id": "media"}),
     (["get_analysis", "analysis_resolutions", "decide_analysis"]
-     + [f"{op}_analyses" for op in ("get_meta_data", "merge_meta_data", "clear_meta_data")], {"id": "analyses"}),
+     + [f"{op}_analyses" for op in ("get_meta_data", "merge_meta_data", "merge_meta_data_patch", "clear_meta_data")], {"id": "analyses"}),
     (["get_collection", "list_persons", "create_person"]
-     + [f"{op}_collections" for op in ("get_meta_data", "merge_meta_data", "clear_meta_data")], {"id": "collections"}),
+     + [f"{op}_collections" for op in ("get_meta_data", "merge_meta_data", "merge_meta_data_patch", "clear_meta_data")], {"id": "collections"}),
     (["get_person", "list_person_images", "add_person_images"], {"id": "collections", "person_id": "persons"}),
     (["get_person_image"], {"id": "collections", "person_id": "persons", "image_id": "images"}),
     (["static_file"], {"file": "files"}),

@@ -125,7 +125,9 @@ pub fn json() -> String {
 }
 
 /// Moves the documented path of `m` (registered by `#[utoipa::path]` at `from`) to `to`, with
-/// `suffix` appended to its operation ids: one handler serving several paths.
+/// `suffix` appended to its operation ids: one handler serving several paths. Where one handler
+/// serves several methods (`method(post, patch)`), the later methods' ids also get `_{method}`, so
+/// operation ids stay unique.
 pub(crate) fn relocate(
     m: &UtoipaMethodRouter<AppState>,
     from: &str,
@@ -135,8 +137,15 @@ pub(crate) fn relocate(
     let (schemas, paths, method) = m;
     let mut paths = paths.clone();
     if let Some(mut item) = paths.paths.shift_remove(from) {
-        for op in operations(&mut item) {
+        let mut seen = Vec::new();
+        for (name, op) in operations(&mut item) {
             if let Some(id) = op.operation_id.as_mut() {
+                if seen.contains(id) {
+                    id.push('_');
+                    id.push_str(name);
+                } else {
+                    seen.push(id.clone());
+                }
                 id.push_str(suffix);
             }
         }
@@ -145,19 +154,19 @@ pub(crate) fn relocate(
     (schemas.clone(), paths, method.clone())
 }
 
-fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+fn operations(item: &mut PathItem) -> impl Iterator<Item = (&'static str, &mut Operation)> {
     [
-        &mut item.get,
-        &mut item.put,
-        &mut item.post,
-        &mut item.delete,
-        &mut item.options,
-        &mut item.head,
-        &mut item.patch,
-        &mut item.trace,
+        ("get", &mut item.get),
+        ("put", &mut item.put),
+        ("post", &mut item.post),
+        ("delete", &mut item.delete),
+        ("options", &mut item.options),
+        ("head", &mut item.head),
+        ("patch", &mut item.patch),
+        ("trace", &mut item.trace),
     ]
     .into_iter()
-    .filter_map(Option::as_mut)
+    .filter_map(|(name, op)| op.as_mut().map(|op| (name, op)))
 }
 
 #[cfg(test)]
