@@ -668,5 +668,5 @@ pub struct Binary(Vec<u8>);
 #[serde(untagged)]
 pub enum LivenessAnswer {
     Passed(LitePassed),
-    Folder(Folder),
+    Folder(Box<Folder>),
 }
