@@ -6,14 +6,17 @@
 //!   what the router itself answers (404, 405, 413, rejections, panics).
 //! - [`admission`]: the bounded gate in front of media decoding and analysis.
 //! - [`wire`]: Oz's JSON bytes (Python separators) for every JSON answer.
+//! - [`openapi`]: the OpenAPI 3.1 document of every route; [`docs`]: `/docs` (Swagger UI).
 //!
 //! Handlers are thin: they read the request, run the CPU-bound pipeline on a blocking thread and
 //! shape the JSON. Rules (decisions, verdicts, statuses) live in `oz-domain`.
 
 pub mod admission;
 pub mod api;
+pub mod docs;
 pub mod error;
 pub mod lite;
+pub mod openapi;
 pub mod outer;
 pub mod state;
 pub mod wire;
@@ -36,7 +39,7 @@ pub fn app(state: AppState) -> Router {
         }
         routes = routes.merge(lite);
     }
-    let routes = routes.merge(api::router()).with_state(state);
+    let routes = routes.merge(api::router()).merge(docs::router()).with_state(state);
     outer::harden(routes, body_limit).layer(TraceLayer::new_for_http())
 }
 

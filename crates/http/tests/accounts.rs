@@ -367,3 +367,31 @@ async fn emails_body(kind: Kind) {
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.body["email"], "renamed@example.com");
 }
+
+// Found by scripts/schemathesis.sh: PATCH /api/users/{id}/ with the id of a company that does not
+// exist (or was just deleted) failed the foreign key and answered 500.
+both!(moving_a_user_to_an_unknown_company, unknown_company_body);
+async fn unknown_company_body(kind: Kind) {
+    let Some(s) = start(kind, Options::default()).await else { return };
+    let admin = admin(&s).await;
+    let company = admin.post("/api/companies/", json!({ "name": "Gone soon" })).await.body["company_id"]
+        .as_str()
+        .expect("company")
+        .to_string();
+    let uid = create_user(
+        &admin,
+        json!({ "email": "mover@example.com", "password": "password-123", "user_type": "CLIENT", "company_id": company }),
+    )
+    .await;
+    let gone = admin.post("/api/companies/", json!({ "name": "Gone" })).await.body["company_id"]
+        .as_str()
+        .expect("company")
+        .to_string();
+    assert_eq!(admin.delete(&format!("/api/companies/{gone}/")).await.status, 204);
+    for missing in [gone, uuid::Uuid::new_v4().to_string()] {
+        let a = admin.patch(&format!("/api/users/{uid}/"), json!({ "company_id": missing })).await;
+        oz_error(&a, 400, 4);
+    }
+    let u = admin.get(&format!("/api/users/{uid}/")).await.body;
+    assert_eq!(u["company_id"], company.as_str(), "unchanged: {u}");
+}

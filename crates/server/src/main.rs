@@ -3,6 +3,7 @@
 //! - `serve` (default): verify models, load ONNX Runtime, serve the Oz API Lite.
 //! - `analyze FILE...`: faces, liveness, quality, best frame and timings of local files.
 //! - `eval DIR`: verification accuracy and liveness APCER/BPCER/ACER on labelled media.
+//! - `openapi`: print the OpenAPI 3.1 document of every route (`docs/openapi.json`).
 
 mod analyze;
 mod attacks;
@@ -37,6 +38,8 @@ enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Evaluate verification and liveness on a folder of labelled media.
     Eval(eval::EvalArgs),
+    /// Print the OpenAPI 3.1 document of the full API and API Lite (JSON) and exit.
+    Openapi,
 }
 
 fn main() -> std::process::ExitCode {
@@ -58,6 +61,10 @@ fn main() -> std::process::ExitCode {
         Command::CreateAdmin(args) => boot::create_admin(&args),
         Command::Analyze(args) => analyze::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Openapi => {
+            print!("{}", oz_http::openapi::json());
+            Ok(())
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

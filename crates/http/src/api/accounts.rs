@@ -58,6 +58,16 @@ fn list_json(items: Vec<Value>, offset: i64, limit: i64, total: Option<i64>) -> 
 
 // ---- companies --------------------------------------------------------------------------------
 
+#[utoipa::path(
+    get,
+    path = "/api/companies/",
+    operation_id = "list_companies",
+    tag = "accounts",
+    summary = "Companies the caller may see",
+    params(crate::openapi::params::AccountList),
+    security(("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::CompanyPage), crate::openapi::ApiErrors)
+)]
 pub async fn list_companies(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let offset = query::int(&q, "offset", 0, i64::MAX)?;
@@ -68,6 +78,16 @@ pub async fn list_companies(State(st): State<AppState>, auth: Auth, Query(q): Qu
     Ok(list_json(list.iter().map(company_json).collect(), offset, limit, total))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/companies/",
+    operation_id = "create_company",
+    tag = "accounts",
+    summary = "Create a company (ADMIN)",
+    request_body(content = crate::openapi::schemas::CompanyCreate, content_type = "application/json"),
+    security(("token" = [])),
+    responses((status = 201, description = "Created", body = crate::openapi::schemas::Company), crate::openapi::ApiErrors)
+)]
 pub async fn create_company(
     State(st): State<AppState>,
     auth: Auth,
@@ -88,6 +108,16 @@ pub async fn create_company(
     Ok((StatusCode::CREATED, Json(company_json(&c))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/companies/{id}/",
+    operation_id = "get_company",
+    tag = "accounts",
+    summary = "A company",
+    params(("id" = String, Path, description = "Company id (UUID)")),
+    security(("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::Company), crate::openapi::ApiErrors)
+)]
 pub async fn get_company(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let id = parse_id(&id, "Company")?;
@@ -95,6 +125,17 @@ pub async fn get_company(State(st): State<AppState>, auth: Auth, Path(id): Path<
     Ok(Json(company_json(&c)))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/companies/{id}/",
+    operation_id = "update_company",
+    tag = "accounts",
+    summary = "Rename a company or change its meta_data",
+    params(("id" = String, Path, description = "Company id (UUID)")),
+    request_body(content = crate::openapi::schemas::CompanyWrite, content_type = "application/json"),
+    security(("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::Company), crate::openapi::ApiErrors)
+)]
 pub async fn update_company(
     State(st): State<AppState>,
     auth: Auth,
@@ -120,6 +161,16 @@ pub async fn update_company(
 /// `DELETE /api/companies/{id}`: refused with 409 (error 4) while the company has folders;
 /// `?force=true` deletes its folders, media, analyses, stored files and webhook deliveries with
 /// it. Its users and their sessions always go with it.
+#[utoipa::path(
+    delete,
+    path = "/api/companies/{id}/",
+    operation_id = "delete_company",
+    tag = "accounts",
+    summary = "Delete a company (409 while it has folders, unless force=true)",
+    params(("id" = String, Path, description = "Company id (UUID)"), crate::openapi::params::Force),
+    security(("token" = [])),
+    responses((status = 204, description = "Done"), (status = 409, description = "The company has folders", body = crate::openapi::schemas::ApiErrorBody), crate::openapi::ApiErrors)
+)]
 pub async fn delete_company(
     State(st): State<AppState>,
     auth: Auth,
@@ -181,6 +232,16 @@ fn valid_email(e: &str) -> bool {
     e.len() <= 254 && e.contains('@') && !e.starts_with('@') && !e.ends_with('@') && !e.contains(char::is_whitespace)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/users/",
+    operation_id = "list_users",
+    tag = "accounts",
+    summary = "Users the caller may see",
+    params(crate::openapi::params::AccountList),
+    security(("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::UserPage), crate::openapi::ApiErrors)
+)]
 pub async fn list_users(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let offset = query::int(&q, "offset", 0, i64::MAX)?;
@@ -193,6 +254,16 @@ pub async fn list_users(State(st): State<AppState>, auth: Auth, Query(q): Query<
     Ok(list_json(list.iter().map(user_json).collect(), offset, limit, total))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/users/",
+    operation_id = "create_user",
+    tag = "accounts",
+    summary = "Create a user",
+    request_body(content = crate::openapi::schemas::UserCreate, content_type = "application/json"),
+    security(("token" = [])),
+    responses((status = 201, description = "Created", body = crate::openapi::schemas::User), crate::openapi::ApiErrors)
+)]
 pub async fn create_user(
     State(st): State<AppState>,
     auth: Auth,
@@ -249,6 +320,16 @@ pub async fn create_user(
     Ok((StatusCode::CREATED, Json(user_json(&u))))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/users/{id}/",
+    operation_id = "get_user",
+    tag = "accounts",
+    summary = "A user",
+    params(("id" = String, Path, description = "User id (UUID)")),
+    security(("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::User), crate::openapi::ApiErrors)
+)]
 pub async fn get_user(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let id = parse_id(&id, "User")?;
@@ -256,6 +337,17 @@ pub async fn get_user(State(st): State<AppState>, auth: Auth, Path(id): Path<Str
     Ok(Json(user_json(&u)))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/users/{id}/",
+    operation_id = "update_user",
+    tag = "accounts",
+    summary = "Change a user",
+    params(("id" = String, Path, description = "User id (UUID)")),
+    request_body(content = crate::openapi::schemas::UserWrite, content_type = "application/json"),
+    security(("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::User), crate::openapi::ApiErrors)
+)]
 pub async fn update_user(
     State(st): State<AppState>,
     auth: Auth,
@@ -301,6 +393,12 @@ pub async fn update_user(
         }
     }
     patch.company_id = opt_company(&m)?;
+    if let Some(Some(c)) = patch.company_id {
+        api.db
+            .company(c, &auth.principal.company_scope())
+            .await
+            .map_err(|_| ApiError::value("company_id does not exist"))?;
+    }
     patch.is_admin = opt_bool(&m, &["is_admin"])?.or(patch.is_admin);
     patch.is_service = opt_bool(&m, &["is_service"])?.or(patch.is_service);
     patch.can_start_quality = opt_bool(&m, &["can_start_analysis_quality", "can_start_analyze_quality"])?;
@@ -348,6 +446,16 @@ pub async fn update_user(
 /// `DELETE /api/users/{id}/sessions` (our extension): ends every session of the user (all its
 /// logins, the caller's own included when it names itself). ADMIN: any user; company admin: the
 /// users it manages; anyone: itself ("log out everywhere"). 204.
+#[utoipa::path(
+    delete,
+    path = "/api/users/{id}/sessions/",
+    operation_id = "revoke_sessions",
+    tag = "accounts",
+    summary = "End every session of a user",
+    params(("id" = String, Path, description = "User id (UUID)")),
+    security(("token" = [])),
+    responses((status = 204, description = "Done"), crate::openapi::ApiErrors)
+)]
 pub async fn revoke_sessions(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let api = st.api()?;
     let id = parse_id(&id, "User")?;
@@ -359,6 +467,16 @@ pub async fn revoke_sessions(State(st): State<AppState>, auth: Auth, Path(id): P
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/users/{id}/",
+    operation_id = "delete_user",
+    tag = "accounts",
+    summary = "Delete a user",
+    params(("id" = String, Path, description = "User id (UUID)")),
+    security(("token" = [])),
+    responses((status = 204, description = "Done"), crate::openapi::ApiErrors)
+)]
 pub async fn delete_user(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let api = st.api()?;
     let id = parse_id(&id, "User")?;

@@ -207,6 +207,17 @@ fn render_all(api: &FullApi, f: &Folder, media: &[Media], list: &[Analysis]) -> 
 }
 
 /// `POST /api/folders/{id}/analyses/` with `{"analyses": [...], "resolution_endpoint": "..."}`.
+#[utoipa::path(
+    post,
+    path = "/api/folders/{id}/analyses/",
+    operation_id = "create_analyses",
+    tag = "analyses",
+    summary = "Start analyses on a folder's media",
+    params(("id" = String, Path, description = "Folder id (UUID)")),
+    request_body(content = crate::openapi::schemas::AnalysesRequest, content_type = "application/json"),
+    security(("token" = [])),
+    responses((status = 201, description = "Started analyses", body = Vec<crate::openapi::schemas::Analysis>), crate::openapi::ApiErrors)
+)]
 pub async fn create(
     State(st): State<AppState>,
     auth: Auth,
@@ -227,6 +238,16 @@ pub async fn create(
 }
 
 /// `GET /api/analyses/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/analyses/{id}/",
+    operation_id = "get_analysis",
+    tag = "analyses",
+    summary = "An analysis",
+    params(("id" = String, Path, description = "Analysis id (UUID)")),
+    security(("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::Analysis), crate::openapi::ApiErrors)
+)]
 pub async fn get_one(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let id = parse_id(&id, "Analysis")?;
@@ -237,6 +258,16 @@ pub async fn get_one(State(st): State<AppState>, auth: Auth, Path(id): Path<Stri
 }
 
 /// `GET /api/folders/{id}/analyses/` with `analyse_id`, `type`, `state` filters and `.exclude`.
+#[utoipa::path(
+    get,
+    path = "/api/folders/{id}/analyses/",
+    operation_id = "list_folder_analyses",
+    tag = "analyses",
+    summary = "Analyses of a folder",
+    params(("id" = String, Path, description = "Folder id (UUID)"), crate::openapi::params::FolderAnalysisFilters),
+    security(("token" = [])),
+    responses((status = 200, description = "OK", body = Vec<crate::openapi::schemas::Analysis>), crate::openapi::ApiErrors)
+)]
 pub async fn list_of_folder(
     State(st): State<AppState>,
     auth: Auth,

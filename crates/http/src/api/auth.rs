@@ -179,6 +179,15 @@ async fn issue(st: &AppState, user: &User, predecessor: Option<uuid::Uuid>) -> A
 
 /// `POST /api/authorize/auth` with `{"credentials": {"email", "password"}}`. Throttled per client
 /// address (before anything else) and per email (before the password is checked).
+#[utoipa::path(
+    post,
+    path = "/api/authorize/auth/",
+    operation_id = "login",
+    tag = "auth",
+    summary = "Log in with email and password",
+    request_body(content = crate::openapi::schemas::LoginRequest, content_type = "application/json"),
+    responses((status = 200, description = "Token pair", body = crate::openapi::schemas::TokenPair), crate::openapi::ApiErrors)
+)]
 pub async fn login(
     State(st): State<AppState>,
     parts: Parts,
@@ -216,6 +225,16 @@ pub async fn login(
 /// A refresh token works once. Presenting a spent one answers 401 and revokes its refresh family
 /// (the login it came from and every pair refreshed from it): either the client or a thief holds
 /// a copy, and the server cannot tell which.
+#[utoipa::path(
+    post,
+    path = "/api/authorize/refresh/",
+    operation_id = "refresh",
+    tag = "auth",
+    summary = "Exchange a refresh token for a new pair (the access token may be expired)",
+    request_body(content = crate::openapi::schemas::RefreshRequest, content_type = "application/json"),
+    security(("token" = [])),
+    responses((status = 200, description = "New token pair", body = crate::openapi::schemas::TokenPair), crate::openapi::ApiErrors)
+)]
 pub async fn refresh(
     State(st): State<AppState>,
     parts: Parts,
@@ -265,6 +284,15 @@ async fn reused(api: &FullApi, family: uuid::Uuid) -> ApiError {
 
 /// `POST /api/authorize/logout` (our extension): ends the caller's login, that is the session of
 /// the token and every pair refreshed from the same login. 204; the token then answers 401.
+#[utoipa::path(
+    post,
+    path = "/api/authorize/logout/",
+    operation_id = "logout",
+    tag = "auth",
+    summary = "End this login (the token and the pairs refreshed from it)",
+    security(("token" = [])),
+    responses((status = 204, description = "Done"), crate::openapi::ApiErrors)
+)]
 pub async fn logout(State(st): State<AppState>, auth: Auth) -> ApiResult<StatusCode> {
     let api = st.api()?;
     api.db.revoke_session_family(auth.session.family_id).await?;
@@ -274,6 +302,15 @@ pub async fn logout(State(st): State<AppState>, auth: Auth) -> ApiResult<StatusC
 /// `GET /api/authorize/session_token` (spec §2.5): a short-lived signed token for an SDK capture
 /// session (`OZ_SESSION_TOKEN_TTL`), for any non-OPERATOR user: `{"session_token", "expire_date"}`.
 /// It names the user and the company; the Instant API accepts it in place of the access token.
+#[utoipa::path(
+    get,
+    path = "/api/authorize/session_token/",
+    operation_id = "session_token",
+    tag = "auth",
+    summary = "A short-lived session token for the Instant API",
+    security(("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::SessionToken), crate::openapi::ApiErrors)
+)]
 pub async fn session_token(State(st): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     if !auth.principal.can_write_data() {

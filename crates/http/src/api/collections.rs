@@ -90,6 +90,16 @@ fn ensure_manager(auth: &Auth, c: &Collection) -> ApiResult<()> {
 
 /// `GET /api/collections/`: an array (old SDKs pick the one whose `alias` is `blacklist`), with
 /// optional `alias` and `company_id` filters.
+#[utoipa::path(
+    get,
+    path = "/api/collections/",
+    operation_id = "list_collections",
+    tag = "collections",
+    summary = "Collections the caller may see",
+    params(crate::openapi::params::CollectionFilters),
+    security(("token" = [])),
+    responses((status = 200, description = "OK", body = Vec<crate::openapi::schemas::Collection>), crate::openapi::ApiErrors)
+)]
 pub async fn list(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let company = query::uuids(&q, "company_id")?.first().copied();
@@ -99,6 +109,16 @@ pub async fn list(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>
 
 /// `POST /api/collections/` with `{"alias": "...", "company_id": "..."}` (`company_id` defaults
 /// to the caller's company).
+#[utoipa::path(
+    post,
+    path = "/api/collections/",
+    operation_id = "create_collection",
+    tag = "collections",
+    summary = "Create a collection",
+    request_body(content = crate::openapi::schemas::CollectionCreate, content_type = "application/json"),
+    security(("token" = [])),
+    responses((status = 201, description = "Created", body = crate::openapi::schemas::Collection), crate::openapi::ApiErrors)
+)]
 pub async fn create(
     State(st): State<AppState>,
     auth: Auth,
@@ -138,12 +158,32 @@ pub async fn create(
 }
 
 /// `GET /api/collections/{id}/`.
+#[utoipa::path(
+    get,
+    path = "/api/collections/{id}/",
+    operation_id = "get_collection",
+    tag = "collections",
+    summary = "A collection",
+    params(("id" = String, Path, description = "Collection id (UUID)")),
+    security(("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::Collection), crate::openapi::ApiErrors)
+)]
 pub async fn get_one(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     Ok(Json(collection_json(&visible_collection(api, &auth, &id).await?)))
 }
 
 /// `DELETE /api/collections/{id}/`: the collection, its persons and their photos.
+#[utoipa::path(
+    delete,
+    path = "/api/collections/{id}/",
+    operation_id = "delete_collection",
+    tag = "collections",
+    summary = "Delete a collection with its persons and photos",
+    params(("id" = String, Path, description = "Collection id (UUID)")),
+    security(("token" = [])),
+    responses((status = 204, description = "Done"), crate::openapi::ApiErrors)
+)]
 pub async fn delete(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let api = st.api()?;
     let c = visible_collection(api, &auth, &id).await?;
@@ -165,6 +205,16 @@ async fn finish_removal(api: &FullApi, files: &[String]) {
 // ---- persons ----------------------------------------------------------------------------------
 
 /// `GET /api/collections/{id}/persons/` with `offset` and `limit`.
+#[utoipa::path(
+    get,
+    path = "/api/collections/{id}/persons/",
+    operation_id = "list_persons",
+    tag = "collections",
+    summary = "Persons of a collection",
+    params(("id" = String, Path, description = "Collection id (UUID)"), crate::openapi::params::OffsetLimit),
+    security(("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::PersonPage), crate::openapi::ApiErrors)
+)]
 pub async fn list_persons(
     State(st): State<AppState>,
     auth: Auth,
@@ -184,6 +234,17 @@ pub async fn list_persons(
 
 /// `POST /api/collections/{id}/persons/`: multipart with one or more photos and a `payload` part
 /// `{"media:tags": {...}, "media:meta_data": {...}, "person:meta_data": {...}}`.
+#[utoipa::path(
+    post,
+    path = "/api/collections/{id}/persons/",
+    operation_id = "create_person",
+    tag = "collections",
+    summary = "Add a person from one or more photos",
+    params(("id" = String, Path, description = "Collection id (UUID)")),
+    request_body(content = crate::openapi::schemas::PhotosForm, content_type = "multipart/form-data"),
+    security(("token" = [])),
+    responses((status = 201, description = "Created", body = crate::openapi::schemas::Person), crate::openapi::ApiErrors)
+)]
 pub async fn create_person(
     State(st): State<AppState>,
     auth: Auth,
@@ -226,6 +287,16 @@ async fn visible_person(api: &FullApi, auth: &Auth, cid: &str, pid: &str) -> Api
 }
 
 /// `GET /api/collections/{id}/persons/{person_id}/`.
+#[utoipa::path(
+    get,
+    path = "/api/collections/{id}/persons/{person_id}/",
+    operation_id = "get_person",
+    tag = "collections",
+    summary = "A person",
+    params(("id" = String, Path, description = "Collection id (UUID)"), ("person_id" = String, Path, description = "Person id (UUID)")),
+    security(("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::Person), crate::openapi::ApiErrors)
+)]
 pub async fn get_person(
     State(st): State<AppState>,
     auth: Auth,
@@ -238,6 +309,16 @@ pub async fn get_person(
 }
 
 /// `DELETE /api/collections/{id}/persons/{person_id}/`.
+#[utoipa::path(
+    delete,
+    path = "/api/collections/{id}/persons/{person_id}/",
+    operation_id = "delete_person",
+    tag = "collections",
+    summary = "Delete a person",
+    params(("id" = String, Path, description = "Collection id (UUID)"), ("person_id" = String, Path, description = "Person id (UUID)")),
+    security(("token" = [])),
+    responses((status = 204, description = "Done"), crate::openapi::ApiErrors)
+)]
 pub async fn delete_person(
     State(st): State<AppState>,
     auth: Auth,
@@ -254,6 +335,16 @@ pub async fn delete_person(
 // ---- person images ----------------------------------------------------------------------------
 
 /// `GET /api/collections/{id}/persons/{person_id}/images/`.
+#[utoipa::path(
+    get,
+    path = "/api/collections/{id}/persons/{person_id}/images/",
+    operation_id = "list_person_images",
+    tag = "collections",
+    summary = "Photos of a person",
+    params(("id" = String, Path, description = "Collection id (UUID)"), ("person_id" = String, Path, description = "Person id (UUID)")),
+    security(("token" = [])),
+    responses((status = 200, description = "OK", body = Vec<crate::openapi::schemas::PersonImage>), crate::openapi::ApiErrors)
+)]
 pub async fn list_images(
     State(st): State<AppState>,
     auth: Auth,
@@ -266,6 +357,17 @@ pub async fn list_images(
 }
 
 /// `POST /api/collections/{id}/persons/{person_id}/images/`: multipart like a person's creation.
+#[utoipa::path(
+    post,
+    path = "/api/collections/{id}/persons/{person_id}/images/",
+    operation_id = "add_person_images",
+    tag = "collections",
+    summary = "Add photos to a person",
+    params(("id" = String, Path, description = "Collection id (UUID)"), ("person_id" = String, Path, description = "Person id (UUID)")),
+    request_body(content = crate::openapi::schemas::PhotosForm, content_type = "multipart/form-data"),
+    security(("token" = [])),
+    responses((status = 201, description = "Created", body = Vec<crate::openapi::schemas::PersonImage>), crate::openapi::ApiErrors)
+)]
 pub async fn add_images(
     State(st): State<AppState>,
     auth: Auth,
@@ -294,6 +396,16 @@ pub async fn add_images(
 }
 
 /// `GET /api/collections/{id}/persons/{person_id}/images/{image_id}/`.
+#[utoipa::path(
+    get,
+    path = "/api/collections/{id}/persons/{person_id}/images/{image_id}/",
+    operation_id = "get_person_image",
+    tag = "collections",
+    summary = "A photo of a person",
+    params(("id" = String, Path, description = "Collection id (UUID)"), ("person_id" = String, Path, description = "Person id (UUID)"), ("image_id" = String, Path, description = "Image id (UUID)")),
+    security(("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::PersonImage), crate::openapi::ApiErrors)
+)]
 pub async fn get_image(
     State(st): State<AppState>,
     auth: Auth,
@@ -307,6 +419,16 @@ pub async fn get_image(
 }
 
 /// `DELETE /api/collections/{id}/persons/{person_id}/images/{image_id}/`.
+#[utoipa::path(
+    delete,
+    path = "/api/collections/{id}/persons/{person_id}/images/{image_id}/",
+    operation_id = "delete_person_image",
+    tag = "collections",
+    summary = "Delete a photo of a person",
+    params(("id" = String, Path, description = "Collection id (UUID)"), ("person_id" = String, Path, description = "Person id (UUID)"), ("image_id" = String, Path, description = "Image id (UUID)")),
+    security(("token" = [])),
+    responses((status = 204, description = "Done"), crate::openapi::ApiErrors)
+)]
 pub async fn delete_image(
     State(st): State<AppState>,
     auth: Auth,

@@ -7,6 +7,15 @@ use serde_json::{Value, json};
 use super::auth::Auth;
 
 /// `GET /api/config`: any signed-in user.
+#[utoipa::path(
+    get,
+    path = "/api/config/",
+    operation_id = "api_config",
+    tag = "system",
+    summary = "Server time conventions",
+    security(("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::ApiConfig), crate::openapi::ApiErrors)
+)]
 pub async fn config(_auth: Auth) -> Json<Value> {
     Json(json!({
         "timezone": "UTC",

@@ -39,6 +39,17 @@ fn entry_json(e: &AuditEntry) -> Value {
 }
 
 /// `POST /api/analyses/{id}/resolution`.
+#[utoipa::path(
+    post,
+    path = "/api/analyses/{id}/resolution/",
+    operation_id = "decide_analysis",
+    tag = "analyses",
+    summary = "Operator decision on an analysis",
+    params(("id" = String, Path, description = "Analysis id (UUID)")),
+    request_body(content = crate::openapi::schemas::ResolutionRequest, content_type = "application/json"),
+    security(("token" = [])),
+    responses((status = 200, description = "The decided analysis", body = crate::openapi::schemas::Analysis), crate::openapi::ApiErrors)
+)]
 pub async fn decide(
     State(st): State<AppState>,
     auth: Auth,
@@ -88,6 +99,16 @@ pub async fn decide(
 }
 
 /// `GET /api/analyses/{id}/resolution`: the decisions on one analysis, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/analyses/{id}/resolution/",
+    operation_id = "analysis_resolutions",
+    tag = "analyses",
+    summary = "Operator decisions on an analysis (audit trail)",
+    params(("id" = String, Path, description = "Analysis id (UUID)")),
+    security(("token" = [])),
+    responses((status = 200, description = "OK", body = Vec<crate::openapi::schemas::ResolutionEntry>), crate::openapi::ApiErrors)
+)]
 pub async fn of_analysis(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let id = parse_id(&id, "Analysis")?;
@@ -113,6 +134,16 @@ pub async fn of_analysis(State(st): State<AppState>, auth: Auth, Path(id): Path<
 /// `GET /api/resolutions/`: the audit trail (ADMIN and OPERATOR: all; company admins and client
 /// operators: their company's), filters `analysis_id`, `folder_id`, `user_id`,
 /// `time_created.min/.max`, `offset`, `limit`.
+#[utoipa::path(
+    get,
+    path = "/api/resolutions/",
+    operation_id = "list_resolutions",
+    tag = "analyses",
+    summary = "Operator decisions (audit trail)",
+    params(crate::openapi::params::ResolutionFilters),
+    security(("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::ResolutionPage), crate::openapi::ApiErrors)
+)]
 pub async fn list(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let scope = auth.principal.audit_scope();

@@ -284,6 +284,17 @@ pub async fn create(State(st): State<AppState>, auth: Auth, req: Request) -> Api
 }
 
 /// `POST /api/folders/{id}/media/`: adds media; answers the list of created media.
+#[utoipa::path(
+    post,
+    path = "/api/folders/{id}/media/",
+    operation_id = "add_media",
+    tag = "folders",
+    summary = "Add media to a folder",
+    params(("id" = String, Path, description = "Folder id (UUID)")),
+    request_body(content((crate::openapi::schemas::UploadForm = "multipart/form-data")), description = "Media parts and a JSON `payload` part. `application/octet-stream` (an OzCapsula container) is refused with 400 error 13/14."),
+    security(("token" = [])),
+    responses((status = 201, description = "Created media", body = Vec<crate::openapi::schemas::Media>), crate::openapi::ApiErrors)
+)]
 pub async fn add_media(
     State(st): State<AppState>,
     auth: Auth,
@@ -313,6 +324,16 @@ pub async fn add_media(
 }
 
 /// `GET /api/folders/{id}/` (`with_analyses`, `with_user`, `with_company`).
+#[utoipa::path(
+    get,
+    path = "/api/folders/{id}/",
+    operation_id = "get_folder",
+    tag = "folders",
+    summary = "A folder with its media",
+    params(("id" = String, Path, description = "Folder id (UUID)"), crate::openapi::params::FolderFlags),
+    security(("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::Folder), crate::openapi::ApiErrors)
+)]
 pub async fn get_one(
     State(st): State<AppState>,
     auth: Auth,
@@ -368,6 +389,16 @@ async fn add_owners(api: &FullApi, auth: &Auth, q: &Pairs, folders: &[Folder], o
 }
 
 /// `GET /api/folders/`.
+#[utoipa::path(
+    get,
+    path = "/api/folders/",
+    operation_id = "list_folders",
+    tag = "folders",
+    summary = "Folders the caller may see",
+    params(crate::openapi::params::FolderFilters, crate::openapi::params::Owners, crate::openapi::params::TimeRange, crate::openapi::params::FolderFlags, crate::openapi::params::Paging),
+    security(("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::FolderPage), crate::openapi::ApiErrors)
+)]
 pub async fn list(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let mut f = FolderFilter::new(auth.principal.data_scope());
@@ -424,6 +455,16 @@ pub async fn list(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>
 const MAX_SEARCH_CHARS: usize = 256;
 
 /// `DELETE /api/folders/{id}/`: ADMIN and company admins.
+#[utoipa::path(
+    delete,
+    path = "/api/folders/{id}/",
+    operation_id = "delete_folder",
+    tag = "folders",
+    summary = "Delete a folder with its media, analyses and files",
+    params(("id" = String, Path, description = "Folder id (UUID)")),
+    security(("token" = [])),
+    responses((status = 204, description = "Done"), crate::openapi::ApiErrors)
+)]
 pub async fn delete(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let api = st.api()?;
     let f = visible_folder(api, &auth, &id).await?;
@@ -441,6 +482,16 @@ async fn visible_media(api: &FullApi, auth: &Auth, id: &str) -> ApiResult<Media>
     api.db.media(id, &auth.principal.data_scope()).await.map_err(lookup("Media"))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/media/{id}/",
+    operation_id = "get_media",
+    tag = "media",
+    summary = "A media",
+    params(("id" = String, Path, description = "Media id (UUID)")),
+    security(("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::Media), crate::openapi::ApiErrors)
+)]
 pub async fn get_media(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let m = visible_media(api, &auth, &id).await?;
@@ -449,6 +500,17 @@ pub async fn get_media(State(st): State<AppState>, auth: Auth, Path(id): Path<St
 }
 
 /// `PATCH /api/media/{id}` with `{"tags": [...]}`: replaces the tags (`[]` clears them).
+#[utoipa::path(
+    patch,
+    path = "/api/media/{id}/",
+    operation_id = "patch_media",
+    tag = "media",
+    summary = "Change the tags or meta_data of a media",
+    params(("id" = String, Path, description = "Media id (UUID)")),
+    request_body(content = crate::openapi::schemas::MediaPatch, content_type = "application/json"),
+    security(("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::Media), crate::openapi::ApiErrors)
+)]
 pub async fn patch_media(
     State(st): State<AppState>,
     auth: Auth,
@@ -471,6 +533,16 @@ pub async fn patch_media(
     Ok(Json(render::media(&m, Some(f.time_created), &api.cfg.urls)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/media/{id}/",
+    operation_id = "delete_media",
+    tag = "media",
+    summary = "Delete a media and its files",
+    params(("id" = String, Path, description = "Media id (UUID)")),
+    security(("token" = [])),
+    responses((status = 204, description = "Done"), crate::openapi::ApiErrors)
+)]
 pub async fn delete_media(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let api = st.api()?;
     let m = visible_media(api, &auth, &id).await?;
@@ -490,6 +562,16 @@ pub async fn delete_media(State(st): State<AppState>, auth: Auth, Path(id): Path
 /// - Without it, a signed link (`?expires=...&signature=...`, as `original_url` carries) opens the
 ///   file until it expires: a link with a wrong or partial signature answers 401 (error 7), an
 ///   expired one 401 (error 8), a deleted media 404. Neither token nor signature: 401 (error 6).
+#[utoipa::path(
+    get,
+    path = "/static/{file}",
+    operation_id = "static_file",
+    tag = "media",
+    summary = "A stored file (original, preview, best shot, assembled video): with a token, or by the signed link of `original_url`",
+    params(("file" = String, Path, description = "Stored file name"), crate::openapi::params::SignedLink),
+    security((), ("token" = [])),
+    responses((status = 200, description = "The file, streamed", content_type = "application/octet-stream", body = crate::openapi::schemas::Binary), crate::openapi::ApiErrors)
+)]
 pub async fn file(
     State(st): State<AppState>,
     Path(name): Path<String>,

@@ -37,6 +37,16 @@ use crate::lite::folder::{self, AnalysisSpec, Check, Flavor, FolderError, Folder
 use crate::state::{AppState, FullApi, InstantAuth};
 
 /// `POST /api/instant/folders/`.
+#[utoipa::path(
+    post,
+    path = "/api/instant/folders/",
+    operation_id = "instant_folder",
+    tag = "instant",
+    summary = "Analyse uploaded media at once; nothing is stored",
+    request_body(content((crate::openapi::schemas::UploadForm = "multipart/form-data")), description = "Media parts and a JSON `payload` part. `application/octet-stream` (an OzCapsula container) is refused with 400 error 13/14."),
+    security(("token" = [])),
+    responses((status = 201, description = "The folder with its analyses (ids name nothing afterwards)", body = crate::openapi::schemas::Folder), crate::openapi::ApiErrors)
+)]
 pub async fn create(State(st): State<AppState>, req: Request) -> ApiResult<Response> {
     let api = st.api()?.clone();
     let (mut parts, body) = req.into_parts();
@@ -53,6 +63,16 @@ pub async fn create(State(st): State<AppState>, req: Request) -> ApiResult<Respo
 
 /// `POST /api/folders/`: an OzCapsula container answers error 13/14 (after the token check, as
 /// any upload); any other body is the multipart upload of [`folders::create`].
+#[utoipa::path(
+    post,
+    path = "/api/folders/",
+    operation_id = "create_folder",
+    tag = "folders",
+    summary = "Create a folder from uploaded media (and start analyses given in payload)",
+    request_body(content((crate::openapi::schemas::UploadForm = "multipart/form-data")), description = "Media parts and a JSON `payload` part. `application/octet-stream` (an OzCapsula container) is refused with 400 error 13/14."),
+    security(("token" = [])),
+    responses((status = 201, description = "The folder", body = crate::openapi::schemas::Folder), crate::openapi::ApiErrors)
+)]
 pub async fn create_folder(State(st): State<AppState>, req: Request) -> ApiResult<Response> {
     let (mut parts, body) = req.into_parts();
     let auth = Auth::from_request_parts(&mut parts, &st).await?;

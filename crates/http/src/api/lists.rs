@@ -46,6 +46,16 @@ async fn context(api: &FullApi, folder_ids: Vec<Uuid>) -> ApiResult<(HashMap<Uui
 /// `company_id`, `type`, `state` (matches `state` or `resolution_status`; `resolution_status` is
 /// taken as well), each with `.exclude` (but `group_id`), `time_created.min/.max`,
 /// `time_updated.min/.max`, `meta_data=k==v`, `sorting`, `offset`, `limit`, `total_omit`.
+#[utoipa::path(
+    get,
+    path = "/api/analyses/",
+    operation_id = "list_analyses",
+    tag = "analyses",
+    summary = "Analyses across folders",
+    params(crate::openapi::params::AnalysisFilters, crate::openapi::params::Owners, crate::openapi::params::TimeRange, crate::openapi::params::Paging),
+    security(("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::AnalysisPage), crate::openapi::ApiErrors)
+)]
 pub async fn analyses(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let mut f = AnalysisListFilter::new(auth.principal.data_scope());
@@ -89,6 +99,16 @@ pub async fn analyses(State(st): State<AppState>, auth: Auth, Query(q): Query<Pa
 /// (media with any of them), each with `.exclude`; `analysis_id` (best shots of an analysis),
 /// `time_created.min/.max`, `time_updated.min/.max`, `meta_data=k==v`, `sorting`, `offset`,
 /// `limit`, `total_omit`.
+#[utoipa::path(
+    get,
+    path = "/api/media/",
+    operation_id = "list_media",
+    tag = "media",
+    summary = "Media across folders",
+    params(crate::openapi::params::MediaFilters, crate::openapi::params::Owners, crate::openapi::params::TimeRange, crate::openapi::params::Paging),
+    security(("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::MediaPage), crate::openapi::ApiErrors)
+)]
 pub async fn media(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let mut f = MediaListFilter::new(auth.principal.data_scope());

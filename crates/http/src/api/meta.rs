@@ -12,6 +12,12 @@ use super::auth::Auth;
 use super::error::{ApiError, ApiResult};
 use crate::state::{AppState, FullApi};
 
+/// The objects that have a meta_data sub-resource, as path segments.
+pub const KINDS: [&str; 5] = ["users", "folders", "media", "analyses", "collections"];
+
+/// Path of the handlers' OpenAPI description, moved to each of [`KINDS`] by `api::openapi_router`.
+pub const TEMPLATE: &str = "/api/KIND/{id}/meta_data/";
+
 fn table_of(uri: &Uri) -> ApiResult<MetaTable> {
     let p = uri.path();
     if p.starts_with("/api/users/") {
@@ -69,6 +75,16 @@ async fn check(api: &FullApi, auth: &Auth, table: MetaTable, id: &str, write: bo
     Ok(id)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/KIND/{id}/meta_data/",
+    operation_id = "get_meta_data",
+    tag = "meta_data",
+    summary = "The meta_data object",
+    params(("id" = String, Path, description = "Object id (UUID)")),
+    security(("token" = [])),
+    responses((status = 200, description = "meta_data", body = Object), crate::openapi::ApiErrors)
+)]
 pub async fn get(State(st): State<AppState>, auth: Auth, uri: Uri, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let table = table_of(&uri)?;
@@ -76,6 +92,17 @@ pub async fn get(State(st): State<AppState>, auth: Auth, uri: Uri, Path(id): Pat
     Ok(Json(api.db.meta_data(table, id).await?))
 }
 
+#[utoipa::path(
+    method(post, patch),
+    path = "/api/KIND/{id}/meta_data/",
+    operation_id = "merge_meta_data",
+    tag = "meta_data",
+    summary = "Merge keys into meta_data",
+    params(("id" = String, Path, description = "Object id (UUID)")),
+    request_body(content = Object, content_type = "application/json", description = "Top-level keys to set"),
+    security(("token" = [])),
+    responses((status = 200, description = "The merged meta_data", body = Object), crate::openapi::ApiErrors)
+)]
 pub async fn merge(
     State(st): State<AppState>,
     auth: Auth,
@@ -104,6 +131,16 @@ pub async fn merge(
     Ok(Json(current))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/KIND/{id}/meta_data/",
+    operation_id = "clear_meta_data",
+    tag = "meta_data",
+    summary = "Clear meta_data",
+    params(("id" = String, Path, description = "Object id (UUID)")),
+    security(("token" = [])),
+    responses((status = 204, description = "Done"), crate::openapi::ApiErrors)
+)]
 pub async fn clear(State(st): State<AppState>, auth: Auth, uri: Uri, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let api = st.api()?;
     let table = table_of(&uri)?;

@@ -21,79 +21,74 @@ pub mod webhooks;
 
 use crate::wire::Json;
 use axum::Router;
-use axum::routing::{MethodRouter, delete, get, post};
 use serde_json::json;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
 
+use crate::openapi::{ApiErrors, relocate, schemas};
 use crate::state::AppState;
 
-/// Registers `path` and `path/`.
-fn both(r: Router<AppState>, path: &str, m: MethodRouter<AppState>) -> Router<AppState> {
-    r.route(path, m.clone()).route(&format!("{path}/"), m)
+/// Registers the documented path of `m` (`/api/.../`) and, undocumented, the same path without
+/// its trailing slash.
+fn both(r: OpenApiRouter<AppState>, m: UtoipaMethodRouter<AppState>) -> OpenApiRouter<AppState> {
+    let mut r = r;
+    for path in m.1.paths.keys() {
+        if let Some(bare) = path.strip_suffix('/') {
+            r = r.route(bare, m.2.clone());
+        }
+    }
+    r.routes(m)
 }
 
+/// The full API's routes.
 pub fn router() -> Router<AppState> {
-    let mut r = Router::new();
-    r = both(r, "/api/version", get(version));
-    r = both(r, "/api/config", get(config::config));
-    r = both(r, "/api/statistics", get(stats::statistics));
-    r = both(r, "/api/analyses", get(lists::analyses));
-    r = both(r, "/api/media", get(lists::media));
-    r = both(r, "/api/authorize/auth", post(auth::login));
-    r = both(r, "/api/authorize/refresh", post(auth::refresh));
-    r = both(r, "/api/authorize/logout", post(auth::logout));
-    r = both(r, "/api/authorize/session_token", get(auth::session_token));
-    r = both(r, "/api/instant/folders", post(instant::create));
-    r = both(r, "/api/companies", get(accounts::list_companies).post(accounts::create_company));
-    r = both(
-        r,
-        "/api/companies/{id}",
-        get(accounts::get_company).patch(accounts::update_company).delete(accounts::delete_company),
-    );
-    r = both(
-        r,
-        "/api/companies/{id}/webhook_secret",
-        get(webhooks::secret_status).post(webhooks::rotate_secret).delete(webhooks::delete_secret),
-    );
-    r = both(r, "/api/users", get(accounts::list_users).post(accounts::create_user));
-    r = both(r, "/api/users/{id}", get(accounts::get_user).patch(accounts::update_user).delete(accounts::delete_user));
-    r = both(r, "/api/users/{id}/sessions", delete(accounts::revoke_sessions));
-    r = both(r, "/api/folders", get(folders::list).post(instant::create_folder));
-    r = both(r, "/api/folders/{id}", get(folders::get_one).delete(folders::delete));
-    r = both(r, "/api/folders/{id}/media", post(folders::add_media));
-    r = both(r, "/api/folders/{id}/analyses", get(analyses::list_of_folder).post(analyses::create));
-    r = both(r, "/api/analyses/{id}", get(analyses::get_one));
-    r = both(r, "/api/analyses/{id}/resolution", get(decisions::of_analysis).post(decisions::decide));
-    r = both(r, "/api/resolutions", get(decisions::list));
-    r = both(r, "/api/media/{id}", get(folders::get_media).patch(folders::patch_media).delete(folders::delete_media));
-    r = both(r, "/api/collections", get(collections::list).post(collections::create));
-    r = both(r, "/api/collections/{id}", get(collections::get_one).delete(collections::delete));
-    r = both(r, "/api/collections/{id}/persons", get(collections::list_persons).post(collections::create_person));
-    r = both(
-        r,
-        "/api/collections/{id}/persons/{person_id}",
-        get(collections::get_person).delete(collections::delete_person),
-    );
-    r = both(
-        r,
-        "/api/collections/{id}/persons/{person_id}/images",
-        get(collections::list_images).post(collections::add_images),
-    );
-    r = both(
-        r,
-        "/api/collections/{id}/persons/{person_id}/images/{image_id}",
-        get(collections::get_image).delete(collections::delete_image),
-    );
-    for kind in ["users", "folders", "media", "analyses", "collections"] {
-        r = both(
-            r,
-            &format!("/api/{kind}/{{id}}/meta_data"),
-            get(meta::get).post(meta::merge).patch(meta::merge).delete(meta::clear),
-        );
+    openapi_router().split_for_parts().0
+}
+
+/// The full API's routes with their OpenAPI description (`crate::openapi`).
+pub fn openapi_router() -> OpenApiRouter<AppState> {
+    let mut r = OpenApiRouter::new();
+    r = both(r, routes!(version));
+    r = both(r, routes!(config::config));
+    r = both(r, routes!(stats::statistics));
+    r = both(r, routes!(lists::analyses));
+    r = both(r, routes!(lists::media));
+    r = both(r, routes!(auth::login));
+    r = both(r, routes!(auth::refresh));
+    r = both(r, routes!(auth::logout));
+    r = both(r, routes!(auth::session_token));
+    r = both(r, routes!(instant::create));
+    r = both(r, routes!(accounts::list_companies, accounts::create_company));
+    r = both(r, routes!(accounts::get_company, accounts::update_company, accounts::delete_company));
+    r = both(r, routes!(webhooks::secret_status, webhooks::rotate_secret, webhooks::delete_secret));
+    r = both(r, routes!(accounts::list_users, accounts::create_user));
+    r = both(r, routes!(accounts::get_user, accounts::update_user, accounts::delete_user));
+    r = both(r, routes!(accounts::revoke_sessions));
+    r = both(r, routes!(folders::list, instant::create_folder));
+    r = both(r, routes!(folders::get_one, folders::delete));
+    r = both(r, routes!(folders::add_media));
+    r = both(r, routes!(analyses::list_of_folder, analyses::create));
+    r = both(r, routes!(analyses::get_one));
+    r = both(r, routes!(decisions::of_analysis, decisions::decide));
+    r = both(r, routes!(decisions::list));
+    r = both(r, routes!(folders::get_media, folders::patch_media, folders::delete_media));
+    r = both(r, routes!(collections::list, collections::create));
+    r = both(r, routes!(collections::get_one, collections::delete));
+    r = both(r, routes!(collections::list_persons, collections::create_person));
+    r = both(r, routes!(collections::get_person, collections::delete_person));
+    r = both(r, routes!(collections::list_images, collections::add_images));
+    r = both(r, routes!(collections::get_image, collections::delete_image));
+    // One set of handlers serves the meta_data of five kinds of objects: documented per path.
+    let meta = routes!(meta::get, meta::merge, meta::clear);
+    for kind in meta::KINDS {
+        r = both(r, relocate(&meta, meta::TEMPLATE, &format!("/api/{kind}/{{id}}/meta_data/"), &format!("_{kind}")));
     }
-    r.route("/static/{file}", get(folders::file))
+    r.routes(routes!(folders::file))
 }
 
 /// `GET /api/version`.
+#[utoipa::path(get, path = "/api/version/", operation_id = "api_version", tag = "system",
+    responses((status = 200, description = "Versions", body = schemas::ApiVersion), ApiErrors))]
 async fn version() -> Json<serde_json::Value> {
     Json(json!({ "version": OZ_COMPAT_VERSION, "name": "openoz", "openoz_version": env!("CARGO_PKG_VERSION") }))
 }

@@ -40,6 +40,16 @@ fn date(day: i64) -> String {
 }
 
 /// `GET /api/statistics/?time_created.min=&time_created.max=&company_id=&tz_offset=`.
+#[utoipa::path(
+    get,
+    path = "/api/statistics/",
+    operation_id = "statistics",
+    tag = "system",
+    summary = "Counts of folders and analyses per day, status, type and company",
+    params(crate::openapi::params::StatisticsFilters),
+    security(("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::Statistics), crate::openapi::ApiErrors)
+)]
 pub async fn statistics(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let tz_minutes = query::tz_offset(&q, "tz_offset")?;

@@ -46,6 +46,16 @@ async fn managed_company(st: &AppState, auth: &Auth, id: &str) -> ApiResult<Uuid
 }
 
 /// `POST /api/companies/{id}/webhook_secret`: a new secret, shown in this answer only.
+#[utoipa::path(
+    post,
+    path = "/api/companies/{id}/webhook_secret/",
+    operation_id = "rotate_webhook_secret",
+    tag = "accounts",
+    summary = "Make a new webhook signing secret (shown once)",
+    params(("id" = String, Path, description = "Company id (UUID)")),
+    security(("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::WebhookSecret), crate::openapi::ApiErrors)
+)]
 pub async fn rotate_secret(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let id = managed_company(&st, &auth, &id).await?;
     let mut raw = [0u8; 32];
@@ -56,6 +66,16 @@ pub async fn rotate_secret(State(st): State<AppState>, auth: Auth, Path(id): Pat
 }
 
 /// `GET /api/companies/{id}/webhook_secret`: whether a secret is set, and since when.
+#[utoipa::path(
+    get,
+    path = "/api/companies/{id}/webhook_secret/",
+    operation_id = "webhook_secret_status",
+    tag = "accounts",
+    summary = "Whether the company has its own webhook secret",
+    params(("id" = String, Path, description = "Company id (UUID)")),
+    security(("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::WebhookSecretStatus), crate::openapi::ApiErrors)
+)]
 pub async fn secret_status(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let id = managed_company(&st, &auth, &id).await?;
     let t = st.api()?.db.company_webhook_secret_time(id).await?;
@@ -63,6 +83,16 @@ pub async fn secret_status(State(st): State<AppState>, auth: Auth, Path(id): Pat
 }
 
 /// `DELETE /api/companies/{id}/webhook_secret`.
+#[utoipa::path(
+    delete,
+    path = "/api/companies/{id}/webhook_secret/",
+    operation_id = "delete_webhook_secret",
+    tag = "accounts",
+    summary = "Fall back to OZ_WEBHOOK_SECRET",
+    params(("id" = String, Path, description = "Company id (UUID)")),
+    security(("token" = [])),
+    responses((status = 204, description = "Done"), crate::openapi::ApiErrors)
+)]
 pub async fn delete_secret(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let id = managed_company(&st, &auth, &id).await?;
     match st.api()?.db.delete_company_webhook_secret(id).await {

@@ -59,6 +59,16 @@ fn template_part(part: &Part, base64: bool) -> Result<Bytes, LiteError> {
 }
 
 /// `POST /v1/face/pattern/extract`: raw image in, template out.
+#[utoipa::path(
+    post,
+    path = "/v1/face/pattern/extract",
+    operation_id = "lite_extract",
+    tag = "lite",
+    summary = "Biometric template of the face in an image. Send `Content-Transfer-Encoding: base64` for base64 inputs and outputs.",
+    request_body(content((crate::openapi::schemas::Binary = "image/jpeg"), (crate::openapi::schemas::Binary = "image/png")), description = "The image."),
+    security((), ("token" = [])),
+    responses((status = 200, description = "The template: bytes, or base64 text when the request had Content-Transfer-Encoding: base64", content((crate::openapi::schemas::Binary = "application/octet-stream"), (String = "text/plain"))), crate::openapi::LiteErrors)
+)]
 pub async fn extract(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, LiteError> {
     let ct = parts::media_type(&headers);
     if !parts::is_image_type(&ct) {
@@ -74,6 +84,16 @@ pub async fn extract(State(st): State<AppState>, headers: HeaderMap, body: Bytes
 }
 
 /// `POST /v1/face/pattern/compare`: `bio_feature` + `bio_template`.
+#[utoipa::path(
+    post,
+    path = "/v1/face/pattern/compare",
+    operation_id = "lite_compare",
+    tag = "lite",
+    summary = "Compare two templates. Send `Content-Transfer-Encoding: base64` for base64 inputs and outputs.",
+    request_body(content = crate::openapi::schemas::CompareForm, content_type = "multipart/form-data"),
+    security((), ("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::LiteScore), crate::openapi::LiteErrors)
+)]
 pub async fn compare(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
     let b64 = parts::wants_base64(req.headers());
     let all = parts::read_multipart(req, P, st.lite.max_parts).await?;
@@ -86,6 +106,16 @@ pub async fn compare(State(st): State<AppState>, req: Request) -> Result<Respons
 }
 
 /// `POST /v1/face/pattern/verify`: `sample` + `bio_template`; multipart answer with `score` and `bio_feature`.
+#[utoipa::path(
+    post,
+    path = "/v1/face/pattern/verify",
+    operation_id = "lite_verify",
+    tag = "lite",
+    summary = "Compare an image with a template. Send `Content-Transfer-Encoding: base64` for base64 inputs and outputs.",
+    request_body(content = crate::openapi::schemas::VerifyForm, content_type = "multipart/form-data"),
+    security((), ("token" = [])),
+    responses((status = 200, description = "Multipart: the template of the sample and the score", content_type = "multipart/form-data", body = crate::openapi::schemas::VerifyAnswer), crate::openapi::LiteErrors)
+)]
 pub async fn verify(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
     let b64 = parts::wants_base64(req.headers());
     let all = parts::read_multipart(req, P, st.lite.max_parts).await?;
@@ -122,6 +152,16 @@ pub async fn verify(State(st): State<AppState>, req: Request) -> Result<Response
 }
 
 /// `POST /v1/face/pattern/extract_and_compare`: `sample_1` + `sample_2`.
+#[utoipa::path(
+    post,
+    path = "/v1/face/pattern/extract_and_compare",
+    operation_id = "lite_extract_and_compare",
+    tag = "lite",
+    summary = "Compare the faces of two images. Send `Content-Transfer-Encoding: base64` for base64 inputs and outputs.",
+    request_body(content = crate::openapi::schemas::TwoImagesForm, content_type = "multipart/form-data"),
+    security((), ("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::LiteScore), crate::openapi::LiteErrors)
+)]
 pub async fn extract_and_compare(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
     let b64 = parts::wants_base64(req.headers());
     let all = parts::read_multipart(req, P, st.lite.max_parts).await?;
@@ -164,6 +204,16 @@ fn templates_n(st: &AppState, all: &[Part], b64: bool) -> Result<Vec<(String, Te
 }
 
 /// `POST /v1/face/pattern/compare_n`: `template_1` + repeated `templates_n`.
+#[utoipa::path(
+    post,
+    path = "/v1/face/pattern/compare_n",
+    operation_id = "lite_compare_n",
+    tag = "lite",
+    summary = "Compare template_1 with every other template part. Send `Content-Transfer-Encoding: base64` for base64 inputs and outputs.",
+    request_body(content = crate::openapi::schemas::TemplatesNForm, content_type = "multipart/form-data"),
+    security((), ("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::LiteScores), crate::openapi::LiteErrors)
+)]
 pub async fn compare_n(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
     let b64 = parts::wants_base64(req.headers());
     let all = parts::read_multipart(req, P, st.lite.max_parts).await?;
@@ -173,6 +223,16 @@ pub async fn compare_n(State(st): State<AppState>, req: Request) -> Result<Respo
 }
 
 /// `POST /v1/face/pattern/verify_n`: `sample_1` + repeated `templates_n`.
+#[utoipa::path(
+    post,
+    path = "/v1/face/pattern/verify_n",
+    operation_id = "lite_verify_n",
+    tag = "lite",
+    summary = "Compare the face of sample_1 with every template part. Send `Content-Transfer-Encoding: base64` for base64 inputs and outputs.",
+    request_body(content = crate::openapi::schemas::SampleTemplatesForm, content_type = "multipart/form-data"),
+    security((), ("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::LiteScores), crate::openapi::LiteErrors)
+)]
 pub async fn verify_n(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
     let b64 = parts::wants_base64(req.headers());
     let all = parts::read_multipart(req, P, st.lite.max_parts).await?;
@@ -183,6 +243,16 @@ pub async fn verify_n(State(st): State<AppState>, req: Request) -> Result<Respon
 }
 
 /// `POST /v1/face/pattern/extract_and_compare_n`: `sample_1` + repeated `samples_n`.
+#[utoipa::path(
+    post,
+    path = "/v1/face/pattern/extract_and_compare_n",
+    operation_id = "lite_extract_and_compare_n",
+    tag = "lite",
+    summary = "Compare the face of sample_1 with the faces of every other image part. Send `Content-Transfer-Encoding: base64` for base64 inputs and outputs.",
+    request_body(content = crate::openapi::schemas::ImagesNForm, content_type = "multipart/form-data"),
+    security((), ("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::LiteScores), crate::openapi::LiteErrors)
+)]
 pub async fn extract_and_compare_n(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
     let b64 = parts::wants_base64(req.headers());
     let all = parts::read_multipart(req, P, st.lite.max_parts).await?;

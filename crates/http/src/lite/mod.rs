@@ -13,29 +13,55 @@ use axum::Router;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use oz_domain::lite::{LiteErrorKind, Processor};
 use serde_json::json;
 
 use crate::api::auth::Auth;
 use crate::error::{LiteError, processor_of};
+use crate::openapi::relocate;
 use crate::state::{AppState, LiteAuth};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
 
+/// The API Lite routes.
 pub fn router() -> Router<AppState> {
+    openapi_router().split_for_parts().0
+}
+
+/// Path of `health`'s OpenAPI description, moved to each processor's health route.
+const HEALTH_TEMPLATE: &str = "/v1/face/HEALTH";
+
+/// The API Lite routes with their OpenAPI description (`crate::openapi`). A route called with
+/// another method answers Oz's `*-002002` (400) instead of 405.
+pub fn openapi_router() -> OpenApiRouter<AppState> {
     let bpe = || async { method_not_allowed(Processor::Biometry) };
     let lde = || async { method_not_allowed(Processor::Liveness) };
-    Router::new()
-        .route("/version", get(version))
-        .route("/v1/face/pattern/health", get(health).fallback(bpe))
-        .route("/v1/face/pattern/extract", post(biometry::extract).fallback(bpe))
-        .route("/v1/face/pattern/compare", post(biometry::compare).fallback(bpe))
-        .route("/v1/face/pattern/verify", post(biometry::verify).fallback(bpe))
-        .route("/v1/face/pattern/extract_and_compare", post(biometry::extract_and_compare).fallback(bpe))
-        .route("/v1/face/pattern/compare_n", post(biometry::compare_n).fallback(bpe))
-        .route("/v1/face/pattern/verify_n", post(biometry::verify_n).fallback(bpe))
-        .route("/v1/face/pattern/extract_and_compare_n", post(biometry::extract_and_compare_n).fallback(bpe))
-        .route("/v1/face/liveness/health", get(health).fallback(lde))
-        .route("/v1/face/liveness/detect", post(liveness::detect).fallback(lde))
+    let health_at = |path: &str, suffix: &str| relocate(&routes!(health), HEALTH_TEMPLATE, path, suffix);
+    let (s, p, m) = health_at("/v1/face/pattern/health", "_pattern");
+    let pattern_health = (s, p, m.fallback(bpe));
+    let (s, p, m) = health_at("/v1/face/liveness/health", "_liveness");
+    let liveness_health = (s, p, m.fallback(lde));
+    OpenApiRouter::new()
+        .routes(routes!(version))
+        .routes(pattern_health)
+        .routes(fallback(routes!(biometry::extract), bpe))
+        .routes(fallback(routes!(biometry::compare), bpe))
+        .routes(fallback(routes!(biometry::verify), bpe))
+        .routes(fallback(routes!(biometry::extract_and_compare), bpe))
+        .routes(fallback(routes!(biometry::compare_n), bpe))
+        .routes(fallback(routes!(biometry::verify_n), bpe))
+        .routes(fallback(routes!(biometry::extract_and_compare_n), bpe))
+        .routes(liveness_health)
+        .routes(fallback(routes!(liveness::detect), lde))
+}
+
+fn fallback<H, T>(m: UtoipaMethodRouter<AppState>, handler: H) -> UtoipaMethodRouter<AppState>
+where
+    H: axum::handler::Handler<T, AppState>,
+    T: 'static,
+{
+    let (s, p, m) = m;
+    (s, p, m.fallback(handler))
 }
 
 /// `OZ_LITE_AUTH=token|service`: the inference routes need a valid `X-Forensic-Access-Token` of
@@ -68,6 +94,14 @@ fn method_not_allowed(p: Processor) -> Response {
 }
 
 /// `GET /version`: component versions.
+#[utoipa::path(
+    get,
+    path = "/version",
+    operation_id = "lite_version",
+    tag = "lite",
+    summary = "API Lite component versions",
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::LiteVersion), crate::openapi::LiteErrors)
+)]
 async fn version(State(st): State<AppState>) -> Json<serde_json::Value> {
     let models: Vec<_> =
         st.pipeline.model_versions().iter().map(|m| json!({ "name": m.name, "version": m.version })).collect();
@@ -79,6 +113,14 @@ async fn version(State(st): State<AppState>) -> Json<serde_json::Value> {
 }
 
 /// `GET .../health`: 0 when a real inference succeeds, 3 when the processor is inoperative.
+#[utoipa::path(
+    get,
+    path = "/v1/face/HEALTH",
+    operation_id = "lite_health",
+    tag = "lite",
+    summary = "Health of the processor (a real inference)",
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::LiteHealth), crate::openapi::LiteErrors)
+)]
 async fn health(State(st): State<AppState>) -> Json<serde_json::Value> {
     // A tiny inference that bypasses admission: health stays fast while inference is saturated.
     let probe = st.probe(|p| p.detect(&image::RgbImage::new(64, 64))).await;
