@@ -554,7 +554,7 @@ pub async fn delete_media(State(st): State<AppState>, auth: Auth, Path(id): Path
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /static/{file}`: a stored file, streamed from disk: a media's original, its JPEG preview
+/// `GET /static/{file}`: a stored file, streamed from the media store: a media's original, its JPEG preview
 /// or a shot set's assembled mp4 (each with its own type), or a person photo.
 ///
 /// - With the token header, the token decides (as on every route): no valid session 401, a media
