@@ -217,6 +217,8 @@ pub struct EngineArgs {
     pub thresholds: ThresholdArgs,
     #[command(flatten)]
     pub lifecycle: LifecycleArgs,
+    #[command(flatten)]
+    pub metrics: crate::telemetry::MetricsArgs,
 }
 
 /// Stored files and data lifecycle: the file sweeper, retention, signed direct links.
