@@ -276,7 +276,7 @@ impl Engine {
         let outputs: Vec<String> = outcome.outputs.iter().map(|m| m.file_name.clone()).collect();
         match self.db.finish_job(&job, worker, &outcome).await {
             Ok(update) => {
-                crate::observe::analysis_finished(kind, outcome.resolution_status, started.elapsed());
+                crate::observe::analysis_finished(kind, outcome.resolution_status, started.elapsed(), job.queued_at);
                 tracing::info!(
                     ms = started.elapsed().as_millis() as u64,
                     resolution = outcome.resolution_status.as_str(),

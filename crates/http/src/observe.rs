@@ -140,6 +140,7 @@ fn describe() {
     describe_counter!(e::ANALYSES_FINISHED, "Analyses finished by this process's workers, by type and resolution.");
     describe_counter!(e::ANALYSES_EXPIRED, "Analyses failed by the expiry sweep.");
     describe_histogram!(e::ANALYSIS_DURATION, metrics::Unit::Seconds, "Running time of an analysis in a worker, by type.");
+    describe_histogram!(e::ANALYSIS_LATENCY, metrics::Unit::Seconds, "From queued to result recorded, by type.");
     describe_histogram!(e::JOB_WAIT, metrics::Unit::Seconds, "Time a job waited in the queue before its first claim.");
     describe_counter!(e::WEBHOOK_DELIVERIES, "Webhook attempts by outcome (delivered, retry, gave_up, refused).");
     describe_histogram!(e::WEBHOOK_SECONDS, metrics::Unit::Seconds, "Time of one webhook attempt.");
