@@ -225,8 +225,13 @@ async fn metrics_body(kind: Kind) {
     assert!(total(&samples, "openoz_analysis_latency_seconds_count", &[("type", "QUALITY")]) >= 1.0);
 
     // Inference by model role, decode by kind and stage.
-    for model in ["detector", "embedder", "liveness", "pose"] {
+    // QUALITY runs the detector and the liveness model (BIOMETRY adds the embedder).
+    for model in ["detector", "liveness"] {
         assert!(total(&samples, "openoz_inference_seconds_count", &[("model", model)]) >= 1.0, "no {model} timing");
+    }
+    for smp in find(&samples, "openoz_inference_seconds_count", &[]) {
+        let model = smp.labels["model"].as_str();
+        assert!(["detector", "embedder", "liveness", "pose"].contains(&model), "model label {model}");
     }
     assert!(total(&samples, "openoz_media_decode_seconds_count", &[("kind", "image")]) >= 1.0);
     assert!(total(&samples, "openoz_media_decode_seconds_count", &[("kind", "video")]) >= 1.0);
