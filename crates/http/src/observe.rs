@@ -139,7 +139,11 @@ fn describe() {
     describe_counter!(e::ANALYSES_STARTED, "Analyses a worker of this process began running (each attempt), by type.");
     describe_counter!(e::ANALYSES_FINISHED, "Analyses finished by this process's workers, by type and resolution.");
     describe_counter!(e::ANALYSES_EXPIRED, "Analyses failed by the expiry sweep.");
-    describe_histogram!(e::ANALYSIS_DURATION, metrics::Unit::Seconds, "Running time of an analysis in a worker, by type.");
+    describe_histogram!(
+        e::ANALYSIS_DURATION,
+        metrics::Unit::Seconds,
+        "Running time of an analysis in a worker, by type."
+    );
     describe_histogram!(e::ANALYSIS_LATENCY, metrics::Unit::Seconds, "From queued to result recorded, by type.");
     describe_histogram!(e::JOB_WAIT, metrics::Unit::Seconds, "Time a job waited in the queue before its first claim.");
     describe_counter!(e::WEBHOOK_DELIVERIES, "Webhook attempts by outcome (delivered, retry, gave_up, refused).");
@@ -147,7 +151,11 @@ fn describe() {
     describe_counter!(e::DECODE_CACHE, "Decode-cache look-ups of analyses, by result (hit, miss).");
     describe_histogram!(oz_vision::INFERENCE_SECONDS, metrics::Unit::Seconds, "One model inference, by model role.");
     describe_histogram!(oz_vision::MEDIA_DECODE_SECONDS, metrics::Unit::Seconds, "Decoding one upload, by kind.");
-    describe_histogram!(oz_vision::VIDEO_DECODE_SECONDS, metrics::Unit::Seconds, "Video decode stages (open, decode, convert).");
+    describe_histogram!(
+        oz_vision::VIDEO_DECODE_SECONDS,
+        metrics::Unit::Seconds,
+        "Video decode stages (open, decode, convert)."
+    );
     for reason in ["queue_full", "timeout"] {
         metrics::counter!(ADMISSION_REJECTIONS, "reason" => reason).absolute(0);
     }
@@ -246,8 +254,11 @@ async fn track(req: Request, next: Next) -> Response {
     let res = next.run(req).await;
     in_flight.decrement(1.0);
     let status = res.status().as_str().to_string();
-    let labels =
-        vec![metrics::Label::new("method", method), metrics::Label::new("route", route), metrics::Label::new("status", status)];
+    let labels = vec![
+        metrics::Label::new("method", method),
+        metrics::Label::new("route", route),
+        metrics::Label::new("status", status),
+    ];
     metrics::counter!(HTTP_REQUESTS, labels.clone()).increment(1);
     metrics::histogram!(HTTP_DURATION, labels).record(started.elapsed());
     res
@@ -341,10 +352,7 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
             }
         }
     }
-    (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))],
-        handle.render(),
-    )
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))], handle.render())
         .into_response()
 }
 

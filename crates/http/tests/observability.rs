@@ -125,13 +125,24 @@ async fn metrics_body(kind: Kind) {
     let form = Form::new()
         .part(
             "photo1",
-            Part::bytes(fixture("faces/live/obama__portrait.jpg")).file_name("selfie.jpg").mime_str("image/jpeg").expect("mime"),
+            Part::bytes(fixture("faces/live/obama__portrait.jpg"))
+                .file_name("selfie.jpg")
+                .mime_str("image/jpeg")
+                .expect("mime"),
         )
         .part(
             "video1",
-            Part::bytes(fixture("videos/portrait_720x1280.mp4")).file_name("clip.mp4").mime_str("video/mp4").expect("mime"),
+            Part::bytes(fixture("videos/portrait_720x1280.mp4"))
+                .file_name("clip.mp4")
+                .mime_str("video/mp4")
+                .expect("mime"),
         )
-        .part("payload", Part::text(json!({ "media:tags": { "photo1": ["photo_selfie"], "video1": ["orientation_portrait"] } }).to_string()));
+        .part(
+            "payload",
+            Part::text(
+                json!({ "media:tags": { "photo1": ["photo_selfie"], "video1": ["orientation_portrait"] } }).to_string(),
+            ),
+        );
     let (st, folder) = c.upload("/api/folders/", form).await;
     assert_eq!(st, 201, "{folder}");
     let fid = folder["folder_id"].as_str().expect("folder id").to_string();
@@ -168,8 +179,11 @@ async fn metrics_body(kind: Kind) {
     // The request id went with the job and on to its webhook delivery.
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(&s.url).await.expect("connect");
-    let job: (Option<String>,) =
-        sqlx::query_as("select request_id from jobs where analysis_id = $1").bind(&aid).fetch_one(&pool).await.expect("job");
+    let job: (Option<String>,) = sqlx::query_as("select request_id from jobs where analysis_id = $1")
+        .bind(&aid)
+        .fetch_one(&pool)
+        .await
+        .expect("job");
     assert_eq!(job.0.as_deref(), Some(rid.as_str()));
     let hook: (Option<String>,) = sqlx::query_as("select request_id from webhook_deliveries where folder_id = $1")
         .bind(&fid)
@@ -206,12 +220,21 @@ async fn metrics_body(kind: Kind) {
         .filter(|s| s.labels["route"] == "/api/folders/{id}/analyses")
         .count();
     assert_eq!(analyses_route, 1, "POST /api/folders/{{id}}/analyses counted once under its template");
-    assert!(total(&samples, "openoz_http_requests_total", &[("method", "GET"), ("route", "/api/analyses/{id}")]) >= 1.0);
-    assert!(total(&samples, "openoz_http_requests_total", &[("route", "unmatched"), ("status", "404")]) >= 1.0);
-    assert!(total(&samples, "openoz_http_request_duration_seconds_count", &[("route", "/api/folders/{id}/analyses")]) >= 1.0);
     assert!(
-        !find(&samples, "openoz_http_request_duration_seconds_bucket", &[("route", "/api/folders/{id}/analyses"), ("le", "+Inf")])
-            .is_empty()
+        total(&samples, "openoz_http_requests_total", &[("method", "GET"), ("route", "/api/analyses/{id}")]) >= 1.0
+    );
+    assert!(total(&samples, "openoz_http_requests_total", &[("route", "unmatched"), ("status", "404")]) >= 1.0);
+    assert!(
+        total(&samples, "openoz_http_request_duration_seconds_count", &[("route", "/api/folders/{id}/analyses")])
+            >= 1.0
+    );
+    assert!(
+        !find(
+            &samples,
+            "openoz_http_request_duration_seconds_bucket",
+            &[("route", "/api/folders/{id}/analyses"), ("le", "+Inf")]
+        )
+        .is_empty()
     );
     // The two refused scrapes.
     assert!(total(&samples, "openoz_http_requests_total", &[("route", "/metrics"), ("status", "401")]) >= 2.0);
@@ -219,7 +242,10 @@ async fn metrics_body(kind: Kind) {
     // Analyses and their timings.
     assert!(total(&samples, "openoz_analyses_created_total", &[("type", "QUALITY")]) >= 1.0);
     assert!(total(&samples, "openoz_analyses_started_total", &[("type", "QUALITY")]) >= 1.0);
-    assert!(total(&samples, "openoz_analyses_finished_total", &[("type", "QUALITY"), ("resolution", resolution.as_str())]) >= 1.0);
+    assert!(
+        total(&samples, "openoz_analyses_finished_total", &[("type", "QUALITY"), ("resolution", resolution.as_str())])
+            >= 1.0
+    );
     assert!(total(&samples, "openoz_analysis_duration_seconds_count", &[("type", "QUALITY")]) >= 1.0);
     assert!(total(&samples, "openoz_job_wait_seconds_count", &[("type", "QUALITY")]) >= 1.0);
     assert!(total(&samples, "openoz_analysis_latency_seconds_count", &[("type", "QUALITY")]) >= 1.0);
@@ -278,9 +304,15 @@ async fn metrics_body(kind: Kind) {
 async fn request_ids() {
     let Some(s) = start(Kind::Sqlite, Options::default()).await else { return };
     let client = reqwest::Client::new();
-    let id_of = |r: &reqwest::Response| r.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let id_of =
+        |r: &reqwest::Response| r.headers().get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
 
-    let r = client.get(format!("{}/api/version", s.base)).header("X-Request-Id", "client-id_42").send().await.expect("send");
+    let r = client
+        .get(format!("{}/api/version", s.base))
+        .header("X-Request-Id", "client-id_42")
+        .send()
+        .await
+        .expect("send");
     assert_eq!(r.status(), 200);
     assert_eq!(id_of(&r).as_deref(), Some("client-id_42"));
 
@@ -332,7 +364,9 @@ async fn metrics_on_their_own_listener() {
     let (mut rx1, mut rx2) = (rx.clone(), rx);
     let st = state.clone();
     tokio::spawn(async move { oz_http::serve(main, st, async move { drop(rx1.changed().await) }).await });
-    tokio::spawn(async move { oz_http::observe::serve_metrics(side, state, async move { drop(rx2.changed().await) }).await });
+    tokio::spawn(async move {
+        oz_http::observe::serve_metrics(side, state, async move { drop(rx2.changed().await) }).await
+    });
 
     assert_eq!(reqwest::get(format!("{main_base}/version")).await.expect("send").status(), 200);
     assert_eq!(scrape(&main_base, Some(TOKEN)).await.status(), 404, "not on the main listener");

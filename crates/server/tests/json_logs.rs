@@ -99,8 +99,14 @@ async fn json_lines_carry_the_request_id_into_the_job() {
 
     let photo = std::fs::read(root().join("tests/fixtures/faces/live/obama__portrait.jpg")).expect("fixture");
     let form = reqwest::multipart::Form::new()
-        .part("photo1", reqwest::multipart::Part::bytes(photo).file_name("selfie.jpg").mime_str("image/jpeg").expect("mime"))
-        .part("payload", reqwest::multipart::Part::text(json!({ "media:tags": { "photo1": ["photo_selfie"] } }).to_string()));
+        .part(
+            "photo1",
+            reqwest::multipart::Part::bytes(photo).file_name("selfie.jpg").mime_str("image/jpeg").expect("mime"),
+        )
+        .part(
+            "payload",
+            reqwest::multipart::Part::text(json!({ "media:tags": { "photo1": ["photo_selfie"] } }).to_string()),
+        );
     let r = http
         .post(format!("{base}/api/folders/"))
         .header("X-Forensic-Access-Token", &token)
@@ -149,18 +155,23 @@ async fn json_lines_carry_the_request_id_into_the_job() {
             .filter(|l| !l.trim().is_empty())
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
             .collect();
-        let job_done =
-            parsed.iter().any(|l| l["fields"]["message"] == "analysis finished" && carries(l, &rid) && in_span(l, "run_job"));
+        let job_done = parsed
+            .iter()
+            .any(|l| l["fields"]["message"] == "analysis finished" && carries(l, &rid) && in_span(l, "run_job"));
         if job_done || Instant::now() > deadline + Duration::from_secs(70) {
             break parsed;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert!(parsed.iter().all(|l| l["level"].is_string() && l["timestamp"].is_string()), "every line has level and time");
+    assert!(
+        parsed.iter().all(|l| l["level"].is_string() && l["timestamp"].is_string()),
+        "every line has level and time"
+    );
     let request_lines: Vec<&Value> = parsed.iter().filter(|l| in_span(l, "request") && carries(l, &rid)).collect();
     assert!(!request_lines.is_empty(), "no line of the request carries {rid}");
     for l in &request_lines {
-        let req = l["spans"].as_array().and_then(|s| s.iter().find(|sp| sp["name"] == "request")).expect("request span");
+        let req =
+            l["spans"].as_array().and_then(|s| s.iter().find(|sp| sp["name"] == "request")).expect("request span");
         assert_eq!(req["method"], "POST");
         assert_eq!(req["path"], format!("/api/folders/{fid}/analyses"));
     }
@@ -169,7 +180,8 @@ async fn json_lines_carry_the_request_id_into_the_job() {
         job_lines.iter().any(|l| l["fields"]["message"] == "analysis finished"),
         "the job's lines do not carry {rid}: {job_lines:?}"
     );
-    let job = job_lines[0]["spans"].as_array().and_then(|s| s.iter().find(|sp| sp["name"] == "run_job")).expect("job span");
+    let job =
+        job_lines[0]["spans"].as_array().and_then(|s| s.iter().find(|sp| sp["name"] == "run_job")).expect("job span");
     assert_eq!(job["analysis"], aid.as_str());
     // Other requests carry their own (generated) ids, never this one.
     let others = parsed.iter().filter(|l| in_span(l, "request") && !carries(l, &rid)).count();

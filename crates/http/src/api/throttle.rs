@@ -224,7 +224,8 @@ impl LoginGuard {
         self.housekeeping();
         let Some(l) = &self.0.by_address else { return Ok(()) };
         let key = client.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), address_key);
-        l.check_key(&key).map_err(|n| throttled("address_rate", Refusal::RateLimited(n.wait_time_from(l.clock().now()))))
+        l.check_key(&key)
+            .map_err(|n| throttled("address_rate", Refusal::RateLimited(n.wait_time_from(l.clock().now()))))
     }
 
     /// Counts one attempt for `email` (normalised: trimmed, lower-case).
