@@ -114,6 +114,7 @@ fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
             .with_metrics(args.engine.metrics.config());
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let upkeep = telemetry::spawn_upkeep();
+        args.engine.metrics.warn_exposure(addr);
         let metrics = args.engine.metrics.serve(state.clone(), stop_rx.clone()).await?;
         let workers = booted.engine.start(stop_rx);
         tracing::info!(

@@ -52,6 +52,17 @@ impl MetricsArgs {
         }
     }
 
+    /// Warns when `/metrics` is served on a non-loopback main listener without a token.
+    pub fn warn_exposure(&self, listen: SocketAddr) {
+        let open = self.metrics_token.as_ref().is_none_or(|t| t.expose().is_empty());
+        if self.metrics_listen.is_none() && open && !listen.ip().is_loopback() {
+            tracing::warn!(
+                %listen,
+                "/metrics is served on a non-loopback OZ_LISTEN without OZ_METRICS_TOKEN: set a token or OZ_METRICS_LISTEN"
+            );
+        }
+    }
+
     /// Binds `OZ_METRICS_LISTEN` (when set) and serves `/metrics` there until `stop` turns true.
     pub async fn serve(
         &self,
