@@ -76,7 +76,10 @@ impl DecodeCache {
 
     #[must_use]
     pub fn get(&self, file_name: &str) -> Option<Arc<DecodedMedia>> {
-        self.entries.lock().ok()?.list.iter().find(|(k, _, _)| k == file_name).map(|(_, m, _)| Arc::clone(m))
+        let found =
+            self.entries.lock().ok()?.list.iter().find(|(k, _, _)| k == file_name).map(|(_, m, _)| Arc::clone(m));
+        crate::observe::decode_cache(found.is_some());
+        found
     }
 
     pub fn forget(&self, file_name: &str) {

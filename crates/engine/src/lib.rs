@@ -10,6 +10,7 @@
 //! - [`webhook`]: signing and sending one webhook attempt.
 //! - [`links`]: signed, expiring direct links to stored files; [`sweep`]: the file sweeper and
 //!   retention purges.
+//! - [`observe`]: names of the metrics the engine records (queue, analyses, webhooks, cache).
 //! - [`render`]: Oz JSON of folders, media and analyses (shared with the HTTP layer).
 
 pub mod cache;
@@ -17,6 +18,7 @@ pub mod collections;
 pub mod files;
 pub mod ingest;
 pub mod links;
+pub mod observe;
 pub mod render;
 pub mod runner;
 pub mod sweep;

@@ -219,7 +219,10 @@ impl Engine {
     }
 
     /// Runs one claimed job to its recorded outcome.
-    #[tracing::instrument(skip_all, fields(job = %job.id, analysis = %job.analysis_id, attempt = job.attempts))]
+    #[tracing::instrument(
+        skip_all,
+        fields(job = %job.id, analysis = %job.analysis_id, attempt = job.attempts, request_id = job.request_id.as_deref())
+    )]
     async fn run_job(&self, worker: &str, job: oz_storage::Job) {
         let loaded = async {
             let a = self.db.analysis(job.analysis_id, &Scope::All).await?;
@@ -242,6 +245,8 @@ impl Engine {
             let _ = self.db.retry_job(&job, worker, &e.to_string(), oz_storage::now() + 5.0).await;
             return;
         }
+        let kind = analysis.kind;
+        crate::observe::analysis_started(kind, job.attempts, job.queued_at);
         let started = std::time::Instant::now();
         let p = Arc::clone(&self.pipeline);
         let index = Arc::clone(&self.collections);
@@ -272,6 +277,7 @@ impl Engine {
         let outputs: Vec<String> = outcome.outputs.iter().map(|m| m.file_name.clone()).collect();
         match self.db.finish_job(&job, worker, &outcome).await {
             Ok(update) => {
+                crate::observe::analysis_finished(kind, outcome.resolution_status, started.elapsed(), job.queued_at);
                 tracing::info!(
                     ms = started.elapsed().as_millis() as u64,
                     resolution = outcome.resolution_status.as_str(),
@@ -308,6 +314,7 @@ impl Engine {
                         self.hooks_wake.notify_waiters();
                     }
                     if !updates.is_empty() {
+                        crate::observe::analyses_expired(updates.len());
                         tracing::warn!(count = updates.len(), "expired stuck analyses");
                     }
                 }
@@ -396,6 +403,7 @@ impl Engine {
         .await;
     }
 
+    #[tracing::instrument(skip_all, fields(event = %d.id, request_id = d.request_id.as_deref()))]
     async fn deliver(&self, client: &reqwest::Client, d: oz_storage::Delivery) {
         let url = webhook::guard::redact(&d.url);
         let signing = match self.db.webhook_signing(d.folder_id).await {
@@ -430,17 +438,23 @@ impl Engine {
             },
         };
         let secret = signing.secret.as_deref().or(self.cfg.webhook.secret.as_deref());
-        match webhook::send(client, &self.cfg.webhook, &d.url, &d.id.to_string(), &body, secret).await {
+        let sent = std::time::Instant::now();
+        let attempt = webhook::send(client, &self.cfg.webhook, &d.url, &d.id.to_string(), &body, secret).await;
+        let took = sent.elapsed();
+        match attempt {
             Attempt::Delivered(status) => {
+                crate::observe::webhook_attempt("delivered", took);
                 tracing::info!(%url, event = %d.id, status, "webhook delivered");
                 let _ = self.db.delivery_done(d.id, i64::from(status)).await;
             }
             Attempt::Failed { status, error } => {
                 let next = self.cfg.webhook.backoff(d.attempts).map(|s| oz_storage::now() + s);
+                crate::observe::webhook_attempt(if next.is_some() { "retry" } else { "gave_up" }, took);
                 tracing::warn!(%url, event = %d.id, attempt = d.attempts, %error, retry = next.is_some(), "webhook failed");
                 let _ = self.db.delivery_failed(d.id, status.map(i64::from), &error, next).await;
             }
             Attempt::Refused(error) => {
+                crate::observe::webhook_attempt("refused", took);
                 tracing::warn!(%url, event = %d.id, %error, "webhook refused");
                 let _ = self.db.delivery_failed(d.id, None, &error, None).await;
             }

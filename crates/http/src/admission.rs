@@ -114,11 +114,15 @@ impl Admission {
         let before = self.waiting.fetch_add(1, Ordering::SeqCst);
         let _waiting = Waiting(&self.waiting);
         if before >= self.cfg.queue || self.cfg.max_wait.is_zero() {
+            metrics::counter!(crate::observe::ADMISSION_REJECTIONS, "reason" => "queue_full").increment(1);
             return Err(Busy);
         }
         match tokio::time::timeout(self.cfg.max_wait, Arc::clone(&self.permits).acquire_owned()).await {
             Ok(Ok(p)) => Ok(Permit { _permit: p }),
-            _ => Err(Busy),
+            _ => {
+                metrics::counter!(crate::observe::ADMISSION_REJECTIONS, "reason" => "timeout").increment(1);
+                Err(Busy)
+            }
         }
     }
 }

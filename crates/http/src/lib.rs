@@ -7,6 +7,7 @@
 //! - [`admission`]: the bounded gate in front of media decoding and analysis.
 //! - [`wire`]: Oz's JSON bytes (Python separators) for every JSON answer.
 //! - [`openapi`]: the OpenAPI 3.1 document of every route; [`docs`]: `/docs` (Swagger UI).
+//! - [`observe`]: request ids, request logs, Prometheus `/metrics`.
 //!
 //! Handlers are thin: they read the request, run the CPU-bound pipeline on a blocking thread and
 //! shape the JSON. Rules (decisions, verdicts, statuses) live in `oz-domain`.
@@ -16,13 +17,13 @@ pub mod api;
 pub mod docs;
 pub mod error;
 pub mod lite;
+pub mod observe;
 pub mod openapi;
 pub mod outer;
 pub mod state;
 pub mod wire;
 
 use axum::Router;
-use tower_http::trace::TraceLayer;
 
 pub use admission::{Admission, AdmissionConfig};
 pub use state::{ApiConfig, AppState, FullApi, InstantAuth, LiteAuth, LiteConfig};
@@ -39,8 +40,12 @@ pub fn app(state: AppState) -> Router {
         }
         routes = routes.merge(lite);
     }
-    let routes = routes.merge(api::router()).merge(docs::router()).with_state(state);
-    outer::harden(routes, body_limit).layer(TraceLayer::new_for_http())
+    observe::recorder();
+    let mut routes = routes.merge(api::router()).merge(docs::router());
+    if state.metrics.on_main {
+        routes = routes.merge(observe::metrics_routes());
+    }
+    observe::instrument(outer::harden(routes.with_state(state), body_limit))
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves. Handlers see the TCP peer address

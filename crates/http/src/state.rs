@@ -124,13 +124,21 @@ pub struct AppState {
     pub full: Option<Arc<FullApi>>,
     /// The gate every media decode or analysis of a request goes through.
     pub admission: Arc<Admission>,
+    /// `/metrics` settings (`OZ_METRICS_TOKEN`, `OZ_METRICS_LISTEN`).
+    pub metrics: Arc<crate::observe::MetricsConfig>,
 }
 
 impl AppState {
     /// Lite only (no database).
     #[must_use]
     pub fn new(pipeline: Arc<Pipeline>, lite: LiteConfig) -> Self {
-        Self { pipeline, lite: Arc::new(lite), full: None, admission: Admission::new(AdmissionConfig::default()) }
+        Self {
+            pipeline,
+            lite: Arc::new(lite),
+            full: None,
+            admission: Admission::new(AdmissionConfig::default()),
+            metrics: Arc::default(),
+        }
     }
 
     /// Lite and the full API.
@@ -141,6 +149,7 @@ impl AppState {
             lite: Arc::new(lite),
             full: Some(Arc::new(full)),
             admission: Admission::new(AdmissionConfig::default()),
+            metrics: Arc::default(),
         }
     }
 
@@ -148,6 +157,13 @@ impl AppState {
     #[must_use]
     pub fn with_admission(mut self, admission: Arc<Admission>) -> Self {
         self.admission = admission;
+        self
+    }
+
+    /// Replaces the `/metrics` settings.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: crate::observe::MetricsConfig) -> Self {
+        self.metrics = Arc::new(metrics);
         self
     }
 

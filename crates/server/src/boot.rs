@@ -227,12 +227,27 @@ pub fn worker(args: &EngineArgs) -> anyhow::Result<()> {
     rt.block_on(async {
         let booted = start(args, None).await?;
         let (tx, rx) = tokio::sync::watch::channel(false);
+        let upkeep = crate::telemetry::spawn_upkeep();
+        // Metrics of a worker process: its own listener only (OZ_METRICS_LISTEN).
+        let api = oz_http::FullApi {
+            db: booted.db.clone(),
+            engine: booted.engine.clone(),
+            cfg: oz_http::ApiConfig::default(),
+            dummy_hash: String::new(),
+        };
+        let state = oz_http::AppState::with_api(booted.pipeline.clone(), oz_http::LiteConfig::default(), api)
+            .with_metrics(args.metrics.config());
+        let metrics = args.metrics.serve(state, rx.clone()).await?;
         let handles = booted.engine.start(rx);
         tracing::info!(database = ?booted.db.backend(), workers = args.workers, "openoz worker running");
         crate::shutdown_signal().await;
         let _ = tx.send(true);
         for h in handles {
             let _ = h.await;
+        }
+        upkeep.abort();
+        if let Some(m) = metrics {
+            m.abort();
         }
         booted.db.close().await;
         Ok(())

@@ -224,6 +224,8 @@ pub struct EngineArgs {
     pub thresholds: ThresholdArgs,
     #[command(flatten)]
     pub lifecycle: LifecycleArgs,
+    #[command(flatten)]
+    pub metrics: crate::telemetry::MetricsArgs,
 }
 
 /// Stored files and data lifecycle: the file sweeper, retention, signed direct links.
@@ -463,10 +465,12 @@ mod tests {
             "hook-secret-5678",
             "--admin-password",
             "admin-pass-9012",
+            "--metrics-token",
+            "metrics-tok-3456",
         ]);
         assert_eq!(args.engine.database_url.as_ref().map(Secret::expose), Some("postgres://oz:db-pass-1234@db/oz"));
         let shown = format!("{args:?} {args:#?}");
-        for secret in ["db-pass-1234", "hook-secret-5678", "admin-pass-9012"] {
+        for secret in ["db-pass-1234", "hook-secret-5678", "admin-pass-9012", "metrics-tok-3456"] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
         assert!(shown.contains("redacted"));
@@ -506,6 +510,15 @@ mod tests {
         assert_eq!(parse(&[]).session_token_ttl().as_secs(), 600);
         assert_eq!(parse(&["--session-token-ttl", "0"]).session_token_ttl().as_secs(), 1);
         assert_eq!(parse(&["--session-token-ttl", "999999"]).session_token_ttl().as_secs(), 86_400);
+    }
+
+    #[test]
+    fn metrics_settings() {
+        let m = parse(&[]).engine.metrics.config();
+        assert_eq!((m.token, m.on_main), (None, true));
+        let m = parse(&["--metrics-token", "t0k", "--metrics-listen", "127.0.0.1:9464"]).engine.metrics.config();
+        assert_eq!((m.token.as_deref(), m.on_main), (Some("t0k"), false));
+        assert_eq!(parse(&["--metrics-token", ""]).engine.metrics.config().token, None, "empty means unset");
     }
 
     #[test]

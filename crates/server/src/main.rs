@@ -10,10 +10,10 @@ mod attacks;
 mod boot;
 mod config;
 mod eval;
+mod telemetry;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -24,6 +24,9 @@ use tracing_subscriber::EnvFilter;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Log lines as text or JSON (one object a line, with span fields such as request_id).
+    #[arg(long, env = "OZ_LOG_FORMAT", value_enum, global = true, default_value_t = telemetry::LogFormat::Text)]
+    log_format: telemetry::LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -43,15 +46,12 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,ort=warn")))
-        .with_target(false)
-        .init();
     let cli = Cli::parse();
+    telemetry::init_logging(cli.log_format);
     let command = cli.command.unwrap_or_else(|| {
         // No subcommand: serve with settings from the environment.
         match Cli::try_parse_from(["oz-server", "serve"]) {
-            Ok(Cli { command: Some(c) }) => c,
+            Ok(Cli { command: Some(c), .. }) => c,
             _ => Command::Serve(Box::new(parse_serve_defaults())),
         }
     });
@@ -117,8 +117,12 @@ fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         };
         let admission = args.admission();
         let state = oz_http::AppState::with_api(booted.pipeline.clone(), lite, api)
-            .with_admission(oz_http::Admission::new(admission));
+            .with_admission(oz_http::Admission::new(admission))
+            .with_metrics(args.engine.metrics.config());
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let upkeep = telemetry::spawn_upkeep();
+        args.engine.metrics.warn_exposure(addr);
+        let metrics = args.engine.metrics.serve(state.clone(), stop_rx.clone()).await?;
         let workers = booted.engine.start(stop_rx);
         tracing::info!(
             %addr,
@@ -134,6 +138,10 @@ fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         let _ = stop_tx.send(true);
         for w in workers {
             let _ = w.await;
+        }
+        upkeep.abort();
+        if let Some(m) = metrics {
+            m.abort();
         }
         booted.db.close().await;
         tracing::info!("stopped");

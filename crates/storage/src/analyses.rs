@@ -93,6 +93,19 @@ pub struct FolderUpdate {
     pub webhook: Option<Uuid>,
 }
 
+/// What [`Db::queue_stats`] reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct QueueStats {
+    /// Jobs waiting for a worker (due now or retried later).
+    pub queued: i64,
+    /// Jobs a worker holds.
+    pub running: i64,
+    /// Age of the oldest queued job, seconds.
+    pub oldest_queued_s: f64,
+    /// Webhook deliveries not yet delivered or given up.
+    pub webhooks_pending: i64,
+}
+
 /// Job states.
 const QUEUED: &str = "queued";
 const RUNNING: &str = "running";
@@ -105,6 +118,19 @@ impl Db {
         user_id: Option<Uuid>,
         items: &[NewAnalysis],
         resolution_endpoint: Option<&str>,
+    ) -> Result<Vec<Analysis>> {
+        self.create_analyses_traced(folder, user_id, items, resolution_endpoint, None).await
+    }
+
+    /// [`Db::create_analyses`] that stores `request_id` (the request's `X-Request-Id`) with each
+    /// job, so the worker that runs it logs the same id.
+    pub async fn create_analyses_traced(
+        &self,
+        folder: &Folder,
+        user_id: Option<Uuid>,
+        items: &[NewAnalysis],
+        resolution_endpoint: Option<&str>,
+        request_id: Option<&str>,
     ) -> Result<Vec<Analysis>> {
         let group = Uuid::new_v4();
         let t = now();
@@ -132,12 +158,13 @@ impl Db {
             .execute(&mut *tx)
             .await?;
             sqlx::query(
-                "insert into jobs (id, analysis_id, state, attempts, run_after, time_created, time_updated) \
-                 values ($1, $2, 'queued', 0, $3, $3, $3)",
+                "insert into jobs (id, analysis_id, state, attempts, run_after, time_created, time_updated, request_id) \
+                 values ($1, $2, 'queued', 0, $3, $3, $3, $4)",
             )
             .bind(Uuid::new_v4().to_string())
             .bind(id.to_string())
             .bind(t)
+            .bind(request_id.map(str::to_string))
             .execute(&mut *tx)
             .await?;
             ids.push(id);
@@ -205,7 +232,7 @@ impl Db {
              started_at = $3 \
              where id = (select id from jobs where ((state = 'queued' and run_after <= $3) or \
              (state = 'running' and lease_until < $3)) and attempts < $4 order by run_after, id limit 1 {lock}) \
-             returning id, analysis_id, attempts"
+             returning id, analysis_id, attempts, time_created, request_id"
         );
         let row = dynq(sql.clone())
             .bind(t + lease_s)
@@ -220,6 +247,8 @@ impl Db {
                 id: crate::model::id(&r, "id")?,
                 analysis_id: crate::model::id(&r, "analysis_id")?,
                 attempts: crate::model::i(&r, "attempts")?,
+                queued_at: crate::model::f(&r, "time_created")?,
+                request_id: crate::model::os(&r, "request_id")?,
             })),
         }
     }
@@ -285,6 +314,14 @@ impl Db {
         }
         write_outcome(&mut tx, job.analysis_id, outcome, t).await?;
         let update = close_folder(&mut tx, &folder, t).await?;
+        if let (Some(delivery), Some(rid)) = (update.webhook, job.request_id.as_deref()) {
+            // The webhook of this result logs the id of the request that started it.
+            sqlx::query("update webhook_deliveries set request_id = $2 where id = $1")
+                .bind(delivery.to_string())
+                .bind(rid)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         Ok(update)
     }
@@ -361,6 +398,36 @@ impl Db {
             .await?
             .ok_or(StoreError::NotFound)?;
         Ok((crate::model::s(&row, "state")?, crate::model::i(&row, "attempts")?))
+    }
+
+    /// The queue as metrics see it: jobs queued and running, and the age in seconds of the
+    /// oldest queued job (0 when none). One indexed query, cheap enough for every scrape.
+    pub async fn queue_stats(&self) -> Result<QueueStats> {
+        let rows = sqlx::query(
+            "select state, count(*) as n, min(time_created) as oldest from jobs where state in ($1, $2) group by state",
+        )
+        .bind(QUEUED)
+        .bind(RUNNING)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = QueueStats::default();
+        let t = now();
+        for r in &rows {
+            let n = crate::model::i(r, "n")?;
+            match crate::model::s(r, "state")?.as_str() {
+                QUEUED => {
+                    out.queued = n;
+                    out.oldest_queued_s = crate::model::of(r, "oldest")?.map_or(0.0, |o| (t - o).max(0.0));
+                }
+                RUNNING => out.running = n,
+                _ => {}
+            }
+        }
+        let row = sqlx::query("select count(*) as n from webhook_deliveries where state = 'pending'")
+            .fetch_one(&self.pool)
+            .await?;
+        out.webhooks_pending = crate::model::i(&row, "n")?;
+        Ok(out)
     }
 
     /// True while some job can run now or later.

@@ -163,6 +163,10 @@ pub struct Job {
     pub id: Uuid,
     pub analysis_id: Uuid,
     pub attempts: i64,
+    /// When the job was queued (epoch seconds).
+    pub queued_at: f64,
+    /// The `X-Request-Id` of the request that queued it, if any.
+    pub request_id: Option<String>,
 }
 
 /// A claimed webhook delivery.
@@ -173,6 +177,8 @@ pub struct Delivery {
     pub url: String,
     pub body: Option<String>,
     pub attempts: i64,
+    /// The `X-Request-Id` of the request whose analyses queued this delivery, if any.
+    pub request_id: Option<String>,
 }
 
 // ---- row helpers ------------------------------------------------------------------------------

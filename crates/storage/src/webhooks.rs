@@ -43,7 +43,7 @@ impl Db {
             "update webhook_deliveries set lease_until = $1, attempts = attempts + 1 where id = \
              (select id from webhook_deliveries where state = 'pending' and next_attempt_at <= $2 and \
              (lease_until is null or lease_until < $2) order by next_attempt_at, id limit 1 {lock}) \
-             returning id, folder_id, url, body, attempts"
+             returning id, folder_id, url, body, attempts, request_id"
         );
         let row = dynq(sql.clone()).bind(t + lease_s).bind(t).fetch_optional(&self.pool).await?;
         match row {
@@ -54,6 +54,7 @@ impl Db {
                 url: crate::model::s(&r, "url")?,
                 body: crate::model::os(&r, "body")?,
                 attempts: crate::model::i(&r, "attempts")?,
+                request_id: crate::model::os(&r, "request_id")?,
             })),
         }
     }

@@ -1618,3 +1618,45 @@ async fn sweeper_lookups_and_retention(db: Db, url: String) {
     other.close().await;
     assert_eq!(db.server_secret("another", "x").await.expect("another"), "x");
 }
+
+both!(queue_stats_and_request_ids);
+
+/// The queue as `/metrics` reads it, and the request id stored with a job and carried on to the
+/// webhook delivery its result queues.
+async fn queue_stats_and_request_ids(db: Db, _url: String) {
+    let empty = db.queue_stats().await.expect("stats");
+    assert_eq!((empty.queued, empty.running, empty.webhooks_pending, empty.oldest_queued_s), (0, 0, 0, 0.0));
+
+    let before = now();
+    let (_, user, fa, ma) = company_user_folder(&db, Some("https://hook.example/traced")).await;
+    let (_, user_b, fb, mb) = company_user_folder(&db, None).await;
+    let traced = db
+        .create_analyses_traced(&fa, Some(user), &[new_analysis(AnalysisKind::Quality, &ma)], None, Some("req-42"))
+        .await
+        .expect("traced")[0]
+        .id;
+    db.create_analyses(&fb, Some(user_b), &[new_analysis(AnalysisKind::Quality, &mb)], None).await.expect("untraced");
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let q = db.queue_stats().await.expect("stats");
+    assert_eq!((q.queued, q.running, q.webhooks_pending), (2, 0, 0));
+    assert!(q.oldest_queued_s >= 0.02 && q.oldest_queued_s < 60.0, "{q:?}");
+
+    let (j1, j2) = (claim(&db, "w1").await, claim(&db, "w2").await);
+    let ((jt, worker), ju) = if j1.analysis_id == traced { ((j1, "w1"), j2) } else { ((j2, "w2"), j1) };
+    assert_eq!(jt.request_id.as_deref(), Some("req-42"));
+    assert_eq!(ju.request_id, None);
+    for j in [&jt, &ju] {
+        assert!(j.queued_at >= before - 1.0 && j.queued_at <= now(), "{j:?}");
+    }
+    let q = db.queue_stats().await.expect("stats");
+    assert_eq!((q.queued, q.running, q.oldest_queued_s), (0, 2, 0.0));
+
+    let up = db.finish_job(&jt, worker, &finished(R::Success, worker, vec![])).await.expect("finish traced");
+    let delivery = up.webhook.expect("webhook queued");
+    assert_eq!(db.queue_stats().await.expect("stats").webhooks_pending, 1);
+    let d = db.claim_delivery(30.0).await.expect("claim").expect("delivery");
+    assert_eq!((d.id, d.request_id.as_deref()), (delivery, Some("req-42")));
+    db.delivery_done(d.id, 200).await.expect("delivered");
+    let q = db.queue_stats().await.expect("stats");
+    assert_eq!((q.queued, q.running, q.webhooks_pending), (0, 1, 0));
+}

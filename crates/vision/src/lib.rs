@@ -28,6 +28,14 @@ pub mod template;
 pub mod testdata;
 pub mod video;
 
+/// Histogram (seconds) of one ONNX Runtime `run`, by `model` (the manifest's model name).
+pub const INFERENCE_SECONDS: &str = "openoz_inference_seconds";
+/// Histogram (seconds) of decoding one upload, by `kind` (`image`, `video`, `shots`).
+pub const MEDIA_DECODE_SECONDS: &str = "openoz_media_decode_seconds";
+/// Histogram (seconds) of the stages of a video decode, by `stage` (`open`: container and header;
+/// `decode`: one demux and decode pass; `convert`: sampled frames to upright RGB).
+pub const VIDEO_DECODE_SECONDS: &str = "openoz_video_decode_seconds";
+
 pub use budget::{BudgetConfig, DecodeBudget, RequestBudget};
 pub use error::VisionError;
 pub use limits::MediaLimits;

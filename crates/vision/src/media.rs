@@ -178,12 +178,15 @@ pub fn decode(bytes: &[u8], limits: &MediaLimits) -> Result<DecodedMedia, Vision
 pub fn decode_in(bytes: &[u8], limits: &MediaLimits, budget: &RequestBudget) -> Result<DecodedMedia, VisionError> {
     check_size(bytes, limits)?;
     let mut reservation = budget.empty();
-    let mut media = match sniff(bytes) {
-        Some(MediaKind::Image) => decode_image_media(bytes, limits, &mut reservation),
-        Some(MediaKind::ShotSet) => decode_shot_set(bytes, limits, &mut reservation),
-        Some(MediaKind::Video) => decode_video_media(bytes, limits, &mut reservation),
-        None => Err(VisionError::UnsupportedFormat),
-    }?;
+    let started = std::time::Instant::now();
+    let (kind, media) = match sniff(bytes) {
+        Some(MediaKind::Image) => ("image", decode_image_media(bytes, limits, &mut reservation)),
+        Some(MediaKind::ShotSet) => ("shots", decode_shot_set(bytes, limits, &mut reservation)),
+        Some(MediaKind::Video) => ("video", decode_video_media(bytes, limits, &mut reservation)),
+        None => return Err(VisionError::UnsupportedFormat),
+    };
+    metrics::histogram!(crate::MEDIA_DECODE_SECONDS, "kind" => kind).record(started.elapsed());
+    let mut media = media?;
     media.reservation = reservation;
     Ok(media)
 }

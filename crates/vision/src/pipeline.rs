@@ -174,7 +174,7 @@ impl Pipeline {
         crate::video::init();
         let load = |role: &str| -> Result<ModelPool, VisionError> {
             let e = verified.role(role)?;
-            ModelPool::load(env, &e.name, &verified.path(e), cfg.pool_size)
+            ModelPool::load(env, &e.name, &verified.path(e), cfg.pool_size).map(|p| p.labelled(role))
         };
         let embedder_entry = verified.role("embedder")?;
         let versions = ["detector", "embedder", "liveness", "pose"]

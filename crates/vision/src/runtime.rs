@@ -67,6 +67,9 @@ pub fn environment(library: Option<&Path>) -> Result<&'static Environment, Visio
 /// Several single-threaded sessions of one model.
 pub struct ModelPool {
     name: String,
+    /// The `model` label of its inference metric: the pipeline role (`detector`, `embedder`,
+    /// `liveness`, `pose`), else the model's name.
+    label: String,
     sessions: Vec<Mutex<Session>>,
     next: AtomicUsize,
 }
@@ -93,7 +96,14 @@ impl ModelPool {
                 .map_err(|e| VisionError::Model(format!("cannot load model {name} ({}): {e}", path.display())))?;
             sessions.push(Mutex::new(s));
         }
-        Ok(Self { name: name.to_string(), sessions, next: AtomicUsize::new(0) })
+        Ok(Self { name: name.to_string(), label: name.to_string(), sessions, next: AtomicUsize::new(0) })
+    }
+
+    /// Sets the `model` label of its inference timings (the pipeline role).
+    #[must_use]
+    pub fn labelled(mut self, label: &str) -> Self {
+        self.label = label.to_string();
+        self
     }
 
     #[must_use]
@@ -120,7 +130,9 @@ impl ModelPool {
                 .map_err(|_| VisionError::Model(format!("{} session poisoned", self.name)))?,
         };
         let tensor = Tensor::from_array((shape.to_vec(), data))?;
+        let started = std::time::Instant::now();
         let outputs = session.run(ort::inputs![input_name => tensor])?;
+        metrics::histogram!(crate::INFERENCE_SECONDS, "model" => self.label.clone()).record(started.elapsed());
         let mut out = Vec::with_capacity(outputs.len());
         for (name, value) in outputs.iter() {
             let (shape, data) = value.try_extract_tensor::<f32>()?;

@@ -452,9 +452,16 @@ fn decode_with(
     reservation: &mut Reservation,
 ) -> Result<DecodedVideo, VideoError> {
     init();
+    let started = Instant::now();
     let ictx = open().map_err(|e| if matches!(e, VideoError::Timeout(_)) { timeout(limits) } else { e })?;
     let header = read_header(&ictx)?;
+    stage_done("open", started);
     decode_opened(open, ictx, header, sample_count, limits, deadline, reservation)
+}
+
+/// Records how long a stage of a video decode took (see [`crate::VIDEO_DECODE_SECONDS`]).
+fn stage_done(stage: &'static str, started: Instant) {
+    metrics::histogram!(crate::VIDEO_DECODE_SECONDS, "stage" => stage).record(started.elapsed());
 }
 
 /// Decodes an opened input whose header was read (split out so tests can feed a lying header).
@@ -483,7 +490,9 @@ fn decode_opened(
     // x fps, wrong for variable frame rate) or nothing: hold a doubling-stride spread as well.
     let planned = header.expected_frames().map(|e| spread_indices(e, sample_count)).unwrap_or_default();
     let keep = Keep { targets: &planned, stride: header.nb_frames.is_none(), sample_count };
+    let started = Instant::now();
     let mut pass = decode_pass(&mut ictx, &header, keep, limits, deadline, reservation)?;
+    stage_done("decode", started);
     drop(ictx);
 
     if pass.decoded == 0 {
@@ -510,7 +519,9 @@ fn decode_opened(
         let mut ictx = open().map_err(|e| if matches!(e, VideoError::Timeout(_)) { timeout(limits) } else { e })?;
         let keep = Keep { targets: &ideal, stride: false, sample_count };
         // The first pass's frames stay held (and reserved) until the second one has succeeded.
+        let started = Instant::now();
         let second = decode_pass(&mut ictx, &header, keep, limits, deadline, reservation)?;
+        stage_done("decode", started);
         if second.decoded > 0 {
             pass = second;
             ideal = spread_indices(pass.decoded, sample_count);
@@ -525,6 +536,7 @@ fn decode_opened(
     let mut scaler: Option<scaling::Context> = None;
     let mut frames = Vec::with_capacity(picks.len());
     let mut stored_size: Option<(u32, u32)> = None;
+    let started = Instant::now();
     for index in picks {
         let Some(mut held) = pass.held.remove(&index) else { continue };
         let rgb = to_rgb(&mut scaler, &mut held.frame)?;
@@ -541,6 +553,7 @@ fn decode_opened(
         };
         frames.push(SampledFrame { index, timestamp_s, image });
     }
+    stage_done("convert", started);
     // Size of the picture when no sample was asked for.
     let (sw, sh) = match stored_size {
         Some(s) => s,

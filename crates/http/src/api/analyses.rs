@@ -109,7 +109,9 @@ pub async fn start(
     let facts: Vec<MediaFacts> =
         media.iter().map(|m| MediaFacts { id: m.id, class: m.class, tags: m.tags.clone() }).collect();
     let items = plan(api, auth, folder.company_id, reqs, &facts).await?;
-    let created = api.db.create_analyses(folder, Some(auth.user.id), &items, endpoint).await?;
+    let rid = crate::observe::request_id();
+    let created = api.db.create_analyses_traced(folder, Some(auth.user.id), &items, endpoint, rid.as_deref()).await?;
+    crate::observe::analyses_created(&created);
     api.engine.wake();
     Ok(created)
 }

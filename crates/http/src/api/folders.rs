@@ -267,8 +267,12 @@ pub async fn create(State(st): State<AppState>, auth: Auth, req: Request) -> Api
             }
         }
     }
-    let created = match api.db.create_analyses(&folder, Some(auth.user.id), &items, None).await {
-        Ok(c) => c,
+    let rid = crate::observe::request_id();
+    let created = match api.db.create_analyses_traced(&folder, Some(auth.user.id), &items, None, rid.as_deref()).await {
+        Ok(c) => {
+            crate::observe::analyses_created(&c);
+            c
+        }
         Err(e) => {
             // Nothing of a refused request stays: the folder goes with its media and files.
             if let Ok(files) = api.db.delete_folder(folder.id).await {

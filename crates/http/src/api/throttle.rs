@@ -224,7 +224,8 @@ impl LoginGuard {
         self.housekeeping();
         let Some(l) = &self.0.by_address else { return Ok(()) };
         let key = client.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), address_key);
-        l.check_key(&key).map_err(|n| Refusal::RateLimited(n.wait_time_from(l.clock().now())))
+        l.check_key(&key)
+            .map_err(|n| throttled("address_rate", Refusal::RateLimited(n.wait_time_from(l.clock().now()))))
     }
 
     /// Counts one attempt for `email` (normalised: trimmed, lower-case).
@@ -233,7 +234,7 @@ impl LoginGuard {
         let digest = Sha256::digest(oz_domain::access::normalize_email(email).as_bytes());
         let mut key = [0u8; 16];
         key.copy_from_slice(&digest[..16]);
-        l.check_key(&key).map_err(|n| Refusal::RateLimited(n.wait_time_from(l.clock().now())))
+        l.check_key(&key).map_err(|n| throttled("email_rate", Refusal::RateLimited(n.wait_time_from(l.clock().now()))))
     }
 
     /// A hashing slot, waiting at most `hash_wait`. Move it into the blocking task that hashes, so
@@ -242,9 +243,15 @@ impl LoginGuard {
         let acquire = Arc::clone(&self.0.hashing).acquire_owned();
         match tokio::time::timeout(self.0.limits.hash_wait, acquire).await {
             Ok(Ok(permit)) => Ok(permit),
-            _ => Err(Refusal::Busy),
+            _ => Err(throttled("hash_busy", Refusal::Busy)),
         }
     }
+}
+
+/// Counts a refusal in `openoz_login_throttled_total{reason}`.
+fn throttled(reason: &'static str, r: Refusal) -> Refusal {
+    metrics::counter!(crate::observe::LOGIN_THROTTLED, "reason" => reason).increment(1);
+    r
 }
 
 #[cfg(test)]

@@ -134,6 +134,8 @@ pub struct Options {
     pub instant_auth: oz_http::InstantAuth,
     /// `OZ_SESSION_TOKEN_TTL`.
     pub session_token_ttl: Duration,
+    /// `OZ_METRICS_TOKEN` (and whether `/metrics` is on the main listener).
+    pub metrics: oz_http::observe::MetricsConfig,
 }
 
 impl Default for Options {
@@ -150,6 +152,7 @@ impl Default for Options {
             thresholds: oz_domain::decision::DecisionThresholds::DEFAULT,
             instant_auth: oz_http::InstantAuth::Token,
             session_token_ttl: Duration::from_secs(600),
+            metrics: oz_http::observe::MetricsConfig::default(),
         }
     }
 }
@@ -229,7 +232,8 @@ async fn start_with(kind: Kind, opts: Options, shared: Option<(String, PathBuf)>
         dummy_hash: oz_http::api::auth::hash_password("dummy-password".into()).await.expect("hash"),
     };
     let admission = Admission::new(opts.admission);
-    let state = AppState::with_api(pipeline(), opts.lite, api).with_admission(admission.clone());
+    let state =
+        AppState::with_api(pipeline(), opts.lite, api).with_admission(admission.clone()).with_metrics(opts.metrics);
     let (stop, rx) = tokio::sync::watch::channel(false);
     engine.start(rx.clone());
     let mut rx2 = rx;
