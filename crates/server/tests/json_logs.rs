@@ -187,3 +187,40 @@ async fn json_lines_carry_the_request_id_into_the_job() {
     let others = parsed.iter().filter(|l| in_span(l, "request") && !carries(l, &rid)).count();
     assert!(others > 0, "the other requests were logged with their own ids");
 }
+
+/// `oz-server worker` serves `/metrics` on `OZ_METRICS_LISTEN` (its only listener), behind
+/// `OZ_METRICS_TOKEN`, with the queue read from its database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_serves_metrics_on_its_own_listener() {
+    let port = TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let base = format!("http://127.0.0.1:{port}");
+    let dir = std::env::temp_dir().join(format!("oz-worker-metrics-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let child = Command::new(env!("CARGO_BIN_EXE_oz-server"))
+        .arg("worker")
+        .current_dir(root())
+        .env_remove("ORT_DYLIB_PATH")
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "warn")
+        .env("OZ_DATA_DIR", dir.join("data"))
+        .env("OZ_METRICS_LISTEN", format!("127.0.0.1:{port}"))
+        .env("OZ_METRICS_TOKEN", "worker-token")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let _server = Server { child, lines: Arc::default(), dir };
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let text = loop {
+        if let Ok(r) = http.get(format!("{base}/metrics")).bearer_auth("worker-token").send().await
+            && r.status() == 200
+        {
+            break r.text().await.expect("text");
+        }
+        assert!(Instant::now() < deadline, "the worker did not serve /metrics");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(text.contains("openoz_queue_jobs{state=\"queued\"} 0"), "{text}");
+    assert_eq!(http.get(format!("{base}/metrics")).send().await.expect("send").status(), 401);
+    assert_eq!(http.get(format!("{base}/api/version")).send().await.expect("send").status(), 404);
+}
