@@ -25,6 +25,7 @@ test: lint
 	bash scripts/s3-server.sh install >/dev/null
 	OZ_TEST_S3_SERVER="$(CURDIR)/.tools/bin/s3s-fs" bash scripts/with-postgres.sh $(CARGO) test --workspace
 	bash scripts/check-deploy.sh
+	bash scripts/check-ops.sh
 	bash scripts/newman.sh
 	bash scripts/schemathesis.sh
 
