@@ -4,8 +4,9 @@
 //! `/api` (and `/static`) they get `{error_code, error_message, details}`, everywhere else the
 //! Lite `{code, message}`. Every 503 carries `Retry-After`.
 //!
-//! A request refused before its body was read (a 401/403/404 on an upload) has the rest of its
-//! body read and dropped before the answer goes out (bounded in bytes and time): a client still
+//! A request refused before its body was read (a 401/403/404 on an upload, a 413 of a route's JSON
+//! cap) has the rest of its body read and dropped before the answer goes out (bounded by
+//! `OZ_MAX_REQUEST_BYTES` and 10 s): a client still
 //! writing its upload would otherwise see the connection closed under it (EPIPE) instead of the
 //! Oz error, as Node.js clients (newman, SDK back ends) do.
 
@@ -83,15 +84,17 @@ impl http_body::Body for SharedBody {
 
 async fn drain_refused(drain: Drain, req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
-    if http_body::Body::is_end_stream(&body) {
+    // Nothing to read, or more than the server takes at all (that answer closes the connection).
+    let oversize = http_body::Body::size_hint(&body).lower() > drain.max_bytes;
+    if http_body::Body::is_end_stream(&body) || oversize {
         return next.run(Request::from_parts(parts, body)).await;
     }
     let slot = Slot::default();
     *slot.0.lock() = Some(body);
     let res = next.run(Request::from_parts(parts, Body::new(SharedBody(slot.clone())))).await;
-    let status = res.status();
-    // 413: the client sent too much; reading on would only prolong it.
-    if !status.is_client_error() || status == StatusCode::PAYLOAD_TOO_LARGE {
+    // A 413 of a route's own cap (a 2 MiB login body) is drained too: the body is within the
+    // server's request cap, and the client is still writing it.
+    if !res.status().is_client_error() {
         return res;
     }
     let rest = slot.0.lock().take();
