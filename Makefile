@@ -26,6 +26,7 @@ test: lint
 	OZ_TEST_S3_SERVER="$(CURDIR)/.tools/bin/s3s-fs" bash scripts/with-postgres.sh $(CARGO) test --workspace
 	bash scripts/check-deploy.sh
 	bash scripts/check-ops.sh
+	bash scripts/docs-browser.sh
 	bash scripts/newman.sh
 	bash scripts/schemathesis.sh
 
