@@ -202,6 +202,25 @@ async fn metrics_body(kind: Kind) {
     let wrong = scrape(&s.base, Some("not-the-token")).await;
     assert_eq!(wrong.status(), 401);
     assert!(wrong.headers().contains_key("www-authenticate"));
+    // Odd Authorization shapes: no token, another scheme, the token with a tail, a huge value.
+    let huge = format!("Bearer {}", "t".repeat(16 << 10));
+    let shapes = [
+        "Bearer".to_string(),
+        "Bearer ".into(),
+        format!("Basic {TOKEN}"),
+        format!("Bearer {TOKEN}x"),
+        TOKEN.into(),
+        huge,
+    ];
+    for auth in shapes {
+        let r = reqwest::Client::new()
+            .get(format!("{}/metrics", s.base))
+            .header("Authorization", auth.as_str())
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), 401, "Authorization: {auth:.40}");
+    }
     let r = scrape(&s.base, Some(TOKEN)).await;
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-type"].to_str().expect("ct").starts_with("text/plain"));
@@ -323,7 +342,8 @@ async fn request_ids() {
     assert_ne!(generated, again, "a fresh id per request");
 
     let long = "a".repeat(oz_http::observe::MAX_REQUEST_ID_LEN + 1);
-    for bad in ["has spaces in it", long.as_str()] {
+    // Odd shapes: spaces, too long, a control byte (tab), empty.
+    for bad in ["has spaces in it", long.as_str(), "tab\there", ""] {
         let r = client.get(format!("{}/api/version", s.base)).header("X-Request-Id", bad).send().await.expect("send");
         let got = id_of(&r).expect("an id");
         assert!(uuid::Uuid::parse_str(&got).is_ok(), "{bad:?} was not replaced: {got}");

@@ -138,3 +138,31 @@ async fn docs_page_serves_swagger_ui_and_the_document() {
     assert_eq!(served, serde_json::to_value(oz_http::openapi::document()).expect("json"));
     assert_eq!(served["components"]["securitySchemes"]["token"]["name"], "X-Forensic-Access-Token");
 }
+
+/// What an attacker sends to `/docs`: traversal out of the embedded assets, encoded dots, a NUL,
+/// a very long name, writes. Nothing but the embedded files answers, and never from the disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docs_routes_refuse_hostile_paths() {
+    let Some(s) = start(Kind::Sqlite, Options::default()).await else { return };
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let long = format!("/docs/{}", "a".repeat(8000));
+    for p in [
+        "/docs/../Cargo.toml",
+        "/docs/%2e%2e/%2e%2e/Cargo.toml",
+        "/docs/..%2f..%2fCargo.toml",
+        "/docs/%00swagger-ui.css",
+        "/docs/Cargo.toml",
+        "/docs/openapi.json/..%2f..%2fetc%2fpasswd",
+        long.as_str(),
+    ] {
+        let r = client.get(format!("{}{p}", s.base)).send().await.expect("send");
+        let status = r.status().as_u16();
+        let body = r.text().await.expect("body");
+        assert!(matches!(status, 400 | 404), "{p}: {status}");
+        assert!(!body.contains("[workspace]") && !body.contains("root:"), "{p} leaked a file: {body:.200}");
+    }
+    for m in [reqwest::Method::POST, reqwest::Method::PUT, reqwest::Method::DELETE] {
+        let r = client.request(m.clone(), format!("{}/docs/openapi.json", s.base)).body("{}").send().await;
+        assert_eq!(r.expect("send").status(), 405, "{m} /docs/openapi.json");
+    }
+}
