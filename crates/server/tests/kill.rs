@@ -2,6 +2,8 @@
 //! exactly once. Runs on SQLite and, when OZ_TEST_POSTGRES_URL is set, on PostgreSQL with two
 //! worker processes sharing the queue.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -124,19 +126,6 @@ async fn killed_worker_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_worker_postgres_two_workers() {
-    let Ok(admin) = std::env::var("OZ_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "OZ_TEST_POSTGRES_URL is not set: run through scripts/with-postgres.sh"
-        );
-        eprintln!("skipping: OZ_TEST_POSTGRES_URL is not set");
-        return;
-    };
-    sqlx::any::install_default_drivers();
-    let name = format!("oz_kill_{}", uuid::Uuid::new_v4().simple());
-    let pool = sqlx::AnyPool::connect(&admin).await.expect("admin");
-    sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}"))).execute(&pool).await.expect("create");
-    pool.close().await;
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_string();
-    scenario(format!("{base}/{name}"), tmp(), 2).await;
+    let Some(db) = common::postgres_database("oz_kill").await else { return };
+    scenario(db, tmp(), 2).await;
 }

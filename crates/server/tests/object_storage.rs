@@ -6,6 +6,8 @@
 //! into `.tools/` (scripts/s3-server.sh). Its binary is found through `OZ_TEST_S3_SERVER`, then
 //! `.tools/bin/s3s-fs`; without it the tests are skipped outside CI and fail in CI.
 
+mod common;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -257,21 +259,8 @@ async fn scenario(db: String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_and_worker_share_only_postgres_and_the_bucket() {
-    let Ok(admin) = std::env::var("OZ_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "OZ_TEST_POSTGRES_URL is not set: run through scripts/with-postgres.sh"
-        );
-        eprintln!("skipping: OZ_TEST_POSTGRES_URL is not set");
-        return;
-    };
-    sqlx::any::install_default_drivers();
-    let name = format!("oz_s3_{}", uuid::Uuid::new_v4().simple());
-    let pool = sqlx::AnyPool::connect(&admin).await.expect("admin");
-    sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}"))).execute(&pool).await.expect("create");
-    pool.close().await;
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_string();
-    scenario(format!("{base}/{name}")).await;
+    let Some(db) = common::postgres_database("oz_s3").await else { return };
+    scenario(db).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
