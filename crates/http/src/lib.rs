@@ -7,6 +7,7 @@
 //! - [`admission`]: the bounded gate in front of media decoding and analysis.
 //! - [`wire`]: Oz's JSON bytes (Python separators) for every JSON answer.
 //! - [`openapi`]: the OpenAPI 3.1 document of every route; [`docs`]: `/docs` (Swagger UI).
+//! - [`console`]: `/console`, the web console (embedded single-page app on the full API).
 //! - [`observe`]: request ids, request logs, Prometheus `/metrics`.
 //!
 //! Handlers are thin: they read the request, run the CPU-bound pipeline on a blocking thread and
@@ -14,6 +15,7 @@
 
 pub mod admission;
 pub mod api;
+pub mod console;
 pub mod docs;
 pub mod error;
 pub mod lite;
@@ -42,6 +44,9 @@ pub fn app(state: AppState) -> Router {
     }
     observe::recorder();
     let mut routes = routes.merge(api::router()).merge(docs::router());
+    if state.full.is_some() && state.console.enabled {
+        routes = routes.merge(console::router(state.console.clone()));
+    }
     if state.metrics.on_main {
         routes = routes.merge(observe::metrics_routes());
     }

@@ -126,6 +126,8 @@ pub struct AppState {
     pub admission: Arc<Admission>,
     /// `/metrics` settings (`OZ_METRICS_TOKEN`, `OZ_METRICS_LISTEN`).
     pub metrics: Arc<crate::observe::MetricsConfig>,
+    /// `/console` settings (`OZ_CONSOLE`, `OZ_CONSOLE_DIR`).
+    pub console: Arc<crate::console::ConsoleConfig>,
 }
 
 impl AppState {
@@ -138,6 +140,7 @@ impl AppState {
             full: None,
             admission: Admission::new(AdmissionConfig::default()),
             metrics: Arc::default(),
+            console: Arc::default(),
         }
     }
 
@@ -150,6 +153,7 @@ impl AppState {
             full: Some(Arc::new(full)),
             admission: Admission::new(AdmissionConfig::default()),
             metrics: Arc::default(),
+            console: Arc::default(),
         }
     }
 
@@ -164,6 +168,13 @@ impl AppState {
     #[must_use]
     pub fn with_metrics(mut self, metrics: crate::observe::MetricsConfig) -> Self {
         self.metrics = Arc::new(metrics);
+        self
+    }
+
+    /// The `/console` settings.
+    #[must_use]
+    pub fn with_console(mut self, console: crate::console::ConsoleConfig) -> Self {
+        self.console = Arc::new(console);
         self
     }
 

@@ -313,6 +313,13 @@ pub struct ServeArgs {
     /// API Lite routes: on, or off (they answer 404).
     #[arg(long, env = "OZ_LITE", value_enum, default_value_t = LiteSwitch::On)]
     pub lite: LiteSwitch,
+    /// The web console under /console: on, or off (it answers 404).
+    #[arg(long, env = "OZ_CONSOLE", value_enum, default_value_t = LiteSwitch::On)]
+    pub console: LiteSwitch,
+    /// Serve the console's files from this folder instead of the copies in the binary (for
+    /// developing the console: edit, reload). Only file names the binary has are served.
+    #[arg(long, env = "OZ_CONSOLE_DIR")]
+    pub console_dir: Option<PathBuf>,
     /// API Lite authentication: none (anyone who reaches the port), token (any valid
     /// X-Forensic-Access-Token), service (a service user's token). Unset means none, and then the
     /// server refuses a non-loopback OZ_LISTEN.

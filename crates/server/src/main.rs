@@ -118,7 +118,11 @@ fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         let admission = args.admission();
         let state = oz_http::AppState::with_api(booted.pipeline.clone(), lite, api)
             .with_admission(oz_http::Admission::new(admission))
-            .with_metrics(args.engine.metrics.config());
+            .with_metrics(args.engine.metrics.config())
+            .with_console(oz_http::console::ConsoleConfig {
+                enabled: args.console == config::LiteSwitch::On,
+                dir: args.console_dir.clone(),
+            });
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let upkeep = telemetry::spawn_upkeep();
         args.engine.metrics.warn_exposure(addr);

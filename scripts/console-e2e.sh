@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The web console in a real browser: starts a throw-away server (embedded SQLite, the real models)
+# and runs tests/console/run.cjs in headless Chromium (Debian's package; playwright-core from npm,
+# pinned, into .tools/playwright). Screenshots go to target/console-shots/, or to docs/console/
+# with UPDATE_SCREENSHOTS=1 (the pictures the README shows).
+# Usage: scripts/console-e2e.sh [spec-name-filter]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+BIN="${OZ_SERVER_BIN:-target/debug/oz-server}"
+PW_VERSION="1.49.1"
+TOOLS="$ROOT/.tools/playwright"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo -n"; fi
+
+if [ ! -x /usr/bin/chromium ]; then
+  echo "console-e2e: installing chromium (Debian package)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq </dev/null >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends chromium </dev/null >/dev/null
+fi
+if [ ! -d "$TOOLS/node_modules/playwright-core" ]; then
+  echo "console-e2e: installing playwright-core $PW_VERSION into .tools/playwright" >&2
+  mkdir -p "$TOOLS"
+  npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error "playwright-core@$PW_VERSION" >&2
+fi
+[ -x "$BIN" ] || cargo build -p oz-server
+
+shots="$ROOT/target/console-shots"
+if [ "${UPDATE_SCREENSHOTS:-}" = 1 ]; then shots="$ROOT/docs/console"; fi
+data="$(mktemp -d)"
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+pass="console-$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
+# OZ_BIOMETRY_DECLINE below the approve threshold: a pair of different people lands in the
+# operator's band (OPERATOR_REQUIRED), as a deployment with a review band does.
+OZ_DATA_DIR="$data" OZ_LISTEN="127.0.0.1:$port" OZ_ADMIN_EMAIL=admin@console.test OZ_ADMIN_PASSWORD="$pass" \
+  OZ_BIOMETRY_DECLINE=0.01 OZ_LOGIN_RATE_PER_MINUTE=0 RUST_LOG=warn ${OZ_CONSOLE_DIR:+OZ_CONSOLE_DIR="$OZ_CONSOLE_DIR"} \
+  "$BIN" serve >"$data/server.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
+base="http://127.0.0.1:$port"
+for _ in $(seq 1 300); do
+  curl -fs "$base/api/version" >/dev/null 2>&1 && break
+  kill -0 $pid 2>/dev/null || { cat "$data/server.log" >&2; exit 1; }
+  sleep 0.2
+done
+status=0
+NODE_PATH="$TOOLS/node_modules" node tests/console/run.cjs "$base" admin@console.test "$pass" "$shots" "${1:-}" || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "--- server log (last 40 lines)" >&2
+  tail -n 40 "$data/server.log" >&2
+fi
+exit "$status"
