@@ -34,7 +34,7 @@ pass="console-$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
 # OZ_BIOMETRY_DECLINE below the approve threshold: a pair of different people lands in the
 # operator's band (OPERATOR_REQUIRED), as a deployment with a review band does.
 OZ_DATA_DIR="$data" OZ_LISTEN="127.0.0.1:$port" OZ_ADMIN_EMAIL=admin@console.test OZ_ADMIN_PASSWORD="$pass" \
-  OZ_BIOMETRY_DECLINE=0.01 OZ_LOGIN_RATE_PER_MINUTE=0 RUST_LOG=warn ${OZ_CONSOLE_DIR:+OZ_CONSOLE_DIR="$OZ_CONSOLE_DIR"} \
+  OZ_BIOMETRY_DECLINE=0.01 OZ_LOGIN_RATE_PER_MINUTE=0 RUST_LOG=warn \
   "$BIN" serve >"$data/server.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT

@@ -12,10 +12,15 @@ use crate::{Backend, Db, Result, StoreError, now};
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeliveryState {
     pub id: Uuid,
+    pub url: String,
     pub state: String,
     pub attempts: i64,
     pub last_status: Option<i64>,
     pub last_error: Option<String>,
+    pub time_created: f64,
+    pub next_attempt_at: f64,
+    pub delivered_at: Option<f64>,
+    pub request_id: Option<String>,
 }
 
 /// The company of a folder and its own webhook secret.
@@ -170,6 +175,7 @@ impl Db {
         })
     }
 
+    /// A folder's deliveries, oldest first.
     pub async fn deliveries_of_folder(&self, folder_id: Uuid) -> Result<Vec<DeliveryState>> {
         let rows = sqlx::query("select * from webhook_deliveries where folder_id = $1 order by time_created, id")
             .bind(folder_id.to_string())
@@ -179,10 +185,15 @@ impl Db {
             .map(|r| {
                 Ok(DeliveryState {
                     id: crate::model::id(r, "id")?,
+                    url: crate::model::s(r, "url")?,
                     state: crate::model::s(r, "state")?,
                     attempts: crate::model::i(r, "attempts")?,
                     last_status: crate::model::oi(r, "last_status")?,
                     last_error: crate::model::os(r, "last_error")?,
+                    time_created: crate::model::f(r, "time_created")?,
+                    next_attempt_at: crate::model::f(r, "next_attempt_at")?,
+                    delivered_at: crate::model::of(r, "delivered_at")?,
+                    request_id: crate::model::os(r, "request_id")?,
                 })
             })
             .collect::<Result<Vec<_>>>()

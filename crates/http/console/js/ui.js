@@ -86,7 +86,7 @@ export function num(x, digits = 3) {
 export function table(columns, rows, { caption, empty = 'Nothing here.', rowAttrs } = {}) {
   if (!rows || rows.length === 0) return h('p', { class: 'empty muted' }, empty);
   return h('div', { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': caption || 'table' },
-    h('table', {},
+    h('table', { class: 'cards' },
       caption ? h('caption', { class: 'sr-only' }, caption) : null,
       h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col', class: c.class }, c.label)))),
       h('tbody', {}, rows.map((r) => h('tr', rowAttrs ? rowAttrs(r) : {}, columns.map((c) => h('td', { class: c.class, 'data-label': c.label }, c.cell(r))))))));

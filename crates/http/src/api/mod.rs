@@ -67,6 +67,7 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
     r = both(r, routes!(folders::list, instant::create_folder));
     r = both(r, routes!(folders::get_one, folders::delete));
     r = both(r, routes!(folders::add_media));
+    r = both(r, routes!(webhooks::folder_deliveries));
     r = both(r, routes!(analyses::list_of_folder, analyses::create));
     r = both(r, routes!(analyses::get_one));
     r = both(r, routes!(decisions::of_analysis, decisions::decide));

@@ -5,6 +5,9 @@
 //! the same call); `GET` tells whether one is set, never the secret; `DELETE` removes it (the
 //! company's webhooks are then signed with `OZ_WEBHOOK_SECRET`, if set). ADMIN, or the
 //! company's own CLIENT ADMIN.
+//!
+//! `GET /api/folders/{id}/webhooks/` lists a folder's deliveries and their outcome (for the
+//! console): whoever may see the folder.
 
 use crate::wire::Json;
 use axum::extract::{Path, State};
@@ -99,4 +102,44 @@ pub async fn delete_secret(State(st): State<AppState>, auth: Auth, Path(id): Pat
         Ok(()) | Err(StoreError::NotFound) => Ok(StatusCode::NO_CONTENT),
         Err(e) => Err(e.into()),
     }
+}
+
+/// `GET /api/folders/{id}/webhooks/`: the folder's webhook deliveries, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/folders/{id}/webhooks/",
+    operation_id = "folder_webhooks",
+    tag = "folders",
+    summary = "The folder's webhook deliveries and their outcome (our extension)",
+    params(("id" = String, Path, description = "Folder id (UUID)")),
+    security(("token" = [])),
+    responses((status = 200, description = "OK", body = crate::openapi::schemas::WebhookDeliveries), crate::openapi::ApiErrors)
+)]
+pub async fn folder_deliveries(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let api = st.api()?;
+    let folder = super::folders::visible_folder(api, &auth, &id).await?;
+    let mut items = api.db.deliveries_of_folder(folder.id).await?;
+    items.reverse();
+    let items: Vec<Value> = items
+        .into_iter()
+        .map(|d| {
+            json!({
+                "delivery_id": d.id.to_string(),
+                "url": d.url,
+                "state": d.state,
+                "attempts": d.attempts,
+                "last_status": d.last_status,
+                "last_error": d.last_error,
+                "time_created": d.time_created,
+                "next_attempt_at": if d.state == "pending" { Some(d.next_attempt_at) } else { None },
+                "delivered_at": d.delivered_at,
+                "request_id": d.request_id,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "total": items.len(), "items": items })))
 }

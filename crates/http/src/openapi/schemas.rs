@@ -241,6 +241,39 @@ pub struct WebhookSecretStatus {
     pub time_updated: Option<f64>,
 }
 
+/// One webhook delivery of a folder (`GET /api/folders/{id}/webhooks/`).
+#[derive(ToSchema)]
+pub struct WebhookDelivery {
+    /// Also the `X-Oz-Event-Id` header of every attempt.
+    #[schema(format = Uuid)]
+    pub delivery_id: String,
+    pub url: String,
+    /// `pending`, `delivered` or `failed` (given up).
+    pub state: String,
+    pub attempts: i64,
+    #[schema(required = true)]
+    pub last_status: Option<i64>,
+    #[schema(required = true)]
+    pub last_error: Option<String>,
+    pub time_created: f64,
+    /// When a pending delivery is tried next.
+    #[schema(required = true)]
+    pub next_attempt_at: Option<f64>,
+    #[schema(required = true)]
+    pub delivered_at: Option<f64>,
+    /// The `X-Request-Id` of the request whose analyses queued it.
+    #[schema(required = true)]
+    pub request_id: Option<String>,
+}
+
+/// `GET /api/folders/{id}/webhooks/`.
+#[derive(ToSchema)]
+pub struct WebhookDeliveries {
+    pub total: i64,
+    /// Newest first.
+    pub items: Vec<WebhookDelivery>,
+}
+
 // ---- folders, media, analyses -------------------------------------------------------------------
 
 /// A media as Oz renders it. Videos also carry `video_id` and `video_url`, shot sets
