@@ -484,6 +484,7 @@ fn authenticated_routes() -> Vec<(reqwest::Method, String)> {
         (M::GET, format!("/api/folders/{id}")),
         (M::DELETE, format!("/api/folders/{id}")),
         (M::POST, format!("/api/folders/{id}/media")),
+        (M::GET, format!("/api/folders/{id}/webhooks")),
         (M::GET, format!("/api/folders/{id}/analyses")),
         (M::POST, format!("/api/folders/{id}/analyses")),
         (M::GET, format!("/api/analyses/{id}")),

@@ -136,6 +136,8 @@ pub struct Options {
     pub session_token_ttl: Duration,
     /// `OZ_METRICS_TOKEN` (and whether `/metrics` is on the main listener).
     pub metrics: oz_http::observe::MetricsConfig,
+    /// `OZ_CONSOLE` / `OZ_CONSOLE_DIR`.
+    pub console: oz_http::console::ConsoleConfig,
 }
 
 impl Default for Options {
@@ -153,6 +155,7 @@ impl Default for Options {
             instant_auth: oz_http::InstantAuth::Token,
             session_token_ttl: Duration::from_secs(600),
             metrics: oz_http::observe::MetricsConfig::default(),
+            console: oz_http::console::ConsoleConfig::default(),
         }
     }
 }
@@ -233,7 +236,7 @@ async fn start_with(kind: Kind, opts: Options, shared: Option<(String, PathBuf)>
     };
     let admission = Admission::new(opts.admission);
     let state =
-        AppState::with_api(pipeline(), opts.lite, api).with_admission(admission.clone()).with_metrics(opts.metrics);
+        AppState::with_api(pipeline(), opts.lite, api).with_admission(admission.clone()).with_metrics(opts.metrics).with_console(opts.console);
     let (stop, rx) = tokio::sync::watch::channel(false);
     engine.start(rx.clone());
     let mut rx2 = rx;
