@@ -78,6 +78,30 @@ module.exports = {
     assert(await page.evaluate(() => window.__xss === undefined), 'metadata markup ran');
     await ctx.shot(page, 'folder');
 
+    // A shot set (zip of three photos) is shown as a strip of its shots.
+    const zip = require('path').join(require('os').tmpdir(), `${ctx.unique('shots')}.zip`);
+    require('child_process').execFileSync('python3', ['-c', `
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], 'w') as z:
+    for i, f in enumerate(sys.argv[2:]):
+        z.write(f, 'shot_%02d.jpg' % i)
+`, zip, ctx.fixture('faces/live/obama__portrait.jpg'), ctx.fixture('faces/live/obama__podium.jpg'), ctx.fixture('faces/live/obama__full.jpg')]);
+    const fs = require('fs');
+    const shotsForm = new FormData();
+    shotsForm.append('shots', new Blob([fs.readFileSync(zip)], { type: 'application/zip' }), 'shots.zip');
+    fs.unlinkSync(zip);
+    const shotSet = await ctx.must(client.token, 'POST', '/api/folders/', { form: shotsForm });
+    await page.goto(`/console/#/folders/${shotSet.folder_id}`);
+    const strip = page.getByRole('group', { name: 'Shots of shots.zip' });
+    await strip.getByRole('img', { name: 'Shot 3 of 3' }).waitFor();
+    const drawn = await page.evaluate(() => [...document.querySelectorAll('.strip canvas')].map((c) => {
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let sum = 0;
+      for (let i = 0; i < d.length; i += 4) sum += d[i] + d[i + 1] + d[i + 2];
+      return sum / (d.length / 4) / 3;
+    }));
+    assert(drawn.length === 3 && drawn.every((m) => m > 20), `three drawn shots: mean levels ${drawn}`);
+
     // The same at phone width: usable, no sideways scrolling of the page.
     const phone = await ctx.open('phone');
     await ctx.login(phone, client.email, client.password);

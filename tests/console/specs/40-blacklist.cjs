@@ -146,6 +146,15 @@ module.exports = {
     await calm(cp);
     await ctx.shot(cp, 'collection-search');
 
+    // The folder page of that search: the COLLECTION analysis with the matched person's photo.
+    await cp.goto(`/console/#/folders/${folderId}`);
+    const matches = cp.getByRole('table', { name: 'Blacklist matches' });
+    await matches.waitFor();
+    assert((await matches.innerText()).includes(conf.toFixed(3)), 'the folder page shows the match score');
+    await cp.waitForFunction(() => { const i = document.querySelector('.person img.thumb'); return i && i.complete && i.naturalWidth > 0; });
+    await cp.goBack();
+    await cp.getByLabel('Photo to search').waitFor();
+
     // Another man: nobody found.
     await cp.getByLabel('Photo to search').setInputFiles(ctx.fixture('faces/live/biden__full.jpg'));
     await cp.getByRole('button', { name: 'Search' }).click();
