@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The web console in a real browser: starts a throw-away server (embedded SQLite, the real models)
 # and runs tests/console/run.cjs in headless Chromium (Debian's package; playwright-core from npm,
-# pinned, into .tools/playwright). Screenshots go to target/console-shots/, or to docs/console/
+# pinned, into .tools/playwright; axe-core, pinned, for the accessibility checks). Screenshots go to target/console-shots/, or to docs/console/
 # with UPDATE_SCREENSHOTS=1 (the pictures the README shows).
 # Usage: scripts/console-e2e.sh [spec-name-filter]
 set -euo pipefail
@@ -19,10 +19,11 @@ if [ ! -x /usr/bin/chromium ]; then
   $SUDO apt-get update -qq </dev/null >/dev/null
   $SUDO apt-get install -y -qq --no-install-recommends chromium </dev/null >/dev/null
 fi
-if [ ! -d "$TOOLS/node_modules/playwright-core" ]; then
-  echo "console-e2e: installing playwright-core $PW_VERSION into .tools/playwright" >&2
+AXE_VERSION="4.10.2"
+if [ ! -d "$TOOLS/node_modules/playwright-core" ] || [ ! -f "$TOOLS/node_modules/axe-core/axe.min.js" ]; then
+  echo "console-e2e: installing playwright-core $PW_VERSION and axe-core $AXE_VERSION into .tools/playwright" >&2
   mkdir -p "$TOOLS"
-  npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error "playwright-core@$PW_VERSION" >&2
+  npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error "playwright-core@$PW_VERSION" "axe-core@$AXE_VERSION" >&2
 fi
 [ -x "$BIN" ] || cargo build -p oz-server
 

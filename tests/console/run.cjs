@@ -14,6 +14,9 @@ const { chromium } = require('playwright-core');
 
 const [base, adminEmail, adminPassword, shotsDir, filter] = process.argv.slice(2);
 const ROOT = path.resolve(__dirname, '..', '..');
+// axe-core (npm, pinned by scripts/console-e2e.sh) checks WCAG 2.1 A/AA rules, contrast included.
+// It is evaluated through the DevTools protocol, which the page's CSP does not govern.
+const AXE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const VIEWPORTS = {
   desktop: { viewport: { width: 1280, height: 860 } },
   phone: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 },
@@ -129,6 +132,16 @@ async function main() {
       /** A full-page screenshot: SHOTS_DIR/<name>-<variant>.png. */
       async shot(page, name) {
         await page.screenshot({ path: path.join(shotsDir, `${name}-${page.variant}.png`), fullPage: true });
+      },
+      /** Fails on any WCAG 2.1 A/AA violation axe-core finds in the page as it is now. */
+      async axe(page, what) {
+        await page.evaluate(AXE);
+        const found = await page.evaluate(async () => {
+          const res = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+          return res.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.slice(0, 3).map((n) => `${n.target.join(' ')}: ${(n.failureSummary || '').slice(0, 240)}`) }));
+        });
+        assert(found.length === 0, `${what} (${page.variant}): accessibility violations\n${JSON.stringify(found, null, 1)}`);
       },
       /** Fails on any horizontal overflow of the page itself (phone width usability). */
       async noSideScroll(page) {
