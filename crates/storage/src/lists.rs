@@ -630,30 +630,29 @@ impl Db {
     /// deliveries, in scope and of the companies asked for; the time window does not apply.
     async fn queue_counts(&self, f: &StatsFilter) -> Result<QueueCounts> {
         let company_ids = strings(&f.company_ids);
+        let processing = |w: &mut Where| {
+            w.conds.push("state = 'PROCESSING'".into());
+            w.folder_scope(&f.scope);
+            w.any_of("company_id", &company_ids);
+        };
+        let mut q = QueueCounts::default();
+        let mut w = Where::default();
+        processing(&mut w);
+        let sql = format!("select count(*) as n, min(time_created) as oldest from analyses where {}", w.sql());
+        let r = bind_all(dynq(sql), &w.args).fetch_one(&self.pool).await?;
+        let total = i(&r, "n")?;
+        q.oldest_time_created = of(&r, "oldest")?;
+        // Running: a worker holds the job's lease (few rows, found through `jobs_ready`).
         let mut w = Where::default();
         let now = w.arg(Arg::F(crate::now()));
-        w.conds.push("state = 'PROCESSING'".into());
-        w.folder_scope(&f.scope);
-        w.any_of("company_id", &company_ids);
+        processing(&mut w);
         let sql = format!(
-            "select q, count(*) as n, min(tc) as oldest from (select case when j.state = 'running' and \
-             j.lease_until >= {now} then 'running' else 'waiting' end as q, a.time_created as tc \
-             from (select id, time_created from analyses where {}) a left join jobs j on j.analysis_id = a.id) t \
-             group by q",
+            "select count(*) as n from jobs where state = 'running' and lease_until >= {now} and \
+             analysis_id in (select id from analyses where {})",
             w.sql()
         );
-        let mut q = QueueCounts::default();
-        for r in bind_all(dynq(sql), &w.args).fetch_all(&self.pool).await? {
-            let n = i(&r, "n")?;
-            if os(&r, "q")?.as_deref() == Some("running") {
-                q.running += n;
-            } else {
-                q.waiting += n;
-            }
-            if let Some(t) = of(&r, "oldest")? {
-                q.oldest_time_created = Some(q.oldest_time_created.map_or(t, |o| o.min(t)));
-            }
-        }
+        q.running = i(&bind_all(dynq(sql), &w.args).fetch_one(&self.pool).await?, "n")?;
+        q.waiting = (total - q.running).max(0);
 
         let mut w = Where::default();
         w.conds.push("state = 'pending'".into());
