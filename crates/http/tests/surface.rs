@@ -570,6 +570,177 @@ async fn stats_body(kind: Kind) {
     assert_eq!(r.status(), 401);
 }
 
+/// Runs one statement with text binds straight in the database (test set-up the API has no
+/// route for: a system verdict, a job's state); answers the rows it changed.
+async fn exec(s: &TestServer, sql: &str, binds: &[&str]) -> u64 {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&s.url).await.expect("connect");
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()));
+    for b in binds {
+        q = q.bind(b.to_string());
+    }
+    let n = q.execute(&pool).await.expect("statement").rows_affected();
+    pool.close().await;
+    n
+}
+
+/// Waits until no analysis of the folder is PROCESSING; answers the id of its first analysis.
+async fn settled(c: &C<'_>, folder: &Value) -> String {
+    let fid = id(folder, "folder_id");
+    for _ in 0..600 {
+        let (_, v) = c.get(&format!("/api/folders/{fid}/?with_analyses=true")).await;
+        let list = v["analyses"].as_array().cloned().unwrap_or_default();
+        if !list.is_empty() && list.iter().all(|a| a["state"] != "PROCESSING") {
+            return id(&list[0], "analysis_id");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("analyses of {fid} did not finish");
+}
+
+both!(statistics_liveness_and_queue, liveness_body);
+async fn liveness_body(kind: Kind) {
+    let Some(s) = start(kind, Options::default()).await else { return };
+    let admin = admin(&s).await;
+    let a = company(&admin, "Acme").await;
+    let b = company(&admin, "Bravo").await;
+    let c = company(&admin, "Charlie").await;
+    let a_user = user(&admin, &a, "a-user@example.com", "CLIENT", json!({})).await;
+    let b_user = user(&admin, &b, "b-user@example.com", "CLIENT", json!({})).await;
+    let c_admin = user(&admin, &c, "c-admin@example.com", "CLIENT ADMIN", json!({})).await;
+    let operator = user(&admin, &a, "op@example.com", "OPERATOR", json!({ "company_id": null })).await;
+    let quality = || Some(json!([{ "type": "quality" }]));
+
+    // Six QUALITY analyses of Acme and one of Bravo, finished, then given the system verdict each
+    // case needs; the operator's decisions go through the API (the audit trail).
+    let mut acme = Vec::new();
+    for _ in 0..6 {
+        let f = folder(&a_user, json!({}), quality()).await;
+        acme.push(settled(&a_user, &f).await);
+    }
+    let fb = folder(&b_user, json!({}), quality()).await;
+    let bravo = settled(&b_user, &fb).await;
+    let verdict = "update analyses set state = 'FINISHED', resolution_status = $1 where id = $2";
+    let system = ["SUCCESS", "DECLINED", "OPERATOR_REQUIRED", "SUCCESS", "FAILED", "DECLINED"];
+    for (aid, rs) in acme.iter().zip(system) {
+        assert_eq!(exec(&s, verdict, &[rs, aid]).await, 1);
+    }
+    exec(&s, "update analyses set state = 'FAILED' where id = $1", &[&acme[4]]).await;
+    exec(&s, verdict, &["SUCCESS", &bravo]).await;
+    let decide = |aid: String, to: &'static str| {
+        let operator = &operator;
+        async move {
+            let (st, v) =
+                operator.post(&format!("/api/analyses/{aid}/resolution"), json!({ "resolution_status": to })).await;
+            assert_eq!(st, 200, "decide {aid} {to}: {v}");
+        }
+    };
+    decide(acme[0].clone(), "DECLINED").await; // a missed attack
+    decide(acme[1].clone(), "SUCCESS").await; // a false reject
+    decide(acme[2].clone(), "DECLINED").await; // the review band caught an attack
+    decide(acme[5].clone(), "SUCCESS").await; // changed back: the system's DECLINED stood
+    decide(acme[5].clone(), "DECLINED").await;
+    decide(bravo.clone(), "DECLINED").await; // Bravo's missed attack
+
+    let liveness =
+        |finished: i64, failed: i64, sys: [i64; 3], decided: [i64; 3], flips: [i64; 2], rates: [Value; 2]| {
+            json!({
+                "finished": finished, "failed": failed, "processing": 0,
+                "system_success": sys[0], "system_declined": sys[1], "system_operator_required": sys[2],
+                "decided": decided[0], "operator_success": decided[1], "operator_declined": decided[2],
+                "missed_attacks": flips[0], "false_rejects": flips[1],
+                "apcer_estimate": rates[0], "bpcer_estimate": rates[1],
+            })
+        };
+    let acme_l = liveness(5, 1, [2, 2, 1], [4, 1, 3], [1, 1], [json!(0.333333), json!(1.0)]);
+    let bravo_l = liveness(1, 0, [1, 0, 0], [1, 0, 1], [1, 0], [json!(1.0), Value::Null]);
+    let none = liveness(0, 0, [0, 0, 0], [0, 0, 0], [0, 0], [Value::Null, Value::Null]);
+    let (st, v) = a_user.get("/api/statistics/").await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["liveness"], acme_l, "{v}");
+    let (_, v) = b_user.get("/api/statistics/").await;
+    assert_eq!(v["liveness"], bravo_l, "{v}");
+    let (_, v) = c_admin.get("/api/statistics/").await;
+    assert_eq!(v["liveness"], none, "another company counts nothing: {v}");
+    let (_, v) = a_user.get(&format!("/api/statistics/?company_id={b}")).await;
+    assert_eq!(v["liveness"], none, "{v}");
+    let (_, v) = admin.get("/api/statistics/").await;
+    assert_eq!(v["liveness"], liveness(6, 1, [3, 2, 1], [5, 1, 4], [2, 1], [json!(0.5), json!(1.0)]), "{v}");
+    let (_, v) = operator.get(&format!("/api/statistics/?company_id={b}")).await;
+    assert_eq!(v["liveness"], bravo_l, "{v}");
+    // The time window applies: the undecided SUCCESS moved to 2025 falls out of a later window.
+    set_time(&s, "update analyses set time_created = $1 where id = $2", 1_751_326_200.0, &acme[3]).await;
+    let (_, v) = a_user.get("/api/statistics/?time_created.min=1751400000").await;
+    assert_eq!(
+        (v["liveness"]["finished"].clone(), v["liveness"]["system_success"].clone()),
+        (json!(4), json!(1)),
+        "{v}"
+    );
+    let (_, v) = a_user.get("/api/statistics/?time_created.max=1751400000").await;
+    assert_eq!((v["liveness"]["finished"].clone(), v["liveness"]["decided"].clone()), (json!(1), json!(0)), "{v}");
+    assert_eq!(v["queue"]["processing"], 0, "{v}");
+    assert!(v["queue"]["oldest_age_s"].is_null(), "{v}");
+
+    // The queue: one Acme analysis waits (queued for later), one is held by a worker; a webhook
+    // delivery is pending for an Acme folder and one for Bravo's.
+    let fq1 = folder(&a_user, json!({}), quality()).await;
+    let q1 = settled(&a_user, &fq1).await;
+    let fq2 = folder(&a_user, json!({}), quality()).await;
+    let q2 = settled(&a_user, &fq2).await;
+    let now = oz_storage::now();
+    let (old, later) = ((now - 100.0).to_string(), (now + 3600.0).to_string());
+    let processing = "update analyses set state = 'PROCESSING', resolution_status = 'PROCESSING', \
+                      time_created = cast($1 as double precision) where id = $2";
+    let processing =
+        if kind == Kind::Sqlite { processing.replace("double precision", "real") } else { processing.into() };
+    exec(&s, &processing, &[&old, &q1]).await;
+    exec(&s, &processing, &[&now.to_string(), &q2]).await;
+    let queued = "update jobs set state = 'queued', run_after = cast($1 as double precision) where analysis_id = $2";
+    let running = "update jobs set state = 'running', lease_until = cast($1 as double precision), \
+                   started_at = cast($1 as double precision) - 3000 where analysis_id = $2";
+    for (sql, aid) in [(queued, &q1), (running, &q2)] {
+        let sql = if kind == Kind::Sqlite { sql.replace("double precision", "real") } else { sql.into() };
+        assert_eq!(exec(&s, &sql, &[&later, aid]).await, 1, "{sql}");
+    }
+    let hook = "insert into webhook_deliveries (id, folder_id, url, state, attempts, next_attempt_at, time_created) \
+                values ($1, $2, 'http://127.0.0.1:9/hook', 'pending', 0, cast($3 as double precision), 0)";
+    let hook = if kind == Kind::Sqlite { hook.replace("double precision", "real") } else { hook.into() };
+    for f in [&fq1, &fb] {
+        exec(&s, &hook, &[&uuid::Uuid::new_v4().to_string(), &id(f, "folder_id"), &later]).await;
+    }
+    let (_, v) = a_user.get("/api/statistics/").await;
+    let q = &v["queue"];
+    assert_eq!(
+        (q["processing"].clone(), q["waiting"].clone(), q["running"].clone(), q["webhooks_pending"].clone()),
+        (json!(2), json!(1), json!(1), json!(1)),
+        "{v}"
+    );
+    let age = q["oldest_age_s"].as_i64().expect("an age");
+    assert!((100..160).contains(&age), "oldest_age_s {age}");
+    assert_eq!(v["liveness"]["processing"], 2, "{v}");
+    // The window does not hide the queue (it is now), the company filter and the scope do.
+    let (_, v) = a_user.get("/api/statistics/?time_created.max=1751400000").await;
+    assert_eq!(v["queue"]["processing"], 2, "{v}");
+    let (_, v) = b_user.get("/api/statistics/").await;
+    assert_eq!(
+        v["queue"],
+        json!({ "processing": 0, "waiting": 0, "running": 0, "oldest_age_s": null, "webhooks_pending": 1 }),
+        "{v}"
+    );
+    let (_, v) = c_admin.get("/api/statistics/").await;
+    assert_eq!(
+        v["queue"],
+        json!({ "processing": 0, "waiting": 0, "running": 0, "oldest_age_s": null, "webhooks_pending": 0 }),
+        "{v}"
+    );
+    let (_, v) = admin.get("/api/statistics/").await;
+    assert_eq!((v["queue"]["processing"].clone(), v["queue"]["webhooks_pending"].clone()), (json!(2), json!(2)), "{v}");
+    let (_, v) = admin.get(&format!("/api/statistics/?company_id={b}")).await;
+    assert_eq!((v["queue"]["processing"].clone(), v["queue"]["webhooks_pending"].clone()), (json!(0), json!(1)), "{v}");
+    let (_, v) = operator.get(&format!("/api/statistics/?company_id={a}")).await;
+    assert_eq!((v["queue"]["waiting"].clone(), v["queue"]["webhooks_pending"].clone()), (json!(1), json!(1)), "{v}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Single request mode: the whole payload is checked before anything is stored
 // ---------------------------------------------------------------------------------------------

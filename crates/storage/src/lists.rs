@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::dynq;
 use crate::folders::{Arg, MetaCondition, bind_all, meta_text};
-use crate::model::{Analysis, Company, Folder, Media, User, i, os};
+use crate::model::{Analysis, Company, Folder, Media, User, i, of, os};
 use crate::{Backend, Db, Result};
 
 /// A WHERE clause assembled from fixed fragments, with its bound values (`$1`, `$2`, ...).
@@ -289,14 +289,59 @@ pub struct CompanyCount {
     pub analyses: i64,
 }
 
-/// What the statistics counted.
+/// QUALITY (liveness) analyses by the system's verdict and the operators' decisions on them.
+///
+/// The system's verdict of an analysis is the `before_status` of its first decision in the audit
+/// trail, or its `resolution_status` when no operator decided it; the operators' verdict is its
+/// `resolution_status` after the latest decision.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LivenessCounts {
+    /// State FINISHED: the system gave a verdict (`system_*` add up to this).
+    pub finished: i64,
+    /// State FAILED: no verdict (an error).
+    pub failed: i64,
+    /// State PROCESSING.
+    pub processing: i64,
+    pub system_success: i64,
+    pub system_declined: i64,
+    pub system_operator_required: i64,
+    /// Finished analyses with at least one operator decision.
+    pub decided: i64,
+    /// Decided analyses whose latest decision is SUCCESS (labelled bona fide).
+    pub operator_success: i64,
+    /// Decided analyses whose latest decision is DECLINED (labelled attacks).
+    pub operator_declined: i64,
+    /// System SUCCESS, operators DECLINED: attacks the system let through.
+    pub missed_attacks: i64,
+    /// System DECLINED, operators SUCCESS: genuine users the system rejected.
+    pub false_rejects: i64,
+}
+
+/// The work not done yet: analyses PROCESSING and webhook deliveries pending.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueueCounts {
+    /// Analyses PROCESSING whose job no worker holds (queued, or its lease ran out).
+    pub waiting: i64,
+    /// Analyses PROCESSING whose job a worker holds (lease not run out).
+    pub running: i64,
+    /// The creation time of the oldest analysis PROCESSING.
+    pub oldest_time_created: Option<f64>,
+    /// Webhook deliveries in state `pending` for folders in scope.
+    pub webhooks_pending: i64,
+}
+
+/// What the statistics counted.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Stats {
     pub folders_per_day: Vec<DayCount>,
     pub folders_per_status: Vec<StatusCount>,
     pub analyses_per_day: Vec<AnalysisDayCount>,
     /// Empty unless [`StatsFilter::per_company`].
     pub per_company: Vec<CompanyCount>,
+    /// QUALITY analyses created in the window.
+    pub liveness: LivenessCounts,
+    /// The queue now (scope and companies apply, the time window does not).
+    pub queue: QueueCounts,
 }
 
 /// Days since 1970-01-01 of `col` (epoch seconds) shifted by the placeholder `off`: the floor of
@@ -525,6 +570,99 @@ impl Db {
             });
             out.per_company = per;
         }
+        out.liveness = self.liveness_counts(f).await?;
+        out.queue = self.queue_counts(f).await?;
         Ok(out)
+    }
+
+    /// QUALITY analyses created in the window by state, the system's verdict (the `before_status`
+    /// of the first decision, or the verdict when nobody decided) and the latest verdict.
+    async fn liveness_counts(&self, f: &StatsFilter) -> Result<LivenessCounts> {
+        let mut w = Where::default();
+        w.conds.push("type = 'QUALITY'".into());
+        w.folder_scope(&f.scope);
+        w.any_of("company_id", &strings(&f.company_ids));
+        w.range("time_created", f.time_created_min, f.time_created_max);
+        let sql = format!(
+            "select st, rs, sys, count(*) as n from (select state as st, resolution_status as rs, \
+             (select r.before_status from resolution_audit r where r.analysis_id = analyses.id \
+             order by r.time_created, r.id limit 1) as sys from analyses where {}) t group by st, rs, sys",
+            w.sql()
+        );
+        let mut l = LivenessCounts::default();
+        for r in bind_all(dynq(sql), &w.args).fetch_all(&self.pool).await? {
+            let (state, latest, first) =
+                (os(&r, "st")?.unwrap_or_default(), os(&r, "rs")?.unwrap_or_default(), os(&r, "sys")?);
+            let n = i(&r, "n")?;
+            match state.as_str() {
+                "FAILED" => l.failed += n,
+                "PROCESSING" => l.processing += n,
+                "FINISHED" => {
+                    l.finished += n;
+                    let system = first.as_deref().unwrap_or(latest.as_str());
+                    match system {
+                        "SUCCESS" => l.system_success += n,
+                        "DECLINED" => l.system_declined += n,
+                        "OPERATOR_REQUIRED" => l.system_operator_required += n,
+                        _ => {}
+                    }
+                    if first.is_some() {
+                        l.decided += n;
+                        match latest.as_str() {
+                            "SUCCESS" => l.operator_success += n,
+                            "DECLINED" => l.operator_declined += n,
+                            _ => {}
+                        }
+                        match (system, latest.as_str()) {
+                            ("SUCCESS", "DECLINED") => l.missed_attacks += n,
+                            ("DECLINED", "SUCCESS") => l.false_rejects += n,
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(l)
+    }
+
+    /// Analyses PROCESSING now (waiting for a worker or held by one) and pending webhook
+    /// deliveries, in scope and of the companies asked for; the time window does not apply.
+    async fn queue_counts(&self, f: &StatsFilter) -> Result<QueueCounts> {
+        let company_ids = strings(&f.company_ids);
+        let processing = |w: &mut Where| {
+            w.conds.push("state = 'PROCESSING'".into());
+            w.folder_scope(&f.scope);
+            w.any_of("company_id", &company_ids);
+        };
+        let mut q = QueueCounts::default();
+        let mut w = Where::default();
+        processing(&mut w);
+        let sql = format!("select count(*) as n, min(time_created) as oldest from analyses where {}", w.sql());
+        let r = bind_all(dynq(sql), &w.args).fetch_one(&self.pool).await?;
+        let total = i(&r, "n")?;
+        q.oldest_time_created = of(&r, "oldest")?;
+        // Running: a worker holds the job's lease (few rows, found through `jobs_ready`).
+        let mut w = Where::default();
+        let now = w.arg(Arg::F(crate::now()));
+        processing(&mut w);
+        let sql = format!(
+            "select count(*) as n from jobs where state = 'running' and lease_until >= {now} and \
+             analysis_id in (select id from analyses where {})",
+            w.sql()
+        );
+        q.running = i(&bind_all(dynq(sql), &w.args).fetch_one(&self.pool).await?, "n")?;
+        q.waiting = (total - q.running).max(0);
+
+        let mut w = Where::default();
+        w.conds.push("state = 'pending'".into());
+        w.folder_scope(&f.scope);
+        if !company_ids.is_empty() {
+            let l = w.strs(&company_ids);
+            w.conds.push(format!("folder_id in (select f.id from folders f where f.company_id in ({l}))"));
+        }
+        let sql = format!("select count(*) as n from webhook_deliveries where {}", w.sql());
+        q.webhooks_pending = i(&bind_all(dynq(sql), &w.args).fetch_one(&self.pool).await?, "n")?;
+        Ok(q)
     }
 }

@@ -1,6 +1,7 @@
 //! `GET /api/statistics/` (our extension; Oz's statistics service has no public API): counts of
-//! folders and analyses per day, per status and type, and (ADMIN, OPERATOR) per company, for a
-//! web console to chart. Counted in SQL over the caller's scope only.
+//! folders and analyses per day, per status and type, and (ADMIN, OPERATOR) per company, the
+//! liveness verdicts against the operators' decisions (APCER/BPCER-style estimates) and the queue
+//! now, for a web console to chart. Counted in SQL over the caller's scope only.
 
 use std::collections::BTreeMap;
 
@@ -108,12 +109,43 @@ pub async fn statistics(State(st): State<AppState>, auth: Auth, Query(q): Query<
     let analyses_per_type: Vec<Value> =
         per_type.iter().map(|((t, rs), n)| json!({ "type": t, "resolution_status": rs, "count": n })).collect();
 
+    let l = &s.liveness;
+    // Operator-labelled estimates: of the cases operators labelled attacks (bona fide), the
+    // share the system had passed (rejected). None until there is such a case.
+    let rate = |n: i64, of: i64| (of > 0).then(|| (n as f64 / of as f64 * 1e6).round() / 1e6);
+    let liveness = json!({
+        "finished": l.finished,
+        "failed": l.failed,
+        "processing": l.processing,
+        "system_success": l.system_success,
+        "system_declined": l.system_declined,
+        "system_operator_required": l.system_operator_required,
+        "decided": l.decided,
+        "operator_success": l.operator_success,
+        "operator_declined": l.operator_declined,
+        "missed_attacks": l.missed_attacks,
+        "false_rejects": l.false_rejects,
+        "apcer_estimate": rate(l.missed_attacks, l.operator_declined),
+        "bpcer_estimate": rate(l.false_rejects, l.operator_success),
+    });
+    let q = &s.queue;
+    let now = oz_storage::now();
+    let queue = json!({
+        "processing": q.waiting + q.running,
+        "waiting": q.waiting,
+        "running": q.running,
+        "oldest_age_s": q.oldest_time_created.map(|t| (now - t).max(0.0).floor() as i64),
+        "webhooks_pending": q.webhooks_pending,
+    });
+
     let mut out = json!({
         "time_created.min": min,
         "time_created.max": max,
         "tz_offset": tz_minutes,
         "folders": { "total": folders_total, "per_day": folders_per_day, "per_status": folders_per_status },
         "analyses": { "total": analyses_total, "per_day": analyses_per_day, "per_type": analyses_per_type },
+        "liveness": liveness,
+        "queue": queue,
     });
     if per_company {
         let ids: Vec<Uuid> = s.per_company.iter().filter_map(|c| c.company_id).collect();

@@ -65,8 +65,61 @@ pub struct Statistics {
     pub tz_offset: i64,
     pub folders: StatBlock,
     pub analyses: StatBlock,
+    pub liveness: LivenessStats,
+    pub queue: QueueStats,
     /// Only for callers who see several companies (ADMIN, OPERATOR).
     pub per_company: Option<Vec<Value>>,
+}
+
+/// QUALITY analyses created in the window: the system's verdicts against the operators' decisions
+/// in the audit trail. The rates are operator-labelled estimates, not a laboratory APCER/BPCER
+/// (ISO/IEC 30107-3): only what operators reviewed is labelled.
+#[derive(ToSchema)]
+pub struct LivenessStats {
+    /// State FINISHED (the `system_*` counts add up to it).
+    pub finished: i64,
+    /// State FAILED.
+    pub failed: i64,
+    /// State PROCESSING.
+    pub processing: i64,
+    /// The system's verdict SUCCESS (before any operator decision).
+    pub system_success: i64,
+    /// The system's verdict DECLINED.
+    pub system_declined: i64,
+    /// The system's verdict OPERATOR_REQUIRED.
+    pub system_operator_required: i64,
+    /// Finished analyses with at least one operator decision.
+    pub decided: i64,
+    /// Decided analyses whose latest decision is SUCCESS (labelled bona fide).
+    pub operator_success: i64,
+    /// Decided analyses whose latest decision is DECLINED (labelled attacks).
+    pub operator_declined: i64,
+    /// System SUCCESS overturned to DECLINED by an operator (attacks the system let through).
+    pub missed_attacks: i64,
+    /// System DECLINED overturned to SUCCESS by an operator (genuine users rejected).
+    pub false_rejects: i64,
+    /// `missed_attacks / operator_declined`, 6 decimals; null when `operator_declined` is 0.
+    #[schema(required = true)]
+    pub apcer_estimate: Option<f64>,
+    /// `false_rejects / operator_success`, 6 decimals; null when `operator_success` is 0.
+    #[schema(required = true)]
+    pub bpcer_estimate: Option<f64>,
+}
+
+/// The work not done yet, now (the time window does not apply; scope and `company_id` do).
+#[derive(ToSchema)]
+pub struct QueueStats {
+    /// Analyses PROCESSING (`waiting + running`).
+    pub processing: i64,
+    /// PROCESSING, no worker holds the job (queued, or a lease ran out).
+    pub waiting: i64,
+    /// PROCESSING, a worker holds the job.
+    pub running: i64,
+    /// Whole seconds since the oldest analysis PROCESSING was created; null when none.
+    #[schema(required = true)]
+    pub oldest_age_s: Option<i64>,
+    /// Webhook deliveries pending for folders in scope.
+    pub webhooks_pending: i64,
 }
 
 #[derive(ToSchema)]
