@@ -133,6 +133,13 @@ async function main() {
       async shot(page, name) {
         await page.screenshot({ path: path.join(shotsDir, `${name}-${page.variant}.png`), fullPage: true });
       },
+      /**
+       * Waits until `fn` (run in the page) answers truthy. Not page.waitForFunction: that polls
+       * with eval() inside the page, which the console's CSP (rightly) refuses.
+       */
+      async waitIn(page, fn, arg, ms = 20000) {
+        return until(() => page.evaluate(fn, arg), ms, `page condition ${String(fn).slice(0, 80)}`);
+      },
       /** Fails on any WCAG 2.1 A/AA violation axe-core finds in the page as it is now. */
       async axe(page, what) {
         await page.evaluate(AXE);

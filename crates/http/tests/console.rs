@@ -46,7 +46,15 @@ async fn console_is_served_from_the_binary_with_a_strict_policy() {
 
     // Every embedded file is served with its type, cached by ETag.
     let files = oz_http::console::files();
-    for want in ["index.html", "console.css", "js/app.js", "js/api.js", "js/ui.js", "js/pages/folders.js", "js/pages/operator.js"] {
+    for want in [
+        "index.html",
+        "console.css",
+        "js/app.js",
+        "js/api.js",
+        "js/ui.js",
+        "js/pages/folders.js",
+        "js/pages/operator.js",
+    ] {
         assert!(files.iter().any(|f| f == want), "{want} is not embedded: {files:?}");
     }
     for f in &files {
@@ -84,7 +92,9 @@ fn console_code_is_whole_and_has_no_html_sinks() {
     for f in files.iter().filter(|f| f.starts_with("js/") && f.ends_with(".js")) {
         modules += 1;
         let src = std::fs::read_to_string(dir.join(f)).expect("module");
-        for sink in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "localStorage"] {
+        for sink in
+            ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function", "localStorage"]
+        {
             assert!(!src.contains(sink), "{f} uses {sink}");
         }
         let base = std::path::Path::new(f).parent().expect("dir").to_path_buf();
@@ -147,7 +157,10 @@ async fn console_refuses_hostile_paths() {
             let body = r.text().await.expect("body");
             assert!(matches!(status, 400 | 404), "{p}: {status}");
             assert!(
-                !body.contains("[workspace]") && !body.contains("root:") && !body.contains("outside") && !body.contains("hidden"),
+                !body.contains("[workspace]")
+                    && !body.contains("root:")
+                    && !body.contains("outside")
+                    && !body.contains("hidden"),
                 "{p} leaked a file: {body:.200}"
             );
         }
@@ -201,7 +214,13 @@ async fn folder_webhooks(kind: Kind) {
     let (a, b) = (&clients[0], &clients[1]);
     let (hook, got) = receiver(0).await;
     let form = Form::new()
-        .part("photo", Part::bytes(fixture("faces/live/obama__podium.jpg")).file_name("p.jpg").mime_str("image/jpeg").expect("mime"))
+        .part(
+            "photo",
+            Part::bytes(fixture("faces/live/obama__podium.jpg"))
+                .file_name("p.jpg")
+                .mime_str("image/jpeg")
+                .expect("mime"),
+        )
         .part("payload", Part::text(json!({ "resolution_endpoint": hook }).to_string()));
     let (st, f) = a.upload("/api/folders/", form).await;
     assert_eq!(st, 201, "{f}");
@@ -211,7 +230,8 @@ async fn folder_webhooks(kind: Kind) {
     let (st, v) = a.get(&path).await;
     assert_eq!((st, v.clone()), (200, json!({ "total": 0, "items": [] })), "{v}");
 
-    let (st, an) = a.post(&format!("/api/folders/{fid}/analyses/"), json!({ "analyses": [{ "type": "QUALITY" }] })).await;
+    let (st, an) =
+        a.post(&format!("/api/folders/{fid}/analyses/"), json!({ "analyses": [{ "type": "QUALITY" }] })).await;
     assert_eq!(st, 201, "{an}");
     let deadline = Instant::now() + Duration::from_secs(60);
     let item = loop {

@@ -69,9 +69,9 @@ module.exports = {
     assert(/OPERATOR_REQUIRED/.test(bioText) && /Least similar pair 0\.\d{3}/.test(bioText), `BIOMETRY numbers shown: ${bioText}`);
     const best = page.locator('img.best-shot').first();
     await best.waitFor();
-    await page.waitForFunction(() => { const i = document.querySelector('img.best-shot'); return i && i.complete && i.naturalWidth > 0; });
+    await ctx.waitIn(page, () => { const i = document.querySelector('img.best-shot'); return i && i.complete && i.naturalWidth > 0; });
     assert(await page.locator('video').count() === 1, 'the selfie video has a player');
-    await page.waitForFunction(() => [...document.querySelectorAll('.media img')].some((i) => i.complete && i.naturalWidth > 0));
+    await ctx.waitIn(page, () => [...document.querySelectorAll('.media img')].some((i) => i.complete && i.naturalWidth > 0));
     await page.getByRole('table', { name: 'Webhook deliveries' }).getByText('http://127.0.0.1:9/hook').waitFor();
     // Hostile metadata is text.
     await page.getByText(xss).waitFor();

@@ -26,7 +26,7 @@ module.exports = {
     // Evidence: the selfie's best shot and the ID photo, with the score.
     await page.getByRole('heading', { name: `BIOMETRY case ${bio.analysis_id.slice(0, 8)}` }).waitFor();
     await page.getByRole('img', { name: 'Best shot of portrait_720x1280.mp4' }).waitFor();
-    await page.waitForFunction(() => [...document.querySelectorAll('.evidence img')].filter((i) => i.complete && i.naturalWidth > 0).length >= 2);
+    await ctx.waitIn(page, () => [...document.querySelectorAll('.evidence img')].filter((i) => i.complete && i.naturalWidth > 0).length >= 2);
     const ev = await page.locator('.evidence').allInnerTexts();
     assert(ev.some((t) => /similarity 0\.\d{3}/.test(t)), `score shown with the evidence: ${ev}`);
 

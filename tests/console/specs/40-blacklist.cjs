@@ -151,7 +151,7 @@ module.exports = {
     const matches = cp.getByRole('table', { name: 'Blacklist matches' });
     await matches.waitFor();
     assert((await matches.innerText()).includes(conf.toFixed(3)), 'the folder page shows the match score');
-    await cp.waitForFunction(() => { const i = document.querySelector('.person img.thumb'); return i && i.complete && i.naturalWidth > 0; });
+    await ctx.waitIn(cp, () => { const i = document.querySelector('.person img.thumb'); return i && i.complete && i.naturalWidth > 0; });
     await cp.goBack();
     await cp.getByLabel('Photo to search').waitFor();
 

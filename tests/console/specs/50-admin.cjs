@@ -139,7 +139,9 @@ module.exports = {
     assert(listed.includes(email) && listed.includes(opEmail), 'itself and the new operator are listed');
     assert(!listed.includes(strangerEmail) && !listed.includes(ctx.admin.email), 'no user of another company, no ADMIN');
     await up.getByRole('link', { name: 'Companies' }).click();
-    await up.getByRole('link', { name: newName }).waitFor();
+    // (The users page links the company too: wait for the companies page itself.)
+    await up.getByRole('heading', { name: 'Companies', level: 1 }).waitFor();
+    await up.getByRole('region', { name: 'Companies', exact: true }).getByRole('link', { name: newName }).waitFor();
     const coLinks = await up.getByRole('region', { name: 'Companies', exact: true }).locator('tbody tr').count();
     assert(coLinks === 1, `a CLIENT ADMIN sees only its own company: ${coLinks}`);
 

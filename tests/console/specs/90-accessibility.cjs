@@ -2,9 +2,9 @@
 // phone width, passes axe-core's WCAG 2.1 A/AA rules (labels, names, contrast, landmarks, ...).
 const seed = require('../seed.cjs');
 
-async function settled(page) {
+async function settled(ctx, page) {
   await page.locator('main h1').first().waitFor();
-  await page.waitForFunction(() => !document.querySelector('main').textContent.includes('Loading…'));
+  await ctx.waitIn(page, () => !document.querySelector('main').textContent.includes('Loading…'));
   await page.waitForTimeout(150);
 }
 
@@ -31,10 +31,10 @@ module.exports = {
     await page.keyboard.type(client.password);
     await page.keyboard.press('Enter');
     await page.locator('#logout').waitFor();
-    await settled(page);
+    await settled(ctx, page);
     // After a page load, the skip link is the first stop and moves focus to the content.
     await page.reload();
-    await settled(page);
+    await settled(ctx, page);
     await page.keyboard.press('Tab');
     assert(await page.evaluate(() => document.activeElement.id === 'skip'), 'the first Tab reaches "Skip to content"');
     await page.keyboard.press('Enter');
@@ -52,7 +52,7 @@ module.exports = {
     assert(outline !== 'none', `focused elements have a visible outline (${outline})`);
     await page.keyboard.press('Enter');
     await page.waitForURL(/#\/collections$/);
-    await settled(page);
+    await settled(ctx, page);
 
     const pages = [
       ['folders', '#/folders'],
@@ -71,7 +71,7 @@ module.exports = {
     for (const p of [page, phone]) {
       for (const [what, hash] of pages) {
         await p.goto(`/console/${hash}`);
-        await settled(p);
+        await settled(ctx, p);
         await ctx.axe(p, what);
         if (p === phone) await ctx.noSideScroll(p);
       }
@@ -81,7 +81,7 @@ module.exports = {
     await ctx.login(opPage, op.email, op.password);
     for (const [what, hash] of [['queue', '#/queue'], ['case', `#/queue/${bio.analysis_id}`]]) {
       await opPage.goto(`/console/${hash}`);
-      await settled(opPage);
+      await settled(ctx, opPage);
       await ctx.axe(opPage, what);
     }
     // The login page itself, with its error.

@@ -84,15 +84,19 @@ async function render() {
     mount(main, h('h1', {}, 'Not found'), h('p', {}, 'There is no such page. '), h('a', { href: '#/folders' }, 'Go to folders'));
     return;
   }
+  // Each render draws into its own element: a slower, older render that is still awaiting the
+  // API keeps writing into a view that is no longer in the page.
+  const view = h('div', { class: 'view' });
   try {
     const mod = await load();
     if (seq !== renderSeq) return;
-    mount(main);
-    await mod.render(main, { ...route, go, isCurrent: () => seq === renderSeq });
+    mount(main, view);
+    await mod.render(view, { ...route, go, isCurrent: () => seq === renderSeq });
   } catch (e) {
     if (seq !== renderSeq) return;
     if (e && e.status === 401) return; // the expired handler moved to the login page
-    mount(main, h('h1', {}, 'Something went wrong'), errorBox(e));
+    mount(main, view);
+    mount(view, h('h1', {}, 'Something went wrong'), errorBox(e));
   }
   if (seq === renderSeq && document.activeElement === document.body && renderSeq > 1) main.focus({ preventScroll: true });
 }

@@ -235,8 +235,10 @@ async fn start_with(kind: Kind, opts: Options, shared: Option<(String, PathBuf)>
         dummy_hash: oz_http::api::auth::hash_password("dummy-password".into()).await.expect("hash"),
     };
     let admission = Admission::new(opts.admission);
-    let state =
-        AppState::with_api(pipeline(), opts.lite, api).with_admission(admission.clone()).with_metrics(opts.metrics).with_console(opts.console);
+    let state = AppState::with_api(pipeline(), opts.lite, api)
+        .with_admission(admission.clone())
+        .with_metrics(opts.metrics)
+        .with_console(opts.console);
     let (stop, rx) = tokio::sync::watch::channel(false);
     engine.start(rx.clone());
     let mut rx2 = rx;
