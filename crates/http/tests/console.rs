@@ -113,7 +113,7 @@ fn console_code_is_whole_and_has_no_html_sinks() {
                 }
             }
             let name = path.to_string_lossy().replace('\\', "/");
-            assert!(files.iter().any(|x| *x == name), "{f} imports {piece} ({name}), which is not embedded");
+            assert!(files.contains(&name), "{f} imports {piece} ({name}), which is not embedded");
         }
     }
     assert!(modules >= 6, "{modules} modules");
