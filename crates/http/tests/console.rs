@@ -265,3 +265,32 @@ async fn folder_webhooks(kind: Kind) {
     assert!(matches!(st, 400 | 404), "{st}");
 }
 both!(folder_webhooks_route, folder_webhooks);
+
+/// The vendored chart library is byte for byte the npm release VENDOR.md names (offline check of
+/// the sha256 values; `scripts/vendor-console.sh` checks them against the registry).
+#[test]
+fn vendored_files_match_their_recorded_hashes() {
+    use sha2::Digest;
+    let dir = console_dir().join("vendor");
+    let manifest = std::fs::read_to_string(dir.join("VENDOR.md")).expect("VENDOR.md");
+    let mut checked = 0;
+    for line in manifest.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.split('|').map(|c| c.trim().trim_matches('`')).collect();
+        let (file, sha) = (cells[1], cells[3]);
+        if sha.len() != 64 {
+            continue;
+        }
+        let bytes = std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(hex::encode(sha2::Sha256::digest(&bytes)), sha, "{file} differs from the vendored release");
+        checked += 1;
+    }
+    assert_eq!(checked, 3, "uPlot js, css and licence are listed");
+    let embedded = oz_http::console::files();
+    for f in std::fs::read_dir(&dir).expect("vendor").flatten() {
+        let name = f.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".md") {
+            assert!(manifest.contains(&format!("`{name}`")), "vendor/{name} is not recorded in VENDOR.md");
+            assert!(embedded.contains(&format!("vendor/{name}")), "vendor/{name} is not embedded");
+        }
+    }
+}
