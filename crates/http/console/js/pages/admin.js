@@ -303,15 +303,15 @@ async function renderUsers(main, route) {
   mount(main, ...parts);
 }
 
-function createUserSection(route, names) {
-  const email = h('input', { type: 'email', name: 'email', required: true, autocomplete: 'off' });
-  const password = h('input', { type: 'password', name: 'password', required: true, minlength: '8', autocomplete: 'new-password' });
-  const first = h('input', { type: 'text', name: 'first_name', autocomplete: 'off' });
-  const last = h('input', { type: 'text', name: 'last_name', autocomplete: 'off' });
-  const type = select('user_type', assignableTypes().map((t) => [t, t]), 'CLIENT');
-  const admin = checkbox('Company admin', false, 'A CLIENT user who manages its company\'s users and collections.');
-  const company = isAdmin()
-    ? select('company_id', [['', 'No company'], ...[...names].map(([id, n]) => [id, n])], route.params.get('company_id') || '')
+/**
+ * The role controls of the user forms: the role, "company admin" (CLIENT only, kept in step with
+ * the role) and, when `companies` (id → name) is given, the company.
+ */
+function roleControls(userType, isCompanyAdmin, hint, companies, companyId) {
+  const type = select('user_type', assignableTypes().map((t) => [t, t]), userType);
+  const admin = checkbox('Company admin', isCompanyAdmin, hint);
+  const company = companies
+    ? select('company_id', [['', 'No company'], ...[...companies].map(([id, n]) => [id, n])], companyId || '')
     : null;
   const syncAdmin = () => {
     admin.input.disabled = type.value !== 'CLIENT';
@@ -319,6 +319,16 @@ function createUserSection(route, names) {
   };
   type.addEventListener('change', syncAdmin);
   syncAdmin();
+  return { type, admin, company };
+}
+
+function createUserSection(route, names) {
+  const email = h('input', { type: 'email', name: 'email', required: true, autocomplete: 'off' });
+  const password = h('input', { type: 'password', name: 'password', required: true, minlength: '8', autocomplete: 'new-password' });
+  const first = h('input', { type: 'text', name: 'first_name', autocomplete: 'off' });
+  const last = h('input', { type: 'text', name: 'last_name', autocomplete: 'off' });
+  const { type, admin, company } = roleControls('CLIENT', false, 'A CLIENT user who manages its company\'s users and collections.',
+    isAdmin() ? names : null, route.params.get('company_id'));
   const msg = h('div');
   const submit = h('button', { type: 'submit', class: 'btn primary' }, 'Create user');
   return section('New user', h('form', {
@@ -396,17 +406,7 @@ async function renderUser(main, route, id) {
 }
 
 function roleSection(route, u, companies) {
-  const type = select('user_type', assignableTypes().map((t) => [t, t]), u.user_type);
-  const admin = checkbox('Company admin', u.is_admin, 'CLIENT users only.');
-  const company = companies
-    ? select('company_id', [['', 'No company'], ...[...companies].map(([id, n]) => [id, n])], u.company_id || '')
-    : null;
-  const syncAdmin = () => {
-    admin.input.disabled = type.value !== 'CLIENT';
-    if (admin.input.disabled) admin.input.checked = false;
-  };
-  type.addEventListener('change', syncAdmin);
-  syncAdmin();
+  const { type, admin, company } = roleControls(u.user_type, u.is_admin, 'CLIENT users only.', companies, u.company_id);
   const msg = h('div');
   const submit = h('button', { type: 'submit', class: 'btn' }, 'Save role');
   return section('Change role', h('form', {
