@@ -8,24 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 BIN="${OZ_SERVER_BIN:-target/debug/oz-server}"
-PW_VERSION="1.49.1"
-TOOLS="$ROOT/.tools/playwright"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo -n"; fi
-
-if [ ! -x /usr/bin/chromium ]; then
-  echo "console-e2e: installing chromium (Debian package)" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq </dev/null >/dev/null
-  $SUDO apt-get install -y -qq --no-install-recommends chromium </dev/null >/dev/null
-fi
-AXE_VERSION="4.10.2"
-if [ ! -d "$TOOLS/node_modules/playwright-core" ] || [ ! -f "$TOOLS/node_modules/axe-core/axe.min.js" ]; then
-  echo "console-e2e: installing playwright-core $PW_VERSION and axe-core $AXE_VERSION into .tools/playwright" >&2
-  mkdir -p "$TOOLS"
-  npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error "playwright-core@$PW_VERSION" "axe-core@$AXE_VERSION" >&2
-fi
-[ -x "$BIN" ] || cargo build -p oz-server
+# shellcheck source=scripts/browser-tools.sh
+source scripts/browser-tools.sh
 
 shots="$ROOT/target/console-shots"
 if [ "${UPDATE_SCREENSHOTS:-}" = 1 ]; then shots="$ROOT/docs/console"; fi

@@ -7,23 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 BIN="${OZ_SERVER_BIN:-target/debug/oz-server}"
-PW_VERSION="1.49.1"
-TOOLS="$ROOT/.tools/playwright"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo -n"; fi
-
-if [ ! -x /usr/bin/chromium ]; then
-  echo "docs-browser: installing chromium (Debian package)" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq </dev/null >/dev/null
-  $SUDO apt-get install -y -qq --no-install-recommends chromium </dev/null >/dev/null
-fi
-if [ ! -d "$TOOLS/node_modules/playwright-core" ]; then
-  echo "docs-browser: installing playwright-core $PW_VERSION into .tools/playwright" >&2
-  mkdir -p "$TOOLS"
-  npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error "playwright-core@$PW_VERSION" >&2
-fi
-[ -x "$BIN" ] || cargo build -p oz-server
+# shellcheck source=scripts/browser-tools.sh
+source scripts/browser-tools.sh
 
 data="$(mktemp -d)"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
