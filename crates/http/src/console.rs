@@ -84,7 +84,7 @@ async fn serve(cfg: &ConsoleConfig, name: &str, headers: &HeaderMap) -> Response
                 Ok(bytes) => {
                     use sha2::Digest;
                     let tag = hex::encode(&sha2::Sha256::digest(&bytes)[..12]);
-                    (bytes, tag, mime.to_string())
+                    (bytes::Bytes::from(bytes), tag, mime.to_string())
                 }
                 Err(_) => return not_found(),
             }
@@ -93,7 +93,14 @@ async fn serve(cfg: &ConsoleConfig, name: &str, headers: &HeaderMap) -> Response
         None => match Assets::get(name) {
             Some(f) => {
                 let mime = f.metadata.mimetype().to_string();
-                (f.data.into_owned(), hex::encode(&f.metadata.sha256_hash()[..12]), mime)
+                {
+                    // Embedded files are `'static`: served without a copy per request.
+                    let data = match f.data {
+                        std::borrow::Cow::Borrowed(b) => bytes::Bytes::from_static(b),
+                        std::borrow::Cow::Owned(v) => bytes::Bytes::from(v),
+                    };
+                    (data, hex::encode(&f.metadata.sha256_hash()[..12]), mime)
+                }
             }
             None => return not_found(),
         },
