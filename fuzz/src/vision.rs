@@ -8,7 +8,8 @@ use oz_vision::video::VideoLimits;
 use oz_vision::{MediaLimits, VisionError};
 
 /// Small limits so one input costs milliseconds, not seconds: 1 MiB files, 1 Mpx images, zips of
-/// at most 8 entries and 4 MiB, videos of at most 5 s / 150 frames of 640x480, 2 sampled frames.
+/// at most 8 entries and 4 MiB, videos of at most 5 s / 150 frames of 640x480, 2 sampled frames
+/// and 2 best-shot candidates.
 /// The video decode deadline is the crate's default; libFuzzer's `-timeout` catches the rest.
 #[must_use]
 pub fn small_limits() -> MediaLimits {
@@ -19,6 +20,7 @@ pub fn small_limits() -> MediaLimits {
         zip_max_entries: 8,
         zip_max_total_bytes: 4 << 20,
         sample_frames: 2,
+        best_shot_candidates: 2,
         ..MediaLimits::default()
     }
 }
@@ -28,7 +30,12 @@ fn check_decoded(data: &[u8], m: &media::DecodedMedia, limits: &MediaLimits) {
     assert_eq!(m.info.size, data.len() as u64, "size is the input's");
     assert_eq!(m.info.md5.len(), 32, "md5 is 32 hex digits");
     assert!(!m.frames.is_empty(), "a decoded media has at least one frame");
-    assert!(m.frames.len() <= limits.sample_frames.max(1), "no more frames than sampled");
+    assert!(
+        m.frames.len() <= limits.sample_frames.max(1) + limits.best_shot_candidates,
+        "no more frames than sampled plus candidates"
+    );
+    assert!(m.frames.iter().filter(|f| !f.candidate).count() <= limits.sample_frames.max(1), "spread too long");
+    assert!(m.frames.windows(2).all(|w| w[0].index < w[1].index), "frames in order, each once");
     for f in &m.frames {
         let px = u64::from(f.image.width()) * u64::from(f.image.height());
         assert!(px <= limits.max_image_pixels, "frame of {px} pixels over the limit");

@@ -106,7 +106,8 @@ mod tests {
             video: None,
             shots: None,
         };
-        let frame = Frame { index: 0, timestamp_s: None, name: None, image: image::RgbImage::new(w, 1) };
+        let frame =
+            Frame { index: 0, timestamp_s: None, name: None, image: image::RgbImage::new(w, 1), candidate: false };
         Arc::new(DecodedMedia::untracked(info, vec![frame]))
     }
 

@@ -222,7 +222,7 @@ mod tests {
         let frames = frames
             .into_iter()
             .enumerate()
-            .map(|(i, image)| Frame { index: i as u64, timestamp_s: None, name: None, image })
+            .map(|(i, image)| Frame { index: i as u64, timestamp_s: None, name: None, image, candidate: false })
             .collect();
         DecodedMedia::untracked(info, frames)
     }

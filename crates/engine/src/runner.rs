@@ -12,7 +12,7 @@ use oz_domain::status::{self, AnalysisState};
 use oz_storage::analyses::Outcome;
 use oz_storage::folders::NewMedia;
 use oz_storage::{Analysis, Media};
-use oz_vision::pipeline::AnalyzeOptions;
+use oz_vision::pipeline::{AnalyzeOptions, MediaAnalysis};
 use oz_vision::{Pipeline, VisionError};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -177,7 +177,7 @@ fn quality(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media]) -> 
         verdicts.push(liveness::verdict(r.confidence_spoofing, threshold));
         results.push(json!({
             "source_media_id": m.id.to_string(),
-            "results_data": { "confidence_spoofing": wire_score(r.confidence_spoofing) },
+            "results_data": quality_results_data(&r),
             "output_images": output_ids,
         }));
     }
@@ -191,6 +191,22 @@ fn quality(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media]) -> 
         technical_meta_data: json!({ "frames_analysed": frames_total }),
         outputs,
     }
+}
+
+/// A QUALITY analysis's `results_data` for one media: Oz's `confidence_spoofing`, and the
+/// per-frame scores behind it in `frames` (`frame_index`, `confidence_spoofing`) for an operator:
+/// the evenly spread frames with a face (best-shot candidates are not scored).
+#[must_use]
+pub fn quality_results_data(r: &MediaAnalysis) -> Value {
+    let frames: Vec<Value> = r
+        .frames
+        .iter()
+        .filter_map(|f| {
+            let spoof = f.main.as_ref()?.spoof?;
+            Some(json!({ "frame_index": f.index, "confidence_spoofing": wire_score(spoof) }))
+        })
+        .collect();
+    json!({ "confidence_spoofing": wire_score(r.confidence_spoofing), "frames": frames })
 }
 
 /// Embedding of the face of one media (the best frame of a video or shot set).

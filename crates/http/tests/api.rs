@@ -218,6 +218,34 @@ async fn single_request_body(kind: Kind) {
     assert_eq!(a["results_media"][0]["output_images"].as_array().map(Vec::len), Some(0));
 }
 
+both!(best_shot_from_the_whole_clip, best_shot_from_the_whole_clip_body);
+async fn best_shot_from_the_whole_clip_body(kind: Kind) {
+    // A 4 s clip sharp only in frames 55..=64, none of which the even 8-frame spread samples.
+    let Some(s) = start(kind, Options::default()).await else { return };
+    let admin = C { s: &s, token: common::admin_token(&s).await };
+    let (_, t) = company_user(&admin, None, "clip@example.com", "CLIENT").await;
+    let c = C { s: &s, token: t };
+    let payload = json!({
+        "media:tags": { "video1": ["video_selfie", "video_selfie_blank", "orientation_portrait"] },
+        "analyses": [{ "type": "quality" }],
+    });
+    let form = Form::new()
+        .part("video1", file("videos/sharp_window.mp4", "selfie.mp4", "video/mp4"))
+        .part("payload", Part::text(payload.to_string()));
+    let (st, f) = c.upload("/api/folders", form).await;
+    assert_eq!(st, 201, "{f}");
+    let r = &f["analyses"][0]["results_media"][0];
+    let shot = &r["output_images"][0];
+    let frame = shot["technical_meta_data"]["frame_index"].as_u64().expect("frame index");
+    assert!((55..=64).contains(&frame), "best shot from frame {frame}: {shot}");
+    // The per-frame liveness scores behind confidence_spoofing: the 8 spread frames.
+    let frames = r["results_data"]["frames"].as_array().expect("per-frame scores");
+    let idx: Vec<u64> = frames.iter().filter_map(|x| x["frame_index"].as_u64()).collect();
+    assert_eq!(idx, vec![0, 17, 34, 51, 68, 85, 102, 119], "{r}");
+    assert!(frames.iter().all(|x| x["confidence_spoofing"].as_f64().is_some_and(|v| (0.0..=1.0).contains(&v))));
+    assert!(r["results_data"]["confidence_spoofing"].as_f64().is_some());
+}
+
 both!(auth_and_errors, auth_and_errors_body);
 async fn auth_and_errors_body(kind: Kind) {
     let Some(s) = start(

@@ -94,13 +94,13 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
                         match &f.main {
                             None => println!("  {:>6} {:>7} {:>5} {:>22}", f.index, ts, f.faces_found, "no face"),
                             Some(m) => println!(
-                                "  {:>6} {:>7} {:>5} {:>22} {:>6.3} {:>7.4} {:>19} {:>6.0} {:>6.0} {:>7.3}",
+                                "  {:>6} {:>7} {:>5} {:>22} {:>6.3} {:>7} {:>19} {:>6.0} {:>6.0} {:>7.3}",
                                 f.index,
                                 ts,
                                 f.faces_found,
                                 format!("{:.0},{:.0} {:.0}x{:.0}", m.face.x, m.face.y, m.face.w, m.face.h),
                                 m.face.score,
-                                m.spoof,
+                                m.spoof.map_or("cand".to_string(), |v| format!("{v:.4}")),
                                 format!("{:.0}/{:.0}/{:.0}", m.pose.yaw, m.pose.pitch, m.pose.roll),
                                 m.quality.sharpness,
                                 m.quality.brightness,

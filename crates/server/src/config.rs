@@ -72,9 +72,13 @@ pub struct VisionArgs {
     /// Most uncompressed bytes in a zip shot set.
     #[arg(long, env = "OZ_ZIP_MAX_BYTES", default_value_t = 256 * 1024 * 1024)]
     pub zip_max_bytes: u64,
-    /// Frames sampled from a video or shot set.
+    /// Frames sampled evenly from a video or shot set (liveness is scored on these).
     #[arg(long, env = "OZ_SAMPLE_FRAMES", default_value_t = 8)]
     pub sample_frames: usize,
+    /// Extra best-shot candidates: the best frames of a whole video by a luma pre-score (more
+    /// shots of a shot set), analysed for the best shot only. 0: the even spread alone.
+    #[arg(long, env = "OZ_BEST_SHOT_CANDIDATES", default_value_t = 4)]
+    pub best_shot_candidates: usize,
     /// Bytes of decoded frames (RGB, 3 bytes a pixel) the whole process may hold; a decode that
     /// would go over waits OZ_DECODE_BUDGET_WAIT_MS, then answers 503.
     #[arg(long, env = "OZ_DECODE_BUDGET_BYTES", default_value_t = 1 << 30)]
@@ -106,6 +110,7 @@ impl VisionArgs {
                 zip_max_entries: self.zip_max_entries,
                 zip_max_total_bytes: self.zip_max_bytes,
                 sample_frames: self.sample_frames.max(1),
+                best_shot_candidates: self.best_shot_candidates.min(64),
                 ..MediaLimits::default()
             },
             budget: BudgetConfig {

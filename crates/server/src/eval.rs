@@ -101,7 +101,7 @@ fn as_media(image: RgbImage) -> DecodedMedia {
         video: None,
         shots: None,
     };
-    DecodedMedia::untracked(info, vec![Frame { index: 0, timestamp_s: None, name: None, image }])
+    DecodedMedia::untracked(info, vec![Frame { index: 0, timestamp_s: None, name: None, image, candidate: false }])
 }
 
 pub fn run(args: &EvalArgs) -> anyhow::Result<()> {

@@ -22,6 +22,7 @@ pub mod media;
 pub mod models;
 pub mod pipeline;
 pub mod pose;
+pub mod prescore;
 pub mod quality;
 pub mod runtime;
 pub mod template;

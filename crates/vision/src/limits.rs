@@ -14,8 +14,11 @@ pub struct MediaLimits {
     pub zip_max_entries: usize,
     /// Total uncompressed bytes of a zip shot set.
     pub zip_max_total_bytes: u64,
-    /// Frames sampled from a video or shot set for liveness and best shot.
+    /// Frames sampled evenly from a video or shot set, for liveness and best shot.
     pub sample_frames: usize,
+    /// Extra best-shot candidates: of a video, the best frames by luma pre-score among all
+    /// decoded ones; of a shot set, more shots spread over the set.
+    pub best_shot_candidates: usize,
     /// Shots of a zip shot set are scaled down to at most this long side right after each one is
     /// decoded (the detector works at 640 at most, the face crops at 224 at most).
     pub shot_max_side: u32,
@@ -30,6 +33,7 @@ impl Default for MediaLimits {
             zip_max_entries: 64,
             zip_max_total_bytes: 256 * 1024 * 1024,
             sample_frames: 8,
+            best_shot_candidates: 4,
             shot_max_side: 1280,
         }
     }

@@ -28,6 +28,22 @@ pub fn crop_box(face: &Face, iw: u32, ih: u32) -> (f32, f32, f32, f32) {
     (left, top, nw, nh)
 }
 
+/// The media's `confidence_spoofing` from the per-frame scores: the interquartile mean (the mean
+/// of the middle half, a quarter dropped at each end, rounded down) so one or two odd frames — a
+/// blurred moment scored high, a glitch scored low — do not decide a clip, while an attack seen on
+/// most frames does. Fewer than 4 scores: the plain mean. `None` for no scores.
+#[must_use]
+pub fn aggregate(scores: &[f32]) -> Option<f32> {
+    let mut v: Vec<f32> = scores.iter().copied().filter(|s| s.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f32::total_cmp);
+    let cut = v.len() / 4;
+    let middle = &v[cut..v.len() - cut];
+    Some(middle.iter().sum::<f32>() / middle.len() as f32)
+}
+
 /// `confidence_spoofing` in [0, 1] for one face (higher = more likely an attack).
 pub fn spoof_score(pool: &ModelPool, img: &RgbImage, face: &Face) -> Result<f32, VisionError> {
     let (l, t, w, h) = crop_box(face, img.width(), img.height());
@@ -89,5 +105,23 @@ mod tests {
         let p = softmax(&[1.0, 2.0, 3.0]);
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
         assert!(p[2] > p[1] && p[1] > p[0]);
+    }
+
+    #[test]
+    fn aggregate_drops_the_odd_quarters() {
+        assert_eq!(aggregate(&[]), None);
+        assert_eq!(aggregate(&[f32::NAN]), None);
+        assert_eq!(aggregate(&[0.2]), Some(0.2));
+        assert!((aggregate(&[0.1, 0.3, 0.2]).unwrap_or(0.0) - 0.2).abs() < 1e-6, "under 4: the mean");
+        // Two blurred frames scored high among 8 live ones: ignored.
+        let live = [0.01, 0.02, 0.01, 0.03, 0.02, 0.01, 0.9, 0.8];
+        assert!(aggregate(&live).unwrap_or(1.0) < 0.05);
+        // An attack on most frames stays an attack, even with two frames that look live.
+        let attack = [0.9, 0.8, 0.85, 0.95, 0.7, 0.9, 0.01, 0.02];
+        assert!(aggregate(&attack).unwrap_or(0.0) > 0.7);
+        // Order does not matter.
+        let mut rev = attack;
+        rev.reverse();
+        assert_eq!(aggregate(&attack), aggregate(&rev));
     }
 }

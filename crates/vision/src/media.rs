@@ -30,6 +30,9 @@ pub struct Frame {
     /// Entry name inside a shot set.
     pub name: Option<String>,
     pub image: RgbImage,
+    /// Kept only as a best-shot candidate of a video (see [`crate::video::Sampling`]): analysed
+    /// for the best shot, not counted in the even spread that liveness scores.
+    pub candidate: bool,
 }
 
 /// The `info` facts of a decoded media (Oz `info.original` / `info.video`).
@@ -300,7 +303,7 @@ fn decode_image_media(
         video: None,
         shots: None,
     };
-    Ok(DecodedMedia::untracked(info, vec![Frame { index: 0, timestamp_s: None, name: None, image }]))
+    Ok(DecodedMedia::untracked(info, vec![Frame { index: 0, timestamp_s: None, name: None, image, candidate: false }]))
 }
 
 fn video_mime(bytes: &[u8]) -> &'static str {
@@ -324,7 +327,7 @@ fn decode_video_media(
     // The decoder reserves its working set as soon as it knows the frame size (before decoding);
     // once the samples are RGB, only they stay reserved.
     let decoded =
-        video::decode_video_bytes_in(bytes, limits.sample_frames, &limits.video, reservation).map_err(|e| match e {
+        video::decode_video_bytes_in(bytes, sampling(limits), &limits.video, reservation).map_err(|e| match e {
             video::VideoError::Budget(inner) => *inner,
             other => VisionError::Video(other),
         })?;
@@ -354,9 +357,20 @@ fn decode_video_media(
     let frames = decoded
         .frames
         .into_iter()
-        .map(|f| Frame { index: f.index, timestamp_s: Some(f.timestamp_s), name: None, image: f.image })
+        .map(|f| Frame {
+            index: f.index,
+            timestamp_s: Some(f.timestamp_s),
+            name: None,
+            image: f.image,
+            candidate: f.candidate,
+        })
         .collect();
     Ok(DecodedMedia::untracked(info, frames))
+}
+
+/// What a video decode returns under `limits`.
+fn sampling(limits: &MediaLimits) -> video::Sampling {
+    video::Sampling { spread: limits.sample_frames, candidates: limits.best_shot_candidates }
 }
 
 /// Picks `n` indices spread evenly over `0..len`, first and last included.
@@ -421,7 +435,14 @@ fn decode_shot_set(
         return Err(VisionError::ZipEmpty);
     }
     let total = names.len();
-    let picked = spread_indices(total, limits.sample_frames.max(1));
+    // The even spread (liveness and best shot), then up to `best_shot_candidates` more shots
+    // from a denser spread, for the best shot only.
+    let spread = spread_indices(total, limits.sample_frames.max(1));
+    let denser = spread_indices(total, limits.sample_frames.max(1) + limits.best_shot_candidates);
+    let extra: Vec<usize> =
+        denser.into_iter().filter(|i| spread.binary_search(i).is_err()).take(limits.best_shot_candidates).collect();
+    let mut picked: Vec<usize> = spread.iter().chain(&extra).copied().collect();
+    picked.sort_unstable();
     let mut frames = Vec::with_capacity(picked.len());
     let mut first_size = None;
     let mut budget = limits.zip_max_total_bytes;
@@ -449,7 +470,8 @@ fn decode_shot_set(
         }
         let image = shrink_to_side(image, limits.shot_max_side)?;
         reservation.shrink_to(kept.saturating_add(rgb_bytes(image.width(), image.height())));
-        frames.push(Frame { index: pos as u64, timestamp_s: None, name: Some(name.clone()), image });
+        let candidate = spread.binary_search(&pos).is_err();
+        frames.push(Frame { index: pos as u64, timestamp_s: None, name: Some(name.clone()), image, candidate });
     }
     // Oz reports the size of the shots as uploaded.
     let (width, height) = first_size.unwrap_or((0, 0));
@@ -645,7 +667,8 @@ mod tests {
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/videos/portrait_720x1280.mp4"),
         )
         .expect("fixture");
-        let limits = MediaLimits::default();
+        // The spread alone (candidates are counted like samples; see video.rs's tests).
+        let limits = MediaLimits { best_shot_candidates: 0, ..MediaLimits::default() };
         let samples = rgb_bytes(720, 1280) * limits.sample_frames as u64;
         let yuv = 720 * 1280 * 3 / 2;
 

@@ -93,8 +93,9 @@ fn ms(t: Instant) -> f64 {
 #[derive(Debug, Clone, Serialize)]
 pub struct FaceAnalysis {
     pub face: Face,
-    /// `confidence_spoofing` of this face, 0..1, higher = attack.
-    pub spoof: f32,
+    /// `confidence_spoofing` of this face, 0..1, higher = attack; `None` on a frame analysed only
+    /// as a best-shot candidate.
+    pub spoof: Option<f32>,
     pub pose: Pose,
     pub quality: Quality,
     #[serde(skip)]
@@ -126,7 +127,8 @@ pub struct BestShot {
 #[derive(Debug, Clone, Serialize)]
 pub struct MediaAnalysis {
     pub frames: Vec<FrameAnalysis>,
-    /// Mean `confidence_spoofing` over the frames with a face.
+    /// `confidence_spoofing` of the media: [`liveness::aggregate`] of the scores of the evenly
+    /// spread frames with a face (best-shot candidates are not scored).
     pub confidence_spoofing: f32,
     pub frames_with_face: usize,
     pub best_shot: Option<BestShot>,
@@ -140,6 +142,10 @@ pub struct MediaAnalysis {
 pub struct AnalyzeOptions {
     pub best_shot: bool,
     pub embedding: bool,
+}
+
+fn is_candidate(media: &DecodedMedia, index: u64) -> bool {
+    media.frames.iter().any(|f| f.index == index && f.candidate)
 }
 
 /// Name and version of a loaded model, for `/version`.
@@ -338,7 +344,8 @@ impl Pipeline {
         embed::cosine(&a.vector, &b.vector)
     }
 
-    /// Detects the faces of one frame and analyses the largest one.
+    /// Detects the faces of one frame and analyses the largest one (liveness too, unless the frame
+    /// is only a best-shot candidate).
     pub fn analyze_frame(&self, frame: &Frame) -> Result<FrameAnalysis, VisionError> {
         let mut t = StageTimings::default();
         let start = Instant::now();
@@ -347,7 +354,7 @@ impl Pipeline {
         let people = detect::significant(&faces, self.cfg.min_face_rel);
         let main = match people.first() {
             None => None,
-            Some(face) => Some(self.analyze_face(&frame.image, face, &mut t)?),
+            Some(face) => Some(self.analyze_face(&frame.image, face, !frame.candidate, &mut t)?),
         };
         t.total_ms = ms(start);
         Ok(FrameAnalysis {
@@ -360,13 +367,24 @@ impl Pipeline {
         })
     }
 
-    fn analyze_face(&self, img: &RgbImage, face: &Face, t: &mut StageTimings) -> Result<FaceAnalysis, VisionError> {
+    fn analyze_face(
+        &self,
+        img: &RgbImage,
+        face: &Face,
+        with_liveness: bool,
+        t: &mut StageTimings,
+    ) -> Result<FaceAnalysis, VisionError> {
         let s = Instant::now();
         let aligned = align::align_112(img, face);
         t.align_ms = ms(s);
-        let s = Instant::now();
-        let spoof = liveness::spoof_score(&self.liveness, img, face)?;
-        t.liveness_ms = ms(s);
+        let spoof = if with_liveness {
+            let s = Instant::now();
+            let v = liveness::spoof_score(&self.liveness, img, face)?;
+            t.liveness_ms = ms(s);
+            Some(v)
+        } else {
+            None
+        };
         let s = Instant::now();
         let pose = pose::estimate(&self.pose, img, face)?;
         t.pose_ms = ms(s);
@@ -388,8 +406,12 @@ impl Pipeline {
         if with_face.is_empty() {
             return Err(VisionError::NoFace);
         }
-        let confidence_spoofing =
-            with_face.iter().filter_map(|f| f.main.as_ref()).map(|m| m.spoof).sum::<f32>() / with_face.len() as f32;
+        let scores: Vec<f32> = with_face.iter().filter_map(|f| f.main.as_ref()?.spoof).collect();
+        // Every frame with a face is a candidate only when the spread found none: score the best.
+        let confidence_spoofing = match liveness::aggregate(&scores) {
+            Some(v) => v,
+            None => self.best_candidate_spoof(media, &frames)?,
+        };
         let best_pos = frames
             .iter()
             .enumerate()
@@ -422,8 +444,20 @@ impl Pipeline {
             }
         }
         timings.total_ms = ms(start);
-        let frames_with_face = with_face.len();
+        let frames_with_face = frames.iter().filter(|f| f.main.is_some() && !is_candidate(media, f.index)).count();
         Ok(MediaAnalysis { frames, confidence_spoofing, frames_with_face, best_shot, embedding, timings })
+    }
+
+    /// Liveness of the best frame when no frame of the spread showed a face (the face appears only in
+    /// best-shot candidates).
+    fn best_candidate_spoof(&self, media: &DecodedMedia, frames: &[FrameAnalysis]) -> Result<f32, VisionError> {
+        let best = frames
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| f.main.as_ref().map(|m| (i, m)))
+            .max_by(|a, b| a.1.quality.score.total_cmp(&b.1.quality.score))
+            .ok_or(VisionError::NoFace)?;
+        liveness::spoof_score(&self.liveness, &media.frames[best.0].image, &best.1.face)
     }
 
     /// Analyses frames in parallel, one worker per pooled session, results in frame order.

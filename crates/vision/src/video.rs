@@ -1,6 +1,6 @@
 //! Video decoding with FFmpeg (through `ffmpeg-next`): open an untrusted clip, check it against
-//! [`VideoLimits`], decode it once with frame threading, and return `sample_count` frames spread
-//! evenly over the whole clip as upright RGB8 images.
+//! [`VideoLimits`], decode it once with frame threading, and return the frames a [`Sampling`] asks
+//! for as upright RGB8 images: an even spread over the whole clip, plus the best-shot candidates.
 //!
 //! How it works, and why:
 //! - The container header gives the frame count (mp4, mov, avi) or duration and frame rate (webm);
@@ -10,6 +10,9 @@
 //!   The last decoded frame is always kept too, so the last sample is the real last frame even when
 //!   the header was wrong. When the header gives no count at all (e.g. a browser `MediaRecorder`
 //!   webm), frames are kept at a stride that doubles whenever too many are held.
+//! - Every decoded frame gets a cheap pre-score on its luma plane ([`crate::prescore`]: sharpness
+//!   and exposure, no model, no colour conversion); the best few, a few frames apart, are held as
+//!   best-shot candidates, so a best shot can come from any moment of the clip.
 //! - After decoding, the samples are re-chosen over the real frame count. If the frames held are
 //!   too far from that ideal spread (the header lied), the clip is decoded a second time with the
 //!   exact indices. This never happens for a well-formed file.
@@ -30,7 +33,7 @@
 //!   ([`VideoLimits::decode_timeout`]): FFmpeg's interrupt callback stops a stalled read and the
 //!   packet loop checks the clock between packets.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Cursor;
 use std::path::Path;
 use std::sync::{Arc, Once};
@@ -45,6 +48,7 @@ use image::RgbImage;
 
 use crate::budget::Reservation;
 use crate::error::VisionError;
+use crate::prescore::{self, Candidates, Offer};
 
 /// Decoder threads per clip (frame threading).
 const DECODE_THREADS: usize = 2;
@@ -129,6 +133,28 @@ pub struct SampledFrame {
     pub timestamp_s: f64,
     /// The frame, upright, RGB8.
     pub image: RgbImage,
+    /// Kept only as a best-shot candidate (one of the best pre-scored frames), not as one of the
+    /// evenly spread samples.
+    pub candidate: bool,
+    /// The frame's luma pre-score ([`crate::prescore`]), when its pixel format has an 8-bit luma plane.
+    pub prescore: Option<f32>,
+}
+
+/// Which frames a decode returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sampling {
+    /// Frames spread evenly over the whole clip (first and last included).
+    pub spread: usize,
+    /// Extra frames: the best of every decoded frame by luma pre-score, at least
+    /// [`crate::prescore::MIN_SPACING`] frames apart (those already in the spread count too).
+    pub candidates: usize,
+}
+
+impl From<usize> for Sampling {
+    /// An even spread of `n` frames and no candidates.
+    fn from(spread: usize) -> Self {
+        Self { spread, candidates: 0 }
+    }
 }
 
 /// A decoded clip: its facts and the sampled frames in presentation order.
@@ -180,7 +206,11 @@ pub fn init() {
 /// Decodes the video file at `path` and returns `sample_count` frames spread evenly over the whole
 /// clip (first and last included when `sample_count >= 2`, the middle one when it is 1; fewer if
 /// the clip has fewer frames), upright. Never panics on bad input.
-pub fn decode_video_file(path: &Path, sample_count: usize, limits: &VideoLimits) -> Result<DecodedVideo, VideoError> {
+pub fn decode_video_file(
+    path: &Path,
+    sampling: impl Into<Sampling>,
+    limits: &VideoLimits,
+) -> Result<DecodedVideo, VideoError> {
     let deadline = Instant::now() + limits.decode_timeout;
     let open = || {
         let file = std::fs::File::open(path)
@@ -189,12 +219,16 @@ pub fn decode_video_file(path: &Path, sample_count: usize, limits: &VideoLimits)
             format::context::StreamIo::from_read_seek(file).map_err(|e| unreadable("cannot set up reading", &e))?;
         open_input(io, ALLOWED_FORMATS, deadline)
     };
-    decode_with(&open, sample_count, limits, deadline, &mut Reservation::none())
+    decode_with(&open, sampling.into(), limits, deadline, &mut Reservation::none())
 }
 
 /// Same as [`decode_video_file`] for a clip in memory (read through a custom I/O, no temporary file).
-pub fn decode_video_bytes(bytes: &[u8], sample_count: usize, limits: &VideoLimits) -> Result<DecodedVideo, VideoError> {
-    decode_video_bytes_in(bytes, sample_count, limits, &mut Reservation::none())
+pub fn decode_video_bytes(
+    bytes: &[u8],
+    sampling: impl Into<Sampling>,
+    limits: &VideoLimits,
+) -> Result<DecodedVideo, VideoError> {
+    decode_video_bytes_in(bytes, sampling, limits, &mut Reservation::none())
 }
 
 /// [`decode_video_bytes`] that reserves its working memory in `reservation` before allocating
@@ -204,10 +238,11 @@ pub fn decode_video_bytes(bytes: &[u8], sample_count: usize, limits: &VideoLimit
 /// working set: the caller shrinks it to the RGB samples it keeps.
 pub fn decode_video_bytes_in(
     bytes: &[u8],
-    sample_count: usize,
+    sampling: impl Into<Sampling>,
     limits: &VideoLimits,
     reservation: &mut Reservation,
 ) -> Result<DecodedVideo, VideoError> {
+    let sampling = sampling.into();
     if bytes.is_empty() {
         return Err(VideoError::Unreadable("empty input".into()));
     }
@@ -218,7 +253,7 @@ pub fn decode_video_bytes_in(
             .map_err(|e| unreadable("cannot set up reading", &e))?;
         open_input(io, ALLOWED_FORMATS, deadline)
     };
-    decode_with(&open, sample_count, limits, deadline, reservation)
+    decode_with(&open, sampling, limits, deadline, reservation)
 }
 
 /// Picks `n` indices spread evenly over `0..len`: first and last included for `n >= 2`, the middle
@@ -402,6 +437,7 @@ fn rotation_from_display_matrix(data: &[u8]) -> Option<i32> {
 struct Held {
     ts: Option<i64>,
     frame: frame::Video,
+    prescore: Option<f32>,
 }
 
 /// Result of one decoding pass.
@@ -413,6 +449,8 @@ struct Pass {
     last_ts: Option<i64>,
     /// Display matrix on the first frame (used when the stream has none).
     frame_rotation_cw: Option<i32>,
+    /// The best pre-scored frames so far (also held).
+    candidates: Candidates,
 }
 
 /// Which frames to hold while decoding.
@@ -422,7 +460,7 @@ struct Keep<'a> {
     /// The header gives no exact frame count: also hold every `stride`-th frame, the stride doubling
     /// whenever too many are held, so that a good spread exists whatever the real count is.
     stride: bool,
-    sample_count: usize,
+    sampling: Sampling,
 }
 
 /// Memory we let held (undecoded-to-RGB) frames take in stride mode, beyond 2 per sample.
@@ -446,7 +484,7 @@ fn raw_frame_bytes(format: Pixel, w: u32, h: u32) -> u64 {
 
 fn decode_with(
     open: &dyn Fn() -> Result<format::context::Input, VideoError>,
-    sample_count: usize,
+    sampling: Sampling,
     limits: &VideoLimits,
     deadline: Instant,
     reservation: &mut Reservation,
@@ -456,7 +494,7 @@ fn decode_with(
     let ictx = open().map_err(|e| if matches!(e, VideoError::Timeout(_)) { timeout(limits) } else { e })?;
     let header = read_header(&ictx)?;
     stage_done("open", started);
-    decode_opened(open, ictx, header, sample_count, limits, deadline, reservation)
+    decode_opened(open, ictx, header, sampling, limits, deadline, reservation)
 }
 
 /// Records how long a stage of a video decode took (see [`crate::VIDEO_DECODE_SECONDS`]).
@@ -469,7 +507,7 @@ fn decode_opened(
     open: &dyn Fn() -> Result<format::context::Input, VideoError>,
     mut ictx: format::context::Input,
     header: Header,
-    sample_count: usize,
+    sampling: Sampling,
     limits: &VideoLimits,
     deadline: Instant,
     reservation: &mut Reservation,
@@ -488,8 +526,9 @@ fn decode_opened(
 
     // Exact count (mp4, mov, avi): hold exactly the planned frames. Only an estimate (webm: duration
     // x fps, wrong for variable frame rate) or nothing: hold a doubling-stride spread as well.
+    let sample_count = sampling.spread;
     let planned = header.expected_frames().map(|e| spread_indices(e, sample_count)).unwrap_or_default();
-    let keep = Keep { targets: &planned, stride: header.nb_frames.is_none(), sample_count };
+    let keep = Keep { targets: &planned, stride: header.nb_frames.is_none(), sampling };
     let started = Instant::now();
     let mut pass = decode_pass(&mut ictx, &header, keep, limits, deadline, reservation)?;
     stage_done("decode", started);
@@ -517,7 +556,7 @@ fn decode_opened(
             "video header frame count was off, decoding a second time"
         );
         let mut ictx = open().map_err(|e| if matches!(e, VideoError::Timeout(_)) { timeout(limits) } else { e })?;
-        let keep = Keep { targets: &ideal, stride: false, sample_count };
+        let keep = Keep { targets: &ideal, stride: false, sampling };
         // The first pass's frames stay held (and reserved) until the second one has succeeded.
         let started = Instant::now();
         let second = decode_pass(&mut ictx, &header, keep, limits, deadline, reservation)?;
@@ -533,11 +572,16 @@ fn decode_opened(
     let origin = header.start_pts.or(pass.first_ts);
     let fps_guess = header.fps.unwrap_or(30.0);
 
+    // The spread, then the candidates that are not already in it, in frame order.
+    let spread: BTreeSet<u64> = picks.iter().copied().collect();
+    let mut all: BTreeSet<u64> = spread.clone();
+    all.extend(pass.candidates.indices());
+
     let mut scaler: Option<scaling::Context> = None;
-    let mut frames = Vec::with_capacity(picks.len());
+    let mut frames = Vec::with_capacity(all.len());
     let mut stored_size: Option<(u32, u32)> = None;
     let started = Instant::now();
-    for index in picks {
+    for index in all {
         let Some(mut held) = pass.held.remove(&index) else { continue };
         let rgb = to_rgb(&mut scaler, &mut held.frame)?;
         stored_size.get_or_insert((rgb.width(), rgb.height()));
@@ -551,7 +595,13 @@ fn decode_opened(
             (Some(ts), Some(o)) => (ts.saturating_sub(o) as f64 * header.time_base).max(0.0),
             _ => index as f64 / fps_guess,
         };
-        frames.push(SampledFrame { index, timestamp_s, image });
+        frames.push(SampledFrame {
+            index,
+            timestamp_s,
+            image,
+            candidate: !spread.contains(&index),
+            prescore: held.prescore,
+        });
     }
     stage_done("convert", started);
     // Size of the picture when no sample was asked for.
@@ -653,7 +703,8 @@ fn decode_pass(
     // Reserve before anything is allocated: the decoder's own frames and the RGB samples now,
     // each held frame beyond the decoder's as it is kept (below).
     let frame_bytes = raw_frame_bytes(decoder.format(), w, h);
-    let samples_rgb = (keep.sample_count as u64).saturating_mul(u64::from(w) * u64::from(h) * 3);
+    let samples_rgb =
+        ((keep.sampling.spread + keep.sampling.candidates) as u64).saturating_mul(u64::from(w) * u64::from(h) * 3);
     reservation
         .grow(frame_bytes.saturating_mul(DECODER_FRAMES).saturating_add(samples_rgb))
         .map_err(|e| VideoError::Budget(Box::new(e)))?;
@@ -661,13 +712,23 @@ fn decode_pass(
     // Stride mode: hold at most 4 frames per sample (2 if they are huge) besides the targets.
     let mut stride: u64 = 1;
     let cap = {
-        let n = keep.sample_count.max(1) as u64;
+        let n = keep.sampling.spread.max(1) as u64;
         let frame_bytes = (u64::from(w) * u64::from(h) * 3 / 2).max(1);
         let per_budget = (HOLD_BUDGET_BYTES / frame_bytes).max(2 * n);
-        usize::try_from((4 * n).min(per_budget)).unwrap_or(usize::MAX).saturating_add(keep.targets.len())
+        usize::try_from((4 * n).min(per_budget))
+            .unwrap_or(usize::MAX)
+            .saturating_add(keep.targets.len())
+            .saturating_add(keep.sampling.candidates)
     };
 
-    let mut pass = Pass { held: BTreeMap::new(), decoded: 0, first_ts: None, last_ts: None, frame_rotation_cw: None };
+    let mut pass = Pass {
+        held: BTreeMap::new(),
+        decoded: 0,
+        first_ts: None,
+        last_ts: None,
+        frame_rotation_cw: None,
+        candidates: Candidates::new(keep.sampling.candidates),
+    };
     // Last decoded frame when it is not among the held ones.
     let mut last: Option<(u64, Held)> = None;
     let origin = header.start_pts;
@@ -713,19 +774,32 @@ fn decode_pass(
                 .map_err(|e| VideoError::Budget(Box::new(e)))?;
             held_reserved = holding;
         }
+        // Every frame is pre-scored on its luma plane (no colour conversion); the best ones are
+        // held as best-shot candidates.
+        let prescore = if keep.sampling.candidates > 0 { luma_prescore(&f) } else { None };
+        let offer = prescore.map_or(Offer::Rejected, |p| pass.candidates.offer(index, p));
         // Decoded frames are reference counted: keeping one holds the decoder's buffer, no copy.
-        let held = Held { ts, frame: f };
+        let held = Held { ts, frame: f, prescore };
         let is_target = |i: &u64| keep.targets.binary_search(i).is_ok();
-        if is_target(&index) || (keep.stride && index.is_multiple_of(stride)) {
+        let by_stride = |i: &u64, stride: u64| keep.stride && i.is_multiple_of(stride);
+        if let Offer::Replaced(old) = offer
+            && !is_target(&old)
+            && !by_stride(&old, stride)
+        {
+            pass.held.remove(&old);
+        }
+        if is_target(&index) || by_stride(&index, stride) || offer != Offer::Rejected {
             pass.held.insert(index, held);
             *last = None;
             if keep.stride && pass.held.len() > cap {
                 stride *= 2;
+                let candidates = &pass.candidates;
+                let kept = |k: &u64| k.is_multiple_of(stride) || is_target(k) || candidates.contains(*k);
                 // The current frame may be the clip's last one: keep it as such if the thinning drops it.
-                if !index.is_multiple_of(stride) && !is_target(&index) {
+                if !kept(&index) {
                     *last = pass.held.remove(&index).map(|h| (index, h));
                 }
-                pass.held.retain(|k, _| k.is_multiple_of(stride) || is_target(k));
+                pass.held.retain(|k, _| kept(k));
             }
         } else {
             *last = Some((index, held));
@@ -774,6 +848,29 @@ fn decode_pass(
         pass.held.insert(index, held);
     }
     Ok(pass)
+}
+
+/// The pre-score of a decoded frame from its 8-bit luma plane; `None` for other pixel formats
+/// (10-bit, RGB), whose frames are then only sampled by the spread.
+fn luma_prescore(f: &frame::Video) -> Option<f32> {
+    let eight_bit_luma = matches!(
+        f.format(),
+        Pixel::YUV420P
+            | Pixel::YUVJ420P
+            | Pixel::YUV422P
+            | Pixel::YUVJ422P
+            | Pixel::YUV444P
+            | Pixel::YUVJ444P
+            | Pixel::YUV440P
+            | Pixel::YUVJ440P
+            | Pixel::NV12
+            | Pixel::NV21
+            | Pixel::GRAY8
+    );
+    if !eight_bit_luma || f.planes() == 0 {
+        return None;
+    }
+    prescore::score_luma(f.data(0), f.stride(0), f.width() as usize, f.height() as usize).map(|p| p.score)
 }
 
 /// Converts a decoded frame to packed RGB8 with `sws_scale` (same size, no scaling).
@@ -918,6 +1015,29 @@ mod tests {
         assert!(d.frames.is_empty());
         assert_eq!(d.info.frame_count, 60);
         assert_eq!((d.info.width, d.info.height), (360, 640));
+    }
+
+    #[test]
+    fn best_shot_candidates_come_from_every_decoded_frame() {
+        let sampling = Sampling { spread: 8, candidates: 4 };
+        // Exact count (mp4) and no count at all (webm, stride mode): same rules.
+        for name in ["sharp_window.mp4", "clip.webm", "portrait_720x1280.mp4"] {
+            let d = decode_video_file(&fixture(name), sampling, &VideoLimits::default())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let spread: Vec<u64> = d.frames.iter().filter(|f| !f.candidate).map(|f| f.index).collect();
+            let cands: Vec<u64> = d.frames.iter().filter(|f| f.candidate).map(|f| f.index).collect();
+            assert_eq!(spread.len(), 8, "{name}: {spread:?}");
+            assert!(cands.len() <= 4, "{name}: {cands:?}");
+            assert!(d.frames.windows(2).all(|w| w[0].index < w[1].index), "{name}: frame order");
+            assert!(d.frames.iter().all(|f| f.prescore.is_some()), "{name}: every frame is pre-scored");
+            if name == "sharp_window.mp4" {
+                assert!(cands.iter().filter(|i| (55..=64).contains(*i)).count() >= 2, "{cands:?}");
+            }
+        }
+        // No candidates asked: no pre-score work, the spread alone.
+        let d = decode("sharp_window.mp4", 8);
+        assert_eq!(d.frames.len(), 8);
+        assert!(d.frames.iter().all(|f| !f.candidate && f.prescore.is_none()));
     }
 
     #[test]
@@ -1090,7 +1210,7 @@ mod tests {
         let io = format::context::StreamIo::from_read_seek(std::fs::File::open(fixture("clip.webm")).expect("open"))
             .expect("io");
         let mut ictx = open_input(io, ALLOWED_FORMATS, far()).expect("input");
-        let keep = Keep { targets: &[], stride: true, sample_count: 4 };
+        let keep = Keep { targets: &[], stride: true, sampling: Sampling::from(4) };
         let pass = decode_pass(&mut ictx, &header, keep, &VideoLimits::default(), far(), &mut Reservation::none())
             .expect("pass");
         assert_eq!(pass.decoded, 60);
@@ -1105,7 +1225,7 @@ mod tests {
         .expect("io");
         let mut blur = open_input(io, ALLOWED_FORMATS, far()).expect("input");
         let blur_header = read_header(&blur).expect("header");
-        let keep = Keep { targets: &[0, 1, 2], stride: true, sample_count: 4 };
+        let keep = Keep { targets: &[0, 1, 2], stride: true, sampling: Sampling::from(4) };
         let p = decode_pass(&mut blur, &blur_header, keep, &VideoLimits::default(), far(), &mut Reservation::none())
             .expect("pass");
         assert_eq!(p.decoded, 20);
@@ -1143,8 +1263,16 @@ mod tests {
             header.nb_frames = nb;
             header.fps = fps;
             header.duration_s = dur;
-            let d = decode_opened(&open, ictx, header, 8, &VideoLimits::default(), far(), &mut Reservation::none())
-                .expect("decode");
+            let d = decode_opened(
+                &open,
+                ictx,
+                header,
+                Sampling::from(8),
+                &VideoLimits::default(),
+                far(),
+                &mut Reservation::none(),
+            )
+            .expect("decode");
             let idx: Vec<u64> = d.frames.iter().map(|f| f.index).collect();
             assert_eq!(d.info.frame_count, 60);
             if nb.is_some() {

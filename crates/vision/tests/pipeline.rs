@@ -102,7 +102,8 @@ fn video_liveness_and_best_shot() {
     let p = pipeline();
     let media = p.decode(&fixture("videos/portrait_720x1280.mp4")).expect("decodes");
     assert_eq!((media.info.width, media.info.height), (720, 1280));
-    assert_eq!(media.frames.len(), 8);
+    assert_eq!(media.frames.iter().filter(|f| !f.candidate).count(), 8, "the even spread");
+    assert!(media.frames.len() <= 12, "at most 4 best-shot candidates besides");
     let a = p.analyze_media(&media, AnalyzeOptions { best_shot: true, embedding: true }).expect("analyses");
     assert_eq!(a.frames_with_face, 8);
     assert!(a.confidence_spoofing < 0.2);
@@ -163,4 +164,50 @@ fn shot_set_zip_is_analysed_like_a_video() {
     let a = p.analyze_media(&media, AnalyzeOptions { best_shot: true, embedding: false }).expect("analyses");
     assert_eq!(a.frames_with_face, 2);
     assert!(a.best_shot.is_some());
+}
+
+fn pipeline_with(sample_frames: usize, candidates: usize) -> Pipeline {
+    let mut cfg = PipelineConfig { models_dir: root().join("models"), pool_size: 2, ..PipelineConfig::default() };
+    cfg.limits.sample_frames = sample_frames;
+    cfg.limits.best_shot_candidates = candidates;
+    Pipeline::load(cfg).expect("loads")
+}
+
+#[test]
+fn best_shot_comes_from_the_whole_clip() {
+    // 120 frames, sharp only in 55..=64; the even 8-frame spread never lands there.
+    let clip = fixture("videos/sharp_window.mp4");
+    let p = pipeline_with(8, 4);
+    let media = p.decode(&clip).expect("decodes");
+    let spread: Vec<u64> = media.frames.iter().filter(|f| !f.candidate).map(|f| f.index).collect();
+    assert_eq!(spread, vec![0, 17, 34, 51, 68, 85, 102, 119]);
+    let candidates: Vec<u64> = media.frames.iter().filter(|f| f.candidate).map(|f| f.index).collect();
+    assert!(candidates.iter().filter(|i| (55..=64).contains(*i)).count() >= 2, "candidates {candidates:?}");
+    assert!(candidates.windows(2).all(|w| w[1] - w[0] >= oz_vision::prescore::MIN_SPACING));
+
+    let a = p.analyze_media(&media, AnalyzeOptions { best_shot: true, embedding: false }).expect("analyses");
+    let best = a.best_shot.expect("best shot");
+    assert!((55..=64).contains(&best.frame_index), "best shot {} outside the sharp window", best.frame_index);
+    // Liveness is scored on the spread only; candidates carry no score.
+    for f in &a.frames {
+        let m = f.main.as_ref().expect("a face on every frame");
+        assert_eq!(m.spoof.is_some(), spread.contains(&f.index), "frame {}", f.index);
+    }
+
+    // The same clip with the spread alone misses the window (what the candidates are for).
+    let p0 = pipeline_with(8, 0);
+    let media = p0.decode(&clip).expect("decodes");
+    assert_eq!(media.frames.len(), 8);
+    let a = p0.analyze_media(&media, AnalyzeOptions { best_shot: true, embedding: false }).expect("analyses");
+    assert!(!(55..=64).contains(&a.best_shot.expect("best shot").frame_index));
+}
+
+#[test]
+fn sharp_frame_between_spread_samples_is_found() {
+    // blur_then_sharp.mp4: 20 frames, only frame 10 sharp; the 8-frame spread is 0,3,5,8,11,14,16,19.
+    let p = pipeline_with(8, 4);
+    let media = p.decode(&fixture("videos/blur_then_sharp.mp4")).expect("decodes");
+    assert!(media.frames.iter().any(|f| f.index == 10 && f.candidate));
+    let a = p.analyze_media(&media, AnalyzeOptions { best_shot: true, embedding: false }).expect("analyses");
+    assert_eq!(a.best_shot.expect("best").frame_index, 10);
 }

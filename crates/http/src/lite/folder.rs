@@ -304,7 +304,7 @@ fn quality(f: &Shape<'_>, q: &QualitySpec, media: &[Analysed], sources: &[usize]
             verdicts.push(liveness::verdict(a.confidence_spoofing, q.threshold_spoofing as f32));
             let outputs =
                 if q.extract_best_shot { best_shot_json(f, &media[i], a).into_iter().collect() } else { vec![] };
-            (i, json!({ "confidence_spoofing": wire_score(a.confidence_spoofing) }), outputs)
+            (i, oz_engine::runner::quality_results_data(a), outputs)
         })
         .collect();
     Outcome { verdict: Ok(status::worst(verdicts)), results_data: Value::Null, per_media }

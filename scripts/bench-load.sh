@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Throughput of the full API under load (issue 10 §4): C concurrent clients, each posting
+# single-request folders (a 4 s 720x1280 H.264 selfie video + an ID photo, QUALITY + BIOMETRY in
+# the payload, answered with the finished analyses) for D seconds, against a release server on the
+# embedded SQLite.
+#
+#   scripts/bench-load.sh            # C=4 D=60 VIDEO=tests/fixtures/videos/portrait_720x1280.mp4
+#
+# Counted as Oz counts analyses: one analysis type on one media = 1. A folder here is QUALITY on
+# the video (the ID photo is tagged photo_id, which QUALITY ignores) + BIOMETRY on the video and the
+# photo = 3 analyses. Prints folders and analyses per minute, the latency p50/p90 of a folder, and
+# the server's CPU (user + system, from /proc) per folder. Needs curl and python3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+C="${C:-4}"
+D="${D:-60}"
+PORT="${PORT:-18091}"
+VIDEO="${VIDEO:-tests/fixtures/videos/portrait_720x1280.mp4}"
+PHOTO="${PHOTO:-tests/fixtures/faces/live/obama__podium.jpg}"
+BIN="${OZ_SERVER_BIN:-target/release/oz-server}"
+[ -x "$BIN" ] || cargo build --release -p oz-server
+DATA="$(mktemp -d /tmp/oz-load.XXXXXX)"
+export OZ_DATA_DIR="$DATA" OZ_LISTEN="127.0.0.1:$PORT" OZ_ADMIN_EMAIL=load@example.com OZ_ADMIN_PASSWORD=load-password
+export RUST_LOG=warn
+"$BIN" serve &
+PID=$!
+trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DATA"' EXIT
+B="http://127.0.0.1:$PORT"
+for _ in $(seq 200); do curl -sf "$B/api/version" >/dev/null && break; sleep 0.1; done
+TOKEN=$(curl -s "$B/api/authorize/auth" -d '{"credentials":{"email":"load@example.com","password":"load-password"}}' |
+  python3 -c 'import sys,json; print(json.load(sys.stdin)["access_token"])')
+PAYLOAD='{"media:tags":{"video1":["video_selfie","video_selfie_blank"],"photo1":["photo_id","photo_id_front"]},"analyses":[{"type":"quality"},{"type":"biometry"}]}'
+post() { # -> "http_code seconds" of one folder
+  curl -s -o "$1" -w '%{http_code} %{time_total}\n' -H "X-Forensic-Access-Token: $TOKEN" "$B/api/folders/" \
+    -F "video1=@$VIDEO" -F "photo1=@$PHOTO" -F "payload=$PAYLOAD"
+}
+# Warm-up: one folder (models' first runs, page cache), checked to finish with both analyses.
+post "$DATA/warm.json" >/dev/null
+python3 - "$DATA/warm.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert [a["state"] for a in d["analyses"]] == ["FINISHED", "FINISHED"], d
+PY
+cpu() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+hz=$(getconf CLK_TCK)
+cpu0=$(cpu)
+t0=$(date +%s.%N)
+end=$(python3 -c "print($t0 + $D)")
+for w in $(seq "$C"); do
+  (
+    while python3 -c "import sys,time; sys.exit(0 if time.time() < $end else 1)"; do
+      post "$DATA/w$w.json" >>"$DATA/lat.$w"
+    done
+  ) &
+done
+wait $(jobs -p | grep -v "^$PID$") 2>/dev/null || true
+t1=$(date +%s.%N)
+cpu1=$(cpu)
+cat "$DATA"/lat.* >"$DATA/lat"
+python3 - "$DATA/lat" "$t0" "$t1" "$cpu0" "$cpu1" "$hz" "$C" "$VIDEO" <<'PY'
+import statistics as st, sys
+path, t0, t1, c0, c1, hz, conc, video = sys.argv[1:]
+rows = [l.split() for l in open(path) if l.strip()]
+ok = [float(t) for code, t in rows if code == "201"]
+bad = len(rows) - len(ok)
+wall = float(t1) - float(t0)
+cpu_s = (float(c1) - float(c0)) / float(hz)
+ok.sort()
+p = lambda q: ok[min(len(ok) - 1, int(q * len(ok)))] * 1000 if ok else float("nan")
+print(f"{video}, {conc} clients, {wall:.0f} s: {len(ok)} folders ({bad} failed), "
+      f"{len(ok) / wall * 60:.0f} folders/min = {3 * len(ok) / wall * 60:.0f} analyses/min; "
+      f"latency p50 {p(0.5):.0f} ms, p90 {p(0.9):.0f} ms; server CPU {cpu_s / max(len(ok), 1) * 1000:.0f} ms per folder "
+      f"({cpu_s / wall * 100:.0f}% of one core)")
+PY
