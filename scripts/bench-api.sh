@@ -21,18 +21,9 @@ if [ "$ENGINE" = postgres ]; then
   psql "$OZ_TEST_POSTGRES_URL" -qc "create database $name" >/dev/null
   DB_URL="$base/$name"
 fi
-export OZ_DATA_DIR="$DATA" OZ_LISTEN="127.0.0.1:$PORT" OZ_ADMIN_EMAIL=bench@example.com OZ_ADMIN_PASSWORD=bench-password
-export RUST_LOG=warn OZ_ATTACHMENT_MAX_SIZE=20000000
 [ -n "$DB_URL" ] && export DATABASE_URL="$DB_URL"
-./target/release/oz-server serve &
-PID=$!
-trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DATA"' EXIT
-B="http://127.0.0.1:$PORT"
-for _ in $(seq 100); do curl -sf "$B/api/version" >/dev/null && break; sleep 0.1; done
-TOKEN=$(curl -s "$B/api/authorize/auth" -d '{"credentials":{"email":"bench@example.com","password":"bench-password"}}' |
-  python3 -c 'import sys,json; print(json.load(sys.stdin)["access_token"])')
-H="X-Forensic-Access-Token: $TOKEN"
-PAYLOAD='{"media:tags":{"video1":["video_selfie","video_selfie_blank"],"photo1":["photo_id","photo_id_front"]},"analyses":[{"type":"quality"},{"type":"biometry"}]}'
+# shellcheck source=scripts/bench-server.sh
+source scripts/bench-server.sh
 times=()
 FID=""
 for i in $(seq "$N"); do

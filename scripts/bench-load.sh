@@ -17,21 +17,11 @@ D="${D:-60}"
 PORT="${PORT:-18091}"
 VIDEO="${VIDEO:-tests/fixtures/videos/portrait_720x1280.mp4}"
 PHOTO="${PHOTO:-tests/fixtures/faces/live/obama__podium.jpg}"
-BIN="${OZ_SERVER_BIN:-target/release/oz-server}"
-[ -x "$BIN" ] || cargo build --release -p oz-server
 DATA="$(mktemp -d /tmp/oz-load.XXXXXX)"
-export OZ_DATA_DIR="$DATA" OZ_LISTEN="127.0.0.1:$PORT" OZ_ADMIN_EMAIL=load@example.com OZ_ADMIN_PASSWORD=load-password
-export RUST_LOG=warn
-"$BIN" serve &
-PID=$!
-trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DATA"' EXIT
-B="http://127.0.0.1:$PORT"
-for _ in $(seq 200); do curl -sf "$B/api/version" >/dev/null && break; sleep 0.1; done
-TOKEN=$(curl -s "$B/api/authorize/auth" -d '{"credentials":{"email":"load@example.com","password":"load-password"}}' |
-  python3 -c 'import sys,json; print(json.load(sys.stdin)["access_token"])')
-PAYLOAD='{"media:tags":{"video1":["video_selfie","video_selfie_blank"],"photo1":["photo_id","photo_id_front"]},"analyses":[{"type":"quality"},{"type":"biometry"}]}'
+# shellcheck source=scripts/bench-server.sh
+source scripts/bench-server.sh
 post() { # -> "http_code seconds" of one folder
-  curl -s -o "$1" -w '%{http_code} %{time_total}\n' -H "X-Forensic-Access-Token: $TOKEN" "$B/api/folders/" \
+  curl -s -o "$1" -w '%{http_code} %{time_total}\n' -H "$H" "$B/api/folders/" \
     -F "video1=@$VIDEO" -F "photo1=@$PHOTO" -F "payload=$PAYLOAD"
 }
 # Warm-up: one folder (models' first runs, page cache), checked to finish with both analyses.

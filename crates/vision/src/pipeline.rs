@@ -105,6 +105,8 @@ pub struct FaceAnalysis {
 #[derive(Debug, Clone, Serialize)]
 pub struct FrameAnalysis {
     pub index: u64,
+    /// Analysed only as a best-shot candidate (no liveness score).
+    pub candidate: bool,
     pub timestamp_s: Option<f64>,
     pub name: Option<String>,
     pub faces_found: usize,
@@ -142,10 +144,6 @@ pub struct MediaAnalysis {
 pub struct AnalyzeOptions {
     pub best_shot: bool,
     pub embedding: bool,
-}
-
-fn is_candidate(media: &DecodedMedia, index: u64) -> bool {
-    media.frames.iter().any(|f| f.index == index && f.candidate)
 }
 
 /// Name and version of a loaded model, for `/version`.
@@ -359,6 +357,7 @@ impl Pipeline {
         t.total_ms = ms(start);
         Ok(FrameAnalysis {
             index: frame.index,
+            candidate: frame.candidate,
             timestamp_s: frame.timestamp_s,
             name: frame.name.clone(),
             faces_found: people.len(),
@@ -406,18 +405,22 @@ impl Pipeline {
         if with_face.is_empty() {
             return Err(VisionError::NoFace);
         }
-        let scores: Vec<f32> = with_face.iter().filter_map(|f| f.main.as_ref()?.spoof).collect();
-        // Every frame with a face is a candidate only when the spread found none: score the best.
-        let confidence_spoofing = match liveness::aggregate(&scores) {
-            Some(v) => v,
-            None => self.best_candidate_spoof(media, &frames)?,
-        };
         let best_pos = frames
             .iter()
             .enumerate()
             .filter_map(|(i, f)| f.main.as_ref().map(|m| (i, m.quality.score)))
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(i, _)| i);
+        let scores: Vec<f32> = with_face.iter().filter_map(|f| f.main.as_ref()?.spoof).collect();
+        let confidence_spoofing = match (liveness::aggregate(&scores), best_pos) {
+            (Some(v), _) => v,
+            // Only best-shot candidates showed a face (none of the spread did): score the best one.
+            (None, Some(pos)) => {
+                let face = frames[pos].main.as_ref().map(|m| m.face).ok_or(VisionError::NoFace)?;
+                liveness::spoof_score(&self.liveness, &media.frames[pos].image, &face)?
+            }
+            (None, None) => return Err(VisionError::NoFace),
+        };
 
         let mut best_shot = None;
         let mut embedding = None;
@@ -444,20 +447,8 @@ impl Pipeline {
             }
         }
         timings.total_ms = ms(start);
-        let frames_with_face = frames.iter().filter(|f| f.main.is_some() && !is_candidate(media, f.index)).count();
+        let frames_with_face = frames.iter().filter(|f| f.main.is_some() && !f.candidate).count();
         Ok(MediaAnalysis { frames, confidence_spoofing, frames_with_face, best_shot, embedding, timings })
-    }
-
-    /// Liveness of the best frame when no frame of the spread showed a face (the face appears only in
-    /// best-shot candidates).
-    fn best_candidate_spoof(&self, media: &DecodedMedia, frames: &[FrameAnalysis]) -> Result<f32, VisionError> {
-        let best = frames
-            .iter()
-            .enumerate()
-            .filter_map(|(i, f)| f.main.as_ref().map(|m| (i, m)))
-            .max_by(|a, b| a.1.quality.score.total_cmp(&b.1.quality.score))
-            .ok_or(VisionError::NoFace)?;
-        liveness::spoof_score(&self.liveness, &media.frames[best.0].image, &best.1.face)
     }
 
     /// Analyses frames in parallel, one worker per pooled session, results in frame order.
