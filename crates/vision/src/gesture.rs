@@ -22,7 +22,7 @@
 //! measured and reported.
 //!
 //! Thresholds are named constants below, chosen on the synthetic clips in
-//! `tests/fixtures/videos/` (docs/CALIBRATION.md has the numbers).
+//! `tests/fixtures/gestures/` (docs/CALIBRATION.md has the numbers).
 
 use image::RgbImage;
 use oz_domain::gesture::Gesture;
@@ -129,9 +129,12 @@ pub struct GestureFrame {
     pub measures: Option<FrameMeasures>,
 }
 
+/// One frame of a series: its index and its measures (`None` = no face).
+pub type Measured = (u64, Option<FrameMeasures>);
+
 /// The (frame index, measures) series of analysed frames, for [`detect_gesture`].
 #[must_use]
-pub fn series(frames: &[GestureFrame]) -> Vec<(u64, Option<FrameMeasures>)> {
+pub fn series(frames: &[GestureFrame]) -> Vec<Measured> {
     frames.iter().map(|f| (f.index, f.measures)).collect()
 }
 
@@ -410,7 +413,7 @@ fn start_level(values: &[(u64, f32)]) -> Option<f32> {
 /// Confidence is 0.5 at the threshold and 1.0 at twice the threshold's change (for `Scan`: at
 /// every frame still); below the threshold it falls linearly to 0.
 #[must_use]
-pub fn detect_gesture(series: &[(u64, Option<FrameMeasures>)], requested: Gesture) -> GestureResult {
+pub fn detect_gesture(series: &[Measured], requested: Gesture) -> GestureResult {
     let faces: Vec<(u64, FrameMeasures)> = series.iter().filter_map(|(i, m)| m.map(|m| (*i, m))).collect();
     let none = GestureResult { requested, detected: false, confidence: 0.0, frames: Vec::new() };
     if faces.len() < MIN_FACE_FRAMES {
@@ -535,7 +538,7 @@ mod tests {
     }
 
     /// A 30-frame clip whose frames 10..20 are changed by `f`, with small alternating noise.
-    fn clip(f: impl Fn(&mut FrameMeasures, usize)) -> Vec<(u64, Option<FrameMeasures>)> {
+    fn clip(f: impl Fn(&mut FrameMeasures, usize)) -> Vec<Measured> {
         (0..30)
             .map(|t| {
                 let mut m = neutral();
@@ -554,7 +557,7 @@ mod tests {
 
     #[test]
     fn each_gesture_is_found_on_its_own_change_only() {
-        let cases: Vec<(Gesture, Vec<(u64, Option<FrameMeasures>)>)> = vec![
+        let cases: Vec<(Gesture, Vec<Measured>)> = vec![
             (
                 Gesture::Blink,
                 clip(|m, t| {
@@ -605,7 +608,7 @@ mod tests {
 
     #[test]
     fn eyes_closed_to_the_end_are_not_a_blink() {
-        let series: Vec<(u64, Option<FrameMeasures>)> = (0..20)
+        let series: Vec<Measured> = (0..20)
             .map(|t| {
                 let mut m = neutral();
                 if t >= 12 {
@@ -621,7 +624,7 @@ mod tests {
     #[test]
     fn lost_faces_and_empty_clips_detect_nothing() {
         assert!(!detect_gesture(&[], Gesture::Blink).detected);
-        let lost: Vec<(u64, Option<FrameMeasures>)> = (0..30).map(|t| (t, None)).collect();
+        let lost: Vec<Measured> = (0..30).map(|t| (t, None)).collect();
         for g in Gesture::ALL {
             let r = detect_gesture(&lost, g);
             assert!(!r.detected && r.confidence == 0.0 && r.frames.is_empty(), "{g:?}");
@@ -635,7 +638,7 @@ mod tests {
         // ...but a scan needs the face in view.
         assert!(!detect_gesture(&gap, Gesture::Scan).detected);
         // Two frames with a face are too few.
-        let two: Vec<(u64, Option<FrameMeasures>)> = (0..2).map(|t| (t, Some(neutral()))).collect();
+        let two: Vec<Measured> = (0..2).map(|t| (t, Some(neutral()))).collect();
         assert!(!detect_gesture(&two, Gesture::Scan).detected);
     }
 

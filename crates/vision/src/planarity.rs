@@ -92,7 +92,7 @@ fn normaliser(p: &[Pt]) -> Option<Matrix3<f64>> {
     let n = p.len() as f64;
     let (cx, cy) = (p.iter().map(|q| q[0]).sum::<f64>() / n, p.iter().map(|q| q[1]).sum::<f64>() / n);
     let d = p.iter().map(|q| ((q[0] - cx).powi(2) + (q[1] - cy).powi(2)).sqrt()).sum::<f64>() / n;
-    if !(d > 1e-9) {
+    if d.is_nan() || d <= 1e-9 {
         return None;
     }
     let s = std::f64::consts::SQRT_2 / d;

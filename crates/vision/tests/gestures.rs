@@ -1,5 +1,5 @@
 //! Face mesh, requested gestures and planarity on real models: the mesh on real photos, and the
-//! synthetic gesture / planarity clips of tests/fixtures/videos (made from real photos by
+//! synthetic gesture / planarity clips of tests/fixtures/gestures (made from real photos by
 //! make_gesture_videos.py), decoded through the media decoder, every frame.
 //!
 //! `cargo test -p oz-vision --test gestures -- --nocapture measures_table` prints the per-clip
@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
 use oz_domain::gesture::Gesture;
-use oz_vision::gesture::{self, FrameMeasures, GestureFrame, detect_gesture};
+use oz_vision::gesture::{self, FrameMeasures, GestureFrame, Measured, detect_gesture};
 use oz_vision::media::Frame;
 use oz_vision::mesh::landmarks as lm;
 use oz_vision::planarity::{self, Planarity};
@@ -63,14 +63,14 @@ fn clip(name: &str) -> Vec<GestureFrame> {
         return v.clone();
     }
     let p = pipeline();
-    let media = p.decode(&fixture(&format!("videos/{name}"))).expect("clip decodes");
+    let media = p.decode(&fixture(&format!("gestures/{name}"))).expect("clip decodes");
     assert_eq!(media.frames.len(), 30, "{name}: every frame");
     let frames = p.gesture_frames(&media.frames).expect("gesture frames");
     cache.lock().expect("cache").insert(name.to_string(), frames.clone());
     frames
 }
 
-fn series(name: &str) -> Vec<(u64, Option<FrameMeasures>)> {
+fn series(name: &str) -> Vec<Measured> {
     gesture::series(&clip(name))
 }
 
