@@ -297,8 +297,7 @@ fn no_face_lost_face_and_half_faces_do_not_panic_and_detect_nothing() {
 }
 
 /// Prints every frame's measures of the clips named in `GESTURE_DUMP` (comma-separated), e.g.
-/// `GESTURE_DUMP=gesture_down.mp4 cargo test -p oz-vision --test gestures -- --nocapture dump`.
-#[test]
+/// `GESTURE_DUMP=gesture_down.mp4 cargo test -p oz-vision --test gestures -- --nocapture measures_table`.
 fn dump_frames() {
     let names = std::env::var("GESTURE_DUMP").unwrap_or_default();
     for name in names.split(',').filter(|n| !n.is_empty()) {
@@ -325,6 +324,7 @@ fn dump_frames() {
 
 #[test]
 fn measures_table() {
+    dump_frames();
     // Per clip: the start level (median of frames 0..5) and the extreme change of each measure.
     eprintln!(
         "{:<31} {:>5} | {:>5} {:>5} | {:>5} {:>5} | {:>5} {:>6} {:>6} | {:>5} {:>6} {:>6} | {:>5} {:>6} {:>6} | {:>6} {:>6} | {:>5} {:>5} | {:>6} {:>6} {:>5} {:>5}",
