@@ -30,15 +30,16 @@ use crate::mesh::{FaceMesh, landmarks as lm};
 /// in the reference frame.
 pub const INNER_FRACTION: f32 = 0.65;
 /// A frame counts as moved when its similarity residual is at least this (IOD units). Measured on
-/// the synthetic clips: 0.010 at most on still (jittering) heads, 0.030..0.034 for a photo turned
-/// by +-20 degrees, 0.046..0.089 for heads turned by 20..24 degrees.
+/// the synthetic clips (largest over a clip): 0.014 at most on still (jittering) or zooming heads,
+/// 0.027..0.034 for a photo turned by +-20 degrees, 0.053..0.092 for heads turned by 20..24
+/// degrees, 0.040 for a smile.
 pub const MIN_MOTION: f32 = 0.02;
 /// At least this many moved frames for a verdict.
 pub const MIN_MOVING_FRAMES: usize = 2;
 /// Ratio at or below which the spoof score is 1 (the homography explains the motion).
 pub const RATIO_PLANAR: f32 = 0.5;
-/// Ratio at or above which the spoof score is 0. Measured: photo attacks 0.39..0.56, turning heads
-/// 0.84..0.92 (docs/CALIBRATION.md).
+/// Ratio at or above which the spoof score is 0. Measured: photo attacks 0.48 and 0.53, turning
+/// heads 0.83..0.91, a smile 0.71 (docs/CALIBRATION.md).
 pub const RATIO_LIVE: f32 = 0.8;
 
 /// The planarity of one clip's face.
