@@ -9,11 +9,13 @@
 //! - [`assign`]: which media an analysis takes, and the BIOMETRY verdict over pairs.
 //! - [`caps`]: bounds on every list and object a client sends.
 //! - [`instant`]: what the Instant API runs without storage, and SDK session-token claims.
+//! - [`gesture`]: the gesture a selfie video was recorded for, from its media tags.
 
 pub mod access;
 pub mod assign;
 pub mod caps;
 pub mod decision;
+pub mod gesture;
 pub mod instant;
 pub mod lite;
 pub mod liveness;

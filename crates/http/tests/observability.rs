@@ -276,7 +276,7 @@ async fn metrics_body(kind: Kind) {
     }
     for smp in find(&samples, "openoz_inference_seconds_count", &[]) {
         let model = smp.labels["model"].as_str();
-        assert!(["detector", "embedder", "liveness", "pose"].contains(&model), "model label {model}");
+        assert!(["detector", "embedder", "liveness", "pose", "mesh"].contains(&model), "model label {model}");
     }
     assert!(total(&samples, "openoz_media_decode_seconds_count", &[("kind", "image")]) >= 1.0);
     assert!(total(&samples, "openoz_media_decode_seconds_count", &[("kind", "video")]) >= 1.0);

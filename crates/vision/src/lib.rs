@@ -5,6 +5,10 @@
 //! [`align`] warps a face to the 112x112 template; [`embed`] turns it into an L2-normalised vector
 //! (SFace) kept as a versioned [`template`]; [`liveness`] scores presentation attacks
 //! (MiniFASNet); [`pose`] estimates head pose; [`quality`] scores frames and picks the best shot.
+//! [`mesh`] gives the 468-point MediaPipe face mesh, from which [`gesture`] measures eyes, mouth,
+//! face size and head turns per frame and tells whether a requested gesture (blink, smile, turn...)
+//! happens in a clip, and [`planarity`] tells a flat photo or screen moved in front of the camera
+//! from a turning head (a second anti-spoofing signal for videos).
 //! [`encode`] makes an upload's JPEG preview and the mp4 of a zip shot set.
 //! [`pipeline::Pipeline`] ties them together over an ONNX Runtime session pool ([`runtime`]) whose
 //! models are checked against `models/manifest.json` ([`models`]).
@@ -15,12 +19,15 @@ pub mod detect;
 pub mod embed;
 pub mod encode;
 pub mod error;
+pub mod gesture;
 pub mod imgops;
 pub mod limits;
 pub mod liveness;
 pub mod media;
+pub mod mesh;
 pub mod models;
 pub mod pipeline;
+pub mod planarity;
 pub mod pose;
 pub mod prescore;
 pub mod quality;

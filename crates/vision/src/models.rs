@@ -13,7 +13,7 @@ use crate::error::VisionError;
 pub struct ModelEntry {
     /// File name inside the models folder.
     pub file: String,
-    /// detector | embedder | liveness | pose
+    /// detector | embedder | liveness | pose | mesh
     pub role: String,
     /// Short model name reported by `/version`.
     pub name: String,
@@ -97,7 +97,7 @@ mod tests {
     #[test]
     fn shipped_manifest_verifies() {
         let m = verify(&models_dir()).expect("shipped models verify");
-        for role in ["detector", "embedder", "liveness", "pose"] {
+        for role in ["detector", "embedder", "liveness", "pose", "mesh"] {
             assert!(m.role(role).is_ok(), "role {role}");
         }
     }

@@ -17,10 +17,12 @@ use crate::budget::{BudgetConfig, DecodeBudget, RequestBudget, Reservation};
 use crate::detect::{self, DetectorConfig, Face};
 use crate::embed;
 use crate::error::VisionError;
+use crate::gesture::{self, GestureFrame};
 use crate::imgops;
 use crate::limits::MediaLimits;
 use crate::liveness;
 use crate::media::{self, DecodedMedia, Frame};
+use crate::mesh::{self, FaceMesh};
 use crate::models::{self, VerifiedModels};
 use crate::pose::{self, Pose};
 use crate::quality::{self, Quality};
@@ -160,6 +162,8 @@ pub struct Pipeline {
     embedder: ModelPool,
     liveness: ModelPool,
     pose: ModelPool,
+    /// MediaPipe face mesh (gestures, planarity).
+    mesh: ModelPool,
     embedder_id: [u8; 8],
     versions: Vec<ModelVersion>,
 }
@@ -181,7 +185,7 @@ impl Pipeline {
             ModelPool::load(env, &e.name, &verified.path(e), cfg.pool_size).map(|p| p.labelled(role))
         };
         let embedder_entry = verified.role("embedder")?;
-        let versions = ["detector", "embedder", "liveness", "pose"]
+        let versions = ["detector", "embedder", "liveness", "pose", "mesh"]
             .iter()
             .filter_map(|r| verified.role(r).ok())
             .map(|e| ModelVersion { name: e.name.clone(), version: e.version.clone() })
@@ -192,6 +196,7 @@ impl Pipeline {
             embedder: load("embedder")?,
             liveness: load("liveness")?,
             pose: load("pose")?,
+            mesh: load("mesh")?,
             versions,
             budget: DecodeBudget::new(cfg.budget),
             cfg,
@@ -311,6 +316,34 @@ impl Pipeline {
     /// Head pose of one face (the pose stage alone).
     pub fn pose(&self, img: &RgbImage, face: &Face) -> Result<Pose, VisionError> {
         pose::estimate(&self.pose, img, face)
+    }
+
+    /// The 468-point face mesh of one face (see [`mesh`]).
+    pub fn mesh(&self, img: &RgbImage, face: &Face) -> Result<FaceMesh, VisionError> {
+        mesh::estimate(&self.mesh, img, face)
+    }
+
+    /// The gesture measures of one frame: its largest person, that face's mesh, pose and
+    /// [`gesture::FrameMeasures`] (no face, or a mesh that is not a face, gives `None`s).
+    pub fn gesture_frame(&self, frame: &Frame) -> Result<GestureFrame, VisionError> {
+        let face = self.people(&frame.image)?.first().copied();
+        let Some(face) = face else {
+            return Ok(GestureFrame { index: frame.index, face: None, mesh: None, measures: None });
+        };
+        let m = self.mesh(&frame.image, &face)?;
+        let measures = if m.is_face() {
+            let pose = self.pose(&frame.image, &face)?;
+            gesture::measure(&frame.image, &m, &pose)
+        } else {
+            None
+        };
+        Ok(GestureFrame { index: frame.index, face: Some(face), mesh: Some(m), measures })
+    }
+
+    /// [`Self::gesture_frame`] of every frame, in order. Gestures need the frames close together
+    /// (a blink lasts 0.1-0.3 s): give it every frame of a clip, or at least 10 per second.
+    pub fn gesture_frames(&self, frames: &[Frame]) -> Result<Vec<GestureFrame>, VisionError> {
+        frames.iter().map(|f| self.gesture_frame(f)).collect()
     }
 
     /// The template of the single person in `img`.
