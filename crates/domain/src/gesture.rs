@@ -10,6 +10,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::status::ResolutionStatus;
+
 /// An action the user was asked to perform in a selfie video.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -92,6 +94,53 @@ pub fn requested_gesture<S: AsRef<str>>(tags: &[S]) -> Option<Gesture> {
     tags.iter().find_map(|t| Gesture::from_tag(t.as_ref()))
 }
 
+/// What QUALITY does when a video's tags ask for a gesture (`OZ_GESTURE_CHECK`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GesturePolicy {
+    /// The gesture is checked; when it is absent, the media is DECLINED (the default: a replayed
+    /// or pre-recorded video does not follow the action the app asked for just now).
+    #[default]
+    Decline,
+    /// Absent: OPERATOR_REQUIRED, for a person to look at.
+    Operator,
+    /// Checked and reported in `results_data`, never changes the verdict.
+    Report,
+    /// Not checked (no extra decoding either).
+    Off,
+}
+
+impl GesturePolicy {
+    /// Parses the setting's value (`decline`, `operator`, `report`, `off`; case-insensitive).
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "decline" => Some(Self::Decline),
+            "operator" | "operator_required" => Some(Self::Operator),
+            "report" => Some(Self::Report),
+            "off" => Some(Self::Off),
+            _ => None,
+        }
+    }
+
+    /// Whether the gesture is looked for at all.
+    #[must_use]
+    pub fn checks(self) -> bool {
+        self != Self::Off
+    }
+
+    /// The media's verdict given the liveness verdict and whether the requested gesture was seen
+    /// (`None` = nothing was requested, or not checked). A gesture never improves a verdict.
+    #[must_use]
+    pub fn verdict(self, liveness: ResolutionStatus, gesture_detected: Option<bool>) -> ResolutionStatus {
+        let gesture = match (self, gesture_detected) {
+            (Self::Decline, Some(false)) => ResolutionStatus::Declined,
+            (Self::Operator, Some(false)) => ResolutionStatus::OperatorRequired,
+            _ => ResolutionStatus::Success,
+        };
+        crate::status::worst([liveness, gesture])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,5 +196,25 @@ mod tests {
     fn serialises_in_snake_case() {
         assert_eq!(serde_json::to_string(&Gesture::ZoomIn).expect("json"), "\"zoom_in\"");
         assert_eq!(serde_json::from_str::<Gesture>("\"blink\"").expect("json"), Gesture::Blink);
+    }
+
+    #[test]
+    fn policy_parses_and_decides() {
+        use ResolutionStatus::{Declined, OperatorRequired, Success};
+        assert_eq!(GesturePolicy::parse("DECLINE"), Some(GesturePolicy::Decline));
+        assert_eq!(GesturePolicy::parse(" operator "), Some(GesturePolicy::Operator));
+        assert_eq!(GesturePolicy::parse("report"), Some(GesturePolicy::Report));
+        assert_eq!(GesturePolicy::parse("off"), Some(GesturePolicy::Off));
+        assert_eq!(GesturePolicy::parse("yes"), None);
+        assert!(!GesturePolicy::Off.checks() && GesturePolicy::Report.checks());
+        let d = GesturePolicy::Decline;
+        assert_eq!(d.verdict(Success, Some(false)), Declined);
+        assert_eq!(d.verdict(Success, Some(true)), Success);
+        assert_eq!(d.verdict(Success, None), Success);
+        assert_eq!(d.verdict(Declined, Some(true)), Declined, "a gesture never clears a spoof");
+        assert_eq!(GesturePolicy::Operator.verdict(Success, Some(false)), OperatorRequired);
+        assert_eq!(GesturePolicy::Operator.verdict(Declined, Some(false)), Declined);
+        assert_eq!(GesturePolicy::Report.verdict(Success, Some(false)), Success);
+        assert_eq!(GesturePolicy::Off.verdict(Success, Some(false)), Success);
     }
 }

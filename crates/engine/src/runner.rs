@@ -7,12 +7,14 @@ use md5::{Digest, Md5};
 use oz_domain::access::AnalysisKind;
 use oz_domain::assign::{self, MediaClass, biometry_verdict};
 use oz_domain::decision::{DecisionThresholds, cosine_from_score, score_from_cosine, wire_score};
+use oz_domain::gesture::{GesturePolicy, requested_gesture};
 use oz_domain::liveness;
 use oz_domain::status::{self, AnalysisState};
 use oz_storage::analyses::Outcome;
 use oz_storage::folders::NewMedia;
 use oz_storage::{Analysis, Media};
-use oz_vision::pipeline::{AnalyzeOptions, MediaAnalysis};
+use oz_vision::pipeline::{AnalyzeOptions, GestureCheck, MediaAnalysis};
+use oz_vision::planarity::Planarity;
 use oz_vision::{Pipeline, VisionError};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -35,6 +37,8 @@ pub const ERR_INVALID_VALUE: i64 = 4;
 pub struct RunnerConfig {
     pub thresholds: DecisionThresholds,
     pub threshold_spoofing: f32,
+    /// What QUALITY does with a video whose tags ask for a gesture (`OZ_GESTURE_CHECK`).
+    pub gesture_policy: GesturePolicy,
 }
 
 /// The effective QUALITY parameters (`confs`) from the request's `params`.
@@ -83,6 +87,15 @@ pub struct Source<'a> {
 }
 
 impl Source<'_> {
+    /// The gesture check of `m`: a second, dense decode of the stored file (scaled down, not
+    /// cached), then the gesture and planarity over those frames.
+    fn gesture(&self, p: &Pipeline, m: &Media, g: oz_domain::gesture::Gesture) -> Result<GestureCheck, String> {
+        let bytes = self.files.read(&m.file_name).map_err(|e| format!("media {}: {e}", m.id))?;
+        let budget = p.request_budget().with_wait(WORKER_BUDGET_WAIT);
+        let dense = p.decode_for_gesture(&bytes, &budget).map_err(|e| format!("media {}: {e}", m.id))?;
+        p.check_gesture(&dense, g).map_err(|e| format!("media {}: gesture check: {e}", m.id))
+    }
+
     fn decoded(&self, p: &Pipeline, m: &Media) -> Result<Arc<DecodedMedia>, String> {
         if let Some(d) = self.cache.and_then(|c| c.get(&m.file_name)) {
             return Ok(d);
@@ -111,14 +124,14 @@ pub fn run(p: &Pipeline, src: &Source<'_>, a: &Analysis, media: &[Media], cfg: &
         return failed(ERR_INVALID_VALUE, "a source media of this analysis no longer exists".into());
     }
     match a.kind {
-        AnalysisKind::Quality => quality(p, src, a, &sources),
+        AnalysisKind::Quality => quality(p, src, a, &sources, cfg),
         AnalysisKind::Biometry => biometry(p, src, &sources, cfg),
         AnalysisKind::Collection => collection(p, src, a, &sources),
         other => failed(ERR_NOT_REALIZED, format!("{} analyses are not available on this server", other.as_str())),
     }
 }
 
-fn quality(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media]) -> Outcome {
+fn quality(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media], cfg: &RunnerConfig) -> Outcome {
     let files = src.files;
     let threshold = a.confs.get("threshold_spoofing").and_then(Value::as_f64).unwrap_or(0.5) as f32;
     let best_shot = a.confs.get("extract_best_shot").and_then(Value::as_bool).unwrap_or(true);
@@ -141,6 +154,15 @@ fn quality(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media]) -> 
             }
         };
         frames_total += r.frames.len();
+        let requested = if cfg.gesture_policy.checks() { requested_gesture(&m.tags) } else { None };
+        let check = match requested.map(|g| src.gesture(p, m, g)).transpose() {
+            Ok(c) => c,
+            Err(msg) => {
+                files.remove_all(&outputs.iter().map(|o| o.file_name.clone()).collect::<Vec<_>>());
+                return failed(ERR_INVALID_VALUE, msg);
+            }
+        };
+        let q = QualityOfMedia::new(p, &r, check.as_ref());
         let mut output_ids = Vec::new();
         if let Some(shot) = &r.best_shot {
             match files.write(&shot.jpeg, "jpg") {
@@ -174,10 +196,15 @@ fn quality(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media]) -> 
                 }
             }
         }
-        verdicts.push(liveness::verdict(r.confidence_spoofing, threshold));
+        verdicts.push(
+            cfg.gesture_policy.verdict(
+                liveness::verdict(q.confidence_spoofing, threshold),
+                check.as_ref().map(|c| c.result.detected),
+            ),
+        );
         results.push(json!({
             "source_media_id": m.id.to_string(),
-            "results_data": quality_results_data(&r),
+            "results_data": q.results_data(),
             "output_images": output_ids,
         }));
     }
@@ -193,20 +220,88 @@ fn quality(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media]) -> 
     }
 }
 
-/// A QUALITY analysis's `results_data` for one media: Oz's `confidence_spoofing`, and the
-/// per-frame scores behind it in `frames` (`frame_index`, `confidence_spoofing`) for an operator:
-/// the evenly spread frames with a face (best-shot candidates are not scored).
+/// The QUALITY result of one media: its analysis, and its gesture check where the tags asked for
+/// one. With a gesture check, the planarity comes from the check's denser frames.
+pub struct QualityOfMedia<'a> {
+    pub analysis: &'a MediaAnalysis,
+    pub gesture: Option<&'a GestureCheck>,
+    pub planarity: Option<&'a Planarity>,
+    /// The model's score fused with the planarity.
+    pub confidence_spoofing: f32,
+}
+
+impl<'a> QualityOfMedia<'a> {
+    #[must_use]
+    pub fn new(p: &Pipeline, analysis: &'a MediaAnalysis, gesture: Option<&'a GestureCheck>) -> Self {
+        match gesture.and_then(|g| g.planarity.as_ref()) {
+            Some(dense) => Self {
+                analysis,
+                gesture,
+                planarity: Some(dense),
+                confidence_spoofing: p.fuse_planarity(analysis.model_spoofing, Some(dense)),
+            },
+            None => Self {
+                analysis,
+                gesture,
+                planarity: analysis.planarity.as_ref(),
+                confidence_spoofing: analysis.confidence_spoofing,
+            },
+        }
+    }
+
+    /// A QUALITY analysis's `results_data` for one media (docs/API.md):
+    /// - `confidence_spoofing` (Oz's field): the model's score fused with the planarity;
+    /// - `frames`: the per-frame model scores behind it (`frame_index`, `confidence_spoofing`) of
+    ///   the evenly spread frames with a face (best-shot candidates are not scored);
+    /// - `signals`: `model` (the aggregate of those) and `planarity` (`null` for stills, or when the
+    ///   face moved too little to tell);
+    /// - `gesture`, only when the media's tags ask for one: `requested` (name), `tag`, `detected`,
+    ///   `confidence` and the `frames` where it shows.
+    #[must_use]
+    pub fn results_data(&self) -> Value {
+        let r = self.analysis;
+        let frames: Vec<Value> = r
+            .frames
+            .iter()
+            .filter_map(|f| {
+                let spoof = f.main.as_ref()?.spoof?;
+                Some(json!({ "frame_index": f.index, "confidence_spoofing": wire_score(spoof) }))
+            })
+            .collect();
+        let planarity = self.planarity.and_then(|p| p.spoof_score).map(wire_score);
+        let mut out = json!({
+            "confidence_spoofing": wire_score(self.confidence_spoofing),
+            "frames": frames,
+            "signals": { "model": wire_score(r.model_spoofing), "planarity": planarity },
+        });
+        if let (Some(g), Some(obj)) = (self.gesture, out.as_object_mut()) {
+            obj.insert(
+                "gesture".into(),
+                json!({
+                    "requested": g.result.requested,
+                    "tag": g.result.requested.tag(),
+                    "detected": g.result.detected,
+                    "confidence": wire_score(g.result.confidence),
+                    "frames": g.result.frames,
+                    "frames_analysed": g.frames_analysed,
+                }),
+            );
+        }
+        out
+    }
+}
+
+/// A QUALITY `results_data` of a media analysed without a gesture check (API Lite, Instant mode
+/// paths that have no tags): see [`QualityOfMedia::results_data`].
 #[must_use]
 pub fn quality_results_data(r: &MediaAnalysis) -> Value {
-    let frames: Vec<Value> = r
-        .frames
-        .iter()
-        .filter_map(|f| {
-            let spoof = f.main.as_ref()?.spoof?;
-            Some(json!({ "frame_index": f.index, "confidence_spoofing": wire_score(spoof) }))
-        })
-        .collect();
-    json!({ "confidence_spoofing": wire_score(r.confidence_spoofing), "frames": frames })
+    QualityOfMedia {
+        analysis: r,
+        gesture: None,
+        planarity: r.planarity.as_ref(),
+        confidence_spoofing: r.confidence_spoofing,
+    }
+    .results_data()
 }
 
 /// Embedding of the face of one media (the best frame of a video or shot set).
@@ -337,7 +432,11 @@ mod tests {
 
     #[test]
     fn confs_carry_the_thresholds_as_written() {
-        let cfg = RunnerConfig { thresholds: DecisionThresholds::DEFAULT, threshold_spoofing: 0.7 };
+        let cfg = RunnerConfig {
+            thresholds: DecisionThresholds::DEFAULT,
+            threshold_spoofing: 0.7,
+            gesture_policy: GesturePolicy::default(),
+        };
         let text = serde_json::to_string(&biometry_confs(&cfg)).expect("json");
         assert!(text.contains(":0.85") && !text.contains("0.8500000"), "{text}");
         let text = serde_json::to_string(&quality_confs(&json!({}), &cfg)).expect("json");

@@ -486,6 +486,7 @@ mod debug_tests {
             runner: RunnerConfig {
                 thresholds: oz_domain::decision::DecisionThresholds::DEFAULT,
                 threshold_spoofing: 0.42,
+                gesture_policy: oz_domain::gesture::GesturePolicy::default(),
             },
             webhook: WebhookConfig { secret: Some("hook-secret-5678".into()), ..WebhookConfig::default() },
             urls: Urls::new("http://127.0.0.1:8080"),

@@ -246,6 +246,83 @@ async fn best_shot_from_the_whole_clip_body(kind: Kind) {
     assert!(r["results_data"]["confidence_spoofing"].as_f64().is_some());
 }
 
+both!(gestures_and_planarity, gestures_and_planarity_body);
+async fn gestures_and_planarity_body(kind: Kind) {
+    // Phone-like 4 s clips at 30 fps: a 0.17 s blink (frames 70..74) and its twin without one;
+    // and a flat photo moved in front of the camera, which the anti-spoofing model passes.
+    async fn quality(c: &C<'_>, clip: &str, tags: &[&str]) -> (String, Value) {
+        let payload = json!({ "media:tags": { "video1": tags }, "analyses": [{ "type": "quality" }] });
+        let form = Form::new()
+            .part("video1", file(clip, "selfie.mp4", "video/mp4"))
+            .part("payload", Part::text(payload.to_string()));
+        let (st, f) = c.upload("/api/folders", form).await;
+        assert_eq!(st, 201, "{f}");
+        let a = &f["analyses"][0];
+        (a["resolution_status"].as_str().unwrap_or_default().to_string(), a["results_media"][0]["results_data"].clone())
+    }
+    let Some(s) = start(kind, Options::default()).await else { return };
+    let admin = C { s: &s, token: common::admin_token(&s).await };
+    let (_, t) = company_user(&admin, None, "gesture@example.com", "CLIENT").await;
+    let c = C { s: &s, token: t };
+    let eyes = ["video_selfie", "video_selfie_eyes", "orientation_portrait"];
+
+    let (status, r) = quality(&c, "gestures/gesture_blink_long.mp4", &eyes).await;
+    assert_eq!(status, "SUCCESS", "{r}");
+    let g = &r["gesture"];
+    assert_eq!(
+        (g["requested"].as_str(), g["tag"].as_str(), g["detected"].as_bool()),
+        (Some("blink"), Some("video_selfie_eyes"), Some(true)),
+        "{r}"
+    );
+    let frames: Vec<u64> =
+        g["frames"].as_array().map(|v| v.iter().filter_map(Value::as_u64).collect()).unwrap_or_default();
+    assert!(!frames.is_empty() && frames.iter().all(|i| (70..=74).contains(i)), "{r}");
+    assert!(g["confidence"].as_f64().is_some_and(|v| v >= 0.5), "{r}");
+    assert_eq!(g["frames_analysed"].as_u64(), Some(40));
+
+    let (status, r) = quality(&c, "gestures/gesture_neutral_long.mp4", &eyes).await;
+    assert_eq!(status, "DECLINED", "no blink: {r}");
+    assert_eq!(r["gesture"]["detected"].as_bool(), Some(false), "{r}");
+    assert!(r["gesture"]["confidence"].as_f64().is_some_and(|v| v < 0.5), "{r}");
+    assert!(r["confidence_spoofing"].as_f64().is_some_and(|v| v < 0.42), "live, only the gesture is missing: {r}");
+
+    // The same clip with a passive-liveness tag: no gesture asked, none checked.
+    let (status, r) = quality(&c, "gestures/gesture_neutral_long.mp4", &["video_selfie", "video_selfie_blank"]).await;
+    assert_eq!(status, "SUCCESS", "{r}");
+    assert!(r.get("gesture").is_none(), "{r}");
+    assert!(r["signals"]["model"].as_f64().is_some(), "{r}");
+
+    // A head turning left as asked: the planarity of its dense frames says it is not flat.
+    let (status, r) = quality(&c, "gestures/gesture_left.mp4", &["video_selfie", "video_selfie_left"]).await;
+    assert_eq!(status, "SUCCESS", "{r}");
+    assert_eq!(r["gesture"]["detected"].as_bool(), Some(true), "{r}");
+    assert_eq!(r["signals"]["planarity"].as_f64(), Some(0.0), "{r}");
+    // Asked to turn right, turned left.
+    let (status, r) = quality(&c, "gestures/gesture_left.mp4", &["video_selfie", "video_selfie_right"]).await;
+    assert_eq!(status, "DECLINED", "{r}");
+
+    // A printed photo moved in 3D: the model scores it live, planarity declines it.
+    let (status, r) = quality(&c, "gestures/planar_photo_obama.mp4", &["video_selfie", "video_selfie_blank"]).await;
+    assert_eq!(status, "DECLINED", "{r}");
+    let model = r["signals"]["model"].as_f64().unwrap_or(1.0);
+    let planar = r["signals"]["planarity"].as_f64().unwrap_or(0.0);
+    assert!(model < 0.42 && planar > 0.8, "{r}");
+    assert_eq!(r["confidence_spoofing"].as_f64(), Some(planar), "{r}");
+
+    // OZ_GESTURE_CHECK=report: the missing blink is reported, the verdict is liveness alone.
+    let Some(s2) =
+        start(kind, Options { gesture_policy: oz_domain::gesture::GesturePolicy::Report, ..Options::default() }).await
+    else {
+        return;
+    };
+    let admin2 = C { s: &s2, token: common::admin_token(&s2).await };
+    let (_, t2) = company_user(&admin2, None, "report@example.com", "CLIENT").await;
+    let c2 = C { s: &s2, token: t2 };
+    let (status, r) = quality(&c2, "gestures/gesture_neutral_long.mp4", &eyes).await;
+    assert_eq!(status, "SUCCESS", "{r}");
+    assert_eq!(r["gesture"]["detected"].as_bool(), Some(false), "{r}");
+}
+
 both!(auth_and_errors, auth_and_errors_body);
 async fn auth_and_errors_body(kind: Kind) {
     let Some(s) = start(

@@ -356,6 +356,47 @@ async fn hostile_media(kind: Kind) {
     no_files(&s, "the whole corpus");
 }
 
+/// Damaged videos that upload (the corpus's "handled" ones) tagged for a gesture: the QUALITY
+/// analysis decodes them a second time, densely and scaled down, for the gesture check. Every
+/// answer is an Oz answer (a finished, declined or failed analysis, or a 4xx refusal), and the
+/// server stays healthy.
+async fn hostile_videos_tagged_for_a_gesture(kind: Kind) {
+    let Some(s) = start(kind, Options { attachment_max_size: 64 * 1024 * 1024, ..Options::default() }).await else {
+        return;
+    };
+    let token = admin_token(&s).await;
+    let c = reqwest::Client::new();
+    let url = |p: &str| format!("{}{p}", s.base);
+    let videos: Vec<Media> = corpus().into_iter().filter(|m| m.content_type.starts_with("video/")).collect();
+    assert!(videos.len() >= 5);
+    for m in videos {
+        for tag in ["video_selfie_eyes", "video_selfie_left", "video_selfie_scan"] {
+            let case = format!("{} tagged {tag}", m.name);
+            let payload = json!({
+                "media:tags": { "media": ["video_selfie", tag] },
+                "analyses": [{ "type": "quality" }],
+            });
+            let form = Form::new().part("media", part(&m)).part("payload", Part::text(payload.to_string()));
+            let a = send(c.post(url("/api/folders/")).header("X-Forensic-Access-Token", &token).multipart(form)).await;
+            if a.status >= 400 {
+                assert!(a.status < 500, "{case}: {} {}", a.status, a.body);
+                oz_refusal(&case, &a, &[3, 4]);
+                continue;
+            }
+            assert_eq!(a.status, 201, "{case}: {}", a.body);
+            let an = &a.body["analyses"][0];
+            let state = an["state"].as_str().unwrap_or_default();
+            assert!(["FINISHED", "FAILED"].contains(&state), "{case}: {an}");
+            if state == "FINISHED" {
+                let g = &an["results_media"][0]["results_data"]["gesture"];
+                assert!(g["detected"].is_boolean(), "{case}: {an}");
+            }
+        }
+    }
+    healthy(&s).await;
+}
+both!(hostile_videos_tagged_for_a_gesture_on, hostile_videos_tagged_for_a_gesture);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_media_sqlite() {
     hostile_media(Kind::Sqlite).await;

@@ -66,7 +66,11 @@ pub async fn start(args: &EngineArgs, listen: Option<SocketAddr>) -> anyhow::Res
         max_attempts: args.job_max_attempts.max(1),
         expire_after: Duration::from_secs(args.expire_timeout.max(1)),
         expire_every: Duration::from_secs(args.expire_period.max(1)),
-        runner: RunnerConfig { thresholds: t.thresholds()?, threshold_spoofing: t.threshold_spoofing },
+        runner: RunnerConfig {
+            thresholds: t.thresholds()?,
+            threshold_spoofing: t.threshold_spoofing,
+            gesture_policy: t.gesture_policy(),
+        },
         webhook: WebhookConfig {
             secret: args.webhook_secret.as_ref().map(|s| s.expose().to_string()).filter(|s| !s.is_empty()),
             timeout: Duration::from_secs(args.webhook_timeout.max(1)),

@@ -79,6 +79,13 @@ pub struct VisionArgs {
     /// shots of a shot set), analysed for the best shot only. 0: the even spread alone.
     #[arg(long, env = "OZ_BEST_SHOT_CANDIDATES", default_value_t = 4)]
     pub best_shot_candidates: usize,
+    /// Weight of the planarity signal (a face that moves as one flat plane: a photo or a screen)
+    /// in a video's confidence_spoofing: max(model, weight x planarity). 0 turns it off.
+    #[arg(long, env = "OZ_PLANARITY_WEIGHT", default_value_t = oz_domain::liveness::DEFAULT_PLANARITY_WEIGHT)]
+    pub planarity_weight: f32,
+    /// Frames spread over a video whose tags ask for a gesture, for the gesture check (at most 96).
+    #[arg(long, env = "OZ_GESTURE_FRAMES", default_value_t = 40)]
+    pub gesture_frames: usize,
     /// Bytes of decoded frames (RGB, 3 bytes a pixel) the whole process may hold; a decode that
     /// would go over waits OZ_DECODE_BUDGET_WAIT_MS, then answers 503.
     #[arg(long, env = "OZ_DECODE_BUDGET_BYTES", default_value_t = 1 << 30)]
@@ -118,6 +125,12 @@ impl VisionArgs {
                 request_bytes: self.decode_request_budget_bytes.min(self.decode_budget_bytes),
                 wait: Duration::from_millis(self.decode_budget_wait_ms),
             },
+            planarity_weight: if self.planarity_weight.is_finite() {
+                self.planarity_weight.clamp(0.0, 1.0)
+            } else {
+                0.0
+            },
+            gesture_frames: self.gesture_frames.clamp(4, 96),
             ..PipelineConfig::default()
         };
         if let Some(n) = self.pool_size {
@@ -141,9 +154,33 @@ pub struct ThresholdArgs {
     /// Default `threshold_spoofing`: a liveness score above it is an attack.
     #[arg(long, env = "OZ_THRESHOLD_SPOOFING", default_value_t = oz_domain::liveness::DEFAULT_THRESHOLD_SPOOFING)]
     pub threshold_spoofing: f32,
+    /// A video tagged for a gesture (video_selfie_eyes, _smile, _left...) whose gesture is not
+    /// seen: decline (DECLINED), operator (OPERATOR_REQUIRED), report (results_data only) or off
+    /// (not checked).
+    #[arg(long, env = "OZ_GESTURE_CHECK", value_enum, default_value_t = GestureCheckArg::Decline)]
+    pub gesture_check: GestureCheckArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GestureCheckArg {
+    Decline,
+    Operator,
+    Report,
+    Off,
 }
 
 impl ThresholdArgs {
+    #[must_use]
+    pub fn gesture_policy(&self) -> oz_domain::gesture::GesturePolicy {
+        use oz_domain::gesture::GesturePolicy;
+        match self.gesture_check {
+            GestureCheckArg::Decline => GesturePolicy::Decline,
+            GestureCheckArg::Operator => GesturePolicy::Operator,
+            GestureCheckArg::Report => GesturePolicy::Report,
+            GestureCheckArg::Off => GesturePolicy::Off,
+        }
+    }
+
     pub fn thresholds(&self) -> anyhow::Result<DecisionThresholds> {
         Ok(DecisionThresholds::new(self.biometry_approve, self.biometry_decline)?)
     }

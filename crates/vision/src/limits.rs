@@ -22,6 +22,9 @@ pub struct MediaLimits {
     /// Shots of a zip shot set are scaled down to at most this long side right after each one is
     /// decoded (the detector works at 640 at most, the face crops at 224 at most).
     pub shot_max_side: u32,
+    /// Video frames are scaled down to at most this long side as they are converted to RGB
+    /// (0 = full size). Full size for liveness and the best shot; the dense gesture decode uses it.
+    pub video_max_side: u32,
 }
 
 impl Default for MediaLimits {
@@ -35,6 +38,7 @@ impl Default for MediaLimits {
             sample_frames: 8,
             best_shot_candidates: 4,
             shot_max_side: 1280,
+            video_max_side: 0,
         }
     }
 }

@@ -370,7 +370,11 @@ fn decode_video_media(
 
 /// What a video decode returns under `limits`.
 fn sampling(limits: &MediaLimits) -> video::Sampling {
-    video::Sampling { spread: limits.sample_frames, candidates: limits.best_shot_candidates }
+    video::Sampling {
+        spread: limits.sample_frames,
+        candidates: limits.best_shot_candidates,
+        max_side: limits.video_max_side,
+    }
 }
 
 /// Picks `n` indices spread evenly over `0..len`, first and last included.

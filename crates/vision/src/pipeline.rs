@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use image::RgbImage;
+use oz_domain::gesture::Gesture;
 use serde::Serialize;
 
 use crate::align;
@@ -17,13 +18,14 @@ use crate::budget::{BudgetConfig, DecodeBudget, RequestBudget, Reservation};
 use crate::detect::{self, DetectorConfig, Face};
 use crate::embed;
 use crate::error::VisionError;
-use crate::gesture::{self, GestureFrame};
+use crate::gesture::{self, GestureFrame, GestureResult};
 use crate::imgops;
 use crate::limits::MediaLimits;
 use crate::liveness;
 use crate::media::{self, DecodedMedia, Frame};
 use crate::mesh::{self, FaceMesh};
 use crate::models::{self, VerifiedModels};
+use crate::planarity::{self, Planarity};
 use crate::pose::{self, Pose};
 use crate::quality::{self, Quality};
 use crate::runtime::{self, ModelPool};
@@ -44,6 +46,13 @@ pub struct PipelineConfig {
     /// as wide as the largest face.
     pub min_face_rel: f32,
     pub best_shot_jpeg_quality: u8,
+    /// Weight of the planarity signal in a video's `confidence_spoofing`
+    /// ([`oz_domain::liveness::fuse`]); 0 turns it off (and skips the face mesh).
+    pub planarity_weight: f32,
+    /// Frames of the dense decode of a video whose tags ask for a gesture, spread over the clip.
+    pub gesture_frames: usize,
+    /// Long side of those frames (they only feed the detector and the face mesh).
+    pub gesture_max_side: u32,
 }
 
 impl Default for PipelineConfig {
@@ -57,6 +66,9 @@ impl Default for PipelineConfig {
             budget: BudgetConfig::default(),
             min_face_rel: 0.4,
             best_shot_jpeg_quality: 90,
+            planarity_weight: oz_domain::liveness::DEFAULT_PLANARITY_WEIGHT,
+            gesture_frames: 40,
+            gesture_max_side: 640,
         }
     }
 }
@@ -131,15 +143,32 @@ pub struct BestShot {
 #[derive(Debug, Clone, Serialize)]
 pub struct MediaAnalysis {
     pub frames: Vec<FrameAnalysis>,
-    /// `confidence_spoofing` of the media: [`liveness::aggregate`] of the scores of the evenly
-    /// spread frames with a face (best-shot candidates are not scored).
+    /// `confidence_spoofing` of the media: [`Self::model_spoofing`] fused with the planarity
+    /// signal of a video ([`oz_domain::liveness::fuse`]).
     pub confidence_spoofing: f32,
+    /// The anti-spoofing model's score: [`liveness::aggregate`] of the scores of the evenly spread
+    /// frames with a face (best-shot candidates are not scored).
+    pub model_spoofing: f32,
+    /// How flat the face moved across the spread frames of a video (see [`crate::planarity`]);
+    /// `None` for a still, a shot set, or when it was not measured.
+    pub planarity: Option<Planarity>,
     pub frames_with_face: usize,
     pub best_shot: Option<BestShot>,
     /// Embedding of the best frame's face, when asked for.
     #[serde(skip)]
     pub embedding: Option<Vec<f32>>,
     pub timings: StageTimings,
+}
+
+/// The outcome of a gesture check (see [`Pipeline::check_gesture`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct GestureCheck {
+    pub result: GestureResult,
+    /// Planarity over the dense frames' meshes (more frames, more motion than the spread).
+    pub planarity: Option<Planarity>,
+    pub frames_analysed: usize,
+    pub frames_with_face: usize,
+    pub total_ms: f64,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -343,7 +372,7 @@ impl Pipeline {
     /// [`Self::gesture_frame`] of every frame, in order. Gestures need the frames close together
     /// (a blink lasts 0.1-0.3 s): give it every frame of a clip, or at least 10 per second.
     pub fn gesture_frames(&self, frames: &[Frame]) -> Result<Vec<GestureFrame>, VisionError> {
-        frames.iter().map(|f| self.gesture_frame(f)).collect()
+        self.par_frames(frames, |f| self.gesture_frame(f))
     }
 
     /// The template of the single person in `img`.
@@ -445,7 +474,7 @@ impl Pipeline {
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(i, _)| i);
         let scores: Vec<f32> = with_face.iter().filter_map(|f| f.main.as_ref()?.spoof).collect();
-        let confidence_spoofing = match (liveness::aggregate(&scores), best_pos) {
+        let model_spoofing = match (liveness::aggregate(&scores), best_pos) {
             (Some(v), _) => v,
             // Only best-shot candidates showed a face (none of the spread did): score the best one.
             (None, Some(pos)) => {
@@ -479,9 +508,112 @@ impl Pipeline {
                 }
             }
         }
+        let planarity = if media.info.kind == media::MediaKind::Video && self.cfg.planarity_weight > 0.0 {
+            self.spread_planarity(media, &frames)?
+        } else {
+            None
+        };
+        let confidence_spoofing = self.fuse_planarity(model_spoofing, planarity.as_ref());
         timings.total_ms = ms(start);
         let frames_with_face = frames.iter().filter(|f| f.main.is_some() && !f.candidate).count();
-        Ok(MediaAnalysis { frames, confidence_spoofing, frames_with_face, best_shot, embedding, timings })
+        Ok(MediaAnalysis {
+            frames,
+            confidence_spoofing,
+            model_spoofing,
+            planarity,
+            frames_with_face,
+            best_shot,
+            embedding,
+            timings,
+        })
+    }
+
+    /// The model's score fused with a planarity measure under the configured weight.
+    #[must_use]
+    pub fn fuse_planarity(&self, model_spoofing: f32, planarity: Option<&Planarity>) -> f32 {
+        oz_domain::liveness::fuse(model_spoofing, planarity.and_then(|p| p.spoof_score), self.cfg.planarity_weight)
+    }
+
+    /// Planarity over the face meshes of the evenly spread frames (not the best-shot candidates)
+    /// whose main face was found, reusing that face.
+    fn spread_planarity(
+        &self,
+        media: &DecodedMedia,
+        frames: &[FrameAnalysis],
+    ) -> Result<Option<Planarity>, VisionError> {
+        let mut meshes = Vec::new();
+        for (fa, frame) in frames.iter().zip(&media.frames) {
+            if fa.candidate {
+                continue;
+            }
+            if let Some(main) = &fa.main {
+                meshes.push(self.mesh(&frame.image, &main.face)?);
+            }
+        }
+        let refs: Vec<&FaceMesh> = meshes.iter().collect();
+        Ok(planarity::planarity(&refs))
+    }
+
+    /// Decodes a media for its gesture check: `gesture_frames` frames spread over a video (or a
+    /// shot set), scaled to `gesture_max_side`, no best-shot candidates. A still gives its one frame.
+    pub fn decode_for_gesture(&self, bytes: &[u8], budget: &RequestBudget) -> Result<DecodedMedia, VisionError> {
+        let limits = MediaLimits {
+            sample_frames: self.cfg.gesture_frames.max(1),
+            best_shot_candidates: 0,
+            video_max_side: self.cfg.gesture_max_side,
+            shot_max_side: self.cfg.gesture_max_side,
+            ..self.cfg.limits.clone()
+        };
+        media::decode_in(bytes, &limits, budget)
+    }
+
+    /// Whether the `requested` gesture happens in `media` (decoded densely, see
+    /// [`Self::decode_for_gesture`]), and the planarity of the face over those frames.
+    pub fn check_gesture(&self, media: &DecodedMedia, requested: Gesture) -> Result<GestureCheck, VisionError> {
+        let start = Instant::now();
+        let frames = self.gesture_frames(&media.frames)?;
+        let result = gesture::detect_gesture(&gesture::series(&frames), requested);
+        let meshes: Vec<&FaceMesh> = frames.iter().filter_map(|f| f.mesh.as_ref()).collect();
+        let planarity = if media.info.kind == media::MediaKind::Image { None } else { planarity::planarity(&meshes) };
+        Ok(GestureCheck {
+            result,
+            planarity,
+            frames_analysed: frames.len(),
+            frames_with_face: frames.iter().filter(|f| f.measures.is_some()).count(),
+            total_ms: ms(start),
+        })
+    }
+
+    /// `f` over frames in parallel, one worker per pooled session, results in frame order.
+    fn par_frames<T: Send>(
+        &self,
+        frames: &[Frame],
+        f: impl Fn(&Frame) -> Result<T, VisionError> + Sync,
+    ) -> Result<Vec<T>, VisionError> {
+        let workers = self.cfg.pool_size.clamp(1, frames.len().max(1));
+        if workers <= 1 {
+            return frames.iter().map(&f).collect();
+        }
+        let next = AtomicUsize::new(0);
+        let results: Mutex<Vec<Option<Result<T, VisionError>>>> = Mutex::new((0..frames.len()).map(|_| None).collect());
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= frames.len() {
+                            break;
+                        }
+                        let r = f(&frames[i]);
+                        if let Ok(mut v) = results.lock() {
+                            v[i] = Some(r);
+                        }
+                    }
+                });
+            }
+        });
+        let v = results.into_inner().map_err(|_| VisionError::Model("frame worker panicked".into()))?;
+        v.into_iter().map(|r| r.unwrap_or_else(|| Err(VisionError::Model("frame not analysed".into())))).collect()
     }
 
     /// Analyses frames in parallel, one worker per pooled session, results in frame order.

@@ -148,13 +148,29 @@ pub struct Sampling {
     /// Extra frames: the best of every decoded frame by luma pre-score, at least
     /// [`crate::prescore::MIN_SPACING`] frames apart (those already in the spread count too).
     pub candidates: usize,
+    /// Frames come out scaled down (aspect kept) so that their long side is at most this many
+    /// pixels, in the same `sws_scale` call as the colour conversion; 0 = full size.
+    pub max_side: u32,
 }
 
 impl From<usize> for Sampling {
-    /// An even spread of `n` frames and no candidates.
+    /// An even spread of `n` full-size frames and no candidates.
     fn from(spread: usize) -> Self {
-        Self { spread, candidates: 0 }
+        Self { spread, candidates: 0, max_side: 0 }
     }
+}
+
+/// The output size of a `width` x `height` frame under `max_side` (0 = unchanged): scaled so the
+/// long side is `max_side`, the short side rounded, at least 1.
+#[must_use]
+pub fn fit_within(width: u32, height: u32, max_side: u32) -> (u32, u32) {
+    let long = width.max(height);
+    if max_side == 0 || long <= max_side || long == 0 {
+        return (width, height);
+    }
+    let scale = f64::from(max_side) / f64::from(long);
+    let dim = |v: u32| ((f64::from(v) * scale).round() as u32).clamp(1, max_side);
+    (dim(width), dim(height))
 }
 
 /// A decoded clip: its facts and the sampled frames in presentation order.
@@ -583,7 +599,7 @@ fn decode_opened(
     let started = Instant::now();
     for index in all {
         let Some(mut held) = pass.held.remove(&index) else { continue };
-        let rgb = to_rgb(&mut scaler, &mut held.frame)?;
+        let rgb = to_rgb(&mut scaler, &mut held.frame, sampling.max_side)?;
         stored_size.get_or_insert((rgb.width(), rgb.height()));
         let image = match rotation_deg {
             90 => image::imageops::rotate90(&rgb),
@@ -873,8 +889,9 @@ fn luma_prescore(f: &frame::Video) -> Option<f32> {
     prescore::score_luma(f.data(0), f.stride(0), f.width() as usize, f.height() as usize).map(|p| p.score)
 }
 
-/// Converts a decoded frame to packed RGB8 with `sws_scale` (same size, no scaling).
-fn to_rgb(scaler: &mut Option<scaling::Context>, f: &mut frame::Video) -> Result<RgbImage, VideoError> {
+/// Converts a decoded frame to packed RGB8 with `sws_scale`, scaled down to `max_side` (see
+/// [`fit_within`]; 0 = same size).
+fn to_rgb(scaler: &mut Option<scaling::Context>, f: &mut frame::Video, max_side: u32) -> Result<RgbImage, VideoError> {
     // swscale takes the range from the pixel format, not from the frame: full-range ("JPEG")
     // YUV, as many Android phones record, must be named as the yuvj formats or it comes out
     // with washed-out contrast. The buffer layout is identical.
@@ -890,11 +907,20 @@ fn to_rgb(scaler: &mut Option<scaling::Context>, f: &mut frame::Video) -> Result
             f.set_format(p);
         }
     }
-    let (format, width, height) = (f.format(), f.width(), f.height());
+    let (format, in_w, in_h) = (f.format(), f.width(), f.height());
+    let (width, height) = fit_within(in_w, in_h, max_side);
     let sws = match scaler {
-        Some(s) if s.input().format == format && s.input().width == width && s.input().height == height => s,
+        Some(s)
+            if s.input().format == format
+                && s.input().width == in_w
+                && s.input().height == in_h
+                && s.output().width == width
+                && s.output().height == height =>
+        {
+            s
+        }
         _ => scaler.insert(
-            scaling::Context::get(format, width, height, Pixel::RGB24, width, height, scaling::Flags::BILINEAR)
+            scaling::Context::get(format, in_w, in_h, Pixel::RGB24, width, height, scaling::Flags::BILINEAR)
                 .map_err(|e| unreadable(&format!("cannot convert pixel format {format:?}"), &e))?,
         ),
     };
@@ -953,6 +979,16 @@ mod tests {
         for f in &d.frames {
             assert_eq!(f.image.dimensions(), (w, h), "frame {}", f.index);
         }
+    }
+
+    #[test]
+    fn fit_within_keeps_the_aspect() {
+        assert_eq!(fit_within(720, 1280, 640), (360, 640));
+        assert_eq!(fit_within(1920, 1080, 640), (640, 360));
+        assert_eq!(fit_within(640, 480, 640), (640, 480));
+        assert_eq!(fit_within(720, 1280, 0), (720, 1280));
+        assert_eq!(fit_within(4000, 2, 640), (640, 1));
+        assert_eq!(fit_within(0, 0, 640), (0, 0));
     }
 
     #[test]
@@ -1019,7 +1055,7 @@ mod tests {
 
     #[test]
     fn best_shot_candidates_come_from_every_decoded_frame() {
-        let sampling = Sampling { spread: 8, candidates: 4 };
+        let sampling = Sampling { spread: 8, candidates: 4, max_side: 0 };
         // Exact count (mp4) and no count at all (webm, stride mode): same rules.
         for name in ["sharp_window.mp4", "clip.webm", "portrait_720x1280.mp4"] {
             let d = decode_video_file(&fixture(name), sampling, &VideoLimits::default())

@@ -255,7 +255,7 @@ fn still_frames(images: Vec<image::RgbImage>) -> Vec<Frame> {
     images
         .into_iter()
         .enumerate()
-        .map(|(i, image)| Frame { index: i as u64, timestamp_s: None, name: None, image })
+        .map(|(i, image)| Frame { index: i as u64, timestamp_s: None, name: None, image, candidate: false })
         .collect()
 }
 
@@ -408,4 +408,61 @@ fn measures_table() {
             pl.spoof_score.map_or("-".to_string(), |r| format!("{r:.2}")),
         );
     }
+}
+
+/// A phone-like clip (4 s, 30 fps, 120 frames) with one short blink: 5 frames (70..74), 3 of them
+/// fully closed. The gesture decode (40 frames spread over the clip, one in three) catches it; the
+/// 8-frame spread used for liveness would not, and the twin clip without the blink shows none.
+#[test]
+fn dense_gesture_decode_catches_a_short_blink_in_a_long_clip() {
+    let p = pipeline();
+    assert_eq!(p.config().gesture_frames, 40);
+    let dense =
+        p.decode_for_gesture(&fixture("gestures/gesture_blink_long.mp4"), &p.request_budget()).expect("decodes");
+    assert_eq!(dense.frames.len(), 40);
+    assert!(dense.frames.iter().all(|f| !f.candidate));
+    let check = p.check_gesture(&dense, Gesture::Blink).expect("checks");
+    assert!(check.result.detected, "{check:?}");
+    assert!(!check.result.frames.is_empty() && check.result.frames.iter().all(|i| (70..=74).contains(i)), "{check:?}");
+    assert_eq!(check.frames_analysed, 40);
+    assert!(check.frames_with_face >= 38, "{check:?}");
+
+    // The liveness spread of 8 frames misses it.
+    let sparse = p.decode(&fixture("gestures/gesture_blink_long.mp4")).expect("decodes");
+    let spread: Vec<Frame> = sparse.frames.into_iter().filter(|f| !f.candidate).collect();
+    let sparse_frames: Vec<Frame> =
+        oz_vision::media::spread_indices(spread.len(), 8).into_iter().map(|i| spread[i].clone()).collect();
+    let r = detect_gesture(&gesture::series(&p.gesture_frames(&sparse_frames).expect("frames")), Gesture::Blink);
+    assert!(!r.detected, "8 frames should not see a 0.17 s blink: {r:?}");
+
+    let twin =
+        p.decode_for_gesture(&fixture("gestures/gesture_neutral_long.mp4"), &p.request_budget()).expect("decodes");
+    let none = p.check_gesture(&twin, Gesture::Blink).expect("checks");
+    assert!(!none.result.detected && none.result.frames.is_empty(), "{none:?}");
+    // The same twin does hold still (scan) and is not flat.
+    assert!(p.check_gesture(&twin, Gesture::Scan).expect("checks").result.detected);
+}
+
+/// The gesture decode scales frames down in the colour conversion: a 720x1280 clip comes out at
+/// 360x640 (the long side at `gesture_max_side`), spread over the whole clip.
+#[test]
+fn gesture_decode_scales_frames_down() {
+    let p = pipeline();
+    let bytes = std::fs::read(root().join("tests/fixtures/videos/portrait_720x1280.mp4")).expect("fixture");
+    let dense = p.decode_for_gesture(&bytes, &p.request_budget()).expect("decodes");
+    let full = p.decode(&bytes).expect("decodes");
+    assert_eq!(dense.frames.len(), 40);
+    for f in &dense.frames {
+        assert_eq!((f.image.width(), f.image.height()), (360, 640), "frame {}", f.index);
+    }
+    assert_eq!(full.frames[0].image.width(), 720);
+    assert_eq!(dense.frames.first().map(|f| f.index), Some(0));
+    let last = full.info.video.as_ref().map(|v| v.frame_count - 1);
+    assert_eq!(dense.frames.last().map(|f| f.index), last);
+    // A still tagged for a gesture gives its one frame, and no gesture.
+    let photo = fixture("faces/live/obama__portrait.jpg");
+    let still = p.decode_for_gesture(&photo, &p.request_budget()).expect("decodes");
+    assert_eq!(still.frames.len(), 1);
+    let c = p.check_gesture(&still, Gesture::Blink).expect("checks");
+    assert!(!c.result.detected && c.planarity.is_none(), "{c:?}");
 }

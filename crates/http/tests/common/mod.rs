@@ -138,6 +138,8 @@ pub struct Options {
     pub metrics: oz_http::observe::MetricsConfig,
     /// `OZ_CONSOLE` / `OZ_CONSOLE_DIR`.
     pub console: oz_http::console::ConsoleConfig,
+    /// `OZ_GESTURE_CHECK`.
+    pub gesture_policy: oz_domain::gesture::GesturePolicy,
 }
 
 impl Default for Options {
@@ -156,6 +158,7 @@ impl Default for Options {
             session_token_ttl: Duration::from_secs(600),
             metrics: oz_http::observe::MetricsConfig::default(),
             console: oz_http::console::ConsoleConfig::default(),
+            gesture_policy: oz_domain::gesture::GesturePolicy::default(),
         }
     }
 }
@@ -196,7 +199,11 @@ async fn start_with(kind: Kind, opts: Options, shared: Option<(String, PathBuf)>
         max_attempts: 5,
         expire_after: Duration::from_secs(600),
         expire_every: Duration::from_secs(60),
-        runner: RunnerConfig { thresholds: opts.thresholds, threshold_spoofing: 0.42 },
+        runner: RunnerConfig {
+            thresholds: opts.thresholds,
+            threshold_spoofing: 0.42,
+            gesture_policy: opts.gesture_policy,
+        },
         webhook: WebhookConfig {
             secret: Some(SECRET.into()),
             timeout: opts.webhook_timeout,
