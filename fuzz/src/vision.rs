@@ -54,6 +54,28 @@ pub fn media_decode(data: &[u8]) {
         Err(VisionError::UnsupportedFormat) => assert!(kind.is_none(), "sniffed {kind:?} yet unsupported"),
         Err(e) => assert!(!e.is_internal(), "input error reported as internal: {e}"),
     }
+    // The gesture check's decode of the same bytes: a denser spread, no candidates, frames of a
+    // video or shot set scaled down to a small long side in the conversion.
+    let dense = MediaLimits {
+        sample_frames: 4,
+        best_shot_candidates: 0,
+        video_max_side: 64,
+        shot_max_side: 64,
+        ..small_limits()
+    };
+    match media::decode(data, &dense) {
+        Ok(m) => {
+            check_decoded(data, &m, &dense);
+            assert!(m.frames.iter().all(|f| !f.candidate), "no candidates asked for");
+            if m.info.kind != MediaKind::Image {
+                for f in &m.frames {
+                    assert!(f.image.width().max(f.image.height()) <= 64, "frame not scaled down");
+                    assert!(f.image.width() > 0 && f.image.height() > 0, "empty frame");
+                }
+            }
+        }
+        Err(e) => assert!(!e.is_internal(), "input error reported as internal (dense): {e}"),
+    }
 }
 
 /// Target `image_decode`: one JPEG or PNG, 1 Mpx budget.
