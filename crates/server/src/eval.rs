@@ -75,8 +75,15 @@ const EXPO_MAX_SCALES: [f32; 3] = [0.25, 0.5, 1.0];
 /// separates two detectors' boxes of one face (MTCNN against YuNet: side 0.93-1.13, centre up to
 /// 0.05-0.09 apart) or one detector's boxes on consecutive frames: a score that moves more than
 /// the margin of an operating point under these is not an operating point.
-const JITTERS: [(f32, f32, f32); 7] =
-    [(1.0, 0.0, 0.0), (0.95, 0.0, 0.0), (1.05, 0.0, 0.0), (1.0, 0.03, 0.0), (1.0, -0.03, 0.0), (1.0, 0.0, 0.03), (1.0, 0.0, -0.03)];
+const JITTERS: [(f32, f32, f32); 7] = [
+    (1.0, 0.0, 0.0),
+    (0.95, 0.0, 0.0),
+    (1.05, 0.0, 0.0),
+    (1.0, 0.03, 0.0),
+    (1.0, -0.03, 0.0),
+    (1.0, 0.0, 0.03),
+    (1.0, 0.0, -0.03),
+];
 
 struct Sample {
     name: String,
@@ -426,7 +433,9 @@ fn signal_defs(with_aux: bool) -> Vec<SignalDef> {
         v.push(SignalDef {
             name: format!("max(model, {w}*planarity)"),
             domain: Domain::Videos,
-            score: Box::new(move |s| Some(s.planarity_score().map_or(s.model_score(), |pl| s.model_score().max(w * pl)))),
+            score: Box::new(move |s| {
+                Some(s.planarity_score().map_or(s.model_score(), |pl| s.model_score().max(w * pl)))
+            }),
         });
     }
     if with_aux {
@@ -511,7 +520,8 @@ fn report_model_sweep(samples: &[Sample], threshold: f32) {
     let live: Vec<f32> = samples.iter().filter(|s| s.attack.is_none()).map(Sample::model_score).collect();
     let attack: Vec<(&str, f32)> =
         samples.iter().filter_map(|s| s.attack.as_deref().map(|k| (k, s.model_score()))).collect();
-    let v: Vec<Labelled> = samples.iter().map(|s| Labelled { kind: s.attack.as_deref(), score: Some(s.model_score()) }).collect();
+    let v: Vec<Labelled> =
+        samples.iter().map(|s| Labelled { kind: s.attack.as_deref(), score: Some(s.model_score()) }).collect();
     println!("\n== Model sweep over every media ==");
     println!("{} live, {} attacks", live.len(), attack.len());
     println!("{:>9} {:>7} {:>7} {:>7}", "threshold", "BPCER", "APCER", "ACER");
