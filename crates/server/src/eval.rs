@@ -419,8 +419,13 @@ enum Domain {
 struct SignalDef {
     name: String,
     domain: Domain,
-    score: Box<dyn Fn(&Sample) -> Option<f32>>,
+    score: ScoreFn,
 }
+
+/// A signal's score of one media (`None` = no signal).
+type ScoreFn = Box<dyn Fn(&Sample) -> Option<f32>>;
+/// A still fusion of (model, expo) scores.
+type FuseFn = Box<dyn Fn(f32, f32) -> f32>;
 
 fn signal_defs(with_aux: bool) -> Vec<SignalDef> {
     let mut v = vec![
@@ -573,9 +578,8 @@ fn report_aux(samples: &[Sample], threshold: f32, times: &mut [f64]) {
 }
 
 /// Still fusions as functions of (model, expo), for the jitter check.
-fn still_fusions() -> Vec<(String, Box<dyn Fn(f32, f32) -> f32>)> {
-    let mut v: Vec<(String, Box<dyn Fn(f32, f32) -> f32>)> =
-        vec![("model".into(), Box::new(|m, _| m)), ("expo".into(), Box::new(|_, e| e))];
+fn still_fusions() -> Vec<(String, FuseFn)> {
+    let mut v: Vec<(String, FuseFn)> = vec![("model".into(), Box::new(|m, _| m)), ("expo".into(), Box::new(|_, e| e))];
     for a in EXPO_MEAN_WEIGHTS {
         v.push((format!("{a}*model+{}*expo", 1.0 - a), Box::new(move |m, e| a * m + (1.0 - a) * e)));
     }
