@@ -53,6 +53,8 @@ pub struct LiteConfig {
     /// Largest JSON body of a non-upload route, and largest `payload` part of an upload
     /// (`OZ_MAX_JSON_BYTES`).
     pub max_json_bytes: usize,
+    /// `OZ_GESTURE_CHECK` for the QUALITY analyses of API Lite folders and Instant mode.
+    pub gesture_policy: oz_domain::gesture::GesturePolicy,
 }
 
 impl Default for LiteConfig {
@@ -65,6 +67,7 @@ impl Default for LiteConfig {
             enabled: true,
             auth: LiteAuth::None,
             max_json_bytes: 1 << 20,
+            gesture_policy: oz_domain::gesture::GesturePolicy::default(),
         }
     }
 }

@@ -471,6 +471,38 @@ async fn liveness_multipart_video_with_best_shot() {
     }
 }
 
+/// Lite folders check the gesture the tags ask for, as the full API does: a clip without the
+/// blink it is tagged for is DECLINED, the one with it passes, and both report `gesture`.
+#[tokio::test]
+async fn liveness_checks_the_requested_gesture() {
+    async fn detect(clip: &str, tags: &[&str]) -> Value {
+        let payload = serde_json::json!({ "media:tags": { "media_key1": tags }, "analyses": [{ "type": "quality" }] });
+        let form = Form::new()
+            .part("media_key1", file(fixture(clip), "selfie.mp4", "video/mp4"))
+            .part("payload", Part::text(payload.to_string()));
+        let r = client().post(url("/v1/face/liveness/detect")).multipart(form).send().await.expect("send");
+        assert_eq!(r.status(), 200);
+        r.json().await.expect("json")
+    }
+    let eyes = ["video_selfie", "video_selfie_eyes"];
+    let v = detect("gestures/gesture_blink_long.mp4", &eyes).await;
+    let an = &v["analyses"][0];
+    assert_eq!(an["resolution_status"], "SUCCESS", "{an}");
+    let g = &an["results_media"][0]["results_data"]["gesture"];
+    assert_eq!((g["requested"].as_str(), g["detected"].as_bool()), (Some("blink"), Some(true)), "{an}");
+
+    let v = detect("gestures/gesture_neutral_long.mp4", &eyes).await;
+    let an = &v["analyses"][0];
+    assert_eq!(an["resolution_status"], "DECLINED", "{an}");
+    assert_eq!(an["results_media"][0]["results_data"]["gesture"]["detected"].as_bool(), Some(false), "{an}");
+    assert_eq!(v["system_resolution"], "DECLINED");
+
+    let v = detect("gestures/gesture_neutral_long.mp4", &["video_selfie", "video_selfie_blank"]).await;
+    let an = &v["analyses"][0];
+    assert_eq!(an["resolution_status"], "SUCCESS", "{an}");
+    assert!(an["results_media"][0]["results_data"].get("gesture").is_none(), "{an}");
+}
+
 #[tokio::test]
 async fn liveness_threshold_decides() {
     // With threshold 0 every media is an attack: DECLINED.

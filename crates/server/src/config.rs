@@ -447,6 +447,7 @@ impl ServeArgs {
                 Some(LiteAuthArg::Service) => LiteAuth::Service,
             },
             max_json_bytes: self.max_json_bytes.max(1024),
+            gesture_policy: t.gesture_policy(),
         })
     }
 

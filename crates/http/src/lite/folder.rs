@@ -10,11 +10,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use md5::{Digest, Md5};
 use oz_domain::assign::biometry_verdict;
 use oz_domain::decision::{DecisionThresholds, score_from_cosine, wire_score};
+use oz_domain::gesture::{GesturePolicy, requested_gesture};
 use oz_domain::liveness;
 use oz_domain::status::{self, ResolutionStatus};
+use oz_engine::runner::QualityOfMedia;
 use oz_vision::VisionError;
 use oz_vision::media::{MediaInfo, MediaKind};
-use oz_vision::pipeline::{AnalyzeOptions, MediaAnalysis};
+use oz_vision::pipeline::{AnalyzeOptions, GestureCheck, MediaAnalysis};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -119,6 +121,10 @@ struct Analysed {
     meta_data: Value,
     info: MediaInfo,
     analysis: Option<Result<MediaAnalysis, String>>,
+    /// The gesture check of a media that a QUALITY analysis takes and whose tags ask for one.
+    gesture: Option<GestureCheck>,
+    /// `confidence_spoofing` with the gesture check's planarity (see `QualityOfMedia::new`).
+    gesture_confidence: Option<f32>,
 }
 
 /// Decodes and analyses the request's media on a blocking thread behind the admission gate, within
@@ -134,6 +140,10 @@ pub async fn answer(st: &AppState, req: &FolderRequest, media: Vec<MediaInput>) 
             })
         })
         .collect();
+    let gesture_checks: Vec<bool> = (0..media.len())
+        .map(|i| req.specs.iter().any(|s| s.takes(i) && matches!(s.check, Check::Quality(_))))
+        .collect();
+    let policy = st.lite.gesture_policy;
     let refuse_no_face = matches!(req.flavor, Flavor::Lite);
     let analysed = st
         .run(move |p| -> Result<Vec<Analysed>, FolderError> {
@@ -141,10 +151,21 @@ pub async fn answer(st: &AppState, req: &FolderRequest, media: Vec<MediaInput>) 
             media
                 .into_iter()
                 .zip(plans)
-                .map(|(m, plan)| {
+                .zip(gesture_checks)
+                .map(|((m, plan), quality)| {
                     let MediaInput { id, key, original_name, tags, meta_data, bytes } = m;
                     let decoded =
                         p.decode_in(&bytes, &budget).map_err(|error| FolderError::Media { key: key.clone(), error })?;
+                    // A gesture asked for by the tags: a second, dense decode (see oz-engine's runner).
+                    let requested = if quality && policy.checks() { requested_gesture(&tags) } else { None };
+                    let gesture = match requested {
+                        None => None,
+                        Some(g) => {
+                            let media_err = |error| FolderError::Media { key: key.clone(), error };
+                            let dense = p.decode_for_gesture(&bytes, &budget).map_err(media_err)?;
+                            Some(p.check_gesture(&dense, g).map_err(media_err)?)
+                        }
+                    };
                     drop(bytes);
                     let analysis = match plan.map(|opts| p.analyze_media(&decoded, opts)) {
                         None => None,
@@ -154,7 +175,20 @@ pub async fn answer(st: &AppState, req: &FolderRequest, media: Vec<MediaInput>) 
                         }
                         Some(Err(error)) => return Err(FolderError::Media { key, error }),
                     };
-                    Ok(Analysed { id, original_name, tags, meta_data, info: decoded.info, analysis })
+                    let gesture_confidence = match (&analysis, &gesture) {
+                        (Some(Ok(a)), Some(g)) => Some(QualityOfMedia::new(p, a, Some(g)).confidence_spoofing),
+                        _ => None,
+                    };
+                    Ok(Analysed {
+                        id,
+                        original_name,
+                        tags,
+                        meta_data,
+                        info: decoded.info,
+                        analysis,
+                        gesture,
+                        gesture_confidence,
+                    })
                 })
                 .collect()
         })
@@ -166,7 +200,7 @@ pub async fn answer(st: &AppState, req: &FolderRequest, media: Vec<MediaInput>) 
                 FolderError::Internal(e.message)
             }
         })??;
-    Ok(folder_json(req, &analysed))
+    Ok(folder_json(req, &analysed, policy))
 }
 
 fn now() -> f64 {
@@ -291,7 +325,7 @@ fn analyses_of<'a>(media: &'a [Analysed], sources: &[usize]) -> Result<Vec<&'a M
         .collect()
 }
 
-fn quality(f: &Shape<'_>, q: &QualitySpec, media: &[Analysed], sources: &[usize]) -> Outcome {
+fn quality(f: &Shape<'_>, q: &QualitySpec, media: &[Analysed], sources: &[usize], policy: GesturePolicy) -> Outcome {
     let analyses = match analyses_of(media, sources) {
         Ok(a) => a,
         Err(msg) => return failed(msg),
@@ -301,10 +335,18 @@ fn quality(f: &Shape<'_>, q: &QualitySpec, media: &[Analysed], sources: &[usize]
         .iter()
         .zip(analyses)
         .map(|(&i, a)| {
-            verdicts.push(liveness::verdict(a.confidence_spoofing, q.threshold_spoofing as f32));
-            let outputs =
-                if q.extract_best_shot { best_shot_json(f, &media[i], a).into_iter().collect() } else { vec![] };
-            (i, oz_engine::runner::quality_results_data(a), outputs)
+            let m = &media[i];
+            let gesture = m.gesture.as_ref();
+            let quality = QualityOfMedia {
+                analysis: a,
+                gesture,
+                planarity: gesture.and_then(|g| g.planarity.as_ref()).or(a.planarity.as_ref()),
+                confidence_spoofing: m.gesture_confidence.unwrap_or(a.confidence_spoofing),
+            };
+            let live = liveness::verdict(quality.confidence_spoofing, q.threshold_spoofing as f32);
+            verdicts.push(policy.verdict(live, gesture.map(|g| g.result.detected)));
+            let outputs = if q.extract_best_shot { best_shot_json(f, m, a).into_iter().collect() } else { vec![] };
+            (i, quality.results_data(), outputs)
         })
         .collect();
     Outcome { verdict: Ok(status::worst(verdicts)), results_data: Value::Null, per_media }
@@ -353,7 +395,7 @@ fn biometry(t: &DecisionThresholds, media: &[Analysed], sources: &[usize]) -> Ou
 }
 
 /// Builds the whole folder JSON.
-fn folder_json(req: &FolderRequest, media: &[Analysed]) -> Value {
+fn folder_json(req: &FolderRequest, media: &[Analysed], policy: GesturePolicy) -> Value {
     let t = now();
     let folder_id = Uuid::new_v4().to_string();
     let (instant, company_id, user_id) = match req.flavor {
@@ -386,7 +428,7 @@ fn folder_json(req: &FolderRequest, media: &[Analysed]) -> Value {
                         "threshold_liveness": q.threshold_liveness,
                         "threshold_spoofing": q.threshold_spoofing,
                     }),
-                    quality(&frame, q, media, &sources),
+                    quality(&frame, q, media, &sources, policy),
                 ),
                 Check::Biometry(th) => (
                     "BIOMETRY",
