@@ -33,6 +33,7 @@ fn benches(c: &mut Criterion) {
     g.bench_function("embed_sface", |b| b.iter(|| p.embed_face(&img, &face).expect("embed")));
     g.bench_function("liveness_minifasnet", |b| b.iter(|| p.spoof_score(&img, &face).expect("spoof")));
     g.bench_function("pose_hopenet", |b| b.iter(|| p.pose(&img, &face).expect("pose")));
+    g.bench_function("mesh_mediapipe", |b| b.iter(|| p.mesh(&img, &face).expect("mesh")));
     g.bench_function("quality", |b| b.iter(|| oz_vision::quality::assess(&aligned, &face, None)));
     g.bench_function("decode_video_720x1280_4s_8frames", |b| b.iter(|| p.decode(&video).expect("video")));
     g.finish();
@@ -55,6 +56,13 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             let m = p.decode(&video).expect("decode");
             p.analyze_media(&m, AnalyzeOptions { best_shot: true, embedding: false }).expect("quality")
+        });
+    });
+    // What a gesture-tagged video adds to QUALITY: the dense, scaled-down decode and the check.
+    g.bench_function("video_gesture_check_720x1280_4s", |b| {
+        b.iter(|| {
+            let m = p.decode_for_gesture(&video, &p.request_budget()).expect("decode");
+            p.check_gesture(&m, oz_domain::gesture::Gesture::Blink).expect("gesture")
         });
     });
     g.finish();
