@@ -242,9 +242,8 @@ async fn analyses_share_the_models_body(kind: Kind) {
     assert_eq!((stats.computed, stats.reused), (2, 1), "{stats:?}");
 
     let fid = f["folder_id"].as_str().expect("folder id");
-    let (st, created) = c
-        .post(&format!("/api/folders/{fid}/analyses/"), json!({ "analyses": [{ "type": "quality" }] }))
-        .await;
+    let (st, created) =
+        c.post(&format!("/api/folders/{fid}/analyses/"), json!({ "analyses": [{ "type": "quality" }] })).await;
     assert_eq!(st, 201, "{created}");
     let again = poll_analysis(&c, created[0]["analysis_id"].as_str().expect("id")).await;
     assert_eq!(again["state"], "FINISHED", "{again}");
