@@ -121,15 +121,20 @@ impl Source<'_> {
         let mut r = shared.core.clone();
         if opts.best_shot {
             let s = std::time::Instant::now();
-            r.best_shot = shared.best_shot(|core| {
-                let d = self.decoded(p, m).map_err(AnalysisFailure::Other)?;
-                p.best_shot(&d, core).map_err(vision)
-            })?;
+            r.best_shot = shared
+                .best_shot(|core| {
+                    let d = self.decoded(p, m).map_err(AnalysisFailure::Other)?;
+                    p.best_shot(&d, core).map_err(vision)
+                })
+                // A failed part stays in its entry: drop the entry so that a retry computes again.
+                .inspect_err(|_| cache.forget(&m.file_name))?;
             r.timings.best_shot_ms = s.elapsed().as_secs_f64() * 1000.0;
         }
         if opts.embedding {
             let s = std::time::Instant::now();
-            r.embedding = shared.embedding(|core| p.best_embedding(core).map_err(vision))?;
+            r.embedding = shared
+                .embedding(|core| p.best_embedding(core).map_err(vision))
+                .inspect_err(|_| cache.forget(&m.file_name))?;
             r.timings.embed_ms += s.elapsed().as_secs_f64() * 1000.0;
         }
         Ok(r)

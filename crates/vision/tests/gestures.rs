@@ -255,7 +255,7 @@ fn still_frames(images: Vec<image::RgbImage>) -> Vec<Frame> {
     images
         .into_iter()
         .enumerate()
-        .map(|(i, image)| Frame { index: i as u64, timestamp_s: None, name: None, image })
+        .map(|(i, image)| Frame { index: i as u64, timestamp_s: None, name: None, image, candidate: false })
         .collect()
 }
 
