@@ -3,11 +3,18 @@
 //! those frames instead of decoding the video again. Bounded by the bytes of the cached frames
 //! (`OZ_DECODE_CACHE_BYTES`) and by an entry count (`OZ_DECODE_CACHE`), oldest out first. Cached
 //! frames keep their decode budget reservation, so they count in `OZ_DECODE_BUDGET_BYTES` too.
+//!
+//! [`AnalysisCache`] does the same one step later: the model results of a stored media
+//! ([`MediaAnalysis`]), so that QUALITY, BIOMETRY and COLLECTION on the same media run the models
+//! once. It is single-flight: an analysis asked for while the same one is being computed waits
+//! for it instead of computing it again.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use oz_vision::media::DecodedMedia;
+use oz_vision::pipeline::{BestShot, MediaAnalysis};
 
 #[derive(Debug)]
 pub struct DecodeCache {
@@ -89,6 +96,159 @@ impl DecodeCache {
     }
 }
 
+/// Why an analysis of a media failed, as shared with the callers that waited for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnalysisFailure {
+    /// No sampled frame shows a face.
+    NoFace,
+    /// Anything else (reading, decoding, a model), as text.
+    Other(String),
+}
+
+/// One media's analysis, shared: the per-frame model results and the choice of the best frame
+/// (computed once), and the parts only some analyses need, each computed once when first asked
+/// for: the embedding of the best face (BIOMETRY, COLLECTION) and the best-shot JPEG (QUALITY).
+#[derive(Debug)]
+pub struct SharedAnalysis {
+    pub core: MediaAnalysis,
+    embedding: OnceLock<Result<Option<Vec<f32>>, AnalysisFailure>>,
+    best_shot: OnceLock<Result<Option<BestShot>, AnalysisFailure>>,
+}
+
+impl SharedAnalysis {
+    #[must_use]
+    pub fn new(core: MediaAnalysis) -> Self {
+        Self { core, embedding: OnceLock::new(), best_shot: OnceLock::new() }
+    }
+
+    /// The embedding of the best face, computed by `f` the first time (others wait for it).
+    pub fn embedding(
+        &self,
+        f: impl FnOnce(&MediaAnalysis) -> Result<Option<Vec<f32>>, AnalysisFailure>,
+    ) -> Result<Option<Vec<f32>>, AnalysisFailure> {
+        self.embedding.get_or_init(|| f(&self.core)).clone()
+    }
+
+    /// The best shot, computed by `f` the first time (others wait for it).
+    pub fn best_shot(
+        &self,
+        f: impl FnOnce(&MediaAnalysis) -> Result<Option<BestShot>, AnalysisFailure>,
+    ) -> Result<Option<BestShot>, AnalysisFailure> {
+        self.best_shot.get_or_init(|| f(&self.core)).clone()
+    }
+}
+
+type Slot = Arc<OnceLock<Result<Arc<SharedAnalysis>, AnalysisFailure>>>;
+
+/// Analyses of stored media, keyed by stored file name (a stored file never changes; the
+/// pipeline's settings are the process's), at most `cap` entries, oldest out first. Options that
+/// differ between analyses (best shot or not, embedding or not) are not part of the key: they are
+/// separate, lazily computed parts of one entry, so one cannot be served for another. A failed
+/// analysis is given to the callers that waited for it, then forgotten (a retry computes again).
+#[derive(Debug)]
+pub struct AnalysisCache {
+    cap: usize,
+    slots: Mutex<VecDeque<(String, Slot)>>,
+    computed: AtomicU64,
+    reused: AtomicU64,
+}
+
+/// How often the analysis cache computed and reused an analysis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AnalysisCacheStats {
+    /// Analyses computed (the models ran).
+    pub computed: u64,
+    /// Analyses served from the cache, or from a computation in flight that the caller waited for.
+    pub reused: u64,
+}
+
+impl AnalysisCache {
+    /// At most `cap` analyses (0 = off: every call computes).
+    #[must_use]
+    pub fn new(cap: usize) -> Self {
+        Self { cap, slots: Mutex::new(VecDeque::new()), computed: AtomicU64::new(0), reused: AtomicU64::new(0) }
+    }
+
+    #[must_use]
+    pub fn stats(&self) -> AnalysisCacheStats {
+        AnalysisCacheStats {
+            computed: self.computed.load(Ordering::Relaxed),
+            reused: self.reused.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The analysis of `file_name`: the cached one, the one being computed (waited for), or a new
+    /// one computed by `compute` on this thread.
+    pub fn get_or_compute(
+        &self,
+        file_name: &str,
+        compute: impl FnOnce() -> Result<MediaAnalysis, AnalysisFailure>,
+    ) -> Result<Arc<SharedAnalysis>, AnalysisFailure> {
+        if self.cap == 0 {
+            return self.compute_now(compute);
+        }
+        let slot = {
+            let Ok(mut slots) = self.slots.lock() else {
+                return self.compute_now(compute);
+            };
+            if let Some((_, s)) = slots.iter().find(|(k, _)| k == file_name) {
+                Arc::clone(s)
+            } else {
+                let s: Slot = Arc::new(OnceLock::new());
+                slots.push_back((file_name.to_string(), Arc::clone(&s)));
+                while slots.len() > self.cap {
+                    slots.pop_front();
+                }
+                s
+            }
+        };
+        let mut ran = false;
+        let r = slot
+            .get_or_init(|| {
+                ran = true;
+                self.compute_now(compute)
+            })
+            .clone();
+        if !ran {
+            self.reused.fetch_add(1, Ordering::Relaxed);
+            crate::observe::analysis_cache("hit");
+        }
+        if r.is_err() {
+            // Do not keep a failure: the next attempt computes again.
+            if let Ok(mut slots) = self.slots.lock() {
+                slots.retain(|(_, s)| !Arc::ptr_eq(s, &slot));
+            }
+        }
+        r
+    }
+
+    fn compute_now(
+        &self,
+        compute: impl FnOnce() -> Result<MediaAnalysis, AnalysisFailure>,
+    ) -> Result<Arc<SharedAnalysis>, AnalysisFailure> {
+        self.computed.fetch_add(1, Ordering::Relaxed);
+        crate::observe::analysis_cache("miss");
+        compute().map(|a| Arc::new(SharedAnalysis::new(a)))
+    }
+
+    pub fn forget(&self, file_name: &str) {
+        if let Ok(mut slots) = self.slots.lock() {
+            slots.retain(|(k, _)| k != file_name);
+        }
+    }
+
+    /// Entries held now (finished or in flight).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.slots.lock().map_or(0, |s| s.len())
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,5 +307,92 @@ mod tests {
         c.forget("b");
         c.forget("c");
         assert_eq!(c.bytes(), 0);
+    }
+}
+
+#[cfg(test)]
+mod analysis_tests {
+    use super::*;
+    use oz_vision::pipeline::StageTimings;
+    use std::sync::Barrier;
+    use std::time::Duration;
+
+    fn analysis(score: f32) -> MediaAnalysis {
+        MediaAnalysis {
+            frames: Vec::new(),
+            confidence_spoofing: score,
+            model_spoofing: score,
+            planarity: None,
+            frames_with_face: 1,
+            best_frame: None,
+            best_shot: None,
+            embedding: None,
+            timings: StageTimings::default(),
+        }
+    }
+
+    #[test]
+    fn computed_once_and_reused() {
+        let c = AnalysisCache::new(4);
+        let a = c.get_or_compute("a", || Ok(analysis(0.25))).expect("computed");
+        let b = c.get_or_compute("a", || panic!("must not compute twice")).expect("reused");
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(c.stats(), AnalysisCacheStats { computed: 1, reused: 1 });
+        // The lazily computed parts are computed once too.
+        let mut calls = 0;
+        for _ in 0..2 {
+            let e = a
+                .embedding(|_| {
+                    calls += 1;
+                    Ok(Some(vec![1.0]))
+                })
+                .expect("embedding");
+            assert_eq!(e, Some(vec![1.0]));
+        }
+        assert_eq!(calls, 1);
+        c.forget("a");
+        assert!(c.is_empty());
+        c.get_or_compute("a", || Ok(analysis(0.5))).expect("computed again");
+        assert_eq!(c.stats().computed, 2);
+    }
+
+    #[test]
+    fn bounded_and_failures_not_kept() {
+        let c = AnalysisCache::new(2);
+        for k in ["a", "b", "c"] {
+            c.get_or_compute(k, || Ok(analysis(0.1))).expect("computed");
+        }
+        assert_eq!(c.len(), 2);
+        c.get_or_compute("a", || Ok(analysis(0.1))).expect("computed");
+        assert_eq!(c.stats(), AnalysisCacheStats { computed: 4, reused: 0 }, "oldest out");
+        let e = c.get_or_compute("x", || Err(AnalysisFailure::NoFace));
+        assert_eq!(e.err(), Some(AnalysisFailure::NoFace));
+        c.get_or_compute("x", || Ok(analysis(0.1))).expect("a failure is not kept");
+        let off = AnalysisCache::new(0);
+        off.get_or_compute("a", || Ok(analysis(0.1))).expect("computed");
+        off.get_or_compute("a", || Ok(analysis(0.1))).expect("computed");
+        assert_eq!(off.stats().computed, 2);
+    }
+
+    #[test]
+    fn concurrent_callers_wait_for_the_one_in_flight() {
+        let c = AnalysisCache::new(4);
+        let start = Barrier::new(4);
+        let runs = AtomicU64::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    start.wait();
+                    c.get_or_compute("v", || {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(50));
+                        Ok(analysis(0.3))
+                    })
+                    .expect("analysis")
+                });
+            }
+        });
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert_eq!(c.stats(), AnalysisCacheStats { computed: 1, reused: 3 });
     }
 }

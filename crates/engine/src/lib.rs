@@ -1,7 +1,7 @@
 //! Engine: what happens after a request is accepted.
 //!
 //! - [`files`]: media files on disk (random names, atomic writes); [`cache`]: decoded uploads
-//!   kept for the analyses that follow.
+//!   kept for the analyses that follow, and analyses shared by QUALITY, BIOMETRY and COLLECTION.
 //! - [`ingest`]: uploads decoded and checked before anything is stored.
 //! - [`runner`]: QUALITY, BIOMETRY and COLLECTION analyses on the vision pipeline;
 //!   [`collections`]: this process's 1:N index, kept current from the database's change log.

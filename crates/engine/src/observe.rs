@@ -26,6 +26,9 @@ pub const WEBHOOK_DELIVERIES: &str = "openoz_webhook_deliveries_total";
 pub const WEBHOOK_SECONDS: &str = "openoz_webhook_delivery_seconds";
 /// Counter: decode-cache look-ups by `result` (`hit`, `miss`).
 pub const DECODE_CACHE: &str = "openoz_decode_cache_requests_total";
+/// Counter: analysis-cache look-ups by `result` (`hit`: the models' results of a media were reused
+/// or waited for; `miss`: the models ran).
+pub const ANALYSIS_CACHE: &str = "openoz_analysis_cache_requests_total";
 
 pub(crate) fn analysis_started(kind: AnalysisKind, attempt: i64, queued_at: f64) {
     metrics::counter!(ANALYSES_STARTED, "type" => kind.as_str()).increment(1);
@@ -52,4 +55,8 @@ pub(crate) fn webhook_attempt(outcome: &'static str, took: Duration) {
 
 pub(crate) fn decode_cache(hit: bool) {
     metrics::counter!(DECODE_CACHE, "result" => if hit { "hit" } else { "miss" }).increment(1);
+}
+
+pub(crate) fn analysis_cache(result: &'static str) {
+    metrics::counter!(ANALYSIS_CACHE, "result" => result).increment(1);
 }

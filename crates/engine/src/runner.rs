@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use oz_vision::media::DecodedMedia;
 
-use crate::cache::DecodeCache;
+use crate::cache::{AnalysisCache, AnalysisFailure, DecodeCache};
 use crate::collections::{self, CollectionIndex};
 use crate::files::MediaFiles;
 
@@ -78,10 +78,13 @@ pub fn collection_confs(collection_ids: &[Uuid], threshold: f32, count: usize) -
 /// How long a worker waits for the process decode budget before failing the analysis.
 const WORKER_BUDGET_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
-/// Where the runner gets media from: the stored files, through the decode cache.
+/// Where the runner gets media from: the stored files, through the decode cache, and their
+/// analyses, through the analysis cache (QUALITY, BIOMETRY and COLLECTION on the same media share
+/// one run of the models).
 pub struct Source<'a> {
     pub files: &'a MediaFiles,
     pub cache: Option<&'a DecodeCache>,
+    pub analyses: Option<&'a AnalysisCache>,
     /// The 1:N index, caught up by the caller (COLLECTION analyses only).
     pub collections: Option<&'a CollectionIndex>,
 }
@@ -108,6 +111,46 @@ impl Source<'_> {
             c.put(&m.file_name, Arc::clone(&d));
         }
         Ok(d)
+    }
+}
+
+impl Source<'_> {
+    /// What [`Pipeline::analyze_media`] gives for `m` with `opts`, through the analysis cache: the
+    /// models run once per stored media, the embedding and the best shot once each when first
+    /// asked for. Failure messages name the media, except `NoFace` (each analysis words it).
+    pub fn analysed(&self, p: &Pipeline, m: &Media, opts: AnalyzeOptions) -> Result<MediaAnalysis, AnalysisFailure> {
+        let vision = |e: VisionError| match e {
+            VisionError::NoFace => AnalysisFailure::NoFace,
+            other => AnalysisFailure::Other(format!("media {}: {other}", m.id)),
+        };
+        let Some(cache) = self.analyses else {
+            let d = self.decoded(p, m).map_err(AnalysisFailure::Other)?;
+            return p.analyze_media(&d, opts).map_err(vision);
+        };
+        let shared = cache.get_or_compute(&m.file_name, || {
+            let d = self.decoded(p, m).map_err(AnalysisFailure::Other)?;
+            p.analyze_media_core(&d).map_err(vision)
+        })?;
+        let mut r = shared.core.clone();
+        if opts.best_shot {
+            let s = std::time::Instant::now();
+            r.best_shot = shared
+                .best_shot(|core| {
+                    let d = self.decoded(p, m).map_err(AnalysisFailure::Other)?;
+                    p.best_shot(&d, core).map_err(vision)
+                })
+                // A failed part stays in its entry: drop the entry so that a retry computes again.
+                .inspect_err(|_| cache.forget(&m.file_name))?;
+            r.timings.best_shot_ms = s.elapsed().as_secs_f64() * 1000.0;
+        }
+        if opts.embedding {
+            let s = std::time::Instant::now();
+            r.embedding = shared
+                .embedding(|core| p.best_embedding(core).map_err(vision))
+                .inspect_err(|_| cache.forget(&m.file_name))?;
+            r.timings.embed_ms += s.elapsed().as_secs_f64() * 1000.0;
+        }
+        Ok(r)
     }
 }
 
@@ -140,11 +183,9 @@ fn quality(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media], cfg
     let mut outputs: Vec<NewMedia> = Vec::new();
     let mut frames_total = 0usize;
     for m in sources {
-        let analysed = src.decoded(p, m).and_then(|d| {
-            p.analyze_media(&d, AnalyzeOptions { best_shot, embedding: false }).map_err(|e| match e {
-                VisionError::NoFace => format!("media {}: no face found in any sampled frame", m.id),
-                other => format!("media {}: {other}", m.id),
-            })
+        let analysed = src.analysed(p, m, AnalyzeOptions { best_shot, embedding: false }).map_err(|e| match e {
+            AnalysisFailure::NoFace => format!("media {}: no face found in any sampled frame", m.id),
+            AnalysisFailure::Other(msg) => msg,
         });
         let r = match analysed {
             Ok(r) => r,
@@ -306,10 +347,9 @@ pub fn quality_results_data(r: &MediaAnalysis) -> Value {
 
 /// Embedding of the face of one media (the best frame of a video or shot set).
 fn embedding_of(p: &Pipeline, src: &Source<'_>, m: &Media) -> Result<Vec<f32>, String> {
-    let d = src.decoded(p, m)?;
-    let r = p.analyze_media(&d, AnalyzeOptions { best_shot: false, embedding: true }).map_err(|e| match e {
-        VisionError::NoFace => format!("media {}: no face found", m.id),
-        other => format!("media {}: {other}", m.id),
+    let r = src.analysed(p, m, AnalyzeOptions { best_shot: false, embedding: true }).map_err(|e| match e {
+        AnalysisFailure::NoFace => format!("media {}: no face found", m.id),
+        AnalysisFailure::Other(msg) => msg,
     })?;
     r.embedding.ok_or_else(|| format!("media {}: no face found", m.id))
 }

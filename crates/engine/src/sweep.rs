@@ -101,13 +101,15 @@ impl Engine {
         Ok(report)
     }
 
-    /// Drops files from the decode cache and removes them from disk (on a blocking thread).
+    /// Drops files from the decode and analysis caches and removes them from disk (on a blocking
+    /// thread).
     pub async fn forget_and_remove(&self, names: Vec<String>) -> Result<(), SweepError> {
         if names.is_empty() {
             return Ok(());
         }
         for n in &names {
             self.cache.forget(n);
+            self.analyses.forget(n);
         }
         let files = self.files.clone();
         tokio::task::spawn_blocking(move || files.remove_all(&names)).await.map_err(|e| SweepError::Task(e.to_string()))

@@ -16,7 +16,7 @@ use oz_vision::Pipeline;
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::cache::DecodeCache;
+use crate::cache::{AnalysisCache, DecodeCache};
 use crate::collections::CollectionIndex;
 use crate::files::MediaFiles;
 use crate::render::{self, Urls};
@@ -43,6 +43,8 @@ pub struct EngineConfig {
     pub decode_cache: usize,
     /// Bytes of decoded frames that cache may hold (`OZ_DECODE_CACHE_BYTES`).
     pub decode_cache_bytes: u64,
+    /// Analyses of stored media shared by QUALITY, BIOMETRY and COLLECTION (entries; 0 = off).
+    pub analysis_cache: usize,
     /// File sweeper and retention purges.
     pub lifecycle: crate::sweep::LifecycleConfig,
     /// Threads one 1:N search splits its scan over (`OZ_INDEX_THREADS`).
@@ -67,6 +69,7 @@ impl std::fmt::Debug for EngineConfig {
             .field("database_url", &self.database_url.as_ref().map(|_| "[redacted]"))
             .field("decode_cache", &self.decode_cache)
             .field("decode_cache_bytes", &self.decode_cache_bytes)
+            .field("analysis_cache", &self.analysis_cache)
             .field("lifecycle", &self.lifecycle)
             .field("index_threads", &self.index_threads)
             .field("index_poll", &self.index_poll)
@@ -80,6 +83,8 @@ pub struct Engine {
     pub files: MediaFiles,
     /// Decoded uploads kept for the analyses that follow.
     pub cache: Arc<DecodeCache>,
+    /// Model results of stored media, shared by the analyses of one media.
+    pub analyses: Arc<AnalysisCache>,
     /// This process's 1:N index of collection templates.
     pub collections: Arc<CollectionIndex>,
     pub cfg: EngineConfig,
@@ -99,6 +104,7 @@ impl Engine {
     pub fn new(db: Db, pipeline: Arc<Pipeline>, files: MediaFiles, cfg: EngineConfig) -> Arc<Self> {
         let name = format!("{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let cache = Arc::new(DecodeCache::new(cfg.decode_cache, cfg.decode_cache_bytes));
+        let analyses = Arc::new(AnalysisCache::new(cfg.analysis_cache));
         let collections =
             Arc::new(CollectionIndex::new(pipeline.embedder_id(), oz_vision::embed::DIM, cfg.index_threads.max(1)));
         Arc::new(Self {
@@ -106,6 +112,7 @@ impl Engine {
             pipeline,
             files,
             cache,
+            analyses,
             collections,
             cfg,
             jobs_wake: Notify::new(),
@@ -252,9 +259,15 @@ impl Engine {
         let index = Arc::clone(&self.collections);
         let files = self.files.clone();
         let cache = Arc::clone(&self.cache);
+        let analyses = Arc::clone(&self.analyses);
         let rcfg = self.cfg.runner.clone();
         let mut task = tokio::task::spawn_blocking(move || {
-            let src = runner::Source { files: &files, cache: Some(&cache), collections: Some(&index) };
+            let src = runner::Source {
+                files: &files,
+                cache: Some(&cache),
+                analyses: Some(&analyses),
+                collections: Some(&index),
+            };
             runner::run(&p, &src, &analysis, &media, &rcfg)
         });
         let beat = self.cfg.lease / 3;
@@ -493,6 +506,7 @@ mod debug_tests {
             database_url: Some("postgres://oz:db-pass-1234@db/oz".into()),
             decode_cache: 8,
             decode_cache_bytes: 128 << 20,
+            analysis_cache: 16,
             lifecycle: crate::sweep::LifecycleConfig::default(),
             index_threads: 1,
             index_poll: Duration::from_secs(2),

@@ -218,6 +218,44 @@ async fn single_request_body(kind: Kind) {
     assert_eq!(a["results_media"][0]["output_images"].as_array().map(Vec::len), Some(0));
 }
 
+both!(analyses_share_the_models, analyses_share_the_models_body);
+async fn analyses_share_the_models_body(kind: Kind) {
+    // QUALITY and BIOMETRY on the same video run the models on it once (the analysis cache), and
+    // a later QUALITY that wants the best shot gets it from the same analysis.
+    let Some(s) = start(kind, Options::default()).await else { return };
+    let admin = C { s: &s, token: common::admin_token(&s).await };
+    let (_, t) = company_user(&admin, None, "share@example.com", "CLIENT").await;
+    let c = C { s: &s, token: t };
+    let payload = json!({
+        "media:tags": { "video1": ["video_selfie", "video_selfie_blank"], "photo1": ["photo_id", "photo_id_front"] },
+        "analyses": [{ "type": "quality", "params": { "extract_best_shot": false } }, { "type": "biometry" }],
+    });
+    let (st, f) = c.upload("/api/folders", selfie_and_id(payload)).await;
+    assert_eq!(st, 201, "{f}");
+    let states: Vec<&Value> = f["analyses"].as_array().expect("analyses").iter().map(|a| &a["state"]).collect();
+    assert_eq!(states, [&json!("FINISHED"), &json!("FINISHED")], "{f}");
+    let quality = &f["analyses"][0];
+    assert_eq!(quality["results_media"][0]["output_images"].as_array().map(Vec::len), Some(0), "{quality}");
+    assert_eq!(f["analyses"][1]["resolution_status"], "SUCCESS", "{f}");
+    // The video (QUALITY, BIOMETRY) and the photo (BIOMETRY): two runs of the models, one reuse.
+    let stats = s.engine.analyses.stats();
+    assert_eq!((stats.computed, stats.reused), (2, 1), "{stats:?}");
+
+    let fid = f["folder_id"].as_str().expect("folder id");
+    let (st, created) =
+        c.post(&format!("/api/folders/{fid}/analyses/"), json!({ "analyses": [{ "type": "quality" }] })).await;
+    assert_eq!(st, 201, "{created}");
+    let again = poll_analysis(&c, created[0]["analysis_id"].as_str().expect("id")).await;
+    assert_eq!(again["state"], "FINISHED", "{again}");
+    assert_eq!(again["results_media"][0]["output_images"].as_array().map(Vec::len), Some(1), "{again}");
+    assert_eq!(
+        again["results_media"][0]["results_data"]["confidence_spoofing"],
+        quality["results_media"][0]["results_data"]["confidence_spoofing"]
+    );
+    let stats = s.engine.analyses.stats();
+    assert_eq!((stats.computed, stats.reused), (2, 2), "{stats:?}");
+}
+
 both!(best_shot_from_the_whole_clip, best_shot_from_the_whole_clip_body);
 async fn best_shot_from_the_whole_clip_body(kind: Kind) {
     // A 4 s clip sharp only in frames 55..=64, none of which the even 8-frame spread samples.

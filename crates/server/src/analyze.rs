@@ -101,7 +101,8 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
                                 format!("{:.0},{:.0} {:.0}x{:.0}", m.face.x, m.face.y, m.face.w, m.face.h),
                                 m.face.score,
                                 m.spoof.map_or("cand".to_string(), |v| format!("{v:.4}")),
-                                format!("{:.0}/{:.0}/{:.0}", m.pose.yaw, m.pose.pitch, m.pose.roll),
+                                m.pose
+                                    .map_or("-".to_string(), |p| format!("{:.0}/{:.0}/{:.0}", p.yaw, p.pitch, p.roll)),
                                 m.quality.sharpness,
                                 m.quality.brightness,
                                 m.quality.score

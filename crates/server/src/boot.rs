@@ -84,6 +84,7 @@ pub async fn start(args: &EngineArgs, listen: Option<SocketAddr>) -> anyhow::Res
         urls: Urls { base, links },
         database_url: Some(url),
         decode_cache: args.decode_cache,
+        analysis_cache: args.analysis_cache,
         lifecycle: args.lifecycle.config(),
         decode_cache_bytes: args.decode_cache_bytes.min(args.vision.decode_budget_bytes / 4),
         index_threads: args.index_threads.max(1),

@@ -250,6 +250,11 @@ pub struct EngineArgs {
     /// OZ_DECODE_BUDGET_BYTES, so it is kept to at most a quarter of it.
     #[arg(long, env = "OZ_DECODE_CACHE_BYTES", default_value_t = 128 << 20)]
     pub decode_cache_bytes: u64,
+    /// Model results of stored media kept so that QUALITY, BIOMETRY and COLLECTION on the same
+    /// media run the models once (entries, 0 = off; under 1 MB each: per-frame scores and 112x112
+    /// aligned faces, the best-shot JPEG, the embedding).
+    #[arg(long, env = "OZ_ANALYSIS_CACHE", default_value_t = 16)]
+    pub analysis_cache: usize,
     /// Threads one 1:N (COLLECTION) search splits its scan over.
     #[arg(long, env = "OZ_INDEX_THREADS", default_value_t = 2)]
     pub index_threads: usize,

@@ -110,7 +110,10 @@ pub struct FaceAnalysis {
     /// `confidence_spoofing` of this face, 0..1, higher = attack; `None` on a frame analysed only
     /// as a best-shot candidate.
     pub spoof: Option<f32>,
-    pub pose: Pose,
+    /// Head pose from the pose model; `None` where it was not run because the frame could not
+    /// be the best one even frontal (see [`Pipeline::analyze_media_core`]): its `quality` then
+    /// leaves the pose term out, an upper bound below the best frame's score.
+    pub pose: Option<Pose>,
     pub quality: Quality,
     #[serde(skip)]
     pub aligned: RgbImage,
@@ -153,6 +156,8 @@ pub struct MediaAnalysis {
     /// `None` for a still, a shot set, or when it was not measured.
     pub planarity: Option<Planarity>,
     pub frames_with_face: usize,
+    /// Position in `frames` of the best frame (highest quality score among frames with a face).
+    pub best_frame: Option<usize>,
     pub best_shot: Option<BestShot>,
     /// Embedding of the best frame's face, when asked for.
     #[serde(skip)]
@@ -405,7 +410,8 @@ impl Pipeline {
     }
 
     /// Detects the faces of one frame and analyses the largest one (liveness too, unless the frame
-    /// is only a best-shot candidate).
+    /// is only a best-shot candidate). The pose model is not run here: `pose` is `None` and the
+    /// quality leaves the pose term out ([`Self::analyze_media_core`] adds it where it matters).
     pub fn analyze_frame(&self, frame: &Frame) -> Result<FrameAnalysis, VisionError> {
         let mut t = StageTimings::default();
         let start = Instant::now();
@@ -447,19 +453,71 @@ impl Pipeline {
             None
         };
         let s = Instant::now();
-        let pose = pose::estimate(&self.pose, img, face)?;
-        t.pose_ms = ms(s);
-        let s = Instant::now();
-        let quality = quality::assess(&aligned, face, Some(&pose));
+        // Without the pose term: an upper bound of the quality; the pose model runs later on
+        // the frames that this bound leaves in the running for the best shot.
+        let quality = quality::assess(&aligned, face, None);
         t.quality_ms = ms(s);
-        Ok(FaceAnalysis { face: *face, spoof, pose, quality, aligned })
+        Ok(FaceAnalysis { face: *face, spoof, pose: None, quality, aligned })
+    }
+
+    /// Runs the pose model on the frames that can still be the best one and completes their
+    /// quality with it. A frame's quality without the pose term bounds it from above (the pose
+    /// factor is at most 1), so frames are taken by that bound, highest first, until the next
+    /// bound is below the best full quality found: the frames left cannot win, and the best frame
+    /// is the one that running the pose model on every frame would choose.
+    fn pose_contenders(&self, media: &DecodedMedia, frames: &mut [FrameAnalysis]) -> Result<(), VisionError> {
+        let mut order: Vec<(usize, f32)> =
+            frames.iter().enumerate().filter_map(|(i, f)| Some((i, f.main.as_ref()?.quality.score))).collect();
+        order.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let mut best = f32::NEG_INFINITY;
+        for (i, bound) in order {
+            if bound < best {
+                break;
+            }
+            let Some(frame) = media.frames.get(i).filter(|f| f.index == frames[i].index) else {
+                return Err(VisionError::Model(format!("frame {} is not in this media", frames[i].index)));
+            };
+            let fa = &mut frames[i];
+            let Some(main) = fa.main.as_mut() else { continue };
+            let s = Instant::now();
+            let pose = pose::estimate(&self.pose, &frame.image, &main.face)?;
+            fa.timings.pose_ms += ms(s);
+            let s = Instant::now();
+            main.quality = quality::assess(&main.aligned, &main.face, Some(&pose));
+            fa.timings.quality_ms += ms(s);
+            main.pose = Some(pose);
+            best = best.max(main.quality.score);
+        }
+        Ok(())
     }
 
     /// Liveness, quality and (optionally) best shot and embedding of a decoded media.
     /// Fails with `NoFace` when no frame shows a face.
     pub fn analyze_media(&self, media: &DecodedMedia, opts: AnalyzeOptions) -> Result<MediaAnalysis, VisionError> {
         let start = Instant::now();
-        let frames = self.analyze_frames(&media.frames)?;
+        let mut r = self.analyze_media_core(media)?;
+        if opts.best_shot {
+            let s = Instant::now();
+            r.best_shot = self.best_shot(media, &r)?;
+            r.timings.best_shot_ms = ms(s);
+        }
+        if opts.embedding {
+            let s = Instant::now();
+            r.embedding = self.best_embedding(&r)?;
+            r.timings.embed_ms += ms(s);
+        }
+        r.timings.total_ms = ms(start);
+        Ok(r)
+    }
+
+    /// [`Self::analyze_media`] without the best shot and the embedding: the per-frame models,
+    /// `confidence_spoofing` and the choice of the best frame ([`MediaAnalysis::best_frame`]).
+    /// [`Self::best_shot`] and [`Self::best_embedding`] add the rest later, so that callers that
+    /// share one analysis (QUALITY, BIOMETRY, COLLECTION) pay for each part once.
+    pub fn analyze_media_core(&self, media: &DecodedMedia) -> Result<MediaAnalysis, VisionError> {
+        let start = Instant::now();
+        let mut frames = self.analyze_frames(&media.frames)?;
+        self.pose_contenders(media, &mut frames)?;
         let mut timings = StageTimings::default();
         frames.iter().for_each(|f| timings.add(&f.timings));
 
@@ -483,31 +541,6 @@ impl Pipeline {
             }
             (None, None) => return Err(VisionError::NoFace),
         };
-
-        let mut best_shot = None;
-        let mut embedding = None;
-        if let Some(pos) = best_pos {
-            let fa = &frames[pos];
-            if let Some(main) = &fa.main {
-                if opts.best_shot {
-                    let s = Instant::now();
-                    let img = &media.frames[pos].image;
-                    best_shot = Some(BestShot {
-                        frame_index: fa.index,
-                        width: img.width(),
-                        height: img.height(),
-                        quality: main.quality.score,
-                        jpeg: imgops::encode_jpeg(img, self.cfg.best_shot_jpeg_quality)?,
-                    });
-                    timings.best_shot_ms = ms(s);
-                }
-                if opts.embedding {
-                    let s = Instant::now();
-                    embedding = Some(embed::embed(&self.embedder, &main.aligned)?);
-                    timings.embed_ms += ms(s);
-                }
-            }
-        }
         let planarity = if media.info.kind == media::MediaKind::Video && self.cfg.planarity_weight > 0.0 {
             self.spread_planarity(media, &frames)?
         } else {
@@ -522,8 +555,9 @@ impl Pipeline {
             model_spoofing,
             planarity,
             frames_with_face,
-            best_shot,
-            embedding,
+            best_frame: best_pos,
+            best_shot: None,
+            embedding: None,
             timings,
         })
     }
@@ -614,6 +648,38 @@ impl Pipeline {
         });
         let v = results.into_inner().map_err(|_| VisionError::Model("frame worker panicked".into()))?;
         v.into_iter().map(|r| r.unwrap_or_else(|| Err(VisionError::Model("frame not analysed".into())))).collect()
+    }
+
+    /// The best frame of `r` (an analysis of `media`) as a JPEG; `None` when no frame has a face.
+    pub fn best_shot(&self, media: &DecodedMedia, r: &MediaAnalysis) -> Result<Option<BestShot>, VisionError> {
+        let Some(pos) = r.best_frame else {
+            return Ok(None);
+        };
+        let Some((fa, main)) = r.frames.get(pos).and_then(|f| Some((f, f.main.as_ref()?))) else {
+            return Ok(None);
+        };
+        // The analysis was made of these frames: the same position holds the same frame.
+        let frame = media.frames.get(pos).filter(|f| f.index == fa.index);
+        let img = match frame.or_else(|| media.frames.iter().find(|f| f.index == fa.index)) {
+            Some(f) => &f.image,
+            None => return Err(VisionError::Model(format!("frame {} is not in this media", fa.index))),
+        };
+        Ok(Some(BestShot {
+            frame_index: fa.index,
+            width: img.width(),
+            height: img.height(),
+            quality: main.quality.score,
+            jpeg: imgops::encode_jpeg(img, self.cfg.best_shot_jpeg_quality)?,
+        }))
+    }
+
+    /// Embedding of the best frame's face of `r`; `None` when no frame has a face. Needs no
+    /// frame: the aligned face is in the analysis.
+    pub fn best_embedding(&self, r: &MediaAnalysis) -> Result<Option<Vec<f32>>, VisionError> {
+        let Some(main) = r.best_frame.and_then(|pos| r.frames.get(pos)).and_then(|f| f.main.as_ref()) else {
+            return Ok(None);
+        };
+        embed::embed(&self.embedder, &main.aligned).map(Some)
     }
 
     /// Analyses frames in parallel, one worker per pooled session, results in frame order.

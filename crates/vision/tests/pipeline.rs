@@ -211,3 +211,47 @@ fn sharp_frame_between_spread_samples_is_found() {
     let a = p.analyze_media(&media, AnalyzeOptions { best_shot: true, embedding: false }).expect("analyses");
     assert_eq!(a.best_shot.expect("best").frame_index, 10);
 }
+
+#[test]
+fn pose_model_only_where_it_can_change_the_best_frame() {
+    // The pose model runs only on frames whose quality without the pose term reaches the best
+    // full quality; the best frame must be the one that the pose model on every frame chooses.
+    let p = pipeline();
+    let mut skipped = 0;
+    let mut posed = 0;
+    for rel in [
+        "videos/portrait_720x1280.mp4",
+        "videos/sharp_window.mp4",
+        "videos/blur_then_sharp.mp4",
+        "videos/rot90.mp4",
+        "videos/clip.webm",
+    ] {
+        let media = p.decode(&fixture(rel)).expect("decodes");
+        let a = p.analyze_media(&media, AnalyzeOptions::default()).expect("analyses");
+        let mut full_best: Option<(u64, f32)> = None;
+        for (f, frame) in a.frames.iter().zip(&media.frames) {
+            let Some(m) = &f.main else { continue };
+            let pose = p.pose(&frame.image, &m.face).expect("pose");
+            let q = oz_vision::quality::assess(&m.aligned, &m.face, Some(&pose));
+            match m.pose {
+                Some(got) => {
+                    posed += 1;
+                    assert!((got.yaw - pose.yaw).abs() < 1e-3 && (m.quality.score - q.score).abs() < 1e-6, "{rel}");
+                }
+                None => {
+                    skipped += 1;
+                    assert!(m.quality.score >= q.score, "{rel}: the bound is not above the full quality");
+                }
+            }
+            if full_best.is_none_or(|(_, s)| q.score >= s) {
+                full_best = Some((f.index, q.score));
+            }
+        }
+        let best = a.best_frame.map(|i| a.frames[i].index);
+        assert_eq!(best, full_best.map(|(i, _)| i), "{rel}: best frame differs from pose-on-every-frame");
+        let chosen = a.best_frame.and_then(|i| a.frames[i].main.as_ref()).expect("best face");
+        assert!(chosen.pose.is_some(), "{rel}: the best frame's quality includes its pose");
+    }
+    eprintln!("pose model run on {posed} frames, skipped on {skipped}");
+    assert!(skipped > 0, "no frame spared the pose model");
+}

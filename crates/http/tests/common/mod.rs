@@ -222,6 +222,7 @@ async fn start_with(kind: Kind, opts: Options, shared: Option<(String, PathBuf)>
             ..oz_engine::sweep::LifecycleConfig::default()
         },
         decode_cache_bytes: 128 << 20,
+        analysis_cache: 16,
         index_threads: 2,
         index_poll: Duration::from_millis(500),
     };
