@@ -90,15 +90,6 @@ pub struct Source<'a> {
 }
 
 impl Source<'_> {
-    /// The gesture check of `m`: a second, dense decode of the stored file (scaled down, not
-    /// cached), then the gesture and planarity over those frames.
-    fn gesture(&self, p: &Pipeline, m: &Media, g: oz_domain::gesture::Gesture) -> Result<GestureCheck, String> {
-        let bytes = self.files.read(&m.file_name).map_err(|e| format!("media {}: {e}", m.id))?;
-        let budget = p.request_budget().with_wait(WORKER_BUDGET_WAIT);
-        let dense = p.decode_for_gesture(&bytes, &budget).map_err(|e| format!("media {}: {e}", m.id))?;
-        p.check_gesture(&dense, g).map_err(|e| format!("media {}: gesture check: {e}", m.id))
-    }
-
     fn decoded(&self, p: &Pipeline, m: &Media) -> Result<Arc<DecodedMedia>, String> {
         if let Some(d) = self.cache.and_then(|c| c.get(&m.file_name)) {
             return Ok(d);
@@ -112,9 +103,15 @@ impl Source<'_> {
         }
         Ok(d)
     }
-}
 
-impl Source<'_> {
+    /// The gesture check of `m`: a second, dense decode of the stored file (scaled down, not
+    /// cached), then the gesture and planarity over those frames.
+    fn gesture(&self, p: &Pipeline, m: &Media, g: oz_domain::gesture::Gesture) -> Result<GestureCheck, String> {
+        let bytes = self.files.read(&m.file_name).map_err(|e| format!("media {}: {e}", m.id))?;
+        let budget = p.request_budget().with_wait(WORKER_BUDGET_WAIT);
+        p.check_gesture_of(&bytes, &budget, g).map_err(|e| format!("media {}: gesture check: {e}", m.id))
+    }
+
     /// What [`Pipeline::analyze_media`] gives for `m` with `opts`, through the analysis cache: the
     /// models run once per stored media, the embedding and the best shot once each when first
     /// asked for. Failure messages name the media, except `NoFace` (each analysis words it).
@@ -203,7 +200,7 @@ fn quality(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media], cfg
                 return failed(ERR_INVALID_VALUE, msg);
             }
         };
-        let q = QualityOfMedia::new(p, &r, check.as_ref());
+        let q = QualityOfMedia::new(p.config().planarity_weight, &r, check.as_ref());
         let mut output_ids = Vec::new();
         if let Some(shot) = &r.best_shot {
             match files.write(&shot.jpeg, "jpg") {
@@ -272,14 +269,15 @@ pub struct QualityOfMedia<'a> {
 }
 
 impl<'a> QualityOfMedia<'a> {
+    /// `planarity_weight`: the pipeline's (`PipelineConfig::planarity_weight`).
     #[must_use]
-    pub fn new(p: &Pipeline, analysis: &'a MediaAnalysis, gesture: Option<&'a GestureCheck>) -> Self {
+    pub fn new(planarity_weight: f32, analysis: &'a MediaAnalysis, gesture: Option<&'a GestureCheck>) -> Self {
         match gesture.and_then(|g| g.planarity.as_ref()) {
             Some(dense) => Self {
                 analysis,
                 gesture,
                 planarity: Some(dense),
-                confidence_spoofing: p.fuse_planarity(analysis.model_spoofing, Some(dense)),
+                confidence_spoofing: liveness::fuse(analysis.model_spoofing, dense.spoof_score, planarity_weight),
             },
             None => Self {
                 analysis,
@@ -330,19 +328,6 @@ impl<'a> QualityOfMedia<'a> {
         }
         out
     }
-}
-
-/// A QUALITY `results_data` of a media analysed without a gesture check (API Lite, Instant mode
-/// paths that have no tags): see [`QualityOfMedia::results_data`].
-#[must_use]
-pub fn quality_results_data(r: &MediaAnalysis) -> Value {
-    QualityOfMedia {
-        analysis: r,
-        gesture: None,
-        planarity: r.planarity.as_ref(),
-        confidence_spoofing: r.confidence_spoofing,
-    }
-    .results_data()
 }
 
 /// Embedding of the face of one media (the best frame of a video or shot set).

@@ -601,6 +601,17 @@ impl Pipeline {
         media::decode_in(bytes, &limits, budget)
     }
 
+    /// [`Self::decode_for_gesture`] then [`Self::check_gesture`]: the gesture check of a media's
+    /// bytes (the dense frames are released when it returns).
+    pub fn check_gesture_of(
+        &self,
+        bytes: &[u8],
+        budget: &RequestBudget,
+        requested: Gesture,
+    ) -> Result<GestureCheck, VisionError> {
+        self.check_gesture(&self.decode_for_gesture(bytes, budget)?, requested)
+    }
+
     /// Whether the `requested` gesture happens in `media` (decoded densely, see
     /// [`Self::decode_for_gesture`]), and the planarity of the face over those frames.
     pub fn check_gesture(&self, media: &DecodedMedia, requested: Gesture) -> Result<GestureCheck, VisionError> {
@@ -684,30 +695,6 @@ impl Pipeline {
 
     /// Analyses frames in parallel, one worker per pooled session, results in frame order.
     fn analyze_frames(&self, frames: &[Frame]) -> Result<Vec<FrameAnalysis>, VisionError> {
-        let workers = self.cfg.pool_size.clamp(1, frames.len().max(1));
-        if workers <= 1 {
-            return frames.iter().map(|f| self.analyze_frame(f)).collect();
-        }
-        let next = AtomicUsize::new(0);
-        let results: Mutex<Vec<Option<Result<FrameAnalysis, VisionError>>>> =
-            Mutex::new((0..frames.len()).map(|_| None).collect());
-        std::thread::scope(|s| {
-            for _ in 0..workers {
-                s.spawn(|| {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        if i >= frames.len() {
-                            break;
-                        }
-                        let r = self.analyze_frame(&frames[i]);
-                        if let Ok(mut v) = results.lock() {
-                            v[i] = Some(r);
-                        }
-                    }
-                });
-            }
-        });
-        let v = results.into_inner().map_err(|_| VisionError::Model("frame worker panicked".into()))?;
-        v.into_iter().map(|r| r.unwrap_or_else(|| Err(VisionError::Model("frame not analysed".into())))).collect()
+        self.par_frames(frames, |f| self.analyze_frame(f))
     }
 }

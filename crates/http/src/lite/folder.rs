@@ -123,8 +123,6 @@ struct Analysed {
     analysis: Option<Result<MediaAnalysis, String>>,
     /// The gesture check of a media that a QUALITY analysis takes and whose tags ask for one.
     gesture: Option<GestureCheck>,
-    /// `confidence_spoofing` with the gesture check's planarity (see `QualityOfMedia::new`).
-    gesture_confidence: Option<f32>,
 }
 
 /// Decodes and analyses the request's media on a blocking thread behind the admission gate, within
@@ -144,6 +142,7 @@ pub async fn answer(st: &AppState, req: &FolderRequest, media: Vec<MediaInput>) 
         .map(|i| req.specs.iter().any(|s| s.takes(i) && matches!(s.check, Check::Quality(_))))
         .collect();
     let policy = st.lite.gesture_policy;
+    let planarity_weight = st.pipeline.config().planarity_weight;
     let refuse_no_face = matches!(req.flavor, Flavor::Lite);
     let analysed = st
         .run(move |p| -> Result<Vec<Analysed>, FolderError> {
@@ -158,14 +157,10 @@ pub async fn answer(st: &AppState, req: &FolderRequest, media: Vec<MediaInput>) 
                         p.decode_in(&bytes, &budget).map_err(|error| FolderError::Media { key: key.clone(), error })?;
                     // A gesture asked for by the tags: a second, dense decode (see oz-engine's runner).
                     let requested = if quality && policy.checks() { requested_gesture(&tags) } else { None };
-                    let gesture = match requested {
-                        None => None,
-                        Some(g) => {
-                            let media_err = |error| FolderError::Media { key: key.clone(), error };
-                            let dense = p.decode_for_gesture(&bytes, &budget).map_err(media_err)?;
-                            Some(p.check_gesture(&dense, g).map_err(media_err)?)
-                        }
-                    };
+                    let gesture = requested
+                        .map(|g| p.check_gesture_of(&bytes, &budget, g))
+                        .transpose()
+                        .map_err(|error| FolderError::Media { key: key.clone(), error })?;
                     drop(bytes);
                     let analysis = match plan.map(|opts| p.analyze_media(&decoded, opts)) {
                         None => None,
@@ -175,20 +170,7 @@ pub async fn answer(st: &AppState, req: &FolderRequest, media: Vec<MediaInput>) 
                         }
                         Some(Err(error)) => return Err(FolderError::Media { key, error }),
                     };
-                    let gesture_confidence = match (&analysis, &gesture) {
-                        (Some(Ok(a)), Some(g)) => Some(QualityOfMedia::new(p, a, Some(g)).confidence_spoofing),
-                        _ => None,
-                    };
-                    Ok(Analysed {
-                        id,
-                        original_name,
-                        tags,
-                        meta_data,
-                        info: decoded.info,
-                        analysis,
-                        gesture,
-                        gesture_confidence,
-                    })
+                    Ok(Analysed { id, original_name, tags, meta_data, info: decoded.info, analysis, gesture })
                 })
                 .collect()
         })
@@ -200,7 +182,7 @@ pub async fn answer(st: &AppState, req: &FolderRequest, media: Vec<MediaInput>) 
                 FolderError::Internal(e.message)
             }
         })??;
-    Ok(folder_json(req, &analysed, policy))
+    Ok(folder_json(req, &analysed, policy, planarity_weight))
 }
 
 fn now() -> f64 {
@@ -325,7 +307,14 @@ fn analyses_of<'a>(media: &'a [Analysed], sources: &[usize]) -> Result<Vec<&'a M
         .collect()
 }
 
-fn quality(f: &Shape<'_>, q: &QualitySpec, media: &[Analysed], sources: &[usize], policy: GesturePolicy) -> Outcome {
+fn quality(
+    f: &Shape<'_>,
+    q: &QualitySpec,
+    media: &[Analysed],
+    sources: &[usize],
+    policy: GesturePolicy,
+    planarity_weight: f32,
+) -> Outcome {
     let analyses = match analyses_of(media, sources) {
         Ok(a) => a,
         Err(msg) => return failed(msg),
@@ -337,12 +326,7 @@ fn quality(f: &Shape<'_>, q: &QualitySpec, media: &[Analysed], sources: &[usize]
         .map(|(&i, a)| {
             let m = &media[i];
             let gesture = m.gesture.as_ref();
-            let quality = QualityOfMedia {
-                analysis: a,
-                gesture,
-                planarity: gesture.and_then(|g| g.planarity.as_ref()).or(a.planarity.as_ref()),
-                confidence_spoofing: m.gesture_confidence.unwrap_or(a.confidence_spoofing),
-            };
+            let quality = QualityOfMedia::new(planarity_weight, a, gesture);
             let live = liveness::verdict(quality.confidence_spoofing, q.threshold_spoofing as f32);
             verdicts.push(policy.verdict(live, gesture.map(|g| g.result.detected)));
             let outputs = if q.extract_best_shot { best_shot_json(f, m, a).into_iter().collect() } else { vec![] };
@@ -395,7 +379,7 @@ fn biometry(t: &DecisionThresholds, media: &[Analysed], sources: &[usize]) -> Ou
 }
 
 /// Builds the whole folder JSON.
-fn folder_json(req: &FolderRequest, media: &[Analysed], policy: GesturePolicy) -> Value {
+fn folder_json(req: &FolderRequest, media: &[Analysed], policy: GesturePolicy, planarity_weight: f32) -> Value {
     let t = now();
     let folder_id = Uuid::new_v4().to_string();
     let (instant, company_id, user_id) = match req.flavor {
@@ -428,7 +412,7 @@ fn folder_json(req: &FolderRequest, media: &[Analysed], policy: GesturePolicy) -
                         "threshold_liveness": q.threshold_liveness,
                         "threshold_spoofing": q.threshold_spoofing,
                     }),
-                    quality(&frame, q, media, &sources, policy),
+                    quality(&frame, q, media, &sources, policy, planarity_weight),
                 ),
                 Check::Biometry(th) => (
                     "BIOMETRY",
