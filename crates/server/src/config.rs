@@ -512,6 +512,25 @@ mod tests {
     }
 
     #[test]
+    fn gesture_and_planarity_settings_are_bounded() {
+        use oz_domain::gesture::GesturePolicy;
+        let args = parse(&["--gesture-check", "operator", "--planarity-weight", "NaN", "--gesture-frames", "100000"]);
+        assert_eq!(args.lite_config().expect("config").gesture_policy, GesturePolicy::Operator);
+        assert_eq!(args.engine.thresholds.gesture_policy(), GesturePolicy::Operator);
+        let cfg = args.engine.vision.pipeline_config();
+        assert_eq!((cfg.planarity_weight, cfg.gesture_frames), (0.0, 96));
+        let cfg = parse(&["--planarity-weight=7", "--gesture-frames=0"]).engine.vision.pipeline_config();
+        assert_eq!((cfg.planarity_weight, cfg.gesture_frames), (1.0, 4));
+        let defaults = parse(&[]);
+        assert_eq!(defaults.engine.thresholds.gesture_policy(), GesturePolicy::Decline);
+        assert!((defaults.engine.vision.pipeline_config().planarity_weight - 0.75).abs() < 1e-6);
+        assert!(
+            Cli::try_parse_from(["oz-server", "--gesture-check", "yes"]).is_err(),
+            "unknown policy refused at start"
+        );
+    }
+
+    #[test]
     fn debug_redacts_secrets() {
         let args = parse(&[
             "--database-url",
