@@ -24,12 +24,13 @@ impl Db {
     pub async fn remove_company(&self, id: Uuid, cascade: bool) -> Result<Vec<String>> {
         let cid = id.to_string();
         let mut tx = self.pool.begin().await?;
-        let lock = if self.backend() == Backend::Postgres { " for update" } else { "" };
-        let found = dynq(format!("select id from companies where id = $1{lock}"))
-            .bind(cid.clone())
-            .fetch_optional(&mut *tx)
-            .await?;
-        if found.is_none() {
+        // Take the write lock first. On SQLite a deferred transaction that reads and then writes
+        // fails with SQLITE_BUSY_SNAPSHOT (no busy wait) when another writer committed in
+        // between; a write as the first statement waits for the lock (busy_timeout) instead.
+        // On PostgreSQL it locks the company row as `select ... for update` would.
+        let found =
+            sqlx::query("update companies set id = id where id = $1").bind(cid.clone()).execute(&mut *tx).await?;
+        if found.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
         let row = sqlx::query("select count(*) as n from folders where company_id = $1")
