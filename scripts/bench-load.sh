@@ -10,8 +10,40 @@
 # the video (the ID photo is tagged photo_id, which QUALITY ignores) + BIOMETRY on the video and the
 # photo = 3 analyses. Prints folders and analyses per minute, the latency p50/p90 of a folder, and
 # the server's CPU (user + system, from /proc) per folder. Needs curl and python3.
+#
+# A/B in one sitting (the machines are noisy: compare binaries interleaved, as ratios of medians):
+#   OZ_SERVER_BINS="old/oz-server new/oz-server" ROUNDS=3 D=30 scripts/bench-load.sh
+# runs each binary once per round, in turn, and prints each one's median CPU per folder and
+# analyses per minute, and the ratios to the first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ -n "${OZ_SERVER_BINS:-}" ]; then
+  out="$(mktemp /tmp/oz-load-ab.XXXXXX)"
+  for r in $(seq "${ROUNDS:-3}"); do
+    for b in $OZ_SERVER_BINS; do
+      line=$(OZ_SERVER_BINS="" OZ_SERVER_BIN="$b" bash "$(pwd)/scripts/bench-load.sh" | tail -1)
+      echo "round $r, $b: $line"
+      printf '%s\t%s\n' "$b" "$line" >>"$out"
+    done
+  done
+  python3 - "$out" <<'PY'
+import re, statistics as st, sys
+rows = {}
+for l in open(sys.argv[1]):
+    b, line = l.rstrip("\n").split("\t", 1)
+    cpu = float(re.search(r"server CPU (\d+) ms per folder", line).group(1))
+    apm = float(re.search(r"= (\d+) analyses/min", line).group(1))
+    rows.setdefault(b, []).append((cpu, apm))
+first = None
+for b, v in rows.items():
+    cpu, apm = st.median(c for c, _ in v), st.median(a for _, a in v)
+    first = first or (cpu, apm)
+    print(f"{b}: median {cpu:.0f} ms CPU per folder ({cpu / first[0]:.2f}x), "
+          f"{apm:.0f} analyses/min ({apm / first[1]:.2f}x), {len(v)} runs")
+PY
+  rm -f "$out"
+  exit 0
+fi
 C="${C:-4}"
 D="${D:-60}"
 PORT="${PORT:-18091}"

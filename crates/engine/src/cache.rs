@@ -138,35 +138,119 @@ impl SharedAnalysis {
     }
 }
 
-type Slot = Arc<OnceLock<Result<Arc<SharedAnalysis>, AnalysisFailure>>>;
+type Slot<T> = Arc<OnceLock<Result<T, AnalysisFailure>>>;
+
+/// Single-flight slots keyed by stored file name, at most `cap`, oldest out first.
+#[derive(Debug)]
+struct Slots<T> {
+    list: Mutex<VecDeque<(String, Slot<T>)>>,
+}
+
+impl<T: Clone> Slots<T> {
+    fn new() -> Self {
+        Self { list: Mutex::new(VecDeque::new()) }
+    }
+
+    /// The value of `key`: the held one, the one being computed (waited for), or a new one
+    /// computed by `compute` on this thread. `Err` values are given to the callers that waited,
+    /// then forgotten. Returns whether `compute` ran.
+    fn get_or_compute(
+        &self,
+        cap: usize,
+        key: &str,
+        compute: impl FnOnce() -> Result<T, AnalysisFailure>,
+    ) -> (Result<T, AnalysisFailure>, bool) {
+        if cap == 0 {
+            return (compute(), true);
+        }
+        let slot = {
+            let Ok(mut list) = self.list.lock() else {
+                return (compute(), true);
+            };
+            if let Some((_, s)) = list.iter().find(|(k, _)| k == key) {
+                Arc::clone(s)
+            } else {
+                let s: Slot<T> = Arc::new(OnceLock::new());
+                list.push_back((key.to_string(), Arc::clone(&s)));
+                while list.len() > cap {
+                    list.pop_front();
+                }
+                s
+            }
+        };
+        let mut ran = false;
+        let r = slot
+            .get_or_init(|| {
+                ran = true;
+                compute()
+            })
+            .clone();
+        if r.is_err() {
+            // Do not keep a failure: the next attempt computes again.
+            if let Ok(mut list) = self.list.lock() {
+                list.retain(|(_, s)| !Arc::ptr_eq(s, &slot));
+            }
+        }
+        (r, ran)
+    }
+
+    fn contains(&self, key: &str) -> bool {
+        self.list.lock().is_ok_and(|l| l.iter().any(|(k, _)| k == key))
+    }
+
+    fn forget(&self, key: &str) {
+        if let Ok(mut list) = self.list.lock() {
+            list.retain(|(k, _)| k != key);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.list.lock().map_or(0, |l| l.len())
+    }
+}
 
 /// Analyses of stored media, keyed by stored file name (a stored file never changes; the
 /// pipeline's settings are the process's), at most `cap` entries, oldest out first. Options that
 /// differ between analyses (best shot or not, embedding or not) are not part of the key: they are
 /// separate, lazily computed parts of one entry, so one cannot be served for another. A failed
 /// analysis is given to the callers that waited for it, then forgotten (a retry computes again).
+///
+/// Beside the shared analyses it keeps the embeddings of stills computed alone
+/// ([`oz_vision::Pipeline::still_embedding`]: BIOMETRY or COLLECTION on an ID photo, no liveness
+/// or pose), under the same rules and bound.
 #[derive(Debug)]
 pub struct AnalysisCache {
     cap: usize,
-    slots: Mutex<VecDeque<(String, Slot)>>,
+    shared: Slots<Arc<SharedAnalysis>>,
+    stills: Slots<Option<Vec<f32>>>,
     computed: AtomicU64,
     reused: AtomicU64,
+    stills_computed: AtomicU64,
 }
 
 /// How often the analysis cache computed and reused an analysis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AnalysisCacheStats {
-    /// Analyses computed (the models ran).
+    /// Analyses computed (the models ran): shared analyses and still embeddings.
     pub computed: u64,
     /// Analyses served from the cache, or from a computation in flight that the caller waited for.
     pub reused: u64,
+    /// Of `computed`, the still embeddings computed alone (detector and embedder only).
+    pub still_embeddings: u64,
 }
 
 impl AnalysisCache {
-    /// At most `cap` analyses (0 = off: every call computes).
+    /// At most `cap` analyses, and as many still embeddings (0 = off: every call computes).
     #[must_use]
     pub fn new(cap: usize) -> Self {
-        Self { cap, slots: Mutex::new(VecDeque::new()), computed: AtomicU64::new(0), reused: AtomicU64::new(0) }
+        Self {
+            cap,
+            shared: Slots::new(),
+            stills: Slots::new(),
+            computed: AtomicU64::new(0),
+            reused: AtomicU64::new(0),
+            stills_computed: AtomicU64::new(0),
+        }
     }
 
     #[must_use]
@@ -174,6 +258,17 @@ impl AnalysisCache {
         AnalysisCacheStats {
             computed: self.computed.load(Ordering::Relaxed),
             reused: self.reused.load(Ordering::Relaxed),
+            still_embeddings: self.stills_computed.load(Ordering::Relaxed),
+        }
+    }
+
+    fn count(&self, ran: bool) {
+        if ran {
+            self.computed.fetch_add(1, Ordering::Relaxed);
+            crate::observe::analysis_cache("miss");
+        } else {
+            self.reused.fetch_add(1, Ordering::Relaxed);
+            crate::observe::analysis_cache("hit");
         }
     }
 
@@ -184,63 +279,42 @@ impl AnalysisCache {
         file_name: &str,
         compute: impl FnOnce() -> Result<MediaAnalysis, AnalysisFailure>,
     ) -> Result<Arc<SharedAnalysis>, AnalysisFailure> {
-        if self.cap == 0 {
-            return self.compute_now(compute);
-        }
-        let slot = {
-            let Ok(mut slots) = self.slots.lock() else {
-                return self.compute_now(compute);
-            };
-            if let Some((_, s)) = slots.iter().find(|(k, _)| k == file_name) {
-                Arc::clone(s)
-            } else {
-                let s: Slot = Arc::new(OnceLock::new());
-                slots.push_back((file_name.to_string(), Arc::clone(&s)));
-                while slots.len() > self.cap {
-                    slots.pop_front();
-                }
-                s
-            }
-        };
-        let mut ran = false;
-        let r = slot
-            .get_or_init(|| {
-                ran = true;
-                self.compute_now(compute)
-            })
-            .clone();
-        if !ran {
-            self.reused.fetch_add(1, Ordering::Relaxed);
-            crate::observe::analysis_cache("hit");
-        }
-        if r.is_err() {
-            // Do not keep a failure: the next attempt computes again.
-            if let Ok(mut slots) = self.slots.lock() {
-                slots.retain(|(_, s)| !Arc::ptr_eq(s, &slot));
-            }
+        let (r, ran) =
+            self.shared.get_or_compute(self.cap, file_name, || compute().map(|a| Arc::new(SharedAnalysis::new(a))));
+        self.count(ran);
+        r
+    }
+
+    /// Whether a shared analysis of `file_name` is held or being computed (then its embedding
+    /// costs no model run beyond the embedder).
+    #[must_use]
+    pub fn has_shared(&self, file_name: &str) -> bool {
+        self.cap > 0 && self.shared.contains(file_name)
+    }
+
+    /// The embedding of the still `file_name` computed alone by `compute` (see the type's doc).
+    pub fn still_embedding(
+        &self,
+        file_name: &str,
+        compute: impl FnOnce() -> Result<Option<Vec<f32>>, AnalysisFailure>,
+    ) -> Result<Option<Vec<f32>>, AnalysisFailure> {
+        let (r, ran) = self.stills.get_or_compute(self.cap, file_name, compute);
+        self.count(ran);
+        if ran {
+            self.stills_computed.fetch_add(1, Ordering::Relaxed);
         }
         r
     }
 
-    fn compute_now(
-        &self,
-        compute: impl FnOnce() -> Result<MediaAnalysis, AnalysisFailure>,
-    ) -> Result<Arc<SharedAnalysis>, AnalysisFailure> {
-        self.computed.fetch_add(1, Ordering::Relaxed);
-        crate::observe::analysis_cache("miss");
-        compute().map(|a| Arc::new(SharedAnalysis::new(a)))
-    }
-
     pub fn forget(&self, file_name: &str) {
-        if let Ok(mut slots) = self.slots.lock() {
-            slots.retain(|(k, _)| k != file_name);
-        }
+        self.shared.forget(file_name);
+        self.stills.forget(file_name);
     }
 
-    /// Entries held now (finished or in flight).
+    /// Entries held now (finished or in flight), shared analyses and still embeddings.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.slots.lock().map_or(0, |s| s.len())
+        self.shared.len() + self.stills.len()
     }
 
     #[must_use]
@@ -337,7 +411,7 @@ mod analysis_tests {
         let a = c.get_or_compute("a", || Ok(analysis(0.25))).expect("computed");
         let b = c.get_or_compute("a", || panic!("must not compute twice")).expect("reused");
         assert!(Arc::ptr_eq(&a, &b));
-        assert_eq!(c.stats(), AnalysisCacheStats { computed: 1, reused: 1 });
+        assert_eq!(c.stats(), AnalysisCacheStats { computed: 1, reused: 1, still_embeddings: 0 });
         // The lazily computed parts are computed once too.
         let mut calls = 0;
         for _ in 0..2 {
@@ -364,7 +438,7 @@ mod analysis_tests {
         }
         assert_eq!(c.len(), 2);
         c.get_or_compute("a", || Ok(analysis(0.1))).expect("computed");
-        assert_eq!(c.stats(), AnalysisCacheStats { computed: 4, reused: 0 }, "oldest out");
+        assert_eq!(c.stats(), AnalysisCacheStats { computed: 4, reused: 0, still_embeddings: 0 }, "oldest out");
         let e = c.get_or_compute("x", || Err(AnalysisFailure::NoFace));
         assert_eq!(e.err(), Some(AnalysisFailure::NoFace));
         c.get_or_compute("x", || Ok(analysis(0.1))).expect("a failure is not kept");
@@ -372,6 +446,30 @@ mod analysis_tests {
         off.get_or_compute("a", || Ok(analysis(0.1))).expect("computed");
         off.get_or_compute("a", || Ok(analysis(0.1))).expect("computed");
         assert_eq!(off.stats().computed, 2);
+    }
+
+    #[test]
+    fn still_embeddings_are_kept_apart_from_shared_analyses() {
+        let c = AnalysisCache::new(2);
+        assert!(!c.has_shared("photo"));
+        let e = c.still_embedding("photo", || Ok(Some(vec![0.6, 0.8]))).expect("embedding");
+        assert_eq!(e, Some(vec![0.6, 0.8]));
+        let again = c.still_embedding("photo", || panic!("computed twice")).expect("embedding");
+        assert_eq!(again, e);
+        assert!(!c.has_shared("photo"), "a still embedding is not a shared analysis (QUALITY needs more)");
+        c.get_or_compute("photo", || Ok(analysis(0.2))).expect("analysis");
+        assert!(c.has_shared("photo"));
+        assert_eq!(c.stats(), AnalysisCacheStats { computed: 2, reused: 1, still_embeddings: 1 });
+        // Failures are not kept; forget drops both kinds; a cache of 0 computes every time.
+        assert!(c.still_embedding("bad", || Err(AnalysisFailure::NoFace)).is_err());
+        assert!(c.still_embedding("bad", || Ok(None)).expect("retried").is_none());
+        c.forget("photo");
+        assert!(!c.has_shared("photo"));
+        let off = AnalysisCache::new(0);
+        off.still_embedding("p", || Ok(None)).expect("computed");
+        off.still_embedding("p", || Ok(None)).expect("computed");
+        assert_eq!(off.stats().still_embeddings, 2);
+        assert!(!off.has_shared("p"));
     }
 
     #[test]
@@ -393,6 +491,6 @@ mod analysis_tests {
             }
         });
         assert_eq!(runs.load(Ordering::SeqCst), 1);
-        assert_eq!(c.stats(), AnalysisCacheStats { computed: 1, reused: 3 });
+        assert_eq!(c.stats(), AnalysisCacheStats { computed: 1, reused: 3, still_embeddings: 0 });
     }
 }

@@ -112,6 +112,32 @@ impl Source<'_> {
         p.check_gesture_of(&bytes, &budget, g).map_err(|e| format!("media {}: gesture check: {e}", m.id))
     }
 
+    /// The embedding of `m`'s best face (BIOMETRY, COLLECTION). A still image that has no shared
+    /// analysis (held or being computed) runs only the detector and the embedder
+    /// ([`Pipeline::still_embedding`], cached on its own): its liveness and pose would only serve
+    /// a QUALITY analysis, which computes them itself if one comes. Anything else goes through
+    /// [`Self::analysed`].
+    pub fn embedding(&self, p: &Pipeline, m: &Media) -> Result<Option<Vec<f32>>, AnalysisFailure> {
+        let still = if self.analyses.is_some_and(|c| c.has_shared(&m.file_name)) {
+            None
+        } else {
+            Some(self.decoded(p, m).map_err(AnalysisFailure::Other)?).filter(|d| d.is_still())
+        };
+        let Some(d) = still else {
+            return self.analysed(p, m, AnalyzeOptions { best_shot: false, embedding: true }).map(|r| r.embedding);
+        };
+        let compute = || {
+            p.still_embedding(&d).map_err(|e| match e {
+                VisionError::NoFace => AnalysisFailure::NoFace,
+                other => AnalysisFailure::Other(format!("media {}: {other}", m.id)),
+            })
+        };
+        match self.analyses {
+            Some(c) => c.still_embedding(&m.file_name, compute),
+            None => compute(),
+        }
+    }
+
     /// What [`Pipeline::analyze_media`] gives for `m` with `opts`, through the analysis cache: the
     /// models run once per stored media, the embedding and the best shot once each when first
     /// asked for. Failure messages name the media, except `NoFace` (each analysis words it).
@@ -332,11 +358,11 @@ impl<'a> QualityOfMedia<'a> {
 
 /// Embedding of the face of one media (the best frame of a video or shot set).
 fn embedding_of(p: &Pipeline, src: &Source<'_>, m: &Media) -> Result<Vec<f32>, String> {
-    let r = src.analysed(p, m, AnalyzeOptions { best_shot: false, embedding: true }).map_err(|e| match e {
+    let e = src.embedding(p, m).map_err(|e| match e {
         AnalysisFailure::NoFace => format!("media {}: no face found", m.id),
         AnalysisFailure::Other(msg) => msg,
     })?;
-    r.embedding.ok_or_else(|| format!("media {}: no face found", m.id))
+    e.ok_or_else(|| format!("media {}: no face found", m.id))
 }
 
 fn collection(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media]) -> Outcome {

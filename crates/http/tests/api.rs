@@ -237,9 +237,10 @@ async fn analyses_share_the_models_body(kind: Kind) {
     let quality = &f["analyses"][0];
     assert_eq!(quality["results_media"][0]["output_images"].as_array().map(Vec::len), Some(0), "{quality}");
     assert_eq!(f["analyses"][1]["resolution_status"], "SUCCESS", "{f}");
-    // The video (QUALITY, BIOMETRY) and the photo (BIOMETRY): two runs of the models, one reuse.
+    // The video (QUALITY, BIOMETRY) and the photo (BIOMETRY): two runs of the models, one reuse;
+    // the photo's run is the detector and the embedder alone (no liveness or pose for an ID photo).
     let stats = s.engine.analyses.stats();
-    assert_eq!((stats.computed, stats.reused), (2, 1), "{stats:?}");
+    assert_eq!((stats.computed, stats.reused, stats.still_embeddings), (2, 1, 1), "{stats:?}");
 
     let fid = f["folder_id"].as_str().expect("folder id");
     let (st, created) =
@@ -253,7 +254,23 @@ async fn analyses_share_the_models_body(kind: Kind) {
         quality["results_media"][0]["results_data"]["confidence_spoofing"]
     );
     let stats = s.engine.analyses.stats();
-    assert_eq!((stats.computed, stats.reused), (2, 2), "{stats:?}");
+    assert_eq!((stats.computed, stats.reused, stats.still_embeddings), (2, 2, 1), "{stats:?}");
+
+    // An ID "photo" without a face: BIOMETRY fails on it with the usual message.
+    let payload = json!({
+        "media:tags": { "video1": ["video_selfie", "video_selfie_blank"], "photo1": ["photo_id", "photo_id_front"] },
+        "analyses": [{ "type": "biometry" }],
+    });
+    let form = Form::new()
+        .part("video1", file("videos/portrait_720x1280.mp4", "selfie.mp4", "video/mp4"))
+        .part("photo1", file("faces/extra/cat.png", "id.png", "image/png"))
+        .part("payload", Part::text(payload.to_string()));
+    let (st, f) = c.upload("/api/folders", form).await;
+    assert_eq!(st, 201, "{f}");
+    let a = &f["analyses"][0];
+    assert_eq!(a["state"], "FAILED", "{a}");
+    assert!(a["error_message"].as_str().is_some_and(|m| m.contains("no face found")), "{a}");
+    assert_eq!(s.engine.analyses.stats().still_embeddings, 2);
 }
 
 both!(best_shot_from_the_whole_clip, best_shot_from_the_whole_clip_body);

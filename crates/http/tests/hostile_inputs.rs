@@ -397,6 +397,51 @@ async fn hostile_videos_tagged_for_a_gesture(kind: Kind) {
 }
 both!(hostile_videos_tagged_for_a_gesture_on, hostile_videos_tagged_for_a_gesture);
 
+/// Every image of the corpus sent as the ID photo of a BIOMETRY beside a real selfie: a still
+/// with no shared analysis takes the detector-and-embedder path (`Pipeline::still_embedding`).
+/// Every answer is an Oz answer (a finished or failed analysis, or a 4xx refusal), a finished one
+/// compares two faces, and the server stays healthy.
+async fn hostile_id_photos_for_biometry(kind: Kind) {
+    let Some(s) = start(kind, Options { attachment_max_size: 64 * 1024 * 1024, ..Options::default() }).await else {
+        return;
+    };
+    let token = admin_token(&s).await;
+    let c = reqwest::Client::new();
+    let url = |p: &str| format!("{}{p}", s.base);
+    let images: Vec<Media> = corpus().into_iter().filter(|m| m.content_type.starts_with("image/")).collect();
+    assert!(images.len() >= 5);
+    let before = s.engine.analyses.stats().still_embeddings;
+    for m in images {
+        let case = format!("{} as an ID photo", m.name);
+        let payload = json!({
+            "media:tags": { "selfie": ["photo_selfie"], "media": ["photo_id", "photo_id_front"] },
+            "analyses": [{ "type": "biometry" }],
+        });
+        let selfie = Part::bytes(fixture("faces/live/obama__portrait.jpg"))
+            .file_name("s.jpg")
+            .mime_str("image/jpeg")
+            .expect("mime");
+        let form =
+            Form::new().part("selfie", selfie).part("media", part(&m)).part("payload", Part::text(payload.to_string()));
+        let a = send(c.post(url("/api/folders/")).header("X-Forensic-Access-Token", &token).multipart(form)).await;
+        if a.status >= 400 {
+            assert!(a.status < 500, "{case}: {} {}", a.status, a.body);
+            oz_refusal(&case, &a, &[3, 4]);
+            continue;
+        }
+        assert_eq!(a.status, 201, "{case}: {}", a.body);
+        let an = &a.body["analyses"][0];
+        match an["state"].as_str().unwrap_or_default() {
+            "FINISHED" => assert!(an["results_data"]["max_confidence"].is_number(), "{case}: {an}"),
+            "FAILED" => assert!(an["error_message"].as_str().is_some_and(|t| !t.is_empty()), "{case}: {an}"),
+            other => panic!("{case}: state {other}: {an}"),
+        }
+    }
+    assert!(s.engine.analyses.stats().still_embeddings > before, "the stills took the detector-and-embedder path");
+    healthy(&s).await;
+}
+both!(hostile_id_photos_for_biometry_on, hostile_id_photos_for_biometry);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_media_sqlite() {
     hostile_media(Kind::Sqlite).await;

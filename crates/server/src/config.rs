@@ -252,7 +252,8 @@ pub struct EngineArgs {
     pub decode_cache_bytes: u64,
     /// Model results of stored media kept so that QUALITY, BIOMETRY and COLLECTION on the same
     /// media run the models once (entries, 0 = off; under 1 MB each: per-frame scores and 112x112
-    /// aligned faces, the best-shot JPEG, the embedding).
+    /// aligned faces, the best-shot JPEG, the embedding); as many embeddings of stills that only
+    /// BIOMETRY or COLLECTION asked for (the detector and the embedder alone) are kept beside them.
     #[arg(long, env = "OZ_ANALYSIS_CACHE", default_value_t = 16)]
     pub analysis_cache: usize,
     /// Threads one 1:N (COLLECTION) search splits its scan over.

@@ -35,6 +35,11 @@ fn benches(c: &mut Criterion) {
     g.bench_function("pose_hopenet", |b| b.iter(|| p.pose(&img, &face).expect("pose")));
     g.bench_function("mesh_mediapipe", |b| b.iter(|| p.mesh(&img, &face).expect("mesh")));
     g.bench_function("quality", |b| b.iter(|| oz_vision::quality::assess(&aligned, &face, None)));
+    // The pre-score runs on every decoded frame: the luma plane of a 720x1280 picture.
+    let luma = image::imageops::grayscale(&image::imageops::resize(&img, 720, 1280, image::imageops::Triangle));
+    g.bench_function("prescore_luma_720x1280", |b| {
+        b.iter(|| oz_vision::prescore::score_luma(luma.as_raw(), 720, 720, 1280).expect("scored"))
+    });
     g.bench_function("decode_video_720x1280_4s_8frames", |b| b.iter(|| p.decode(&video).expect("video")));
     g.finish();
 

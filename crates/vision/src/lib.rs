@@ -9,6 +9,7 @@
 //! face size and head turns per frame and tells whether a requested gesture (blink, smile, turn...)
 //! happens in a clip, and [`planarity`] tells a flat photo or screen moved in front of the camera
 //! from a turning head (a second anti-spoofing signal for videos).
+//! [`load`] lets a decode or frame loop that starts beside another run on one thread.
 //! [`encode`] makes an upload's JPEG preview and the mp4 of a zip shot set.
 //! [`pipeline::Pipeline`] ties them together over an ONNX Runtime session pool ([`runtime`]) whose
 //! models are checked against `models/manifest.json` ([`models`]).
@@ -23,6 +24,7 @@ pub mod gesture;
 pub mod imgops;
 pub mod limits;
 pub mod liveness;
+pub mod load;
 pub mod media;
 pub mod mesh;
 pub mod models;

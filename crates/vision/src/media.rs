@@ -73,6 +73,12 @@ impl DecodedMedia {
         self.frames.iter().map(|f| f.image.as_raw().len() as u64).sum()
     }
 
+    /// One still image (not a video or a shot set): its one frame is its best.
+    #[must_use]
+    pub fn is_still(&self) -> bool {
+        self.info.kind == MediaKind::Image && self.frames.len() == 1
+    }
+
     /// Drops the frames (keeping `info`) and gives their budget back.
     pub fn drop_frames(&mut self) {
         self.frames = Vec::new();

@@ -415,9 +415,8 @@ impl Pipeline {
     pub fn analyze_frame(&self, frame: &Frame) -> Result<FrameAnalysis, VisionError> {
         let mut t = StageTimings::default();
         let start = Instant::now();
-        let faces = self.detect(&frame.image)?;
+        let people = self.people(&frame.image)?;
         t.detect_ms = ms(start);
-        let people = detect::significant(&faces, self.cfg.min_face_rel);
         let main = match people.first() {
             None => None,
             Some(face) => Some(self.analyze_face(&frame.image, face, !frame.candidate, &mut t)?),
@@ -635,7 +634,9 @@ impl Pipeline {
         frames: &[Frame],
         f: impl Fn(&Frame) -> Result<T, VisionError> + Sync,
     ) -> Result<Vec<T>, VisionError> {
-        let workers = self.cfg.pool_size.clamp(1, frames.len().max(1));
+        // One worker (this thread) when other jobs run: they already keep the cores busy.
+        let job = crate::load::Job::start();
+        let workers = job.threads(self.cfg.pool_size).clamp(1, frames.len().max(1));
         if workers <= 1 {
             return frames.iter().map(&f).collect();
         }
@@ -691,6 +692,22 @@ impl Pipeline {
             return Ok(None);
         };
         embed::embed(&self.embedder, &main.aligned).map(Some)
+    }
+
+    /// The embedding of a still image's main face, and nothing else: the detector and the
+    /// embedder, no liveness, pose or quality (they only serve QUALITY; BIOMETRY and COLLECTION on
+    /// an ID photo need the face alone). The same face, aligned the same way, as
+    /// [`Self::analyze_media_core`] + [`Self::best_embedding`] give for the still (its one frame is
+    /// its best frame whatever the quality). `Ok(None)` for media that are not one still
+    /// ([`DecodedMedia::is_still`]): videos and shot sets choose their best frame by quality.
+    /// Fails with `NoFace` when the still shows no face.
+    pub fn still_embedding(&self, media: &DecodedMedia) -> Result<Option<Vec<f32>>, VisionError> {
+        let Some(frame) = media.frames.first().filter(|_| media.is_still()) else {
+            return Ok(None);
+        };
+        // `people` is the main-face rule a frame's analysis uses too.
+        let face = *self.people(&frame.image)?.first().ok_or(VisionError::NoFace)?;
+        self.embed_face(&frame.image, &face).map(Some)
     }
 
     /// Analyses frames in parallel, one worker per pooled session, results in frame order.

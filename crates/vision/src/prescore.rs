@@ -25,6 +25,10 @@ pub struct PreScore {
 
 /// Scores a luma plane of `width` x `height` pixels whose rows start every `stride` bytes.
 /// Returns `None` when the plane is too small or shorter than its size says.
+///
+/// Runs on every decoded frame, so it works on integers: the downscaled plane holds cell sums
+/// (not means), and the Laplacian, its variance and the exposure counts are exact integer sums,
+/// scaled back to means only at the end.
 #[must_use]
 pub fn score_luma(plane: &[u8], stride: usize, width: usize, height: usize) -> Option<PreScore> {
     let factor = (width / TARGET_WIDTH).max(1);
@@ -32,43 +36,60 @@ pub fn score_luma(plane: &[u8], stride: usize, width: usize, height: usize) -> O
     if w < 8 || h < 8 || stride < width || plane.len() < stride * (height - 1) + width {
         return None;
     }
-    // Block means over factor x factor cells, every other row and column of a cell read (the
+    // Block sums over factor x factor cells, every other row and column of a cell read (the
     // plane is a few hundred KB: reading a quarter of it keeps this well under a millisecond).
     let step = if factor >= 4 { 2 } else { 1 };
-    let mut small = vec![0f32; w * h];
-    for by in 0..h {
-        for bx in 0..w {
-            let (mut sum, mut n) = (0u32, 0u32);
-            for dy in (0..factor).step_by(step) {
-                let row = (by * factor + dy) * stride + bx * factor;
-                for dx in (0..factor).step_by(step) {
-                    sum += u32::from(plane[row + dx]);
-                    n += 1;
-                }
+    let taps = factor.div_ceil(step);
+    let mut sums = vec![0u32; w * h];
+    for (by, out) in sums.chunks_exact_mut(w).enumerate() {
+        for dy in (0..factor).step_by(step) {
+            let start = (by * factor + dy) * stride;
+            let row = &plane[start..start + w * factor];
+            match (factor, step) {
+                // The common phone sizes (720 and 1080 wide: factors 4 and 6, every other pixel).
+                (4, 2) => out.iter_mut().zip(row.chunks_exact(4)).for_each(|(a, c)| {
+                    *a += u32::from(c[0]) + u32::from(c[2]);
+                }),
+                (6, 2) => out.iter_mut().zip(row.chunks_exact(6)).for_each(|(a, c)| {
+                    *a += u32::from(c[0]) + u32::from(c[2]) + u32::from(c[4]);
+                }),
+                _ => out.iter_mut().zip(row.chunks_exact(factor)).for_each(|(a, c)| {
+                    *a += c.iter().step_by(step).map(|&v| u32::from(v)).sum::<u32>();
+                }),
             }
-            small[by * w + bx] = sum as f32 / n.max(1) as f32;
         }
     }
-    Some(score_plane(&small, w, h))
+    Some(score_sums(&sums, w, h, (taps * taps) as u32))
 }
 
-/// Scores an already small grey plane (row-major, `w` x `h`).
-#[must_use]
-pub fn score_plane(p: &[f32], w: usize, h: usize) -> PreScore {
-    let (mut sum, mut sum2, mut n) = (0f64, 0f64, 0f64);
+/// Scores a small plane of cell sums (row-major, `w` x `h`, each the sum of `n` luma samples).
+fn score_sums(p: &[u32], w: usize, h: usize, n: u32) -> PreScore {
+    let (mut sum, mut sum2, mut count) = (0i64, 0i64, 0i64);
     for y in 1..h.saturating_sub(1) {
-        for x in 1..w.saturating_sub(1) {
-            let i = y * w + x;
-            let l = f64::from(p[i - 1] + p[i + 1] + p[i - w] + p[i + w] - 4.0 * p[i]);
-            sum += l;
-            sum2 += l * l;
-            n += 1.0;
+        let (up, mid, down) = (&p[(y - 1) * w..y * w], &p[y * w..(y + 1) * w], &p[(y + 1) * w..(y + 2) * w]);
+        let (mut rs, mut rs2) = (0i64, 0i64);
+        for x in 1..w - 1 {
+            // Up to 4 x 255 x n: far inside i64, and its square too.
+            let l = i64::from(mid[x - 1]) + i64::from(mid[x + 1]) + i64::from(up[x]) + i64::from(down[x])
+                - 4 * i64::from(mid[x]);
+            rs += l;
+            rs2 += l * l;
         }
+        sum += rs;
+        sum2 += rs2;
+        count += (w - 2) as i64;
     }
-    let sharpness = if n > 0.0 { (sum2 / n - (sum / n).powi(2)).max(0.0) as f32 } else { 0.0 };
-    let total = p.len().max(1) as f32;
-    let mean_luma = p.iter().sum::<f32>() / total;
-    let clipped = p.iter().filter(|&&v| !(12.0..=243.0).contains(&v)).count() as f32 / total;
+    let nf = f64::from(n.max(1));
+    let sharpness = if count > 0 {
+        let (c, s, s2) = (count as f64, sum as f64, sum2 as f64);
+        ((s2 / c - (s / c).powi(2)) / (nf * nf)).max(0.0) as f32
+    } else {
+        0.0
+    };
+    let total = p.len().max(1) as f64;
+    let mean_luma = (p.iter().map(|&v| u64::from(v)).sum::<u64>() as f64 / nf / total) as f32;
+    let (lo, hi) = (12 * n, 243 * n);
+    let clipped = (p.iter().filter(|&&v| v < lo || v > hi).count() as f64 / total) as f32;
     // Mid-grey is best; a mean under ~50 or over ~205 and many clipped pixels cost a lot.
     let mean_q = 1.0 - ((mean_luma - 128.0).abs() / 128.0).powi(2);
     let exposure = (mean_q * (1.0 - clipped)).clamp(0.01, 1.0);
@@ -177,6 +198,84 @@ mod tests {
             }
         }
         out
+    }
+
+    /// The float implementation this module had before (cell means, f64 sums), kept as the
+    /// reference the integer one must agree with.
+    fn reference(plane: &[u8], stride: usize, width: usize, height: usize) -> PreScore {
+        let factor = (width / TARGET_WIDTH).max(1);
+        let (w, h) = (width / factor, height / factor);
+        let step = if factor >= 4 { 2 } else { 1 };
+        let mut p = vec![0f32; w * h];
+        for by in 0..h {
+            for bx in 0..w {
+                let (mut sum, mut n) = (0u32, 0u32);
+                for dy in (0..factor).step_by(step) {
+                    let row = (by * factor + dy) * stride + bx * factor;
+                    for dx in (0..factor).step_by(step) {
+                        sum += u32::from(plane[row + dx]);
+                        n += 1;
+                    }
+                }
+                p[by * w + bx] = sum as f32 / n.max(1) as f32;
+            }
+        }
+        let (mut sum, mut sum2, mut n) = (0f64, 0f64, 0f64);
+        for y in 1..h - 1 {
+            for x in 1..w - 1 {
+                let i = y * w + x;
+                let l = f64::from(p[i - 1] + p[i + 1] + p[i - w] + p[i + w] - 4.0 * p[i]);
+                sum += l;
+                sum2 += l * l;
+                n += 1.0;
+            }
+        }
+        let sharpness = (sum2 / n - (sum / n).powi(2)).max(0.0) as f32;
+        let total = p.len() as f32;
+        let mean_luma = p.iter().sum::<f32>() / total;
+        let clipped = p.iter().filter(|&&v| !(12.0..=243.0).contains(&v)).count() as f32 / total;
+        let mean_q = 1.0 - ((mean_luma - 128.0).abs() / 128.0).powi(2);
+        let exposure = (mean_q * (1.0 - clipped)).clamp(0.01, 1.0);
+        PreScore { sharpness, mean_luma, exposure, score: sharpness.ln_1p() + exposure.ln() }
+    }
+
+    #[test]
+    fn integer_scores_agree_with_the_float_reference() {
+        // Noisy pictures with gradients and clipped corners, at the phone widths (factors 4, 6),
+        // odd ones (factors 1, 2, 3, 5, 8, 12) and a padded stride.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for &(width, height, pad) in &[
+            (720, 1280, 0),
+            (1080, 1920, 32),
+            (160, 120, 0),
+            (333, 97, 3),
+            (480, 640, 0),
+            (800, 450, 16),
+            (1280, 720, 0),
+            (1920, 1080, 0),
+        ] {
+            let stride = width + pad;
+            let plane: Vec<u8> = (0..stride * height)
+                .map(|i| {
+                    let (x, y) = (i % stride, i / stride);
+                    let base = (x * 255 / width + y * 128 / height) as u64;
+                    let v = base + rnd() % 40;
+                    if x < width / 10 && y < height / 10 { 255 } else { v.min(255) as u8 }
+                })
+                .collect();
+            let a = score_luma(&plane, stride, width, height).expect("scored");
+            let b = reference(&plane, stride, width, height);
+            let close = |x: f32, y: f32| (x - y).abs() <= 1e-3 * y.abs().max(1.0);
+            assert!(close(a.sharpness, b.sharpness), "{width}x{height}: {a:?} vs {b:?}");
+            assert!(close(a.mean_luma, b.mean_luma) && close(a.exposure, b.exposure), "{a:?} vs {b:?}");
+            assert!(close(a.score, b.score), "{width}x{height}: {a:?} vs {b:?}");
+        }
     }
 
     #[test]

@@ -50,7 +50,7 @@ use crate::budget::Reservation;
 use crate::error::VisionError;
 use crate::prescore::{self, Candidates, Offer};
 
-/// Decoder threads per clip (frame threading).
+/// Decoder threads per clip (frame threading) when no other vision job runs ([`crate::load`]).
 const DECODE_THREADS: usize = 2;
 /// `AV_TIME_BASE`: units of the format context's duration.
 const AV_TIME_BASE: f64 = 1_000_000.0;
@@ -703,9 +703,11 @@ fn decode_pass(
     let parameters = ictx.stream(header.stream_index).ok_or(VideoError::NoVideoStream)?.parameters();
     let mut ctx =
         codec::context::Context::from_parameters(parameters).map_err(|e| unreadable("bad codec parameters", &e))?;
+    // Counted for as long as the decoder lives; one thread when other jobs run (see `load`).
+    let job = crate::load::Job::start();
     ctx.set_threading(codec::threading::Config {
         kind: codec::threading::Type::Frame,
-        count: DECODE_THREADS,
+        count: job.threads(DECODE_THREADS),
         ..Default::default()
     });
     let mut decoder = ctx

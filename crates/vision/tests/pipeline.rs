@@ -255,3 +255,62 @@ fn pose_model_only_where_it_can_change_the_best_frame() {
     eprintln!("pose model run on {posed} frames, skipped on {skipped}");
     assert!(skipped > 0, "no frame spared the pose model");
 }
+
+#[test]
+fn a_busy_process_decodes_the_same_frames_on_one_thread() {
+    // Under load a decode uses one thread instead of FFmpeg's frame threading (`load.rs`): the
+    // frames, their pre-scores and the analysis must not depend on which one ran.
+    let p = pipeline();
+    for rel in ["videos/portrait_720x1280.mp4", "videos/sharp_window.mp4", "videos/clip.webm"] {
+        let bytes = fixture(rel);
+        let alone = p.decode(&bytes).expect("decodes");
+        let busy = {
+            let _other = oz_vision::load::Job::start();
+            p.decode(&bytes).expect("decodes")
+        };
+        assert_eq!(alone.frames.len(), busy.frames.len(), "{rel}");
+        for (a, b) in alone.frames.iter().zip(&busy.frames) {
+            assert_eq!((a.index, a.candidate), (b.index, b.candidate), "{rel}");
+            assert!(a.image == b.image, "{rel}: frame {} differs", a.index);
+        }
+        let x = p.analyze_media(&alone, AnalyzeOptions::default()).expect("analyses");
+        let y = {
+            let _other = oz_vision::load::Job::start();
+            p.analyze_media(&busy, AnalyzeOptions::default()).expect("analyses")
+        };
+        assert_eq!(x.best_frame, y.best_frame, "{rel}");
+        assert!((x.confidence_spoofing - y.confidence_spoofing).abs() < 1e-6, "{rel}");
+    }
+}
+
+#[test]
+fn still_embedding_is_the_full_analysis_embedding() {
+    // BIOMETRY and COLLECTION on a still run only the detector and the embedder: the embedding
+    // must be the one the full analysis (liveness, pose, quality, best frame) gives.
+    let p = pipeline();
+    for rel in [
+        "faces/live/biden__full.jpg",
+        "faces/live/collins__astronaut.png",
+        "faces/live/obama__full.jpg",
+        "faces/live/obama__podium.jpg",
+        "faces/live/obama__portrait.jpg",
+        "faces/extra/group_t1.jpg",
+        "faces/extra/hanks_aligned.png",
+    ] {
+        let media = p.decode(&fixture(rel)).expect("decodes");
+        assert!(media.is_still(), "{rel}");
+        let full = p
+            .analyze_media(&media, AnalyzeOptions { best_shot: false, embedding: true })
+            .expect("analyses")
+            .embedding
+            .expect("embedding");
+        let still = p.still_embedding(&media).expect("embeds").expect("a still");
+        assert_eq!(full.len(), still.len(), "{rel}");
+        assert!(full.iter().zip(&still).all(|(a, b)| (a - b).abs() < 1e-6), "{rel}");
+    }
+    let cat = p.decode(&fixture("faces/extra/cat.png")).expect("decodes");
+    assert!(matches!(p.still_embedding(&cat), Err(oz_vision::VisionError::NoFace)), "no face, no embedding");
+    let video = p.decode(&fixture("videos/portrait_720x1280.mp4")).expect("decodes");
+    assert!(!video.is_still());
+    assert!(p.still_embedding(&video).expect("no error").is_none(), "a video chooses its best frame by quality");
+}
