@@ -1,8 +1,16 @@
 //! A small cache of decoded media, keyed by stored file name. An upload is decoded once to check
 //! it; the analyses that follow (QUALITY and BIOMETRY usually run right after, in parallel) reuse
 //! those frames instead of decoding the video again. Bounded by the bytes of the cached frames
-//! (`OZ_DECODE_CACHE_BYTES`) and by an entry count (`OZ_DECODE_CACHE`), oldest out first. Cached
-//! frames keep their decode budget reservation, so they count in `OZ_DECODE_BUDGET_BYTES` too.
+//! (`OZ_DECODE_CACHE_BYTES`) and by an entry count (`OZ_DECODE_CACHE`). Cached frames keep their
+//! decode budget reservation, so they count in `OZ_DECODE_BUDGET_BYTES` too.
+//!
+//! Once a media has been analysed (the shared analysis below holds its results, and the best
+//! frame for the best shot) the runner forgets its entry. When room is needed, entries that an
+//! analysis has already read go first. The others wait for the workers, which take jobs oldest
+//! first: when the cache is full of them the newcomer is not kept (evicting the oldest would drop
+//! the very media a worker needs next, and under a backlog every video would be decoded twice),
+//! unless an entry has waited longer than [`DecodeCache::STALE_AFTER`] (an upload nobody
+//! analyses).
 //!
 //! [`AnalysisCache`] does the same one step later: the model results of a stored media
 //! ([`MediaAnalysis`]), so that QUALITY, BIOMETRY and COLLECTION on the same media run the models
@@ -12,6 +20,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use oz_vision::media::DecodedMedia;
 use oz_vision::pipeline::{BestShot, MediaAnalysis};
@@ -20,34 +29,64 @@ use oz_vision::pipeline::{BestShot, MediaAnalysis};
 pub struct DecodeCache {
     cap_entries: usize,
     cap_bytes: u64,
+    stale_after: Duration,
     entries: Mutex<Entries>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    key: String,
+    media: Arc<DecodedMedia>,
+    bytes: u64,
+    /// An analysis has read it: evicted first.
+    read: bool,
+    since: Instant,
 }
 
 #[derive(Debug, Default)]
 struct Entries {
-    list: VecDeque<(String, Arc<DecodedMedia>, u64)>,
+    list: VecDeque<Entry>,
     bytes: u64,
 }
 
 impl Entries {
     fn remove(&mut self, file_name: &str) {
         let mut freed = 0;
-        self.list.retain(|(k, _, b)| {
-            let keep = k != file_name;
+        self.list.retain(|e| {
+            let keep = e.key != file_name;
             if !keep {
-                freed += b;
+                freed += e.bytes;
             }
             keep
         });
         self.bytes -= freed;
     }
+
+    /// Evicts the oldest entry that `evictable` accepts; false when there is none.
+    fn evict_first(&mut self, evictable: impl Fn(&Entry) -> bool) -> bool {
+        let Some(i) = self.list.iter().position(evictable) else { return false };
+        if let Some(e) = self.list.remove(i) {
+            self.bytes -= e.bytes;
+        }
+        true
+    }
 }
 
 impl DecodeCache {
+    /// How long an entry that was never analysed is kept before it may be evicted for a newcomer.
+    pub const STALE_AFTER: Duration = Duration::from_secs(60);
+
     /// At most `cap_entries` media and `cap_bytes` bytes of frames (either 0 = off).
     #[must_use]
     pub fn new(cap_entries: usize, cap_bytes: u64) -> Self {
-        Self { cap_entries, cap_bytes, entries: Mutex::new(Entries::default()) }
+        Self { cap_entries, cap_bytes, stale_after: Self::STALE_AFTER, entries: Mutex::new(Entries::default()) }
+    }
+
+    /// The same cache with another [`Self::STALE_AFTER`] (tests).
+    #[must_use]
+    pub fn with_stale_after(mut self, after: Duration) -> Self {
+        self.stale_after = after;
+        self
     }
 
     /// Bytes of frames this cache may hold.
@@ -62,29 +101,34 @@ impl DecodeCache {
         self.entries.lock().map_or(0, |e| e.bytes)
     }
 
-    /// Keeps `media` (a media larger than the whole cache is not kept).
+    /// Keeps `media` for the analyses to come. Room is made by evicting the entries already read,
+    /// then those older than the stale age, oldest first; if that is not enough the media is not
+    /// kept (nor is a media larger than the whole cache).
     pub fn put(&self, file_name: &str, media: Arc<DecodedMedia>) {
         let size = media.frame_bytes();
+        let Ok(mut e) = self.entries.lock() else { return };
+        e.remove(file_name);
         if self.cap_entries == 0 || size > self.cap_bytes {
             return;
         }
-        if let Ok(mut e) = self.entries.lock() {
-            e.remove(file_name);
-            e.list.push_back((file_name.to_string(), media, size));
-            e.bytes += size;
-            while e.list.len() > self.cap_entries || e.bytes > self.cap_bytes {
-                match e.list.pop_front() {
-                    Some((_, _, b)) => e.bytes -= b,
-                    None => break,
-                }
+        let now = Instant::now();
+        let full = |e: &Entries| e.list.len() + 1 > self.cap_entries || e.bytes + size > self.cap_bytes;
+        while full(&e) {
+            if !(e.evict_first(|x| x.read) || e.evict_first(|x| now.duration_since(x.since) >= self.stale_after)) {
+                // Full of media waiting for their analyses, which will come before this one's.
+                return;
             }
         }
+        e.list.push_back(Entry { key: file_name.to_string(), media, bytes: size, read: false, since: now });
+        e.bytes += size;
     }
 
     #[must_use]
     pub fn get(&self, file_name: &str) -> Option<Arc<DecodedMedia>> {
-        let found =
-            self.entries.lock().ok()?.list.iter().find(|(k, _, _)| k == file_name).map(|(_, m, _)| Arc::clone(m));
+        let found = self.entries.lock().ok()?.list.iter_mut().find(|e| e.key == file_name).map(|e| {
+            e.read = true;
+            Arc::clone(&e.media)
+        });
         crate::observe::decode_cache(found.is_some());
         found
     }
@@ -108,17 +152,27 @@ pub enum AnalysisFailure {
 /// One media's analysis, shared: the per-frame model results and the choice of the best frame
 /// (computed once), and the parts only some analyses need, each computed once when first asked
 /// for: the embedding of the best face (BIOMETRY, COLLECTION) and the best-shot JPEG (QUALITY).
+/// It may hold the best frame alone until the best shot is made of it, so that the media's other
+/// frames can go ([`DecodedMedia::only_frame`]; its bytes stay in the decode budget).
 #[derive(Debug)]
 pub struct SharedAnalysis {
     pub core: MediaAnalysis,
+    best_frame: Mutex<Option<Arc<DecodedMedia>>>,
     embedding: OnceLock<Result<Option<Vec<f32>>, AnalysisFailure>>,
     best_shot: OnceLock<Result<Option<BestShot>, AnalysisFailure>>,
 }
 
+impl From<MediaAnalysis> for SharedAnalysis {
+    fn from(core: MediaAnalysis) -> Self {
+        Self::new(core, None)
+    }
+}
+
 impl SharedAnalysis {
+    /// `core`, with the best frame alone (`best_frame`) when the caller kept it.
     #[must_use]
-    pub fn new(core: MediaAnalysis) -> Self {
-        Self { core, embedding: OnceLock::new(), best_shot: OnceLock::new() }
+    pub fn new(core: MediaAnalysis, best_frame: Option<Arc<DecodedMedia>>) -> Self {
+        Self { core, best_frame: Mutex::new(best_frame), embedding: OnceLock::new(), best_shot: OnceLock::new() }
     }
 
     /// The embedding of the best face, computed by `f` the first time (others wait for it).
@@ -129,12 +183,18 @@ impl SharedAnalysis {
         self.embedding.get_or_init(|| f(&self.core)).clone()
     }
 
-    /// The best shot, computed by `f` the first time (others wait for it).
+    /// The best shot, computed by `f` the first time (others wait for it), given the best frame
+    /// when this analysis holds it (which it then lets go).
     pub fn best_shot(
         &self,
-        f: impl FnOnce(&MediaAnalysis) -> Result<Option<BestShot>, AnalysisFailure>,
+        f: impl FnOnce(&MediaAnalysis, Option<Arc<DecodedMedia>>) -> Result<Option<BestShot>, AnalysisFailure>,
     ) -> Result<Option<BestShot>, AnalysisFailure> {
-        self.best_shot.get_or_init(|| f(&self.core)).clone()
+        self.best_shot
+            .get_or_init(|| {
+                let frame = self.best_frame.lock().ok().and_then(|mut f| f.take());
+                f(&self.core, frame)
+            })
+            .clone()
     }
 }
 
@@ -277,10 +337,9 @@ impl AnalysisCache {
     pub fn get_or_compute(
         &self,
         file_name: &str,
-        compute: impl FnOnce() -> Result<MediaAnalysis, AnalysisFailure>,
+        compute: impl FnOnce() -> Result<SharedAnalysis, AnalysisFailure>,
     ) -> Result<Arc<SharedAnalysis>, AnalysisFailure> {
-        let (r, ran) =
-            self.shared.get_or_compute(self.cap, file_name, || compute().map(|a| Arc::new(SharedAnalysis::new(a))));
+        let (r, ran) = self.shared.get_or_compute(self.cap, file_name, || compute().map(Arc::new));
         self.count(ran);
         r
     }
@@ -327,6 +386,7 @@ impl AnalysisCache {
 mod tests {
     use super::*;
     use oz_vision::media::{Frame, MediaInfo, MediaKind};
+    use std::time::Duration;
 
     /// A media of one `w x 1` frame: `3 * w` bytes.
     fn media(w: u32) -> Arc<DecodedMedia> {
@@ -346,16 +406,24 @@ mod tests {
     }
 
     #[test]
-    fn bounded_by_entries_and_oldest_out() {
+    fn bounded_by_entries_read_ones_out_first_then_newcomers_wait() {
         let c = DecodeCache::new(2, u64::MAX);
         c.put("a", media(1));
         c.put("b", media(2));
         c.put("c", media(3));
-        assert!(c.get("a").is_none());
+        assert!(c.get("c").is_none(), "full of media no analysis has read: the newcomer waits");
+        assert!(c.get("a").is_some() && c.get("b").is_some(), "the older ones stay for the workers");
+        c.put("c", media(3));
+        assert!(c.get("a").is_none(), "read entries go first, oldest first");
         assert_eq!(c.get("c").map(|m| m.info.width), Some(3));
         c.forget("c");
         assert!(c.get("c").is_none());
         assert_eq!(c.bytes(), 6);
+        // An entry nobody reads goes once it is stale.
+        let stale = DecodeCache::new(1, u64::MAX).with_stale_after(Duration::ZERO);
+        stale.put("a", media(1));
+        stale.put("b", media(2));
+        assert!(stale.get("a").is_none() && stale.get("b").is_some());
         let off = DecodeCache::new(0, u64::MAX);
         off.put("a", media(1));
         assert!(off.get("a").is_none());
@@ -370,7 +438,10 @@ mod tests {
         c.put("b", media(5));
         assert_eq!(c.bytes(), 30);
         c.put("c", media(4));
-        assert!(c.get("a").is_none(), "oldest out to make room");
+        assert!(c.get("c").is_none(), "no room without dropping media still to analyse");
+        assert!(c.get("a").is_some(), "read now");
+        c.put("c", media(4));
+        assert!(c.get("a").is_none(), "the read entry made room");
         assert!(c.get("b").is_some() && c.get("c").is_some());
         assert_eq!(c.bytes(), 27);
         c.put("huge", media(11));
@@ -408,7 +479,7 @@ mod analysis_tests {
     #[test]
     fn computed_once_and_reused() {
         let c = AnalysisCache::new(4);
-        let a = c.get_or_compute("a", || Ok(analysis(0.25))).expect("computed");
+        let a = c.get_or_compute("a", || Ok(analysis(0.25).into())).expect("computed");
         let b = c.get_or_compute("a", || panic!("must not compute twice")).expect("reused");
         assert!(Arc::ptr_eq(&a, &b));
         assert_eq!(c.stats(), AnalysisCacheStats { computed: 1, reused: 1, still_embeddings: 0 });
@@ -426,7 +497,7 @@ mod analysis_tests {
         assert_eq!(calls, 1);
         c.forget("a");
         assert!(c.is_empty());
-        c.get_or_compute("a", || Ok(analysis(0.5))).expect("computed again");
+        c.get_or_compute("a", || Ok(analysis(0.5).into())).expect("computed again");
         assert_eq!(c.stats().computed, 2);
     }
 
@@ -434,17 +505,17 @@ mod analysis_tests {
     fn bounded_and_failures_not_kept() {
         let c = AnalysisCache::new(2);
         for k in ["a", "b", "c"] {
-            c.get_or_compute(k, || Ok(analysis(0.1))).expect("computed");
+            c.get_or_compute(k, || Ok(analysis(0.1).into())).expect("computed");
         }
         assert_eq!(c.len(), 2);
-        c.get_or_compute("a", || Ok(analysis(0.1))).expect("computed");
+        c.get_or_compute("a", || Ok(analysis(0.1).into())).expect("computed");
         assert_eq!(c.stats(), AnalysisCacheStats { computed: 4, reused: 0, still_embeddings: 0 }, "oldest out");
         let e = c.get_or_compute("x", || Err(AnalysisFailure::NoFace));
         assert_eq!(e.err(), Some(AnalysisFailure::NoFace));
-        c.get_or_compute("x", || Ok(analysis(0.1))).expect("a failure is not kept");
+        c.get_or_compute("x", || Ok(analysis(0.1).into())).expect("a failure is not kept");
         let off = AnalysisCache::new(0);
-        off.get_or_compute("a", || Ok(analysis(0.1))).expect("computed");
-        off.get_or_compute("a", || Ok(analysis(0.1))).expect("computed");
+        off.get_or_compute("a", || Ok(analysis(0.1).into())).expect("computed");
+        off.get_or_compute("a", || Ok(analysis(0.1).into())).expect("computed");
         assert_eq!(off.stats().computed, 2);
     }
 
@@ -457,7 +528,7 @@ mod analysis_tests {
         let again = c.still_embedding("photo", || panic!("computed twice")).expect("embedding");
         assert_eq!(again, e);
         assert!(!c.has_shared("photo"), "a still embedding is not a shared analysis (QUALITY needs more)");
-        c.get_or_compute("photo", || Ok(analysis(0.2))).expect("analysis");
+        c.get_or_compute("photo", || Ok(analysis(0.2).into())).expect("analysis");
         assert!(c.has_shared("photo"));
         assert_eq!(c.stats(), AnalysisCacheStats { computed: 2, reused: 1, still_embeddings: 1 });
         // Failures are not kept; forget drops both kinds; a cache of 0 computes every time.
@@ -473,6 +544,47 @@ mod analysis_tests {
     }
 
     #[test]
+    fn the_best_frame_serves_the_best_shot_then_goes() {
+        let info = oz_vision::media::MediaInfo {
+            kind: oz_vision::media::MediaKind::Video,
+            mime_type: "video/mp4".into(),
+            size: 1,
+            md5: String::new(),
+            width: 4,
+            height: 4,
+            video: None,
+            shots: None,
+        };
+        let frame = oz_vision::media::Frame {
+            index: 7,
+            timestamp_s: None,
+            name: None,
+            image: image::RgbImage::new(4, 4),
+            candidate: false,
+        };
+        let best = Arc::new(DecodedMedia::untracked(info, vec![frame]));
+        let shared = SharedAnalysis::new(analysis(0.1), Some(Arc::clone(&best)));
+        let shot = shared
+            .best_shot(|_, f| {
+                let f = f.expect("the held frame is given");
+                assert_eq!(f.frames[0].index, 7);
+                Ok(Some(BestShot { frame_index: 7, width: 4, height: 4, quality: 0.5, jpeg: vec![1] }))
+            })
+            .expect("made");
+        assert_eq!(shot.map(|b| b.frame_index), Some(7));
+        assert_eq!(Arc::strong_count(&best), 1, "the analysis let the frame go");
+        let again = shared.best_shot(|_, _| panic!("made once")).expect("kept");
+        assert_eq!(again.map(|b| b.jpeg), Some(vec![1]));
+        // Without a held frame the caller decodes it itself.
+        let bare: SharedAnalysis = analysis(0.1).into();
+        bare.best_shot(|_, f| {
+            assert!(f.is_none());
+            Ok(None)
+        })
+        .expect("made");
+    }
+
+    #[test]
     fn concurrent_callers_wait_for_the_one_in_flight() {
         let c = AnalysisCache::new(4);
         let start = Barrier::new(4);
@@ -484,7 +596,7 @@ mod analysis_tests {
                     c.get_or_compute("v", || {
                         runs.fetch_add(1, Ordering::SeqCst);
                         std::thread::sleep(Duration::from_millis(50));
-                        Ok(analysis(0.3))
+                        Ok(analysis(0.3).into())
                     })
                     .expect("analysis")
                 });

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use oz_vision::media::DecodedMedia;
 
-use crate::cache::{AnalysisCache, AnalysisFailure, DecodeCache};
+use crate::cache::{AnalysisCache, AnalysisFailure, DecodeCache, SharedAnalysis};
 use crate::collections::{self, CollectionIndex};
 use crate::files::MediaFiles;
 
@@ -90,6 +90,9 @@ pub struct Source<'a> {
 }
 
 impl Source<'_> {
+    /// `m` decoded: from the decode cache (the upload's check), else from its file. What a worker
+    /// decodes itself is cached only when there is no analysis cache (then QUALITY and BIOMETRY
+    /// each read the frames); with one, the shared analysis is all the next analyses need.
     fn decoded(&self, p: &Pipeline, m: &Media) -> Result<Arc<DecodedMedia>, String> {
         if let Some(d) = self.cache.and_then(|c| c.get(&m.file_name)) {
             return Ok(d);
@@ -98,10 +101,18 @@ impl Source<'_> {
         // Workers are few and their jobs durable: wait longer for the decode budget than requests do.
         let budget = p.request_budget().with_wait(WORKER_BUDGET_WAIT);
         let d = Arc::new(p.decode_in(&bytes, &budget).map_err(|e| format!("media {}: {e}", m.id))?);
-        if let Some(c) = self.cache {
+        if let Some(c) = self.cache.filter(|_| self.analyses.is_none()) {
             c.put(&m.file_name, Arc::clone(&d));
         }
         Ok(d)
+    }
+
+    /// `m` has been analysed (a shared analysis or a still's embedding holds what the next
+    /// analyses need): its decoded frames leave the decode cache.
+    fn done_with_frames(&self, m: &Media) {
+        if let Some(c) = self.cache {
+            c.forget(&m.file_name);
+        }
     }
 
     /// The gesture check of `m`: a second, dense decode of the stored file (scaled down, not
@@ -127,10 +138,14 @@ impl Source<'_> {
             return self.analysed(p, m, AnalyzeOptions { best_shot: false, embedding: true }).map(|r| r.embedding);
         };
         let compute = || {
-            p.still_embedding(&d).map_err(|e| match e {
+            let e = p.still_embedding(&d).map_err(|e| match e {
                 VisionError::NoFace => AnalysisFailure::NoFace,
                 other => AnalysisFailure::Other(format!("media {}: {other}", m.id)),
-            })
+            });
+            if e.is_ok() && self.analyses.is_some() {
+                self.done_with_frames(m);
+            }
+            e
         };
         match self.analyses {
             Some(c) => c.still_embedding(&m.file_name, compute),
@@ -152,14 +167,24 @@ impl Source<'_> {
         };
         let shared = cache.get_or_compute(&m.file_name, || {
             let d = self.decoded(p, m).map_err(AnalysisFailure::Other)?;
-            p.analyze_media_core(&d).map_err(vision)
+            let core = p.analyze_media_core(&d).map_err(vision)?;
+            // The best shot needs the best frame alone (reserved in the decode budget, without
+            // waiting: if it does not fit, a best shot decodes the media again).
+            let best = core.best_frame.and_then(|pos| core.frames.get(pos)).and_then(|fa| {
+                d.only_frame(fa.index, &p.request_budget().with_wait(std::time::Duration::ZERO)).map(Arc::new)
+            });
+            self.done_with_frames(m);
+            Ok(SharedAnalysis::new(core, best))
         })?;
         let mut r = shared.core.clone();
         if opts.best_shot {
             let s = std::time::Instant::now();
             r.best_shot = shared
-                .best_shot(|core| {
-                    let d = self.decoded(p, m).map_err(AnalysisFailure::Other)?;
+                .best_shot(|core, frame| {
+                    let d = match frame {
+                        Some(f) => f,
+                        None => self.decoded(p, m).map_err(AnalysisFailure::Other)?,
+                    };
                     p.best_shot(&d, core).map_err(vision)
                 })
                 // A failed part stays in its entry: drop the entry so that a retry computes again.

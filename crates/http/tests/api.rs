@@ -241,6 +241,8 @@ async fn analyses_share_the_models_body(kind: Kind) {
     // the photo's run is the detector and the embedder alone (no liveness or pose for an ID photo).
     let stats = s.engine.analyses.stats();
     assert_eq!((stats.computed, stats.reused, stats.still_embeddings), (2, 1, 1), "{stats:?}");
+    // Analysed media leave the decode cache (the shared analysis keeps the best frame alone).
+    assert_eq!(s.engine.cache.bytes(), 0, "decoded frames left after the analyses");
 
     let fid = f["folder_id"].as_str().expect("folder id");
     let (st, created) =

@@ -242,13 +242,13 @@ pub struct EngineArgs {
     /// Webhook attempts in flight at once to one host:port.
     #[arg(long, env = "OZ_WEBHOOK_PER_HOST", default_value_t = 2)]
     pub webhook_per_host: usize,
-    /// Decoded uploads kept in memory for the analyses that follow (entries, 0 = off; a 4 s
-    /// 720p video with 8 sampled frames takes about 22 MB).
-    #[arg(long, env = "OZ_DECODE_CACHE", default_value_t = 8)]
+    /// Decoded uploads kept in memory for the analyses that follow, until analysed (entries,
+    /// 0 = off; a 4 s 720p video's 8 sampled frames and best-shot candidates take about 36 MB).
+    #[arg(long, env = "OZ_DECODE_CACHE", default_value_t = 16)]
     pub decode_cache: usize,
     /// Bytes of decoded frames that cache may hold (0 = off). It counts in
     /// OZ_DECODE_BUDGET_BYTES, so it is kept to at most a quarter of it.
-    #[arg(long, env = "OZ_DECODE_CACHE_BYTES", default_value_t = 128 << 20)]
+    #[arg(long, env = "OZ_DECODE_CACHE_BYTES", default_value_t = 256 << 20)]
     pub decode_cache_bytes: u64,
     /// Model results of stored media kept so that QUALITY, BIOMETRY and COLLECTION on the same
     /// media run the models once (entries, 0 = off; under 1 MB each: per-frame scores and 112x112

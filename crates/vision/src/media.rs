@@ -79,6 +79,16 @@ impl DecodedMedia {
         self.info.kind == MediaKind::Image && self.frames.len() == 1
     }
 
+    /// A copy of frame `index` alone, with this media's `info` and the frame's bytes reserved in
+    /// `budget`: all a best shot needs once the frames have been analysed. `None` when the frame
+    /// is not here or the budget refuses it (give `budget` no wait: this is an optimisation).
+    #[must_use]
+    pub fn only_frame(&self, index: u64, budget: &RequestBudget) -> Option<DecodedMedia> {
+        let frame = self.frames.iter().find(|f| f.index == index)?;
+        let reservation = budget.reserve(frame.image.as_raw().len() as u64).ok()?;
+        Some(Self { info: self.info.clone(), frames: vec![frame.clone()], reservation })
+    }
+
     /// Drops the frames (keeping `info`) and gives their budget back.
     pub fn drop_frames(&mut self) {
         self.frames = Vec::new();

@@ -82,6 +82,9 @@ pub struct StageTimings {
     pub embed_ms: f64,
     pub liveness_ms: f64,
     pub pose_ms: f64,
+    /// Face meshes of the spread frames of a video (the planarity signal; their pose comes from
+    /// them too).
+    pub mesh_ms: f64,
     pub quality_ms: f64,
     pub best_shot_ms: f64,
     /// Wall-clock time of the whole call.
@@ -95,6 +98,7 @@ impl StageTimings {
         self.embed_ms += o.embed_ms;
         self.liveness_ms += o.liveness_ms;
         self.pose_ms += o.pose_ms;
+        self.mesh_ms += o.mesh_ms;
         self.quality_ms += o.quality_ms;
     }
 }
@@ -110,13 +114,20 @@ pub struct FaceAnalysis {
     /// `confidence_spoofing` of this face, 0..1, higher = attack; `None` on a frame analysed only
     /// as a best-shot candidate.
     pub spoof: Option<f32>,
-    /// Head pose from the pose model; `None` where it was not run because the frame could not
-    /// be the best one even frontal (see [`Pipeline::analyze_media_core`]): its `quality` then
-    /// leaves the pose term out, an upper bound below the best frame's score.
+    /// Head pose, from the pose model or read off this frame's face mesh (`pose_from_mesh`);
+    /// `None` where it was not needed because the frame could not be the best one even frontal
+    /// (see [`Pipeline::analyze_media_core`]): its `quality` then leaves the pose term out, an
+    /// upper bound below the best frame's score.
     pub pose: Option<Pose>,
+    /// `pose` came from the face mesh ([`Pose::from_mesh`]), not from the pose model.
+    pub pose_from_mesh: bool,
     pub quality: Quality,
     #[serde(skip)]
     pub aligned: RgbImage,
+    /// The face mesh, on the spread frames of a video while the media is analysed (planarity and
+    /// pose); dropped before the analysis is returned.
+    #[serde(skip)]
+    pub mesh: Option<FaceMesh>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -410,16 +421,20 @@ impl Pipeline {
     }
 
     /// Detects the faces of one frame and analyses the largest one (liveness too, unless the frame
-    /// is only a best-shot candidate). The pose model is not run here: `pose` is `None` and the
-    /// quality leaves the pose term out ([`Self::analyze_media_core`] adds it where it matters).
-    pub fn analyze_frame(&self, frame: &Frame) -> Result<FrameAnalysis, VisionError> {
+    /// is only a best-shot candidate; its face mesh too when `with_mesh` and the frame is not a
+    /// candidate). The pose model is not run here: `pose` is `None` and the quality leaves the
+    /// pose term out ([`Self::analyze_media_core`] adds it where it matters).
+    pub fn analyze_frame(&self, frame: &Frame, with_mesh: bool) -> Result<FrameAnalysis, VisionError> {
         let mut t = StageTimings::default();
         let start = Instant::now();
         let people = self.people(&frame.image)?;
         t.detect_ms = ms(start);
         let main = match people.first() {
             None => None,
-            Some(face) => Some(self.analyze_face(&frame.image, face, !frame.candidate, &mut t)?),
+            Some(face) => {
+                let spread = !frame.candidate;
+                Some(self.analyze_face(&frame.image, face, spread, spread && with_mesh, &mut t)?)
+            }
         };
         t.total_ms = ms(start);
         Ok(FrameAnalysis {
@@ -438,6 +453,7 @@ impl Pipeline {
         img: &RgbImage,
         face: &Face,
         with_liveness: bool,
+        with_mesh: bool,
         t: &mut StageTimings,
     ) -> Result<FaceAnalysis, VisionError> {
         let s = Instant::now();
@@ -451,19 +467,29 @@ impl Pipeline {
         } else {
             None
         };
+        let mesh = if with_mesh {
+            let s = Instant::now();
+            let m = self.mesh(img, face)?;
+            t.mesh_ms = ms(s);
+            Some(m)
+        } else {
+            None
+        };
         let s = Instant::now();
-        // Without the pose term: an upper bound of the quality; the pose model runs later on
-        // the frames that this bound leaves in the running for the best shot.
+        // Without the pose term: an upper bound of the quality; the pose comes later for the
+        // frames that this bound leaves in the running for the best shot.
         let quality = quality::assess(&aligned, face, None);
         t.quality_ms = ms(s);
-        Ok(FaceAnalysis { face: *face, spoof, pose: None, quality, aligned })
+        Ok(FaceAnalysis { face: *face, spoof, pose: None, pose_from_mesh: false, quality, aligned, mesh })
     }
 
-    /// Runs the pose model on the frames that can still be the best one and completes their
-    /// quality with it. A frame's quality without the pose term bounds it from above (the pose
-    /// factor is at most 1), so frames are taken by that bound, highest first, until the next
-    /// bound is below the best full quality found: the frames left cannot win, and the best frame
-    /// is the one that running the pose model on every frame would choose.
+    /// Gives a pose to the frames that can still be the best one and completes their quality with
+    /// it: read off the frame's face mesh where it has one that is a face ([`Pose::from_mesh`],
+    /// the spread frames of a video), else from the pose model. A frame's quality without the
+    /// pose term bounds it from above (the pose factor is at most 1), so frames are taken by that
+    /// bound, highest first, until the next bound is below the best full quality found: the
+    /// frames left cannot win, and the best frame is the one that a pose on every frame would
+    /// choose.
     fn pose_contenders(&self, media: &DecodedMedia, frames: &mut [FrameAnalysis]) -> Result<(), VisionError> {
         let mut order: Vec<(usize, f32)> =
             frames.iter().enumerate().filter_map(|(i, f)| Some((i, f.main.as_ref()?.quality.score))).collect();
@@ -479,7 +505,12 @@ impl Pipeline {
             let fa = &mut frames[i];
             let Some(main) = fa.main.as_mut() else { continue };
             let s = Instant::now();
-            let pose = pose::estimate(&self.pose, &frame.image, &main.face)?;
+            let from_mesh = main.mesh.as_ref().and_then(Pose::from_mesh);
+            main.pose_from_mesh = from_mesh.is_some();
+            let pose = match from_mesh {
+                Some(p) => p,
+                None => pose::estimate(&self.pose, &frame.image, &main.face)?,
+            };
             fa.timings.pose_ms += ms(s);
             let s = Instant::now();
             main.quality = quality::assess(&main.aligned, &main.face, Some(&pose));
@@ -515,7 +546,8 @@ impl Pipeline {
     /// share one analysis (QUALITY, BIOMETRY, COLLECTION) pay for each part once.
     pub fn analyze_media_core(&self, media: &DecodedMedia) -> Result<MediaAnalysis, VisionError> {
         let start = Instant::now();
-        let mut frames = self.analyze_frames(&media.frames)?;
+        let planarity_on = media.info.kind == media::MediaKind::Video && self.cfg.planarity_weight > 0.0;
+        let mut frames = self.analyze_frames(&media.frames, planarity_on)?;
         self.pose_contenders(media, &mut frames)?;
         let mut timings = StageTimings::default();
         frames.iter().for_each(|f| timings.add(&f.timings));
@@ -540,11 +572,7 @@ impl Pipeline {
             }
             (None, None) => return Err(VisionError::NoFace),
         };
-        let planarity = if media.info.kind == media::MediaKind::Video && self.cfg.planarity_weight > 0.0 {
-            self.spread_planarity(media, &frames)?
-        } else {
-            None
-        };
+        let planarity = if planarity_on { Self::spread_planarity(&mut frames) } else { None };
         let confidence_spoofing = self.fuse_planarity(model_spoofing, planarity.as_ref());
         timings.total_ms = ms(start);
         let frames_with_face = frames.iter().filter(|f| f.main.is_some() && !f.candidate).count();
@@ -568,23 +596,14 @@ impl Pipeline {
     }
 
     /// Planarity over the face meshes of the evenly spread frames (not the best-shot candidates)
-    /// whose main face was found, reusing that face.
-    fn spread_planarity(
-        &self,
-        media: &DecodedMedia,
-        frames: &[FrameAnalysis],
-    ) -> Result<Option<Planarity>, VisionError> {
-        let mut meshes = Vec::new();
-        for (fa, frame) in frames.iter().zip(&media.frames) {
-            if fa.candidate {
-                continue;
-            }
-            if let Some(main) = &fa.main {
-                meshes.push(self.mesh(&frame.image, &main.face)?);
-            }
-        }
-        let refs: Vec<&FaceMesh> = meshes.iter().collect();
-        Ok(planarity::planarity(&refs))
+    /// whose main face was found (made by [`Self::analyze_frame`]), which are then dropped: an
+    /// analysis is kept in a cache, the meshes (5.6 KB each) have served.
+    fn spread_planarity(frames: &mut [FrameAnalysis]) -> Option<Planarity> {
+        let refs: Vec<&FaceMesh> =
+            frames.iter().filter(|f| !f.candidate).filter_map(|f| f.main.as_ref()?.mesh.as_ref()).collect();
+        let planarity = planarity::planarity(&refs);
+        frames.iter_mut().filter_map(|f| f.main.as_mut()).for_each(|m| m.mesh = None);
+        planarity
     }
 
     /// Decodes a media for its gesture check: `gesture_frames` frames spread over a video (or a
@@ -711,7 +730,7 @@ impl Pipeline {
     }
 
     /// Analyses frames in parallel, one worker per pooled session, results in frame order.
-    fn analyze_frames(&self, frames: &[Frame]) -> Result<Vec<FrameAnalysis>, VisionError> {
-        self.par_frames(frames, |f| self.analyze_frame(f))
+    fn analyze_frames(&self, frames: &[Frame], with_mesh: bool) -> Result<Vec<FrameAnalysis>, VisionError> {
+        self.par_frames(frames, |f| self.analyze_frame(f, with_mesh))
     }
 }
