@@ -129,7 +129,8 @@ impl Source<'_> {
     /// a QUALITY analysis, which computes them itself if one comes. Anything else goes through
     /// [`Self::analysed`].
     pub fn embedding(&self, p: &Pipeline, m: &Media) -> Result<Option<Vec<f32>>, AnalysisFailure> {
-        let still = if self.analyses.is_some_and(|c| c.has_shared(&m.file_name)) {
+        // A video or shot set is never decoded here: `analysed` decodes it (once) if it must.
+        let still = if m.class != MediaClass::Image || self.analyses.is_some_and(|c| c.has_shared(&m.file_name)) {
             None
         } else {
             Some(self.decoded(p, m).map_err(AnalysisFailure::Other)?).filter(|d| d.is_still())

@@ -290,11 +290,29 @@ fn part(m: &Media) -> Part {
 // Hostile media to Lite and to the full API upload
 // ---------------------------------------------------------------------------------------------
 
-async fn hostile_media(kind: Kind) {
-    let Some(s) = start(kind, Options { attachment_max_size: 64 * 1024 * 1024, ..Options::default() }).await else {
-        return;
-    };
+/// A server that takes uploads of up to 64 MiB (the corpus's largest files), and an admin token.
+async fn media_server(kind: Kind) -> Option<(TestServer, String)> {
+    let s = start(kind, Options { attachment_max_size: 64 * 1024 * 1024, ..Options::default() }).await?;
     let token = admin_token(&s).await;
+    Some((s, token))
+}
+
+/// Posts a single-request folder. A refusal must be a 4xx Oz answer with error 3 or 4 (`None`);
+/// anything else must be 201 with the folder (returned).
+async fn single_request(s: &TestServer, token: &str, case: &str, form: Form) -> Option<Value> {
+    let url = format!("{}/api/folders/", s.base);
+    let a = send(reqwest::Client::new().post(url).header("X-Forensic-Access-Token", token).multipart(form)).await;
+    if a.status >= 400 {
+        assert!(a.status < 500, "{case}: {} {}", a.status, a.body);
+        oz_refusal(case, &a, &[3, 4]);
+        return None;
+    }
+    assert_eq!(a.status, 201, "{case}: {}", a.body);
+    Some(a.body)
+}
+
+async fn hostile_media(kind: Kind) {
+    let Some((s, token)) = media_server(kind).await else { return };
     let c = reqwest::Client::new();
     let url = |p: &str| format!("{}{p}", s.base);
     for m in corpus() {
@@ -361,12 +379,7 @@ async fn hostile_media(kind: Kind) {
 /// answer is an Oz answer (a finished, declined or failed analysis, or a 4xx refusal), and the
 /// server stays healthy.
 async fn hostile_videos_tagged_for_a_gesture(kind: Kind) {
-    let Some(s) = start(kind, Options { attachment_max_size: 64 * 1024 * 1024, ..Options::default() }).await else {
-        return;
-    };
-    let token = admin_token(&s).await;
-    let c = reqwest::Client::new();
-    let url = |p: &str| format!("{}{p}", s.base);
+    let Some((s, token)) = media_server(kind).await else { return };
     let videos: Vec<Media> = corpus().into_iter().filter(|m| m.content_type.starts_with("video/")).collect();
     assert!(videos.len() >= 5);
     for m in videos {
@@ -377,14 +390,8 @@ async fn hostile_videos_tagged_for_a_gesture(kind: Kind) {
                 "analyses": [{ "type": "quality" }],
             });
             let form = Form::new().part("media", part(&m)).part("payload", Part::text(payload.to_string()));
-            let a = send(c.post(url("/api/folders/")).header("X-Forensic-Access-Token", &token).multipart(form)).await;
-            if a.status >= 400 {
-                assert!(a.status < 500, "{case}: {} {}", a.status, a.body);
-                oz_refusal(&case, &a, &[3, 4]);
-                continue;
-            }
-            assert_eq!(a.status, 201, "{case}: {}", a.body);
-            let an = &a.body["analyses"][0];
+            let Some(f) = single_request(&s, &token, &case, form).await else { continue };
+            let an = &f["analyses"][0];
             let state = an["state"].as_str().unwrap_or_default();
             assert!(["FINISHED", "FAILED"].contains(&state), "{case}: {an}");
             if state == "FINISHED" {
@@ -402,12 +409,7 @@ both!(hostile_videos_tagged_for_a_gesture_on, hostile_videos_tagged_for_a_gestur
 /// Every answer is an Oz answer (a finished or failed analysis, or a 4xx refusal), a finished one
 /// compares two faces, and the server stays healthy.
 async fn hostile_id_photos_for_biometry(kind: Kind) {
-    let Some(s) = start(kind, Options { attachment_max_size: 64 * 1024 * 1024, ..Options::default() }).await else {
-        return;
-    };
-    let token = admin_token(&s).await;
-    let c = reqwest::Client::new();
-    let url = |p: &str| format!("{}{p}", s.base);
+    let Some((s, token)) = media_server(kind).await else { return };
     let images: Vec<Media> = corpus().into_iter().filter(|m| m.content_type.starts_with("image/")).collect();
     assert!(images.len() >= 5);
     let before = s.engine.analyses.stats().still_embeddings;
@@ -423,14 +425,8 @@ async fn hostile_id_photos_for_biometry(kind: Kind) {
             .expect("mime");
         let form =
             Form::new().part("selfie", selfie).part("media", part(&m)).part("payload", Part::text(payload.to_string()));
-        let a = send(c.post(url("/api/folders/")).header("X-Forensic-Access-Token", &token).multipart(form)).await;
-        if a.status >= 400 {
-            assert!(a.status < 500, "{case}: {} {}", a.status, a.body);
-            oz_refusal(&case, &a, &[3, 4]);
-            continue;
-        }
-        assert_eq!(a.status, 201, "{case}: {}", a.body);
-        let an = &a.body["analyses"][0];
+        let Some(f) = single_request(&s, &token, &case, form).await else { continue };
+        let an = &f["analyses"][0];
         match an["state"].as_str().unwrap_or_default() {
             "FINISHED" => assert!(an["results_data"]["max_confidence"].is_number(), "{case}: {an}"),
             "FAILED" => assert!(an["error_message"].as_str().is_some_and(|t| !t.is_empty()), "{case}: {an}"),
