@@ -140,6 +140,20 @@ async function main() {
       async waitIn(page, fn, arg, ms = 20000) {
         return until(() => page.evaluate(fn, arg), ms, `page condition ${String(fn).slice(0, 80)}`);
       },
+      /**
+       * The body rows of the table named `name` (its caption) as trimmed cell texts, or null
+       * while the page holds no such table. Read in one step inside the page: a page that renders
+       * again between two reads (count, then row i) cannot mix two tables or answer a row that
+       * is gone. The table may still be the one of the previous render: wait for its content.
+       */
+      async tableRows(page, name) {
+        return page.evaluate((n) => {
+          const t = [...document.querySelectorAll('table')]
+            .find((x) => x.caption && x.caption.textContent.trim() === n);
+          if (!t) return null;
+          return [...t.tBodies].flatMap((b) => [...b.rows]).map((r) => [...r.cells].map((c) => c.innerText.trim()));
+        }, name);
+      },
       /** Fails on any WCAG 2.1 A/AA violation axe-core finds in the page as it is now. */
       async axe(page, what) {
         await page.evaluate(AXE);

@@ -24,17 +24,37 @@ async function folder(ctx, token, quality) {
   });
 }
 
-/** The cells of the row of table `name` whose first cell is `first`. */
-async function rowCells(page, name, first) {
-  const table = page.getByRole('table', { name, exact: true });
-  await table.waitFor();
-  const rows = table.locator('tbody tr');
-  const n = await rows.count();
-  for (let i = 0; i < n; i += 1) {
-    const cells = await rows.nth(i).locator('td').allInnerTexts();
-    if (cells[0].trim() === first) return cells.map((c) => c.trim());
+/**
+ * The cells of the row of table `name` whose first cell is `first` (null when there is none),
+ * read in one step once the table is in the page (ctx.tableRows: not a count and then row i, which
+ * fails when the page renders again in between).
+ */
+async function rowCells(ctx, page, name, first) {
+  const rows = await ctx.until(() => ctx.tableRows(page, name), 20000, `the table "${name}"`);
+  return rows.find((r) => r[0] === first) || null;
+}
+
+/**
+ * Waits until table `name` shows rows that `ok` accepts, and answers them. After a new window is
+ * asked for, the table of the previous one stays in the page until the new answer is drawn:
+ * only its content tells which one is there.
+ */
+async function tableShows(ctx, page, name, ok, what) {
+  let last = null;
+  try {
+    return await ctx.until(async () => {
+      last = await ctx.tableRows(page, name);
+      return last && ok(last) ? last : null;
+    }, 20000, what);
+  } catch (e) {
+    if (e instanceof ctx.Failure) throw new ctx.Failure(`${e.message}; "${name}" showed ${JSON.stringify(last)}`);
+    throw e;
   }
-  return null;
+}
+
+/** The sum of column `i` over `rows`. */
+function sum(rows, i) {
+  return rows.reduce((s, r) => s + Number(r[i]), 0);
 }
 
 async function chartsDrawn(ctx, page) {
@@ -73,22 +93,35 @@ module.exports = {
     const tz = await page.evaluate(() => -new Date().getTimezoneOffset());
     const stats = await must(mine.token, 'GET', `/api/statistics/?tz_offset=${tz}`);
     assert(stats.folders.total === 3 && stats.analyses.total === 2, `the API counts this user's own only: ${JSON.stringify(stats)}`);
-    const today = stats.folders.per_day[stats.folders.per_day.length - 1];
 
-    // Numbers per day: Date, Folders, Analyses, QUALITY, QUALITY declined, then type/outcome.
-    const row = await rowCells(page, 'Numbers per day', today.date);
-    assert(row, `a row for ${today.date}`);
-    const declined = stats.analyses.per_day.filter((r) => r.date === today.date && r.type === 'QUALITY' && r.resolution_status === 'DECLINED')
-      .reduce((s, r) => s + r.count, 0);
-    assert(row[1] === String(today.count) && row[2] === '2' && row[3] === '2' && row[4] === String(declined),
-      `the day's row shows the API's counts (3 folders, 2 analyses, ${declined} declined): ${row}`);
-    const perType = (await page.getByRole('table', { name: 'Analyses by type and outcome', exact: true })
-      .locator('tbody tr').allInnerTexts()).map((r) => r.trim().split(/\t/).map((c) => c.trim()).join(' '));
+    // Numbers per day: Date, Folders, Analyses, QUALITY, QUALITY declined, then type/outcome. Each
+    // day the API lists shows the API's counts, whichever day the seeding fell on (no date is
+    // assumed: midnight may pass while the spec runs), and the days add up to this user's own.
+    const perDay = await tableShows(ctx, page, 'Numbers per day', (rows) => rows.length === 30, 'the 30-day table');
+    assert(sum(perDay, 1) === 3 && sum(perDay, 2) === 2 && sum(perDay, 3) === 2,
+      `the days hold 3 folders, 2 analyses, 2 QUALITY: ${JSON.stringify(perDay)}`);
+    const want = new Map();
+    const day = (date) => {
+      if (!want.has(date)) want.set(date, [0, 0, 0, 0]);
+      return want.get(date);
+    };
+    for (const f of stats.folders.per_day) day(f.date)[0] += f.count;
+    for (const a of stats.analyses.per_day) {
+      const w = day(a.date);
+      w[1] += a.count;
+      if (a.type === 'QUALITY') w[2] += a.count;
+      if (a.type === 'QUALITY' && a.resolution_status === 'DECLINED') w[3] += a.count;
+    }
+    for (const [date, w] of want) {
+      const r = perDay.find((x) => x[0] === date);
+      assert(r && r.slice(1, 5).join(' ') === w.join(' '), `the row of ${date} shows the API's counts ${w}: ${r}`);
+    }
+    const perType = (await ctx.tableRows(page, 'Analyses by type and outcome')).map((r) => r.join(' '));
     const expected = stats.analyses.per_type.map((t) => `${t.type} ${t.resolution_status} ${t.count}`);
     assert(JSON.stringify(perType) === JSON.stringify(expected), `per type: ${JSON.stringify(perType)} vs ${JSON.stringify(expected)}`);
-    const finished = await rowCells(page, 'Liveness and queue in numbers', 'QUALITY finished');
+    const finished = await rowCells(ctx, page, 'Liveness and queue in numbers', 'QUALITY finished');
     assert(finished[1] === String(stats.liveness.finished) && stats.liveness.finished === 2, `liveness: ${finished}`);
-    const processing = await rowCells(page, 'Liveness and queue in numbers', 'Analyses processing');
+    const processing = await rowCells(ctx, page, 'Liveness and queue in numbers', 'Analyses processing');
     assert(processing[1] === String(stats.queue.processing), `queue: ${processing}`);
     const figures = await page.locator('.stat-figs').first().innerText();
     assert(/Folders\s+3\b/.test(figures) && /Analyses\s+2\b/.test(figures), `overview figures: ${figures}`);
@@ -96,29 +129,26 @@ module.exports = {
     await chartsDrawn(ctx, page);
     await ctx.shot(page, 'stats');
 
-    // Another period: 7 days still holds today; a custom window in the past holds nothing.
+    // Another period: 7 days still hold what was just seeded; a custom window in the past holds nothing.
     await page.getByLabel('Period', { exact: true }).selectOption('7');
     await page.getByRole('button', { name: 'Show' }).click();
     await page.waitForURL(/#\/stats\?days=7/);
-    await ctx.until(async () => {
-      const r = await rowCells(page, 'Numbers per day', today.date);
-      return r && r[1] === String(today.count);
-    }, 20000, 'the 7-day table');
-    const rows7 = await page.getByRole('table', { name: 'Numbers per day', exact: true }).locator('tbody tr').count();
-    assert(rows7 === 7, `seven days listed: ${rows7}`);
+    // Seven days listed (the 30-day table of the previous view has 30), with the seeded folders.
+    await tableShows(ctx, page, 'Numbers per day',
+      (rows) => rows.length === 7 && sum(rows, 1) === 3 && sum(rows, 2) === 2, 'the 7-day table');
     await page.getByLabel('Period', { exact: true }).selectOption('custom');
     await page.getByLabel('From', { exact: true }).fill('2020-01-01');
     await page.getByLabel('To', { exact: true }).fill('2020-01-03');
     await page.getByRole('button', { name: 'Show' }).click();
     await page.waitForURL(/from=2020-01-01&to=2020-01-03/);
-    await ctx.until(async () => (await rowCells(page, 'Numbers per day', '2020-01-02')) !== null, 20000, 'the custom window');
-    const past = await page.getByRole('table', { name: 'Numbers per day', exact: true }).locator('tbody tr').allInnerTexts();
-    assert(past.length === 3 && past.every((r) => /^\S+\s+0\s+0\s+0\s+0$/.test(r.trim())), `nothing in 2020: ${JSON.stringify(past)}`);
+    const past = await tableShows(ctx, page, 'Numbers per day',
+      (rows) => rows.map((r) => r[0]).join(' ') === '2020-01-03 2020-01-02 2020-01-01', 'the custom window, newest day first');
+    assert(past.every((r) => r.length === 5 && r.slice(1).every((c) => c === '0')), `nothing in 2020: ${JSON.stringify(past)}`);
     await chartsDrawn(ctx, page);
 
     // The other company's user counts its own two analyses only.
     const theirs = await openStats(ctx, 'desktop', other.email);
-    const liv = await rowCells(theirs, 'Liveness and queue in numbers', 'QUALITY finished');
+    const liv = await rowCells(ctx, theirs, 'Liveness and queue in numbers', 'QUALITY finished');
     assert(liv[1] === '2', `the other company sees its own QUALITY only: ${liv}`);
 
     // ADMIN: the company choice narrows to the fresh company.
@@ -129,12 +159,9 @@ module.exports = {
     await ap.getByLabel('Company', { exact: true }).selectOption(mine.company.company_id);
     await ap.getByRole('button', { name: 'Show' }).click();
     await ap.waitForURL(new RegExp(`company_id=${mine.company.company_id}`));
-    await ctx.until(async () => {
-      const r = await rowCells(ap, 'Per company', mine.company.name);
-      return r && r[1] === '3' && r[2] === '2';
-    }, 20000, 'the per-company row of the fresh company');
-    const companies = await ap.getByRole('table', { name: 'Per company', exact: true }).locator('tbody tr').count();
-    assert(companies === 1, `only the chosen company: ${companies}`);
+    // The table of every company (the previous view) also has this company's row: wait for it alone.
+    await tableShows(ctx, ap, 'Per company',
+      (rows) => rows.length === 1 && rows[0].join(' ') === `${mine.company.name} 3 2`, 'the fresh company alone in "Per company"');
 
     // Phone width: no sideways scroll, charts fit.
     const phone = await openStats(ctx, 'phone', mine.email);
