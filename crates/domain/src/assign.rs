@@ -5,11 +5,16 @@
 //! - BIOMETRY: every original media (and any result image named in `source_media`); all pairs are
 //!   compared and the least similar pair decides.
 //! - An explicit `source_media` list is taken as given (the ids must belong to the folder).
+//! - Either way an analysis takes at most [`caps::MAX_SOURCE_MEDIA`] media. Past it the request is
+//!   refused ([`AssignError::TooManyMedia`], Oz error 4) before anything is queued, never cut
+//!   silently: the client names the media it wants in `source_media`. So one BIOMETRY compares at
+//!   most 50 x 49 / 2 = 1225 pairs, folded as they come ([`PairScores`], memory linear in the media).
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::access::AnalysisKind;
+use crate::caps;
 use crate::decision::{Decision, DecisionThresholds};
 use crate::status::ResolutionStatus;
 
@@ -64,6 +69,12 @@ pub enum AssignError {
     NoSuitableMedia(&'static str),
     #[error("BIOMETRY needs at least two media, the folder has {0}")]
     TooFewForBiometry(usize),
+    /// More media than one analysis may take ([`caps::MAX_SOURCE_MEDIA`]).
+    #[error(
+        "a {kind} analysis would take {count} media of this folder, the limit is {limit}: \
+         name at most {limit} media in source_media"
+    )]
+    TooManyMedia { kind: &'static str, count: usize, limit: usize },
 }
 
 fn suits_quality(m: &MediaFacts) -> bool {
@@ -75,7 +86,9 @@ fn suits_quality(m: &MediaFacts) -> bool {
     }
 }
 
-/// The media an analysis of `kind` takes from the folder's `media`.
+/// The media an analysis of `kind` takes from the folder's `media`: `explicit` (de-duplicated by
+/// the caller, see [`caps::source_media`]) or, without it, the folder's media that suit `kind`.
+/// Either way at most [`caps::MAX_SOURCE_MEDIA`]; more is [`AssignError::TooManyMedia`].
 pub fn inputs(kind: AnalysisKind, media: &[MediaFacts], explicit: Option<&[Uuid]>) -> Result<Vec<Uuid>, AssignError> {
     let chosen: Vec<Uuid> = match explicit {
         Some(ids) if !ids.is_empty() => {
@@ -100,6 +113,13 @@ pub fn inputs(kind: AnalysisKind, media: &[MediaFacts], explicit: Option<&[Uuid]
                 .collect(),
         },
     };
+    if chosen.len() > caps::MAX_SOURCE_MEDIA {
+        return Err(AssignError::TooManyMedia {
+            kind: kind.as_str(),
+            count: chosen.len(),
+            limit: caps::MAX_SOURCE_MEDIA,
+        });
+    }
     if kind == AnalysisKind::Biometry && chosen.len() < 2 {
         return Err(AssignError::TooFewForBiometry(chosen.len()));
     }
@@ -115,12 +135,74 @@ pub fn inputs(kind: AnalysisKind, media: &[MediaFacts], explicit: Option<&[Uuid]
 pub fn biometry_verdict(pair_scores: &[f32], thresholds: &DecisionThresholds) -> Option<(f32, f32, ResolutionStatus)> {
     let min = pair_scores.iter().copied().reduce(f32::min)?;
     let max = pair_scores.iter().copied().reduce(f32::max)?;
-    let verdict = match thresholds.decide(min) {
+    Some((min, max, pair_verdict(min, thresholds)))
+}
+
+fn pair_verdict(min: f32, thresholds: &DecisionThresholds) -> ResolutionStatus {
+    match thresholds.decide(min) {
         Decision::Approved => ResolutionStatus::Success,
         Decision::OperatorRequired => ResolutionStatus::OperatorRequired,
         Decision::Declined => ResolutionStatus::Declined,
-    };
-    Some((min, max, verdict))
+    }
+}
+
+/// BIOMETRY's pair scores folded as they are computed: the lowest and highest score over all
+/// pairs and, for each media, over the pairs it is in. Memory grows with the media, not with the
+/// pairs (no `n x n` matrix), and the verdict is [`biometry_verdict`]'s over the same scores.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairScores {
+    pairs: usize,
+    min: f32,
+    max: f32,
+    /// `(min, max)` of each media's pairs.
+    per_media: Vec<(f32, f32)>,
+}
+
+impl PairScores {
+    /// No pair yet, for `n` media.
+    #[must_use]
+    pub fn new(n: usize) -> Self {
+        Self {
+            pairs: 0,
+            min: f32::INFINITY,
+            max: f32::NEG_INFINITY,
+            per_media: vec![(f32::INFINITY, f32::NEG_INFINITY); n],
+        }
+    }
+
+    /// Records the score of the pair of media `i` and `j` (indices below `n`; others are ignored).
+    pub fn add(&mut self, i: usize, j: usize, score: f32) {
+        if i >= self.per_media.len() || j >= self.per_media.len() {
+            return;
+        }
+        self.pairs += 1;
+        self.min = self.min.min(score);
+        self.max = self.max.max(score);
+        for k in [i, j] {
+            let (lo, hi) = &mut self.per_media[k];
+            *lo = lo.min(score);
+            *hi = hi.max(score);
+        }
+    }
+
+    /// Pairs recorded.
+    #[must_use]
+    pub fn pairs(&self) -> usize {
+        self.pairs
+    }
+
+    /// `(min, max)` over the pairs of media `i`; `None` when it is in none.
+    #[must_use]
+    pub fn of_media(&self, i: usize) -> Option<(f32, f32)> {
+        self.per_media.get(i).copied().filter(|(lo, _)| lo.is_finite())
+    }
+
+    /// `(min_confidence, max_confidence, verdict)` over every pair, as [`biometry_verdict`];
+    /// `None` without pairs.
+    #[must_use]
+    pub fn verdict(&self, thresholds: &DecisionThresholds) -> Option<(f32, f32, ResolutionStatus)> {
+        (self.pairs > 0).then(|| (self.min, self.max, pair_verdict(self.min, thresholds)))
+    }
 }
 
 /// Persons a COLLECTION analysis reports by default (`decision_count`) and at most.
@@ -188,6 +270,70 @@ mod tests {
             inputs(AnalysisKind::Biometry, &media, Some(&[Uuid::from_u128(77)])),
             Err(AssignError::UnknownMedia(Uuid::from_u128(77)))
         );
+    }
+
+    #[test]
+    fn implicit_media_obey_the_source_media_cap() {
+        let photos = |n: usize| -> Vec<MediaFacts> {
+            (0..n).map(|i| m(i as u128 + 1, MediaClass::Image, &["photo_selfie"])).collect()
+        };
+        let at_cap = photos(caps::MAX_SOURCE_MEDIA);
+        for kind in [AnalysisKind::Quality, AnalysisKind::Biometry, AnalysisKind::Collection] {
+            assert_eq!(inputs(kind, &at_cap, None).expect("at the cap").len(), caps::MAX_SOURCE_MEDIA);
+        }
+        // One more media than the cap: refused, never cut to a subset the client did not choose.
+        let over = photos(caps::MAX_SOURCE_MEDIA + 14);
+        for kind in [AnalysisKind::Quality, AnalysisKind::Biometry, AnalysisKind::Collection] {
+            let e = inputs(kind, &over, None).expect_err("over the cap");
+            assert_eq!(
+                e,
+                AssignError::TooManyMedia {
+                    kind: kind.as_str(),
+                    count: caps::MAX_SOURCE_MEDIA + 14,
+                    limit: caps::MAX_SOURCE_MEDIA
+                }
+            );
+            let text = e.to_string();
+            assert!(text.contains("the limit is 50") && text.contains("source_media"), "{text}");
+        }
+        // Media that the kind would not take do not count: 60 ID photos and one selfie for QUALITY.
+        let mut mixed: Vec<MediaFacts> =
+            (0..60).map(|i| m(i + 100, MediaClass::Image, &["photo_id", "photo_id_front"])).collect();
+        mixed.push(m(7, MediaClass::Image, &["photo_selfie"]));
+        assert_eq!(inputs(AnalysisKind::Quality, &mixed, None).expect("one selfie"), vec![Uuid::from_u128(7)]);
+        assert!(matches!(
+            inputs(AnalysisKind::Biometry, &mixed, None),
+            Err(AssignError::TooManyMedia { count: 61, .. })
+        ));
+        // source_media picks the media of a big folder.
+        let pick: Vec<Uuid> = over.iter().take(3).map(|f| f.id).collect();
+        assert_eq!(inputs(AnalysisKind::Biometry, &over, Some(&pick)).expect("picked"), pick);
+    }
+
+    #[test]
+    fn streamed_pair_scores_match_the_full_list() {
+        let t = DecisionThresholds::new(0.8, 0.5).expect("valid");
+        let n = 5;
+        let score = |i: usize, j: usize| 0.3 + ((i * 7 + j * 3) % 10) as f32 / 15.0;
+        let mut acc = PairScores::new(n);
+        let mut all = Vec::new();
+        for i in 0..n {
+            for j in i + 1..n {
+                acc.add(i, j, score(i, j));
+                all.push(score(i, j));
+            }
+        }
+        assert_eq!(acc.pairs(), n * (n - 1) / 2);
+        assert_eq!(acc.verdict(&t), biometry_verdict(&all, &t));
+        for k in 0..n {
+            let mine: Vec<f32> = (0..n).filter(|&o| o != k).map(|o| score(k.min(o), k.max(o))).collect();
+            let lo = mine.iter().copied().fold(f32::INFINITY, f32::min);
+            let hi = mine.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            assert_eq!(acc.of_media(k), Some((lo, hi)));
+        }
+        assert_eq!(acc.of_media(n), None);
+        assert_eq!(PairScores::new(1).verdict(&t), None, "no pair, no verdict");
+        assert_eq!(PairScores::new(2).of_media(0), None);
     }
 
     #[test]

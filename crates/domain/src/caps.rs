@@ -7,7 +7,9 @@ use std::hash::Hash;
 
 use serde_json::Value;
 
-/// Media ids in an analysis's `source_media` (after de-duplication).
+/// Media one analysis takes: the ids of its `source_media` (after de-duplication) or, without
+/// `source_media`, the folder's media that suit it (`assign::inputs` refuses more, it never picks
+/// a subset). Bounds one BIOMETRY to 1225 pairs.
 pub const MAX_SOURCE_MEDIA: usize = 50;
 /// Analyses started by one request (`analyses` of a folder upload or `POST .../analyses`, and
 /// Lite's `payload.analyses`).
@@ -27,6 +29,11 @@ pub const MAX_QUERY_VALUES: usize = 100;
 /// Keyed per-media entries of a request (`media:tags`, `media:meta_data`): at most one per part,
 /// and no request has more parts than this.
 pub const MAX_MEDIA_ENTRIES: usize = 100;
+
+/// Characters of a short text field: a company's name, a user's names and email.
+pub const MAX_TEXT_CHARS: usize = 256;
+/// Bytes of a password (any length hashes in the same time; the bound keeps bodies small).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// Why a client's list or object is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -101,11 +108,28 @@ pub fn meta_data(what: &str, v: &Value) -> Result<(), CapError> {
     Ok(())
 }
 
+/// A text field named `what`: at most `limit` characters.
+pub fn text(what: &str, s: &str, limit: usize) -> Result<(), CapError> {
+    // Counting stops past the limit: a huge string costs no more than the limit to check.
+    let size = s.chars().take(limit + 1).count();
+    if size > limit {
+        return Err(CapError::TooLong { what: format!("{what} (characters)"), size: s.chars().count(), limit });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
     use uuid::Uuid;
+
+    #[test]
+    fn text_fields_are_capped_in_characters() {
+        assert!(text("first_name", &"é".repeat(MAX_TEXT_CHARS), MAX_TEXT_CHARS).is_ok());
+        let err = text("first_name", &"a".repeat(900_000), MAX_TEXT_CHARS).expect_err("too long");
+        assert!(matches!(err, CapError::TooLong { limit: MAX_TEXT_CHARS, .. }), "{err}");
+    }
 
     #[test]
     fn source_media_is_deduplicated_in_order_and_capped() {

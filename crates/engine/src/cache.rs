@@ -2,7 +2,10 @@
 //! it; the analyses that follow (QUALITY and BIOMETRY usually run right after, in parallel) reuse
 //! those frames instead of decoding the video again. Bounded by the bytes of the cached frames
 //! (`OZ_DECODE_CACHE_BYTES`) and by an entry count (`OZ_DECODE_CACHE`). Cached frames keep their
-//! decode budget reservation, so they count in `OZ_DECODE_BUDGET_BYTES` too.
+//! decode budget reservation, so they count in `OZ_DECODE_BUDGET_BYTES` too, but they are held
+//! as [`CachedMedia`]: a decode that finds the budget full takes them back instead of waiting
+//! (an entry taken back is a miss; the worker decodes the file again), so neither this cache nor
+//! the best frames of [`SharedAnalysis`] can ever make a request wait for the budget or answer 503.
 //!
 //! Once a media has been analysed (the shared analysis below holds its results, and the best
 //! frame for the best shot) the runner forgets its entry. When room is needed, entries that an
@@ -22,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use oz_vision::media::DecodedMedia;
+use oz_vision::media::{CachedMedia, DecodedMedia};
 use oz_vision::pipeline::{BestShot, MediaAnalysis};
 
 #[derive(Debug)]
@@ -36,7 +39,8 @@ pub struct DecodeCache {
 #[derive(Debug)]
 struct Entry {
     key: String,
-    media: Arc<DecodedMedia>,
+    /// Gone when the decode budget took it back.
+    media: CachedMedia,
     bytes: u64,
     /// An analysis has read it: evicted first.
     read: bool,
@@ -54,6 +58,19 @@ impl Entries {
         let mut freed = 0;
         self.list.retain(|e| {
             let keep = e.key != file_name;
+            if !keep {
+                freed += e.bytes;
+            }
+            keep
+        });
+        self.bytes -= freed;
+    }
+
+    /// Forgets the entries whose frames the decode budget took back.
+    fn drop_reclaimed(&mut self) {
+        let mut freed = 0;
+        self.list.retain(|e| {
+            let keep = e.media.is_held();
             if !keep {
                 freed += e.bytes;
             }
@@ -108,6 +125,7 @@ impl DecodeCache {
         let size = media.frame_bytes();
         let Ok(mut e) = self.entries.lock() else { return };
         e.remove(file_name);
+        e.drop_reclaimed();
         if self.cap_entries == 0 || size > self.cap_bytes {
             return;
         }
@@ -119,15 +137,24 @@ impl DecodeCache {
                 return;
             }
         }
+        let media = CachedMedia::new(media);
         e.list.push_back(Entry { key: file_name.to_string(), media, bytes: size, read: false, since: now });
         e.bytes += size;
     }
 
+    /// The frames of `file_name`, unless they were never kept, were evicted, or the decode
+    /// budget took them back.
     #[must_use]
     pub fn get(&self, file_name: &str) -> Option<Arc<DecodedMedia>> {
-        let found = self.entries.lock().ok()?.list.iter_mut().find(|e| e.key == file_name).map(|e| {
-            e.read = true;
-            Arc::clone(&e.media)
+        let found = self.entries.lock().ok().and_then(|mut e| {
+            let held = e.list.iter_mut().find(|x| x.key == file_name).and_then(|x| {
+                x.read = true;
+                x.media.get()
+            });
+            if held.is_none() {
+                e.remove(file_name);
+            }
+            held
         });
         crate::observe::decode_cache(found.is_some());
         found
@@ -153,11 +180,15 @@ pub enum AnalysisFailure {
 /// (computed once), and the parts only some analyses need, each computed once when first asked
 /// for: the embedding of the best face (BIOMETRY, COLLECTION) and the best-shot JPEG (QUALITY).
 /// It may hold the best frame alone until the best shot is made of it, so that the media's other
-/// frames can go ([`DecodedMedia::only_frame`]; its bytes stay in the decode budget).
+/// frames can go ([`DecodedMedia::only_frame`]). That frame stays in the decode budget only as a
+/// [`CachedMedia`]: an analysis that makes no best shot (QUALITY without `extract_best_shot`,
+/// BIOMETRY or COLLECTION of a video) may keep it until the entry is evicted, so any decode that
+/// needs the room takes it back (the best shot, if one is asked for later, decodes the media
+/// again).
 #[derive(Debug)]
 pub struct SharedAnalysis {
     pub core: MediaAnalysis,
-    best_frame: Mutex<Option<Arc<DecodedMedia>>>,
+    best_frame: Option<CachedMedia>,
     embedding: OnceLock<Result<Option<Vec<f32>>, AnalysisFailure>>,
     best_shot: OnceLock<Result<Option<BestShot>, AnalysisFailure>>,
 }
@@ -169,10 +200,16 @@ impl From<MediaAnalysis> for SharedAnalysis {
 }
 
 impl SharedAnalysis {
-    /// `core`, with the best frame alone (`best_frame`) when the caller kept it.
+    /// `core`, with the best frame alone (`best_frame`) when the caller kept it (held as a
+    /// [`CachedMedia`]).
     #[must_use]
     pub fn new(core: MediaAnalysis, best_frame: Option<Arc<DecodedMedia>>) -> Self {
-        Self { core, best_frame: Mutex::new(best_frame), embedding: OnceLock::new(), best_shot: OnceLock::new() }
+        Self {
+            core,
+            best_frame: best_frame.map(CachedMedia::new),
+            embedding: OnceLock::new(),
+            best_shot: OnceLock::new(),
+        }
     }
 
     /// The embedding of the best face, computed by `f` the first time (others wait for it).
@@ -184,14 +221,14 @@ impl SharedAnalysis {
     }
 
     /// The best shot, computed by `f` the first time (others wait for it), given the best frame
-    /// when this analysis holds it (which it then lets go).
+    /// when this analysis still holds it (which it then lets go).
     pub fn best_shot(
         &self,
         f: impl FnOnce(&MediaAnalysis, Option<Arc<DecodedMedia>>) -> Result<Option<BestShot>, AnalysisFailure>,
     ) -> Result<Option<BestShot>, AnalysisFailure> {
         self.best_shot
             .get_or_init(|| {
-                let frame = self.best_frame.lock().ok().and_then(|mut f| f.take());
+                let frame = self.best_frame.as_ref().and_then(CachedMedia::take);
                 f(&self.core, frame)
             })
             .clone()
@@ -389,7 +426,7 @@ mod tests {
     use std::time::Duration;
 
     /// A media of one `w x 1` frame: `3 * w` bytes.
-    fn media(w: u32) -> Arc<DecodedMedia> {
+    pub(super) fn media(w: u32) -> Arc<DecodedMedia> {
         let info = MediaInfo {
             kind: MediaKind::Image,
             mime_type: "image/png".into(),
@@ -457,6 +494,7 @@ mod tests {
 
 #[cfg(test)]
 mod analysis_tests {
+    use super::tests::media;
     use super::*;
     use oz_vision::pipeline::StageTimings;
     use std::sync::Barrier;
@@ -582,6 +620,52 @@ mod analysis_tests {
             Ok(None)
         })
         .expect("made");
+    }
+
+    /// Cached frames (the best frame an analysis keeps without making a best shot, an upload in
+    /// the decode cache) fill the process decode budget; a decode that needs the room takes them
+    /// back at once instead of waiting and answering 503.
+    #[test]
+    fn cached_frames_never_starve_a_decode() {
+        use oz_vision::budget::{BudgetConfig, DecodeBudget};
+        let frame = 1000u64;
+        let budget =
+            DecodeBudget::new(BudgetConfig { total_bytes: 3 * frame, request_bytes: 3 * frame, wait: Duration::ZERO });
+        let reserved = |w: u32| {
+            let mut m = (*media(w)).clone();
+            m.reservation = budget.request().reserve(frame).expect("fits");
+            Arc::new(m)
+        };
+        // A QUALITY without best shot: the shared analysis keeps its best frame.
+        let shared = SharedAnalysis::new(analysis(0.1), Some(reserved(7)));
+        // Two uploads waiting in the decode cache.
+        let cache = DecodeCache::new(8, u64::MAX);
+        cache.put("a", reserved(1));
+        cache.put("b", reserved(2));
+        assert_eq!(budget.used(), 3 * frame, "the process budget is full of cached frames");
+        // A new request's decode, allowed no wait, gets its room.
+        let r = budget.request().reserve(2 * frame).expect("cached frames gave way");
+        assert_eq!(budget.used(), 3 * frame);
+        drop(r);
+        // Oldest first: the best frame and the first upload went, the other upload stayed.
+        shared
+            .best_shot(|_, f| {
+                assert!(f.is_none(), "the best frame was taken back: the best shot decodes again");
+                Ok(None)
+            })
+            .expect("best shot");
+        assert!(cache.get("a").is_none(), "taken back: a miss");
+        assert!(cache.get("b").is_some());
+        // Frames a worker is reading are never taken: then the newcomer finds the budget full.
+        let reading = cache.get("b").expect("held");
+        assert!(matches!(budget.request().reserve(3 * frame), Err(oz_vision::VisionError::Busy)));
+        drop(reading);
+        let r = budget.request().reserve(3 * frame).expect("now it gave way");
+        assert!(cache.get("b").is_none());
+        cache.put("c", media(3));
+        assert_eq!(cache.bytes(), 9, "taken-back entries no longer count in the cache");
+        drop(r);
+        assert_eq!(budget.used(), 0);
     }
 
     #[test]

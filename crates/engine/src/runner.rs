@@ -5,7 +5,7 @@
 
 use md5::{Digest, Md5};
 use oz_domain::access::AnalysisKind;
-use oz_domain::assign::{self, MediaClass, biometry_verdict};
+use oz_domain::assign::{self, MediaClass, PairScores};
 use oz_domain::decision::{DecisionThresholds, cosine_from_score, score_from_cosine, wire_score};
 use oz_domain::gesture::{GesturePolicy, requested_gesture};
 use oz_domain::liveness;
@@ -464,26 +464,22 @@ fn biometry(p: &Pipeline, src: &Source<'_>, sources: &[&Media], cfg: &RunnerConf
             Err(msg) => return failed(ERR_INVALID_VALUE, msg),
         }
     }
+    // At most caps::MAX_SOURCE_MEDIA media (assign::inputs): 1225 pairs, folded as they come.
     let n = embeddings.len();
-    let mut scores = Vec::new();
-    let mut per_media: Vec<Vec<f32>> = vec![Vec::new(); n];
+    let mut scores = PairScores::new(n);
     for i in 0..n {
         for j in i + 1..n {
-            let s = score_from_cosine(oz_vision::embed::cosine(&embeddings[i], &embeddings[j]));
-            scores.push(s);
-            per_media[i].push(s);
-            per_media[j].push(s);
+            scores.add(i, j, score_from_cosine(oz_vision::embed::cosine(&embeddings[i], &embeddings[j])));
         }
     }
-    let Some((min, max, verdict)) = biometry_verdict(&scores, &cfg.thresholds) else {
+    let Some((min, max, verdict)) = scores.verdict(&cfg.thresholds) else {
         return failed(ERR_INVALID_VALUE, format!("BIOMETRY needs at least two media with a face, got {n}"));
     };
     let results: Vec<Value> = sources
         .iter()
-        .zip(&per_media)
-        .map(|(m, s)| {
-            let lo = s.iter().copied().fold(f32::INFINITY, f32::min);
-            let hi = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        .enumerate()
+        .map(|(k, m)| {
+            let (lo, hi) = scores.of_media(k).unwrap_or((min, max));
             json!({
                 "source_media_id": m.id.to_string(),
                 "results_data": { "min_confidence": wire_score(lo), "max_confidence": wire_score(hi) },
@@ -498,7 +494,7 @@ fn biometry(p: &Pipeline, src: &Source<'_>, sources: &[&Media], cfg: &RunnerConf
         results_media: Value::Array(results),
         error_code: None,
         error_message: None,
-        technical_meta_data: json!({ "pairs": scores.len() }),
+        technical_meta_data: json!({ "pairs": scores.pairs() }),
         outputs: Vec::new(),
     }
 }

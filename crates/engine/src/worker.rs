@@ -51,6 +51,9 @@ pub struct EngineConfig {
     pub index_threads: usize,
     /// How often an idle process applies collection changes made elsewhere.
     pub index_poll: Duration,
+    /// Jobs one company may run at once in this database (`OZ_COMPANY_MAX_RUNNING`; `None`: no
+    /// cap beyond the fair claim order).
+    pub company_max_running: Option<i64>,
 }
 
 /// `database_url` may hold a password: only whether it is set is shown.
@@ -208,7 +211,13 @@ impl Engine {
             if *shutdown.borrow() {
                 return;
             }
-            match self.db.claim_job(&worker, self.cfg.lease.as_secs_f64(), self.cfg.max_attempts).await {
+            let claim = self.db.claim_job_capped(
+                &worker,
+                self.cfg.lease.as_secs_f64(),
+                self.cfg.max_attempts,
+                self.cfg.company_max_running,
+            );
+            match claim.await {
                 Ok(Some(job)) => {
                     self.run_job(&worker, job).await;
                     continue;
@@ -510,6 +519,7 @@ mod debug_tests {
             lifecycle: crate::sweep::LifecycleConfig::default(),
             index_threads: 1,
             index_poll: Duration::from_secs(2),
+            company_max_running: None,
         };
         let shown = format!("{cfg:?} {cfg:#?}");
         assert!(!shown.contains("db-pass-1234") && !shown.contains("hook-secret-5678"), "{shown}");

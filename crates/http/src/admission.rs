@@ -106,6 +106,16 @@ impl Admission {
         self.cfg.max_inflight - self.permits.available_permits()
     }
 
+    /// True when a request would be refused now: every permit is taken and the queue is full.
+    /// Checked before a Lite request's body is read, so a saturated server answers 503 without
+    /// receiving the upload (the permit itself is taken once the body has arrived: a slow upload
+    /// never holds an inference slot).
+    #[must_use]
+    pub fn saturated(&self) -> bool {
+        self.permits.available_permits() == 0
+            && (self.waiting.load(Ordering::SeqCst) >= self.cfg.queue || self.cfg.max_wait.is_zero())
+    }
+
     /// A permit now, or after a short wait in the queue, or [`Busy`].
     pub async fn enter(&self) -> Result<Permit, Busy> {
         if let Ok(p) = Arc::clone(&self.permits).try_acquire_owned() {

@@ -33,6 +33,27 @@ impl LiteError {
         Self::new(LiteErrorKind::Busy, "the server is busy analysing other media: retry later")
     }
 
+    /// A request body the intake refused ([`crate::intake`]): 413 past the limit, 408 when it
+    /// stopped arriving or came too slowly, 503 when memory or spool disk is spent.
+    #[must_use]
+    pub fn from_intake(e: &crate::intake::IntakeError, processor: Processor) -> Self {
+        use crate::intake::IntakeError as E;
+        e.count();
+        let (kind, status) = match e {
+            E::TooLarge { .. } => (LiteErrorKind::UnreadableSample, StatusCode::PAYLOAD_TOO_LARGE),
+            E::TimedOut(_) => (LiteErrorKind::InvalidPart, StatusCode::REQUEST_TIMEOUT),
+            E::Busy => return Self::busy().on(processor),
+            E::Client(_) => (LiteErrorKind::InvalidPart, StatusCode::BAD_REQUEST),
+            E::Io(m) => {
+                tracing::error!(error = %m, "cannot spool a request body");
+                return Self::internal("the request body could not be received").on(processor);
+            }
+        };
+        let mut err = Self::new(kind, e.to_string()).on(processor);
+        err.status = Some(status);
+        err
+    }
+
     /// The Lite body for an error answer that the router or an extractor made (unknown route,
     /// oversize body, rejected body, caught panic), keeping its status.
     #[must_use]

@@ -5,6 +5,8 @@
 //! - [`error`]: Lite error bodies; [`api::error`] full API error bodies; [`outer`]: Oz bodies for
 //!   what the router itself answers (404, 405, 413, rejections, panics).
 //! - [`admission`]: the bounded gate in front of media decoding and analysis.
+//! - [`intake`]: what a connection or a body may cost before any handler work (connection cap,
+//!   header and body deadlines, the memory budget of request bodies, upload spooling).
 //! - [`wire`]: Oz's JSON bytes (Python separators) for every JSON answer.
 //! - [`openapi`]: the OpenAPI 3.1 document of every route; [`docs`]: `/docs` (Swagger UI).
 //! - [`console`]: `/console`, the web console (embedded single-page app on the full API).
@@ -18,6 +20,7 @@ pub mod api;
 pub mod console;
 pub mod docs;
 pub mod error;
+pub mod intake;
 pub mod lite;
 pub mod observe;
 pub mod openapi;
@@ -28,6 +31,7 @@ pub mod wire;
 use axum::Router;
 
 pub use admission::{Admission, AdmissionConfig};
+pub use intake::{Intake, IntakeConfig};
 pub use state::{ApiConfig, AppState, FullApi, InstantAuth, LiteAuth, LiteConfig};
 
 /// The whole HTTP application.
@@ -50,17 +54,93 @@ pub fn app(state: AppState) -> Router {
     if state.metrics.on_main {
         routes = routes.merge(observe::metrics_routes());
     }
-    observe::instrument(outer::harden(routes.with_state(state), body_limit))
+    let pacing = intake::Pacing::from(state.intake.config());
+    observe::instrument(outer::harden(routes.with_state(state), body_limit, pacing))
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves. Handlers see the TCP peer address
-/// (`ConnectInfo<SocketAddr>`), the client address of login throttling.
+/// Serves `app` on `listener` until `shutdown` resolves, with hyper's own connection builder:
+/// at most `OZ_MAX_CONNECTIONS` connections (one more is closed as soon as it is accepted), request
+/// headers within `OZ_HEADER_TIMEOUT_S`, and a connection with no request in flight that moves no
+/// byte for the idle limit is closed ([`intake::Activity`]). Handlers see the TCP peer address
+/// (`ConnectInfo<SocketAddr>`), the client address of login throttling. On shutdown the listener
+/// closes, and connections finish their requests (at most 30 s).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use tower::ServiceExt;
+
+    let cfg = state.intake.config().clone();
+    let idle = cfg.header_timeout.max(cfg.body_idle_timeout);
+    let app = app(state);
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(cfg.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = Builder::new(TokioExecutor::new());
+    // hyper's read buffer grows to ~400 KiB per connection under a fast body by default; 64 KiB
+    // keeps a thousand busy connections within 64 MiB (and caps request heads at 64 KiB: 431).
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(cfg.header_timeout).max_buf_size(64 * 1024);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(cfg.header_timeout))
+        .keep_alive_timeout(cfg.header_timeout)
+        .max_concurrent_streams(32);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = std::sync::Arc::clone(&slots).try_acquire_owned() else {
+            metrics::counter!(observe::CONNECTIONS_REFUSED).increment(1);
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let activity = std::sync::Arc::new(intake::Activity::default());
+        let on_conn = std::sync::Arc::clone(&activity);
+        let service = hyper::service::service_fn(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            let in_flight = on_conn.request();
+            let answer = app.clone().oneshot(req.map(axum::body::Body::new));
+            async move {
+                let res = answer.await;
+                drop(in_flight);
+                res
+            }
+        });
+        let io = TokioIo::new(intake::TrackedIo::new(stream, std::sync::Arc::clone(&activity)));
+        let conn = graceful.watch(builder.serve_connection_with_upgrades(io, service).into_owned());
+        tokio::spawn(async move {
+            let mut conn = std::pin::pin!(conn);
+            let mut tick = tokio::time::interval(idle.min(std::time::Duration::from_secs(1)));
+            loop {
+                tokio::select! {
+                    _ = &mut conn => break,
+                    _ = tick.tick() => {
+                        // Nothing in flight and nothing moved: dropping the connection closes it.
+                        if activity.idle_past(idle) {
+                            break;
+                        }
+                    }
+                }
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), graceful.shutdown()).await;
+    Ok(())
 }

@@ -43,6 +43,11 @@ pub const HTTP_DURATION: &str = "openoz_http_request_duration_seconds";
 pub const HTTP_IN_FLIGHT: &str = "openoz_http_requests_in_flight";
 /// Counter: requests refused by the admission gate (503), by `reason` (`queue_full`, `timeout`).
 pub const ADMISSION_REJECTIONS: &str = "openoz_admission_rejections_total";
+/// Counter: connections closed at accept because `OZ_MAX_CONNECTIONS` were open.
+pub const CONNECTIONS_REFUSED: &str = "openoz_connections_refused_total";
+/// Counter: request bodies cut off or refused by the intake, by `reason` (`idle`, `too_slow`,
+/// `total`, `memory_or_disk`).
+pub const BODIES_REFUSED: &str = "openoz_request_bodies_refused_total";
 /// Gauge: requests holding an inference slot now.
 pub const ADMISSION_IN_FLIGHT: &str = "openoz_admission_in_flight";
 /// Counter: logins refused before hashing, by `reason` (`address_rate`, `email_rate`, `hash_busy`).
@@ -129,6 +134,8 @@ fn describe() {
     describe_gauge!(HTTP_IN_FLIGHT, "HTTP requests being answered now.");
     describe_counter!(ADMISSION_REJECTIONS, "Requests refused by the admission gate (503), by reason.");
     describe_gauge!(ADMISSION_IN_FLIGHT, "Requests holding an inference slot now.");
+    describe_counter!(CONNECTIONS_REFUSED, "Connections closed at accept: OZ_MAX_CONNECTIONS were open.");
+    describe_counter!(BODIES_REFUSED, "Request bodies cut off (idle, too_slow, total) or refused (memory_or_disk).");
     describe_counter!(LOGIN_THROTTLED, "Logins refused by throttling before hashing, by reason.");
     describe_counter!(ANALYSES_CREATED, "Analyses queued by the API, by type.");
     describe_gauge!(QUEUE_JOBS, "Jobs in the durable queue by state (read from the database at each scrape).");
@@ -158,6 +165,10 @@ fn describe() {
     );
     for reason in ["queue_full", "timeout"] {
         metrics::counter!(ADMISSION_REJECTIONS, "reason" => reason).absolute(0);
+    }
+    metrics::counter!(CONNECTIONS_REFUSED).absolute(0);
+    for reason in ["idle", "too_slow", "total", "memory_or_disk"] {
+        metrics::counter!(BODIES_REFUSED, "reason" => reason).absolute(0);
     }
     for reason in ["address_rate", "email_rate", "hash_busy"] {
         metrics::counter!(LOGIN_THROTTLED, "reason" => reason).absolute(0);

@@ -2,7 +2,8 @@
 //! error answer that no handler shaped: unknown routes (404), wrong methods (405, error 1),
 //! oversize bodies (413), extractor rejections (JSON, form, path) and caught panics (500). Under
 //! `/api` (and `/static`) they get `{error_code, error_message, details}`, everywhere else the
-//! Lite `{code, message}`. Every 503 carries `Retry-After`.
+//! Lite `{code, message}`. Every 503 carries `Retry-After`. Outermost, every request body is paced
+//! ([`crate::intake::pace`]).
 //!
 //! A request refused before its body was read (a 401/403/404 on an upload, a 413 of a route's JSON
 //! cap) has the rest of its body read and dropped before the answer goes out (bounded by
@@ -32,13 +33,14 @@ const MAX_MESSAGE: usize = 2048;
 
 /// Wraps `router` (with its state) in the body cap, the panic catcher, the Oz error bodies and the
 /// drain of refused uploads.
-pub fn harden(router: Router, body_limit: usize) -> Router {
+pub fn harden(router: Router, body_limit: usize, pacing: crate::intake::Pacing) -> Router {
     let drain = Drain { max_bytes: body_limit as u64, wait: DRAIN_WAIT };
     router
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::new())
         .layer(axum::middleware::from_fn(oz_bodies))
         .layer(axum::middleware::from_fn(move |req, next| drain_refused(drain, req, next)))
+        .layer(axum::middleware::from_fn(move |req, next| crate::intake::pace(pacing, req, next)))
 }
 
 /// How long the rest of a refused request's body may take to arrive before the answer goes out

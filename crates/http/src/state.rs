@@ -93,7 +93,13 @@ pub struct ApiConfig {
     pub instant_auth: InstantAuth,
     /// SDK session tokens (`OZ_SESSION_TOKEN_TTL`); clones share the key.
     pub session_tokens: crate::api::session_token::SessionTokens,
+    /// `OZ_COMPANY_QUEUE_LIMIT`: jobs one company may have queued or running; a request that
+    /// would pass it answers 429 (see `api::analyses::check_company_queue`). 0 = no limit.
+    pub company_queue_limit: usize,
 }
+
+/// Default of [`ApiConfig::company_queue_limit`] (`OZ_COMPANY_QUEUE_LIMIT`).
+pub const DEFAULT_COMPANY_QUEUE_LIMIT: usize = 100;
 
 impl Default for ApiConfig {
     fn default() -> Self {
@@ -107,6 +113,7 @@ impl Default for ApiConfig {
             login: crate::api::throttle::LoginGuard::default(),
             instant_auth: InstantAuth::Token,
             session_tokens: crate::api::session_token::SessionTokens::default(),
+            company_queue_limit: DEFAULT_COMPANY_QUEUE_LIMIT,
         }
     }
 }
@@ -127,6 +134,8 @@ pub struct AppState {
     pub full: Option<Arc<FullApi>>,
     /// The gate every media decode or analysis of a request goes through.
     pub admission: Arc<Admission>,
+    /// Connection and body limits, the memory budget of request bodies, the upload spool.
+    pub intake: Arc<crate::intake::Intake>,
     /// `/metrics` settings (`OZ_METRICS_TOKEN`, `OZ_METRICS_LISTEN`).
     pub metrics: Arc<crate::observe::MetricsConfig>,
     /// `/console` settings (`OZ_CONSOLE`, `OZ_CONSOLE_DIR`).
@@ -142,6 +151,7 @@ impl AppState {
             lite: Arc::new(lite),
             full: None,
             admission: Admission::new(AdmissionConfig::default()),
+            intake: Arc::default(),
             metrics: Arc::default(),
             console: Arc::default(),
         }
@@ -155,6 +165,7 @@ impl AppState {
             lite: Arc::new(lite),
             full: Some(Arc::new(full)),
             admission: Admission::new(AdmissionConfig::default()),
+            intake: Arc::default(),
             metrics: Arc::default(),
             console: Arc::default(),
         }
@@ -164,6 +175,13 @@ impl AppState {
     #[must_use]
     pub fn with_admission(mut self, admission: Arc<Admission>) -> Self {
         self.admission = admission;
+        self
+    }
+
+    /// Replaces the intake limits (`OZ_MAX_CONNECTIONS`, `OZ_BODY_*`, `OZ_SPOOL_*`).
+    #[must_use]
+    pub fn with_intake(mut self, cfg: crate::intake::IntakeConfig) -> Self {
+        self.intake = Arc::new(crate::intake::Intake::new(cfg));
         self
     }
 

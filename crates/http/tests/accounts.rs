@@ -395,3 +395,50 @@ async fn unknown_company_body(kind: Kind) {
     let u = admin.get(&format!("/api/users/{uid}/")).await.body;
     assert_eq!(u["company_id"], company.as_str(), "unchanged: {u}");
 }
+
+both!(account_fields_are_capped, account_fields_are_capped_body);
+/// Users and companies get the caps folder metadata has: a 900 KB `first_name`, a company name of
+/// the same size or 4000 `meta_data` keys are refused with error 4, and nothing is stored.
+async fn account_fields_are_capped_body(kind: Kind) {
+    let Some(s) = start(kind, Options::default()).await else { return };
+    let admin = admin(&s).await;
+    let huge = "a".repeat(900_000);
+    let wide: serde_json::Map<String, Value> = (0..4000).map(|i| (format!("k{i}"), json!(i))).collect();
+
+    let a = admin.post("/api/companies/", json!({ "name": huge })).await;
+    oz_error(&a, 400, 4);
+    let a = admin.post("/api/companies/", json!({ "name": "Capped Co", "meta_data": wide })).await;
+    oz_error(&a, 400, 4);
+    let a = admin.post("/api/companies/", json!({ "name": "Capped Co" })).await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    let company = a.body["company_id"].as_str().expect("id").to_string();
+    let a = admin.patch(&format!("/api/companies/{company}/"), json!({ "name": huge })).await;
+    oz_error(&a, 400, 4);
+    let a = admin.patch(&format!("/api/companies/{company}/"), json!({ "meta_data": wide })).await;
+    oz_error(&a, 400, 4);
+
+    let user = |extra: Value| {
+        let mut b = json!({ "email": "capped@example.com", "password": "capped-password", "user_type": "CLIENT", "company_id": company });
+        if let (Some(b), Some(e)) = (b.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        b
+    };
+    for extra in [
+        json!({ "first_name": huge }),
+        json!({ "last_name": huge }),
+        json!({ "meta_data": wide }),
+        json!({ "password": "p".repeat(2000) }),
+    ] {
+        let a = admin.post("/api/users/", user(extra.clone())).await;
+        oz_error(&a, 400, 4);
+    }
+    let id = create_user(&admin, user(json!({ "first_name": "Ann" }))).await;
+    let a = admin.patch(&format!("/api/users/{id}/"), json!({ "first_name": huge })).await;
+    oz_error(&a, 400, 4);
+    let a = admin.get(&format!("/api/users/{id}/")).await;
+    assert_eq!(a.body["first_name"], "Ann", "the refused change stored nothing");
+    let a = admin.get(&format!("/api/companies/{company}/")).await;
+    assert_eq!(a.body["name"], "Capped Co");
+    assert_eq!(a.body["meta_data"], json!({}));
+}

@@ -146,7 +146,9 @@ async fn panics_and_extractor_rejections_through_the_outer_layers() {
         .route("/api/json", post(echo))
         .route("/v1/face/pattern/json", post(echo))
         .route("/api/form", post(form));
-    let b = serve(oz_http::outer::harden(routes, 1024)).await;
+    let b =
+        serve(oz_http::outer::harden(routes, 1024, oz_http::intake::Pacing::from(&oz_http::IntakeConfig::default())))
+            .await;
 
     for (path, code) in [
         ("/api/boom", None),

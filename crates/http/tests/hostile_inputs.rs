@@ -461,6 +461,54 @@ async fn zip_entry_with_backslash_traversal_is_refused() {
     assert!(a.body["message"].as_str().is_some_and(|m| m.contains("unsafe path")), "{}", a.body);
 }
 
+/// One Lite liveness request of ten gesture-tagged videos, or of ten zip shot sets of real faces
+/// tagged for a gesture: each part is decoded twice (its samples, then densely for the gesture
+/// check), so such a request could hold an inference slot for minutes. The request's work budget
+/// (`OZ_REQUEST_MAX_FRAMES`, 256 frames for the models by default: 52 a part here) cuts it after
+/// its fifth part: a 400 with the Lite code that names the limit, and the server stays healthy.
+/// (Not a wall-clock assertion: the refusal itself shows the work was bounded.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lite_request_of_many_tagged_parts_is_cut_by_the_work_budget() {
+    let Some(s) = start(Kind::Sqlite, Options::default()).await else { return };
+    let small_face = {
+        let img = image::load_from_memory(&fixture("faces/live/obama__portrait.jpg")).expect("fixture");
+        let mut out = Cursor::new(Vec::new());
+        img.thumbnail(320, 320).write_to(&mut out, image::ImageFormat::Jpeg).expect("jpeg");
+        out.into_inner()
+    };
+    let names: Vec<String> = (0..41).map(|i| format!("shot_{i:02}.jpg")).collect();
+    let entries: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), small_face.as_slice())).collect();
+    let shots = zip_of(&entries, true);
+    let video = fixture("videos/portrait_720x1280.mp4");
+    for (what, bytes, file_name, content_type) in
+        [("videos", &video, "clip.mp4", "video/mp4"), ("shot sets", &shots, "shots.zip", "application/zip")]
+    {
+        let mut form = Form::new();
+        let mut tags = serde_json::Map::new();
+        for i in 0..10 {
+            let key = format!("media_{i}");
+            let p = Part::bytes(bytes.clone()).file_name(file_name).mime_str(content_type).expect("mime");
+            form = form.part(key.clone(), p);
+            tags.insert(key, json!(["video_selfie", "video_selfie_eyes"]));
+        }
+        let payload = json!({ "media:tags": tags, "analyses": [{ "type": "quality" }] });
+        form = form.part("payload", Part::text(payload.to_string()));
+        let a = send(reqwest::Client::new().post(format!("{}/v1/face/liveness/detect", s.base)).multipart(form)).await;
+        let case = format!("ten gesture-tagged {what}");
+        lite_refusal(&case, &a, "LDE");
+        let message = a.body["message"].as_str().unwrap_or_default();
+        assert!(message.contains("OZ_REQUEST_MAX_FRAMES"), "{case}: {}", a.body);
+        // Cut at the fifth or sixth part (52 frames a part, a clip's candidates may be fewer).
+        let part: usize = message
+            .strip_prefix("media_")
+            .and_then(|m| m.split(':').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(usize::MAX);
+        assert!((4..=5).contains(&part), "{case}: cut at part {part}: {}", a.body);
+    }
+    healthy(&s).await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Wrong content types
 // ---------------------------------------------------------------------------------------------

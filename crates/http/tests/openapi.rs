@@ -130,7 +130,19 @@ async fn docs_page_serves_swagger_ui_and_the_document() {
         assert!(r.bytes().await.expect("bytes").len() > 10_000, "{asset} is the real file");
     }
     let init = get("/docs/swagger-initializer.js").await.expect("send").text().await.expect("js");
-    assert!(init.contains("/docs/openapi.json") && init.contains("persistAuthorization"), "{init}");
+    assert!(init.contains("/docs/openapi.json"), "{init}");
+    // The token given to "Authorize" is not kept in localStorage on the console's origin.
+    assert!(!init.contains("\"persistAuthorization\":true") && !init.contains("persistAuthorization: true"), "{init}");
+    // Every /docs answer: a CSP without inline scripts or framing, and the other headers.
+    for p in ["/docs/", "/docs/swagger-initializer.js", "/docs/openapi.json"] {
+        let r = get(p).await.expect("send");
+        let h = r.headers();
+        let csp = h.get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{p}: {csp:?}");
+        assert!(!csp.contains("script-src 'self' 'unsafe-inline'"), "{p}: {csp:?}");
+        assert_eq!(h.get("x-frame-options").map(|v| v.to_str().unwrap_or_default()), Some("DENY"), "{p}");
+        assert_eq!(h.get("x-content-type-options").map(|v| v.to_str().unwrap_or_default()), Some("nosniff"), "{p}");
+    }
 
     let r = get("/docs/openapi.json").await.expect("send");
     assert_eq!(r.status(), 200);

@@ -89,6 +89,8 @@ pub async fn start(args: &EngineArgs, listen: Option<SocketAddr>) -> anyhow::Res
         decode_cache_bytes: args.decode_cache_bytes.min(args.vision.decode_budget_bytes / 4),
         index_threads: args.index_threads.max(1),
         index_poll: Duration::from_millis(args.index_poll_ms.max(50)),
+        company_max_running: (args.company_max_running > 0)
+            .then(|| i64::try_from(args.company_max_running).unwrap_or(i64::MAX)),
     };
     // Fail at start, not at the first webhook, when OZ_WEBHOOK_CA_FILE is wrong.
     oz_engine::webhook::client(&cfg.webhook).context("cannot set up webhook delivery")?;

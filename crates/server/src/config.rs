@@ -72,6 +72,21 @@ pub struct VisionArgs {
     /// Most uncompressed bytes in a zip shot set.
     #[arg(long, env = "OZ_ZIP_MAX_BYTES", default_value_t = 256 * 1024 * 1024)]
     pub zip_max_bytes: u64,
+    /// Most uncompressed bytes of one image entry of a zip shot set (inflated as a stream within
+    /// the decode budget, refused as soon as it passes this).
+    #[arg(long, env = "OZ_ZIP_MAX_ENTRY_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub zip_max_entry_bytes: u64,
+    /// Pixels one request may decode, all its media together (every decoded video frame, image
+    /// and shot); more is refused (400).
+    #[arg(long, env = "OZ_REQUEST_MAX_PIXELS", default_value_t = 8_000_000_000)]
+    pub request_max_pixels: u64,
+    /// Frames one request may hand to the models (images, sampled frames and best-shot
+    /// candidates, shots, gesture-check frames), all its media together; more is refused (400).
+    #[arg(long, env = "OZ_REQUEST_MAX_FRAMES", default_value_t = 256)]
+    pub request_max_frames: u64,
+    /// Seconds one request may spend decoding, all its media together; then it is refused (400).
+    #[arg(long, env = "OZ_REQUEST_DECODE_TIMEOUT", default_value_t = 30.0)]
+    pub request_decode_timeout: f64,
     /// Frames sampled evenly from a video or shot set (liveness is scored on these).
     #[arg(long, env = "OZ_SAMPLE_FRAMES", default_value_t = 8)]
     pub sample_frames: usize,
@@ -116,6 +131,7 @@ impl VisionArgs {
                 },
                 zip_max_entries: self.zip_max_entries,
                 zip_max_total_bytes: self.zip_max_bytes,
+                zip_max_entry_bytes: self.zip_max_entry_bytes.min(self.zip_max_bytes),
                 sample_frames: self.sample_frames.max(1),
                 best_shot_candidates: self.best_shot_candidates.min(64),
                 ..MediaLimits::default()
@@ -124,6 +140,12 @@ impl VisionArgs {
                 total_bytes: self.decode_budget_bytes,
                 request_bytes: self.decode_request_budget_bytes.min(self.decode_budget_bytes),
                 wait: Duration::from_millis(self.decode_budget_wait_ms),
+            },
+            work: oz_vision::WorkLimits {
+                pixels: self.request_max_pixels.max(1),
+                frames: self.request_max_frames.max(1),
+                time: Duration::try_from_secs_f64(self.request_decode_timeout.max(0.1))
+                    .unwrap_or(Duration::from_secs(30)),
             },
             planarity_weight: if self.planarity_weight.is_finite() {
                 self.planarity_weight.clamp(0.0, 1.0)
@@ -205,6 +227,11 @@ pub struct EngineArgs {
     /// the analyses).
     #[arg(long, env = "OZ_WORKERS", default_value_t = 2)]
     pub workers: usize,
+    /// Analyses of one company that the workers (of every process on this database) run at
+    /// once; its other jobs wait even while workers are free, so another company's job starts at
+    /// once. 0 = no cap (workers still pick the company running the fewest jobs first).
+    #[arg(long, env = "OZ_COMPANY_MAX_RUNNING", default_value_t = 0)]
+    pub company_max_running: u64,
     /// Job lease, seconds: a job whose worker stops renewing it is claimed again after this.
     #[arg(long, env = "OZ_JOB_LEASE", default_value_t = 60)]
     pub job_lease: u64,
@@ -341,6 +368,31 @@ pub struct ServeArgs {
     /// Largest JSON body of a route that takes no upload (and largest `payload` part), bytes.
     #[arg(long, env = "OZ_MAX_JSON_BYTES", default_value_t = 1 << 20)]
     pub max_json_bytes: usize,
+    /// Connections open at once; one more is closed as soon as it is accepted.
+    #[arg(long, env = "OZ_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Seconds to send a request's headers (also the longest idle keep-alive gap).
+    #[arg(long, env = "OZ_HEADER_TIMEOUT_S", default_value_t = 10)]
+    pub header_timeout_s: u64,
+    /// Seconds a request body may send nothing before the request fails with 408.
+    #[arg(long, env = "OZ_BODY_IDLE_TIMEOUT_S", default_value_t = 15)]
+    pub body_idle_timeout_s: u64,
+    /// Slowest average body rate after a 10 s grace, bytes per second (0: none).
+    #[arg(long, env = "OZ_BODY_MIN_RATE", default_value_t = 16 * 1024)]
+    pub body_min_rate: u64,
+    /// Seconds to receive a whole request body.
+    #[arg(long, env = "OZ_BODY_TIMEOUT_S", default_value_t = 300)]
+    pub body_timeout_s: u64,
+    /// Request-body bytes held in memory across all requests (JSON bodies, upload heads,
+    /// uploads being parsed); past it JSON bodies answer 503 and uploads wait or answer 503.
+    #[arg(long, env = "OZ_BODY_MEMORY_BYTES", default_value_t = 512 << 20)]
+    pub body_memory_bytes: u64,
+    /// Bytes of an arriving upload kept in memory; the rest goes to OZ_DATA_DIR/spool.
+    #[arg(long, env = "OZ_SPOOL_MEMORY_BYTES", default_value_t = 256 << 10)]
+    pub spool_memory_bytes: u64,
+    /// Upload bytes in OZ_DATA_DIR/spool across all requests; past it uploads answer 503.
+    #[arg(long, env = "OZ_SPOOL_MAX_BYTES", default_value_t = 4 << 30)]
+    pub spool_max_bytes: u64,
     /// Session lifetime, seconds (sliding).
     #[arg(long, env = "OZ_SESSION_TTL", default_value_t = 900)]
     pub session_ttl: u64,
@@ -381,6 +433,10 @@ pub struct ServeArgs {
     /// Lifetime of the SDK session tokens of GET /api/authorize/session_token, seconds (1 to 86400).
     #[arg(long, env = "OZ_SESSION_TOKEN_TTL", default_value_t = 600)]
     pub session_token_ttl: u64,
+    /// Analyses one company may have queued or running; a request that would pass it answers
+    /// 429 with Retry-After, before anything is stored. 0 = no limit.
+    #[arg(long, env = "OZ_COMPANY_QUEUE_LIMIT", default_value_t = 100)]
+    pub company_queue_limit: usize,
     /// Requests decoding or analysing media at once (default: number of cores).
     #[arg(long, env = "OZ_MAX_INFLIGHT")]
     pub max_inflight: Option<usize>,
@@ -479,6 +535,24 @@ impl ServeArgs {
             );
         }
         Ok(())
+    }
+
+    /// The intake limits (`OZ_MAX_CONNECTIONS`, `OZ_HEADER_TIMEOUT_S`, `OZ_BODY_*`, `OZ_SPOOL_*`).
+    /// The memory budget holds at least one whole request (`OZ_MAX_REQUEST_BYTES`).
+    #[must_use]
+    pub fn intake(&self) -> oz_http::IntakeConfig {
+        use std::time::Duration;
+        oz_http::IntakeConfig {
+            max_connections: self.max_connections.max(1),
+            header_timeout: Duration::from_secs(self.header_timeout_s.max(1)),
+            body_idle_timeout: Duration::from_secs(self.body_idle_timeout_s.max(1)),
+            body_min_rate: self.body_min_rate,
+            body_timeout: Duration::from_secs(self.body_timeout_s.max(1)),
+            memory_bytes: self.body_memory_bytes.max(self.max_request_bytes).max(1 << 20),
+            spool_memory_bytes: self.spool_memory_bytes,
+            spool_max_bytes: self.spool_max_bytes.max(self.max_request_bytes),
+            spool_dir: Some(self.engine.data_dir.join("spool")),
+        }
     }
 
     /// The admission gate's settings.

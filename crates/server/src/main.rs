@@ -109,6 +109,7 @@ fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
                 login: args.login.guard()?,
                 instant_auth: args.instant_auth(),
                 session_tokens: oz_http::api::session_token::SessionTokens::new(args.session_token_ttl()),
+                company_queue_limit: args.company_queue_limit,
                 ..oz_http::ApiConfig::default()
             },
             dummy_hash: oz_http::api::auth::hash_password("not a real password".into())
@@ -118,6 +119,7 @@ fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
         let admission = args.admission();
         let state = oz_http::AppState::with_api(booted.pipeline.clone(), lite, api)
             .with_admission(oz_http::Admission::new(admission))
+            .with_intake(args.intake())
             .with_metrics(args.engine.metrics.config())
             .with_console(oz_http::console::ConsoleConfig {
                 enabled: args.console == config::LiteSwitch::On,

@@ -3,6 +3,11 @@
 //! API upload are refused or processed within `OZ_DECODE_BUDGET_BYTES`. The server's peak RSS
 //! (`VmRSS` before, `VmHWM` after, from /proc/PID/status) may grow by the budget plus the
 //! request bodies and a fixed allowance, never by the decoded size of what was sent.
+//!
+//! Also: zip entries that inflate to 250 MB from a 250 KB upload are inflated as streams inside
+//! the decode budget and refused at `OZ_ZIP_MAX_ENTRY_BYTES` (peak RSS), and the frames that
+//! analyses keep cached (a QUALITY without best shot keeps its best frame) never make a later
+//! request wait for the decode budget and answer 503.
 
 use std::io::{Cursor, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -50,6 +55,13 @@ struct Server {
     dir: PathBuf,
 }
 
+impl Server {
+    /// `VmHWM` (peak resident set) or `VmRSS` (resident now) of the server, bytes.
+    fn status(&self, field: &str) -> u64 {
+        proc_status(self.child.id(), field)
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -59,13 +71,28 @@ impl Drop for Server {
 }
 
 fn start() -> Server {
-    let dir = std::env::temp_dir().join(format!("oz-memory-{}", std::process::id()));
+    start_with(&[
+        ("OZ_DECODE_BUDGET_BYTES", BUDGET.to_string()),
+        ("OZ_DECODE_REQUEST_BUDGET_BYTES", BUDGET.to_string()),
+        ("OZ_DECODE_BUDGET_WAIT_MS", "60000".into()),
+        ("OZ_DECODE_CACHE_BYTES", (64 * MIB).to_string()),
+        ("OZ_ATTACHMENT_MAX_COUNT", ZIPS.to_string()),
+        ("OZ_ATTACHMENT_MAX_SIZE", (64 * MIB).to_string()),
+    ])
+}
+
+/// The real binary with an admin account, `env` on top of the common settings; each server has a
+/// data folder of its own (tests of this file run at the same time).
+fn start_with(env: &[(&str, String)]) -> Server {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("oz-memory-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("tmp dir");
     let port = TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
     let addr = format!("127.0.0.1:{port}");
-    let child = Command::new(env!("CARGO_BIN_EXE_oz-server"))
-        .current_dir(root())
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_oz-server"));
+    cmd.current_dir(root())
         .env_remove("ORT_DYLIB_PATH")
         .env_remove("DATABASE_URL")
         .env("RUST_LOG", "warn")
@@ -73,18 +100,14 @@ fn start() -> Server {
         .env("OZ_DATA_DIR", dir.join("data"))
         .env("OZ_POOL_SIZE", "2")
         .env("OZ_WORKERS", "1")
-        .env("OZ_DECODE_BUDGET_BYTES", BUDGET.to_string())
-        .env("OZ_DECODE_REQUEST_BUDGET_BYTES", BUDGET.to_string())
-        .env("OZ_DECODE_BUDGET_WAIT_MS", "60000")
-        .env("OZ_DECODE_CACHE_BYTES", (64 * MIB).to_string())
-        .env("OZ_ATTACHMENT_MAX_COUNT", ZIPS.to_string())
-        .env("OZ_ATTACHMENT_MAX_SIZE", (64 * MIB).to_string())
         .env("OZ_ADMIN_EMAIL", "admin@example.com")
         .env("OZ_ADMIN_PASSWORD", "memory-test-password")
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn server");
+        .stderr(Stdio::inherit());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().expect("spawn server");
     let server = Server { child, addr, dir };
     let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline {
@@ -94,6 +117,24 @@ fn start() -> Server {
         std::thread::sleep(Duration::from_millis(200));
     }
     panic!("server did not start");
+}
+
+/// Logs the admin in; the access token.
+fn admin_token(addr: &str) -> String {
+    let login = br#"{"credentials": {"email": "admin@example.com", "password": "memory-test-password"}}"#;
+    let (status, body) = request(addr, "POST", "/api/authorize/auth", &[], "application/json", login).expect("login");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("login json");
+    v["access_token"].as_str().expect("access token").to_string()
+}
+
+/// Warms inference up (ONNX Runtime arenas) with a real face; the server's resident set after.
+fn warm_up(server: &Server) -> u64 {
+    let face = std::fs::read(root().join("tests/fixtures/faces/live/obama__full.jpg")).expect("fixture");
+    let (status, body) =
+        request(&server.addr, "POST", "/v1/face/liveness/detect", &[], "image/jpeg", &face).expect("warm-up answers");
+    assert_eq!(status, 200, "{body}");
+    server.status("VmRSS:")
 }
 
 /// One HTTP/1.1 request; the status and body of the answer.
@@ -167,13 +208,9 @@ fn zips_of_huge_flat_pngs_stay_within_the_decode_budget() {
     let server = start();
     let pid = server.child.id();
 
-    // Warm up inference (ONNX Runtime arenas) with a real face, then take the baseline.
-    let face = std::fs::read(root().join("tests/fixtures/faces/live/obama__full.jpg")).expect("fixture");
-    let (status, body) =
-        request(&server.addr, "POST", "/v1/face/liveness/detect", &[], "image/jpeg", &face).expect("warm-up answers");
-    assert_eq!(status, 200, "{body}");
-    // Resident now (not the start-up peak), so the growth measured below is all the requests'.
-    let before = proc_status(pid, "VmRSS:");
+    // Warm up inference, then take the baseline: resident now (not the start-up peak), so the
+    // growth measured below is all the requests'.
+    let before = warm_up(&server);
 
     // API Lite: 32 zips in one request, three such requests at once.
     let names: Vec<String> = (0..ZIPS).map(|i| format!("video_{i}")).collect();
@@ -196,12 +233,7 @@ fn zips_of_huge_flat_pngs_stay_within_the_decode_budget() {
     }
 
     // Full API: one upload of the same 32 zips.
-    let login = br#"{"credentials": {"email": "admin@example.com", "password": "memory-test-password"}}"#;
-    let (status, body) =
-        request(&server.addr, "POST", "/api/authorize/auth", &[], "application/json", login).expect("login answers");
-    assert_eq!(status, 200, "{body}");
-    let v: serde_json::Value = serde_json::from_str(&body).expect("login json");
-    let token = v["access_token"].as_str().expect("access token").to_string();
+    let token = admin_token(&server.addr);
     let mut parts = parts.clone();
     parts.push(("payload", "payload.json", "application/json", b"{}"));
     let (ct, api_body) = multipart(&parts);
@@ -237,4 +269,151 @@ fn zips_of_huge_flat_pngs_stay_within_the_decode_budget() {
         after.saturating_sub(before) / MIB,
         bound / MIB
     );
+}
+
+/// A zip whose one deflated entry `a.jpg` is a real photo followed by 250 MB of zeros (about
+/// 250 KB on the wire); `lying`: its headers declare 1000 bytes.
+fn photo_bomb(lying: bool) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    w.start_file("a.jpg", opts).expect("start");
+    w.write_all(&std::fs::read(root().join("tests/fixtures/faces/live/obama__portrait.jpg")).expect("fixture"))
+        .expect("write");
+    let block = vec![0u8; 1 << 20];
+    for _ in 0..250 {
+        w.write_all(&block).expect("write");
+    }
+    let mut z = w.finish().expect("finish").into_inner();
+    if lying {
+        // (signature, offset of the 32-bit uncompressed size) of the local and central headers.
+        for (sig, off) in [(b"PK\x03\x04", 22), (b"PK\x01\x02", 24)] {
+            let at: Vec<usize> =
+                z.windows(4).enumerate().filter(|(_, w)| *w == sig.as_slice()).map(|(i, _)| i).collect();
+            for i in at {
+                z[i + off..i + off + 4].copy_from_slice(&1000u32.to_le_bytes());
+            }
+        }
+    }
+    z
+}
+
+/// Two Lite liveness requests at once, each a 250 KB zip whose entry inflates to 250 MB (first
+/// with honest sizes, then lying ones): each is refused (400) and the server's peak RSS grows by
+/// less than 150 MB (before the fix: ~475 MB, and more with a smaller decode budget), the entry
+/// being inflated as a stream within the decode budget and refused as soon as it passes
+/// `OZ_ZIP_MAX_ENTRY_BYTES`.
+#[test]
+fn zip_entries_inflate_within_the_decode_budget() {
+    if !std::path::Path::new("/proc/self/status").exists() {
+        eprintln!("no /proc: skipped");
+        return;
+    }
+    const GROWTH: u64 = 150 * MIB;
+    let server = start_with(&[("OZ_DECODE_BUDGET_BYTES", (200 * MIB).to_string())]);
+    let before = warm_up(&server);
+    let mut answers = Vec::new();
+    for lying in [false, true] {
+        let zip = photo_bomb(lying);
+        assert!(zip.len() < 1 << 20, "{} bytes on the wire", zip.len());
+        let (ct, body) = multipart(&[("media_key1", "shots.zip", "application/zip", zip.as_slice())]);
+        std::thread::scope(|s| {
+            let hs: Vec<_> = (0..2)
+                .map(|_| s.spawn(|| request(&server.addr, "POST", "/v1/face/liveness/detect", &[], &ct, &body)))
+                .collect();
+            answers.extend(hs.into_iter().map(|h| (lying, h.join().expect("join"))));
+        });
+    }
+    assert_eq!(request(&server.addr, "GET", "/api/version", &[], "", &[]).map(|a| a.0), Some(200));
+    let after = server.status("VmHWM:");
+    eprintln!(
+        "2 x 2 zips of a 250 MB entry: VmRSS {} -> VmHWM {} MiB (+{} MiB, bound +{} MiB)",
+        before / MIB,
+        after / MIB,
+        after.saturating_sub(before) / MIB,
+        GROWTH / MIB
+    );
+    for (lying, a) in &answers {
+        let (status, text) = a.as_ref().expect("lite answers");
+        assert_eq!(*status, 400, "lying {lying}: {text}");
+        assert!(text.contains("LDE-") && text.contains("OZ_ZIP_MAX_ENTRY_BYTES"), "lying {lying}: {text}");
+    }
+    assert!(after.saturating_sub(before) < GROWTH, "peak RSS grew by {} MiB", after.saturating_sub(before) / MIB);
+}
+
+/// A large JPEG made from a real photo (the face scaled up), `w` x `h`.
+fn large_photo(w: u32, h: u32) -> Vec<u8> {
+    let face = image::open(root().join("tests/fixtures/faces/live/obama__portrait.jpg")).expect("fixture");
+    let big = face.resize_exact(w, h, image::imageops::FilterType::Triangle).to_rgb8();
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85).encode_image(&big).expect("jpeg");
+    out
+}
+
+/// Seven large photos (2000x3000, 17 MiB as RGB) analysed by a QUALITY without best shot: each
+/// analysis keeps its best frame cached against the process decode budget (100 MiB) for a best
+/// shot nobody asked for, as many as fit (four). Later Lite requests for a larger photo
+/// (3000x4000, 34 MiB), which fits the budget but not the room the cached frames leave, must
+/// still be served (200), one at a time and two at once: cached frames give way to a decode
+/// instead of making it wait and answer 503. (Before the fix every such request waited
+/// `OZ_DECODE_BUDGET_WAIT_MS` and answered 503 until the folder was deleted.)
+#[test]
+fn cached_best_frames_never_make_a_later_request_answer_503() {
+    let server = start_with(&[
+        ("OZ_DECODE_BUDGET_BYTES", (100 * MIB).to_string()),
+        ("OZ_DECODE_REQUEST_BUDGET_BYTES", (100 * MIB).to_string()),
+        ("OZ_DECODE_BUDGET_WAIT_MS", "1000".into()),
+        ("OZ_ATTACHMENT_MAX_SIZE", (64 * MIB).to_string()),
+    ]);
+    let cached = large_photo(2000, 3000);
+    let token = admin_token(&server.addr);
+    let names: Vec<String> = (0..7).map(|i| format!("photo{i}")).collect();
+    let mut parts: Vec<(&str, &str, &str, &[u8])> =
+        names.iter().map(|n| (n.as_str(), "big.jpg", "image/jpeg", cached.as_slice())).collect();
+    let tags: serde_json::Map<String, serde_json::Value> =
+        names.iter().map(|n| (n.clone(), serde_json::json!(["photo_selfie"]))).collect();
+    let payload = serde_json::json!({
+        "media:tags": tags,
+        "analyses": [{ "type": "quality", "params": { "extract_best_shot": false } }],
+    })
+    .to_string();
+    parts.push(("payload", "payload.json", "application/json", payload.as_bytes()));
+    let (ct, body) = multipart(&parts);
+    let auth = [("X-Forensic-Access-Token", token.as_str())];
+    let (status, text) = request(&server.addr, "POST", "/api/folders/", &auth, &ct, &body).expect("upload answers");
+    assert_eq!(status, 201, "{text}");
+    let folder: serde_json::Value = serde_json::from_str(&text).expect("folder json");
+    let id = folder["folder_id"].as_str().expect("folder id").to_string();
+    // The analysis finishes (it must not wait for the budget its own cached frames fill).
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let analysis = loop {
+        let (status, text) =
+            request(&server.addr, "GET", &format!("/api/folders/{id}/?with_analyses=true"), &auth, "", &[])
+                .expect("folder answers");
+        assert_eq!(status, 200, "{text}");
+        let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+        let a = v["analyses"][0].clone();
+        if !matches!(a["state"].as_str(), Some("PROCESSING" | "PENDING" | "NEW")) {
+            break a;
+        }
+        assert!(Instant::now() < deadline, "the analysis did not finish: {a}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(analysis["state"], "FINISHED", "{analysis}");
+    assert_eq!(analysis["results_media"].as_array().map(Vec::len), Some(7), "{analysis}");
+    // Lite requests for a larger photo, one after the other and two at once.
+    let photo = large_photo(3000, 4000);
+    for round in 0..3 {
+        let answers: Vec<Option<(u16, String)>> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..if round == 2 { 2 } else { 1 })
+                .map(|_| {
+                    s.spawn(|| request(&server.addr, "POST", "/v1/face/liveness/detect", &[], "image/jpeg", &photo))
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().expect("join")).collect()
+        });
+        for a in answers {
+            let (status, text) = a.expect("lite answers");
+            assert_eq!(status, 200, "round {round}: {text}");
+        }
+    }
 }

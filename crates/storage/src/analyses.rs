@@ -3,6 +3,12 @@
 //! A job is claimed with a lease (`for update skip locked` on PostgreSQL; SQLite serialises
 //! writers, so the same `update ... returning` is atomic there). A finished job is recorded only
 //! by the worker that still holds its lease, so no analysis is finished twice.
+//!
+//! Claiming is fair between companies: the next job is the oldest runnable job of the company
+//! with the fewest jobs running now and, among those, of the company whose last job started
+//! longest ago (round robin; folders without a company count as one company). One company's
+//! backlog, or several companies' backlogs, delay a newcomer's job by the end of one running job,
+//! not by the backlogs.
 
 use oz_domain::access::{AnalysisKind, Scope};
 use oz_domain::status::{self, AnalysisState, ResolutionStatus};
@@ -158,13 +164,14 @@ impl Db {
             .execute(&mut *tx)
             .await?;
             sqlx::query(
-                "insert into jobs (id, analysis_id, state, attempts, run_after, time_created, time_updated, request_id) \
-                 values ($1, $2, 'queued', 0, $3, $3, $3, $4)",
+                "insert into jobs (id, analysis_id, state, attempts, run_after, time_created, time_updated, request_id, \
+                 company_id) values ($1, $2, 'queued', 0, $3, $3, $3, $4, $5)",
             )
             .bind(Uuid::new_v4().to_string())
             .bind(id.to_string())
             .bind(t)
             .bind(request_id.map(str::to_string))
+            .bind(job_company(folder.company_id))
             .execute(&mut *tx)
             .await?;
             ids.push(id);
@@ -224,14 +231,49 @@ impl Db {
 
     /// Claims the next runnable job: queued and due, or running with an expired lease.
     /// Jobs already tried `max_attempts` times are left for the expiry sweep.
+    ///
+    /// Fair between companies: the oldest runnable job (by `run_after`, then id) of the company
+    /// with the fewest jobs running under a live lease; between companies running as many, the
+    /// one whose last job started longest ago (never: first). A company that queues a thousand
+    /// jobs therefore gets a free worker only when no company with fewer running jobs, or served
+    /// before it, waits; a company whose job just finished does not win the freed worker back from
+    /// a newcomer because its backlog is older.
     pub async fn claim_job(&self, worker: &str, lease_s: f64, max_attempts: i64) -> Result<Option<Job>> {
+        self.claim_job_capped(worker, lease_s, max_attempts, None).await
+    }
+
+    /// [`Db::claim_job`] that also leaves alone the jobs of a company already running
+    /// `company_max_running` jobs under a live lease (`None`: no cap). With a cap below the
+    /// workers, a company that queues long jobs cannot hold every worker, so another company's
+    /// job starts at once instead of after one of them; the cost is workers left idle while only
+    /// that company has work.
+    pub async fn claim_job_capped(
+        &self,
+        worker: &str,
+        lease_s: f64,
+        max_attempts: i64,
+        company_max_running: Option<i64>,
+    ) -> Result<Option<Job>> {
         let t = now();
-        let lock = if self.backend() == Backend::Postgres { "for update skip locked" } else { "" };
+        // PostgreSQL locks the chosen row only (not the grouped side of the join) and skips rows
+        // another worker is claiming; SQLite serialises writers.
+        let lock = if self.backend() == Backend::Postgres { "for update of j skip locked" } else { "" };
+        // The runnable jobs, and for each company that has some: its jobs running under a live
+        // lease and when it last had a job started (index look-ups per company).
+        let runnable = "((state = 'queued' and run_after <= $3) or (state = 'running' and lease_until < $3)) \
+                        and attempts < $4";
+        let runnable_j = "((j.state = 'queued' and j.run_after <= $3) or (j.state = 'running' and j.lease_until < $3)) \
+                          and j.attempts < $4";
         let sql = format!(
             "update jobs set state = 'running', attempts = attempts + 1, lease_until = $1, worker = $2, time_updated = $3, \
              started_at = $3 \
-             where id = (select id from jobs where ((state = 'queued' and run_after <= $3) or \
-             (state = 'running' and lease_until < $3)) and attempts < $4 order by run_after, id limit 1 {lock}) \
+             where id = (select j.id from jobs j join (select c.company_id, \
+             (select count(*) from jobs r where r.company_id = c.company_id and r.state = 'running' \
+             and r.lease_until >= $3) as n, \
+             (select max(s.started_at) from jobs s where s.company_id = c.company_id) as served \
+             from (select distinct company_id from jobs where {runnable}) c) k on k.company_id = j.company_id \
+             where {runnable_j} and k.n < $5 \
+             order by k.n, coalesce(k.served, 0), j.run_after, j.id limit 1 {lock}) \
              returning id, analysis_id, attempts, time_created, request_id"
         );
         let row = dynq(sql.clone())
@@ -239,6 +281,7 @@ impl Db {
             .bind(worker)
             .bind(t)
             .bind(max_attempts)
+            .bind(company_max_running.map_or(i64::MAX, |n| n.max(1)))
             .fetch_optional(&self.pool)
             .await?;
         match row {
@@ -430,6 +473,18 @@ impl Db {
         Ok(out)
     }
 
+    /// Jobs of `company_id` queued or running: the work it has in the queue now, for the
+    /// per-company queue limit (`OZ_COMPANY_QUEUE_LIMIT`). One indexed count.
+    pub async fn company_open_jobs(&self, company_id: Uuid) -> Result<i64> {
+        let row = sqlx::query("select count(*) as n from jobs where company_id = $1 and state in ($2, $3)")
+            .bind(company_id.to_string())
+            .bind(QUEUED)
+            .bind(RUNNING)
+            .fetch_one(&self.pool)
+            .await?;
+        crate::model::i(&row, "n")
+    }
+
     /// True while some job can run now or later.
     pub async fn has_pending_jobs(&self) -> Result<bool> {
         let row = sqlx::query("select count(*) as n from jobs where state in ($1, $2)")
@@ -439,6 +494,11 @@ impl Db {
             .await?;
         Ok(crate::model::i(&row, "n")? > 0)
     }
+}
+
+/// `jobs.company_id`: the folder's company, or `''` for a folder of none (one group of its own).
+fn job_company(company_id: Option<Uuid>) -> String {
+    company_id.map(|c| c.to_string()).unwrap_or_default()
 }
 
 async fn write_outcome(tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: Uuid, o: &Outcome, t: f64) -> Result<()> {

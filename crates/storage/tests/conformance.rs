@@ -171,6 +171,8 @@ both!(
     expire_stuck,
     concurrent_workers,
     webhook_deliveries,
+    fair_claiming,
+    fair_claiming_round_robin,
 );
 
 /// `sqlite::memory:` is one database, not one per pooled connection.
@@ -1225,6 +1227,117 @@ async fn expire_stuck(db: Db, _url: String) {
     assert_eq!(ids(&db.deliveries_of_folder(f.id).await.expect("deliveries"), |d| d.id), [hook]);
     assert!(!db.has_pending_jobs().await.expect("pending"));
     assert_eq!(g.len(), 2);
+}
+
+/// Issue 19: a company's backlog does not starve another company. The worker claims the oldest
+/// runnable job of the company with the fewest jobs running (ties: the oldest job), so company B's
+/// one job, queued after company A's twenty, is the second job claimed, not the twenty-first.
+async fn fair_claiming(db: Db, _url: String) {
+    let (ca, ua, fa, media_a) = company_user_folder(&db, None).await;
+    let backlog: Vec<NewAnalysis> = (0..20).map(|_| new_analysis(AnalysisKind::Biometry, &media_a)).collect();
+    let a_jobs: HashSet<Uuid> =
+        ids(&db.create_analyses(&fa, Some(ua), &backlog, None).await.expect("A's backlog"), |a| a.id)
+            .into_iter()
+            .collect();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let (cb, ub, fb, media_b) = company_user_folder(&db, None).await;
+    let b_jobs = ids(
+        &db.create_analyses(
+            &fb,
+            Some(ub),
+            &[new_analysis(AnalysisKind::Quality, &media_b), new_analysis(AnalysisKind::Quality, &media_b)],
+            None,
+        )
+        .await
+        .expect("B's two"),
+        |a| a.id,
+    );
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    // A folder without a company is a company of its own.
+    let (none_f, none_media) =
+        db.create_folder(None, None, &json!({}), None, &[new_media(MediaClass::Image, "x.jpg")]).await.expect("f");
+    let none_media = none_media[0].id;
+    let c_job = db
+        .create_analyses(&none_f, None, &[new_analysis(AnalysisKind::Quality, &[none_media])], None)
+        .await
+        .expect("C")[0]
+        .id;
+    assert_eq!(db.company_open_jobs(ca).await.expect("count A"), 20);
+    assert_eq!(db.company_open_jobs(cb).await.expect("count B"), 2);
+    assert_eq!(db.company_open_jobs(Uuid::new_v4()).await.expect("count none"), 0);
+
+    let owner = |j: &Job| {
+        if a_jobs.contains(&j.analysis_id) {
+            "A"
+        } else if b_jobs.contains(&j.analysis_id) {
+            "B"
+        } else {
+            assert_eq!(j.analysis_id, c_job);
+            "C"
+        }
+    };
+    // All idle: A's job is the oldest. Then B and C have none running: B's is older than C's.
+    // Then A and B have one each, C too: A's job is the oldest again; then B's second.
+    let mut order = Vec::new();
+    let mut held = Vec::new();
+    for w in 0..5 {
+        let j = claim(&db, &format!("w{w}")).await;
+        order.push(owner(&j));
+        held.push((j, format!("w{w}")));
+    }
+    assert_eq!(order, ["A", "B", "C", "A", "B"], "claim order");
+    // Only A has work left; a running job still counts as open work.
+    assert_eq!(db.company_open_jobs(ca).await.expect("count A"), 20);
+    assert_eq!(owner(&claim(&db, "w5").await), "A");
+    // Finished jobs no longer count.
+    let (j, w) = held.remove(1);
+    assert_eq!(owner(&j), "B");
+    db.finish_job(&j, &w, &finished(R::Success, &w, vec![])).await.expect("finish B");
+    assert_eq!(db.company_open_jobs(cb).await.expect("count B"), 1);
+
+    // A lease that ran out is no longer a running job of its company: D's job, whose lease is
+    // over, is claimed again before A's older backlog (D has no live job, A has three).
+    let (_, ud, fd, media_d) = company_user_folder(&db, None).await;
+    let d = db.create_analyses(&fd, Some(ud), &[new_analysis(AnalysisKind::Quality, &media_d)], None).await.expect("D")
+        [0]
+    .id;
+    let first = db.claim_job("wd", -1.0, 5).await.expect("claim").expect("D's job, its lease already over");
+    assert_eq!(first.analysis_id, d, "D has nothing running: D first");
+    let again = claim(&db, "wd2").await;
+    assert_eq!((again.analysis_id, again.attempts), (d, 2), "D's expired lease goes before A's backlog");
+
+    // With a cap of three running jobs a company, A (three running) gets nothing more while
+    // another company has no work; without the cap the backlog goes on.
+    assert_eq!(db.claim_job_capped("w6", 30.0, 5, Some(3)).await.expect("capped"), None, "A is at the cap");
+    assert_eq!(owner(&claim(&db, "w6").await), "A", "then the backlog");
+}
+
+/// Issue 19: several companies with backlogs do not starve a newcomer. X and Y hold the two
+/// workers; when X's job ends, X and the newcomer Z both run nothing, and Z, never served, gets
+/// the worker although X's backlog is older. Then the companies take turns.
+async fn fair_claiming_round_robin(db: Db, _url: String) {
+    let mut owners: HashMap<Uuid, &str> = HashMap::new();
+    for (name, n) in [("X", 5), ("Y", 5), ("Z", 1)] {
+        let (_, u, f, media) = company_user_folder(&db, None).await;
+        let items: Vec<NewAnalysis> = (0..n).map(|_| new_analysis(AnalysisKind::Biometry, &media)).collect();
+        for a in db.create_analyses(&f, Some(u), &items, None).await.expect("analyses") {
+            owners.insert(a.id, name);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let x = claim(&db, "w1").await;
+    assert_eq!(owners[&x.analysis_id], "X", "all idle: the oldest job");
+    let y = claim(&db, "w2").await;
+    assert_eq!(owners[&y.analysis_id], "Y", "Y runs nothing, X one");
+    db.finish_job(&x, "w1", &finished(R::Success, "w1", vec![])).await.expect("finish X");
+    let z = claim(&db, "w1").await;
+    assert_eq!(owners[&z.analysis_id], "Z", "X was just served: the newcomer first");
+    db.finish_job(&y, "w2", &finished(R::Success, "w2", vec![])).await.expect("finish Y");
+    let next = claim(&db, "w2").await;
+    assert_eq!(owners[&next.analysis_id], "X", "X (served before Y) and Y run nothing, Z one");
+    db.finish_job(&z, "w1", &finished(R::Success, "w1", vec![])).await.expect("finish Z");
+    let next = claim(&db, "w1").await;
+    assert_eq!(owners[&next.analysis_id], "Y", "then Y's turn");
 }
 
 async fn concurrent_workers(db: Db, _url: String) {

@@ -27,6 +27,12 @@ pub enum VisionError {
     ZipUnsafePath(String),
     #[error("zip archive holds no image")]
     ZipEmpty,
+    #[error("zip entry {name:?} expands to more than {limit} bytes (OZ_ZIP_MAX_ENTRY_BYTES)")]
+    ZipEntryTooLarge { name: String, limit: u64 },
+    #[error("decoding took longer than {0:.1} s")]
+    DecodeTimeout(f64),
+    #[error("the request asks for too much decoding: more than {limit} {what} ({setting})")]
+    TooMuchWork { what: &'static str, limit: u64, setting: &'static str },
     #[error("decoding needs {need} bytes of frames, the limit is {limit} (OZ_DECODE_REQUEST_BUDGET_BYTES)")]
     OverBudget { need: u64, limit: u64 },
     #[error("the server is decoding too much media right now, retry later")]

@@ -45,8 +45,13 @@ pub const MEDIA_DECODE_SECONDS: &str = "openoz_media_decode_seconds";
 /// Histogram (seconds) of the stages of a video decode, by `stage` (`open`: container and header;
 /// `decode`: one demux and decode pass; `convert`: sampled frames to upright RGB).
 pub const VIDEO_DECODE_SECONDS: &str = "openoz_video_decode_seconds";
+/// Counter of bytes of cached frames (decode cache, best frames) taken back from the decode
+/// budget because a decode needed the room.
+pub const DECODE_BUDGET_RECLAIMED_BYTES: &str = "openoz_decode_budget_reclaimed_bytes_total";
+/// Counter of requests refused by their work budget, by `limit` (`pixels`, `frames`, `time`).
+pub const REQUEST_WORK_REFUSED: &str = "openoz_request_work_refused_total";
 
-pub use budget::{BudgetConfig, DecodeBudget, RequestBudget};
+pub use budget::{BudgetConfig, DecodeBudget, RequestBudget, WorkLimits};
 pub use error::VisionError;
 pub use limits::MediaLimits;
 pub use pipeline::{Pipeline, PipelineConfig};

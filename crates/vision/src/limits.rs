@@ -14,6 +14,10 @@ pub struct MediaLimits {
     pub zip_max_entries: usize,
     /// Total uncompressed bytes of a zip shot set.
     pub zip_max_total_bytes: u64,
+    /// Uncompressed bytes of one image entry of a zip shot set (`OZ_ZIP_MAX_ENTRY_BYTES`): an
+    /// entry is inflated as a stream into a buffer reserved in the decode budget, and refused as
+    /// soon as it passes this.
+    pub zip_max_entry_bytes: u64,
     /// Frames sampled evenly from a video or shot set, for liveness and best shot.
     pub sample_frames: usize,
     /// Extra best-shot candidates: of a video, the best frames by luma pre-score among all
@@ -35,6 +39,7 @@ impl Default for MediaLimits {
             video: VideoLimits::default(),
             zip_max_entries: 64,
             zip_max_total_bytes: 256 * 1024 * 1024,
+            zip_max_entry_bytes: 32 * 1024 * 1024,
             sample_frames: 8,
             best_shot_candidates: 4,
             shot_max_side: 1280,

@@ -2,16 +2,18 @@
 //! RGB frames plus the facts Oz reports in `info` (size, md5, mime type, dimensions, duration, fps).
 
 use std::io::{Cursor, Read};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Instant;
 
 use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
 use md5::{Digest, Md5};
 use serde::Serialize;
 
-use crate::budget::{RequestBudget, Reservation};
+use crate::budget::{Reclaim, RequestBudget, Reservation};
 use crate::error::VisionError;
 use crate::imgops;
 use crate::limits::MediaLimits;
-use crate::video::{self, VideoInfo};
+use crate::video::{self, VideoInfo, VideoLimits};
 
 /// What kind of media the bytes hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -100,6 +102,64 @@ impl Clone for DecodedMedia {
     /// A copy of the frames is not counted in the decode budget.
     fn clone(&self) -> Self {
         Self::untracked(self.info.clone(), self.frames.clone())
+    }
+}
+
+/// A decoded media kept only for reuse (the upload→analysis decode cache, the best frame a shared
+/// analysis keeps for its best shot). Its frames stay counted in the decode budget, but as a
+/// [`Reclaim`]er: a decode that finds the budget full takes them back first (when nothing else
+/// is using them: an analysis reading them keeps them) instead of waiting, so cached frames never
+/// make a request wait or answer 503. Whoever finds them gone decodes the media again.
+#[derive(Debug)]
+pub struct CachedMedia {
+    slot: Arc<CachedSlot>,
+}
+
+#[derive(Debug)]
+struct CachedSlot(Mutex<Option<Arc<DecodedMedia>>>);
+
+impl Reclaim for CachedSlot {
+    fn reclaim(&self) -> u64 {
+        let mut held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        // Clones are only made under this lock: a count of one means nobody else holds it.
+        let Some(bytes) = held.as_ref().filter(|m| Arc::strong_count(m) == 1).map(|m| m.reservation.bytes()) else {
+            return 0;
+        };
+        *held = None;
+        bytes
+    }
+}
+
+impl CachedMedia {
+    /// Keeps `media`, registered with the decode budget it is reserved in (media outside any
+    /// budget are simply kept).
+    #[must_use]
+    pub fn new(media: Arc<DecodedMedia>) -> Self {
+        let budget = media.reservation.budget().cloned();
+        let slot = Arc::new(CachedSlot(Mutex::new(Some(media))));
+        if let Some(b) = budget {
+            let weak: Weak<dyn Reclaim> = Arc::downgrade(&slot) as Weak<CachedSlot>;
+            b.register_cached(weak);
+        }
+        Self { slot }
+    }
+
+    /// The media, unless the budget took it back.
+    #[must_use]
+    pub fn get(&self) -> Option<Arc<DecodedMedia>> {
+        self.slot.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The media, let go by this cache (unless the budget took it back already).
+    #[must_use]
+    pub fn take(&self) -> Option<Arc<DecodedMedia>> {
+        self.slot.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    /// Whether the media is still here.
+    #[must_use]
+    pub fn is_held(&self) -> bool {
+        self.slot.0.lock().unwrap_or_else(PoisonError::into_inner).is_some()
     }
 }
 
@@ -193,19 +253,45 @@ pub fn decode(bytes: &[u8], limits: &MediaLimits) -> Result<DecodedMedia, Vision
 }
 
 /// Decodes any supported media under `limits`, reserving the bytes of its frames in `budget`
-/// (before decoding where the header tells the size: images and shots).
+/// (before decoding where the header tells the size: images and shots), and charging the work to
+/// the request ([`crate::budget::WorkLimits`]): the frames it will hand to the models before
+/// decoding, the pixels as they are decoded, and the time spent. Every decode has a deadline:
+/// `limits.video.decode_timeout` (videos and zip shot sets alike), or less when the request has
+/// less decoding time left.
 pub fn decode_in(bytes: &[u8], limits: &MediaLimits, budget: &RequestBudget) -> Result<DecodedMedia, VisionError> {
     check_size(bytes, limits)?;
+    let own = limits.video.decode_timeout;
+    let timeout = budget.decode_time_left(own)?;
+    let limits =
+        &MediaLimits { video: VideoLimits { decode_timeout: timeout, ..limits.video.clone() }, ..limits.clone() };
     let mut reservation = budget.empty();
-    let started = std::time::Instant::now();
+    let started = Instant::now();
+    let deadline = started.checked_add(timeout);
     let (kind, media) = match sniff(bytes) {
-        Some(MediaKind::Image) => ("image", decode_image_media(bytes, limits, &mut reservation)),
-        Some(MediaKind::ShotSet) => ("shots", decode_shot_set(bytes, limits, &mut reservation)),
-        Some(MediaKind::Video) => ("video", decode_video_media(bytes, limits, &mut reservation)),
+        Some(MediaKind::Image) => {
+            ("image", budget.charge_frames(1).and_then(|()| decode_image_media(bytes, limits, &mut reservation)))
+        }
+        Some(MediaKind::ShotSet) => ("shots", decode_shot_set(bytes, limits, &mut reservation, deadline)),
+        Some(MediaKind::Video) => {
+            let planned = (limits.sample_frames + limits.best_shot_candidates) as u64;
+            let media =
+                budget.charge_frames(planned).and_then(|()| decode_video_media(bytes, limits, &mut reservation));
+            if let Ok(m) = &media {
+                budget.refund_frames(planned.saturating_sub(m.frames.len() as u64));
+            }
+            ("video", media)
+        }
         None => return Err(VisionError::UnsupportedFormat),
     };
+    budget.charge_time(started.elapsed());
     metrics::histogram!(crate::MEDIA_DECODE_SECONDS, "kind" => kind).record(started.elapsed());
-    let mut media = media?;
+    let mut media = media.map_err(|e| match e {
+        // Stopped by what the request had left, not by this decode's own deadline.
+        VisionError::Video(video::VideoError::Timeout(_)) | VisionError::DecodeTimeout(_) if timeout < own => {
+            budget.out_of_time()
+        }
+        e => e,
+    })?;
     media.reservation = reservation;
     Ok(media)
 }
@@ -252,6 +338,7 @@ pub fn decode_image_in(bytes: &[u8], max_pixels: u64, reservation: &mut Reservat
     if u64::from(width) * u64::from(height) > max_pixels {
         return Err(VisionError::ImageTooLarge { width, height, limit: max_pixels });
     }
+    reservation.charge_pixels(u64::from(width) * u64::from(height))?;
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let before = reservation.bytes();
     let rgb_bytes = rgb_bytes(width, height);
@@ -412,13 +499,19 @@ pub fn spread_indices(len: usize, n: usize) -> Vec<usize> {
 
 /// A zip of images taken in name order and treated like a video: entries are checked for count,
 /// declared and actual uncompressed size and path safety before any image is decoded. Each
-/// sampled shot is scaled down to `limits.shot_max_side` before the next one is decoded, so the
-/// peak is one full-size shot plus the small ones (all reserved in `reservation`).
+/// sampled entry is inflated as a stream into a buffer reserved in the decode budget (refused as
+/// soon as it passes `limits.zip_max_entry_bytes`), decoded, and scaled down to
+/// `limits.shot_max_side` before the next one is read, so the peak is one entry's bytes plus one
+/// full-size shot plus the small ones (all reserved in `reservation`). The frames handed to the
+/// models are charged to the request before the first shot is read, and the whole decode stops at
+/// `deadline`.
 fn decode_shot_set(
     bytes: &[u8],
     limits: &MediaLimits,
     reservation: &mut Reservation,
+    deadline: Option<Instant>,
 ) -> Result<DecodedMedia, VisionError> {
+    let timeout = || VisionError::DecodeTimeout(limits.video.decode_timeout.as_secs_f64());
     let mut archive =
         zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| VisionError::UnreadableZip(e.to_string()))?;
     if archive.len() > limits.zip_max_entries {
@@ -427,7 +520,7 @@ fn decode_shot_set(
     let mut names: Vec<(String, usize)> = Vec::new();
     let mut declared: u64 = 0;
     for i in 0..archive.len() {
-        let entry = archive.by_index(i).map_err(|e| VisionError::UnreadableZip(e.to_string()))?;
+        let entry = archive.by_index_raw(i).map_err(|e| VisionError::UnreadableZip(e.to_string()))?;
         if entry.is_dir() {
             continue;
         }
@@ -448,6 +541,9 @@ fn decode_shot_set(
         if raw.starts_with("__MACOSX/") || base.starts_with('.') || !is_image {
             continue;
         }
+        if entry.size() > limits.zip_max_entry_bytes {
+            return Err(VisionError::ZipEntryTooLarge { name: raw, limit: limits.zip_max_entry_bytes });
+        }
         names.push((raw, i));
     }
     names.sort();
@@ -463,25 +559,33 @@ fn decode_shot_set(
         denser.into_iter().filter(|i| spread.binary_search(i).is_err()).take(limits.best_shot_candidates).collect();
     let mut picked: Vec<usize> = spread.iter().chain(&extra).copied().collect();
     picked.sort_unstable();
+    reservation.charge_frames(picked.len() as u64)?;
     let mut frames = Vec::with_capacity(picked.len());
     let mut first_size = None;
     let mut budget = limits.zip_max_total_bytes;
     for &pos in &picked {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(timeout());
+        }
         let (name, idx) = &names[pos];
         let entry = archive.by_index(*idx).map_err(|e| VisionError::UnreadableZip(e.to_string()))?;
-        // The declared size may lie: read at most the remaining budget plus one byte.
-        let mut buf = Vec::new();
-        entry
-            .take(budget.saturating_add(1))
-            .read_to_end(&mut buf)
-            .map_err(|e| VisionError::UnreadableZip(e.to_string()))?;
-        if buf.len() as u64 > budget {
-            return Err(VisionError::ZipTooLarge { limit: limits.zip_max_total_bytes });
-        }
-        budget -= buf.len() as u64;
         let kept = reservation.bytes();
+        // The declared size may lie: the stream is cut at the entry cap or at what is left of the
+        // archive's, whichever is smaller.
+        let (cap, over) = if limits.zip_max_entry_bytes <= budget {
+            (
+                limits.zip_max_entry_bytes,
+                VisionError::ZipEntryTooLarge { name: name.clone(), limit: limits.zip_max_entry_bytes },
+            )
+        } else {
+            (budget, VisionError::ZipTooLarge { limit: limits.zip_max_total_bytes })
+        };
+        let declared = entry.size();
+        let buf =
+            inflate_entry(entry, name, Inflate { declared, cap, over, deadline, timeout: &timeout }, reservation)?;
+        budget -= buf.len() as u64;
         let image = decode_image_in(&buf, limits.max_image_pixels, reservation).map_err(|e| match e {
-            e @ (VisionError::OverBudget { .. } | VisionError::Busy) => e,
+            e @ (VisionError::OverBudget { .. } | VisionError::Busy | VisionError::TooMuchWork { .. }) => e,
             e => VisionError::UnreadableImage(format!("{name}: {e}")),
         })?;
         drop(buf);
@@ -506,6 +610,85 @@ fn decode_shot_set(
         shots: Some(total),
     };
     Ok(DecodedMedia::untracked(info, frames))
+}
+
+/// How one zip entry is inflated (see [`inflate_entry`]).
+struct Inflate<'a> {
+    /// The size the archive declares (trusted for the first allocation only).
+    declared: u64,
+    /// The most bytes the entry may inflate to.
+    cap: u64,
+    /// The refusal past `cap`.
+    over: VisionError,
+    deadline: Option<Instant>,
+    /// The refusal at `deadline`.
+    timeout: &'a dyn Fn() -> VisionError,
+}
+
+/// Bytes inflated between two looks at the clock.
+const INFLATE_CHUNK: usize = 64 << 10;
+
+/// Inflates one zip entry as a stream into a buffer whose every byte of capacity is reserved in
+/// `reservation` before it is allocated (the entry's declared size first, then doubling when the
+/// declared size lied, never past `cap`). Refused with `over` as soon as the stream passes `cap`
+/// bytes, with a plain error as soon as its first bytes are not a JPEG or PNG signature, and at
+/// `deadline`. The bytes stay reserved as long as the buffer lives (the caller shrinks the
+/// reservation once it has dropped it).
+fn inflate_entry(
+    mut entry: impl Read,
+    name: &str,
+    how: Inflate<'_>,
+    reservation: &mut Reservation,
+) -> Result<Vec<u8>, VisionError> {
+    let Inflate { declared, cap, over, deadline, timeout } = how;
+    let cap = usize::try_from(cap).unwrap_or(usize::MAX);
+    let mut buf: Vec<u8> = Vec::new();
+    // Bytes of `buf`'s capacity reserved so far.
+    let mut reserved: u64 = 0;
+    let mut chunk = vec![0u8; INFLATE_CHUNK];
+    let mut checked = false;
+    loop {
+        let n = match entry.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(VisionError::UnreadableZip(format!("{name}: {e}"))),
+        };
+        let len = buf.len().saturating_add(n);
+        if len > cap {
+            return Err(over);
+        }
+        // What is no image is refused at its first bytes, before the buffer is allocated.
+        if !checked && len >= 8 {
+            checked = true;
+            let mut head = [0u8; 8];
+            let from_buf = buf.len().min(8);
+            head[..from_buf].copy_from_slice(&buf[..from_buf]);
+            head[from_buf..].copy_from_slice(&chunk[..8 - from_buf]);
+            if sniff(&head) != Some(MediaKind::Image) {
+                return Err(VisionError::UnreadableImage(format!("{name}: not a JPEG or PNG image")));
+            }
+        }
+        if len > buf.capacity() {
+            // The declared size first (one allocation for an honest archive), then doubling.
+            let first = if checked { usize::try_from(declared).unwrap_or(usize::MAX) } else { 0 };
+            let want = if buf.capacity() == 0 { first.max(INFLATE_CHUNK) } else { buf.capacity().saturating_mul(2) };
+            let want = want.max(len).min(cap);
+            reservation.grow((want as u64).saturating_sub(reserved))?;
+            reserved = reserved.max(want as u64);
+            buf.try_reserve_exact(want - buf.len())
+                .map_err(|e| VisionError::UnreadableZip(format!("{name}: cannot allocate {want} bytes: {e}")))?;
+            // The allocator may give more: whatever the buffer holds is reserved.
+            let extra = (buf.capacity() as u64).saturating_sub(reserved);
+            reservation.grow(extra)?;
+            reserved += extra;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(timeout());
+        }
+    }
+    Ok(buf)
 }
 
 /// `img` scaled down (aspect kept) so that its long side is at most `max_side`; unchanged when
@@ -778,6 +961,197 @@ mod tests {
         let huge = crate::testdata::huge_png(50_000, 50_000);
         let limits = MediaLimits { max_image_pixels: u64::MAX, ..MediaLimits::default() };
         assert!(matches!(decode_in(&huge, &limits, &b.request()), Err(VisionError::OverBudget { .. })));
+    }
+
+    fn fixture(rel: &str) -> Vec<u8> {
+        std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(rel))
+            .expect("fixture")
+    }
+
+    fn budget(request: u64, work: crate::budget::WorkLimits) -> (crate::budget::DecodeBudget, RequestBudget) {
+        use crate::budget::{BudgetConfig, DecodeBudget};
+        let b = DecodeBudget::new(BudgetConfig {
+            total_bytes: 1 << 40,
+            request_bytes: request,
+            wait: std::time::Duration::ZERO,
+        });
+        let r = b.request().with_work(work);
+        (b, r)
+    }
+
+    /// A zip whose one deflated entry `a.jpg` is a real photo followed by `zeros` zero bytes
+    /// (250 MB of them deflate to about 250 KB); with `forged`, the uncompressed size its local
+    /// and central headers declare.
+    fn photo_bomb(zeros: usize, forged: Option<u32>) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        w.start_file("a.jpg", opts).expect("start");
+        w.write_all(&fixture("faces/live/obama__portrait.jpg")).expect("write");
+        let block = vec![0u8; 1 << 20];
+        for _ in 0..zeros >> 20 {
+            w.write_all(&block).expect("write");
+        }
+        let mut z = w.finish().expect("finish").into_inner();
+        if let Some(size) = forged {
+            // (signature, offset of the 32-bit uncompressed size) of the local and central headers.
+            for (sig, off) in [(b"PK\x03\x04", 22), (b"PK\x01\x02", 24)] {
+                let at: Vec<usize> =
+                    z.windows(4).enumerate().filter(|(_, w)| *w == sig.as_slice()).map(|(i, _)| i).collect();
+                for i in at {
+                    z[i + off..i + off + 4].copy_from_slice(&size.to_le_bytes());
+                }
+            }
+        }
+        z
+    }
+
+    #[test]
+    fn zip_entry_inflates_within_the_budget_and_stops_at_its_cap() {
+        use crate::budget::WorkLimits;
+        let limits = MediaLimits::default();
+        let cap = limits.zip_max_entry_bytes;
+        // An entry that declares its 250 MB is refused from the directory: nothing is inflated.
+        let honest = photo_bomb(250 << 20, None);
+        assert!(honest.len() < 2 << 20, "a small upload: {} bytes", honest.len());
+        let (b, req) = budget(1 << 30, WorkLimits::UNLIMITED);
+        match decode_in(&honest, &limits, &req) {
+            Err(VisionError::ZipEntryTooLarge { name, limit }) => assert_eq!((name.as_str(), limit), ("a.jpg", cap)),
+            other => panic!("expected ZipEntryTooLarge, got {other:?}"),
+        }
+        assert_eq!(req.peak(), 0, "refused before inflating");
+        // One that lies (declares 1000 bytes) is inflated as a stream into reserved memory and
+        // refused as soon as it passes the cap: never more than the cap held, all of it counted.
+        let lying = photo_bomb(250 << 20, Some(1000));
+        match decode_in(&lying, &limits, &req) {
+            Err(VisionError::ZipEntryTooLarge { limit, .. }) => assert_eq!(limit, cap),
+            other => panic!("expected ZipEntryTooLarge, got {other:?}"),
+        }
+        assert!(req.peak() > 1 << 20, "the inflated bytes are counted in the decode budget: peak {}", req.peak());
+        assert!(req.peak() <= cap, "peak {} over the entry cap {cap}", req.peak());
+        assert_eq!((req.used(), b.used()), (0, 0), "everything given back");
+        // Under a larger entry cap the same entry stops at the request's decode budget instead,
+        // while inflating.
+        let roomy = MediaLimits { zip_max_entry_bytes: 256 << 20, ..MediaLimits::default() };
+        let (b, req) = budget(40 << 20, WorkLimits::UNLIMITED);
+        assert!(
+            matches!(decode_in(&lying, &roomy, &req), Err(VisionError::OverBudget { limit, .. }) if limit == 40 << 20)
+        );
+        assert!(req.peak() <= 40 << 20);
+        assert_eq!(b.used(), 0);
+        // A real photo inside the caps decodes, its inflated bytes given back once decoded.
+        let ok = zip_of(&[("a.jpg", &fixture("faces/live/obama__portrait.jpg"))]);
+        let (b, req) = budget(1 << 30, WorkLimits::UNLIMITED);
+        let m = decode_in(&ok, &limits, &req).expect("decodes");
+        assert_eq!(req.used(), m.frame_bytes());
+        drop(m);
+        assert_eq!(b.used(), 0);
+    }
+
+    #[test]
+    fn zip_entry_that_is_no_image_is_refused_at_its_first_bytes() {
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        w.start_file("a.png", opts).expect("start");
+        w.write_all(&vec![0u8; 30 << 20]).expect("write");
+        let z = w.finish().expect("finish").into_inner();
+        let (_, req) = budget(1 << 30, crate::budget::WorkLimits::UNLIMITED);
+        match decode_in(&z, &MediaLimits::default(), &req) {
+            Err(VisionError::UnreadableImage(m)) => assert!(m.contains("not a JPEG or PNG"), "{m}"),
+            other => panic!("expected UnreadableImage, got {other:?}"),
+        }
+        assert!(req.peak() <= 1 << 20, "stopped at the first chunk, peak {}", req.peak());
+    }
+
+    #[test]
+    fn zip_decoding_stops_at_its_deadline() {
+        use crate::budget::WorkLimits;
+        let face = fixture("faces/live/obama__portrait.jpg");
+        let z = zip_of(&[("1.jpg", &face), ("2.jpg", &face), ("3.jpg", &face)]);
+        // The decode's own deadline (OZ_VIDEO_DECODE_TIMEOUT applies to shot sets too).
+        let mut limits = MediaLimits::default();
+        limits.video.decode_timeout = std::time::Duration::ZERO;
+        let (b, req) = budget(1 << 30, WorkLimits::UNLIMITED);
+        assert!(matches!(decode_in(&z, &limits, &req), Err(VisionError::DecodeTimeout(_))));
+        assert_eq!(b.used(), 0);
+        // The request's decoding time: once spent, the next decode is refused before it starts.
+        let work = WorkLimits { time: std::time::Duration::from_nanos(1), ..WorkLimits::UNLIMITED };
+        let (_, req) = budget(1 << 30, work);
+        match decode_in(&z, &MediaLimits::default(), &req) {
+            Err(VisionError::TooMuchWork { setting, .. }) => assert_eq!(setting, "OZ_REQUEST_DECODE_TIMEOUT"),
+            other => panic!("expected TooMuchWork, got {other:?}"),
+        }
+        let pixels = req.work_done().pixels;
+        assert!(matches!(
+            decode_in(&face, &MediaLimits::default(), &req),
+            Err(VisionError::TooMuchWork { setting: "OZ_REQUEST_DECODE_TIMEOUT", .. })
+        ));
+        assert_eq!(req.work_done().pixels, pixels, "refused before decoding");
+    }
+
+    #[test]
+    fn request_work_is_counted_across_all_its_media() {
+        use crate::budget::WorkLimits;
+        let clip = fixture("videos/portrait_720x1280.mp4");
+        let limits = MediaLimits::default();
+        let per_clip = (limits.sample_frames + limits.best_shot_candidates) as u64;
+        // Frames for the models: the second clip would pass 20, refused before it is decoded.
+        let (_, req) = budget(1 << 30, WorkLimits { frames: 20, ..WorkLimits::UNLIMITED });
+        let m = decode_in(&clip, &limits, &req).expect("first clip");
+        let done = req.work_done();
+        assert_eq!(done.frames, m.frames.len() as u64);
+        assert!(done.frames <= per_clip);
+        let decoded = m.info.video.as_ref().map_or(0, |v| v.frame_count);
+        assert!(decoded > per_clip);
+        assert!(done.pixels >= decoded * 720 * 1280, "every decoded frame counts: {} px", done.pixels);
+        assert!(done.time > std::time::Duration::ZERO);
+        match decode_in(&clip, &limits, &req) {
+            Err(VisionError::TooMuchWork { setting, limit, .. }) => {
+                assert_eq!((setting, limit), ("OZ_REQUEST_MAX_FRAMES", 20))
+            }
+            other => panic!("expected TooMuchWork, got {other:?}"),
+        }
+        assert_eq!(req.work_done().pixels, done.pixels, "refused before decoding");
+        // Decoded pixels: each clip decodes all its frames; the second one is cut while decoding.
+        let (b, req) = budget(1 << 30, WorkLimits { pixels: decoded * 720 * 1280 * 3 / 2, ..WorkLimits::UNLIMITED });
+        let first = decode_in(&clip, &limits, &req).expect("first clip");
+        assert!(matches!(
+            decode_in(&clip, &limits, &req),
+            Err(VisionError::TooMuchWork { setting: "OZ_REQUEST_MAX_PIXELS", .. })
+        ));
+        drop(first);
+        assert_eq!(b.used(), 0);
+        // Images count their pixels from the header, before any allocation.
+        let png = encode_png(&DynamicImage::ImageRgb8(RgbImage::from_pixel(100, 50, image::Rgb([1, 2, 3]))));
+        let (_, req) = budget(1 << 30, WorkLimits { pixels: 7_500, ..WorkLimits::UNLIMITED });
+        decode_in(&png, &limits, &req).expect("5000 px");
+        assert!(matches!(decode_in(&png, &limits, &req), Err(VisionError::TooMuchWork { .. })));
+        assert_eq!(req.peak(), rgb_bytes(100, 50), "the second image reserved nothing");
+    }
+
+    #[test]
+    fn cached_media_give_way_to_a_decode_unless_in_use() {
+        use crate::budget::{BudgetConfig, DecodeBudget};
+        let face = fixture("faces/live/obama__portrait.jpg");
+        let cfg = BudgetConfig { total_bytes: 1 << 40, request_bytes: 1 << 40, wait: std::time::Duration::ZERO };
+        let held = decode_in(&face, &MediaLimits::default(), &DecodeBudget::new(cfg).request())
+            .expect("decodes")
+            .reservation
+            .bytes();
+        // A process budget that the cached frames nearly fill; no wait allowed.
+        let b = DecodeBudget::new(BudgetConfig { total_bytes: held + 1000, ..cfg });
+        let m = Arc::new(decode_in(&face, &MediaLimits::default(), &b.request()).expect("decodes"));
+        assert_eq!(b.used(), held);
+        let cached = CachedMedia::new(Arc::clone(&m));
+        // In use (an analysis holds it): it stays, and the newcomer finds no room.
+        assert!(matches!(b.request().reserve(held), Err(VisionError::Busy)));
+        assert!(cached.is_held());
+        drop(m);
+        // Cached only: taken back at once instead of making the newcomer wait.
+        let r = b.request().reserve(held).expect("the cached frames gave way");
+        assert!(!cached.is_held() && cached.get().is_none());
+        assert_eq!(b.used(), held);
+        drop(r);
+        assert_eq!(b.used(), 0);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use oz_domain::gesture::Gesture;
 use serde::Serialize;
 
 use crate::align;
-use crate::budget::{BudgetConfig, DecodeBudget, RequestBudget, Reservation};
+use crate::budget::{BudgetConfig, DecodeBudget, RequestBudget, Reservation, WorkLimits};
 use crate::detect::{self, DetectorConfig, Face};
 use crate::embed;
 use crate::error::VisionError;
@@ -42,6 +42,8 @@ pub struct PipelineConfig {
     pub limits: MediaLimits,
     /// Memory budget of decoded frames, per process and per request.
     pub budget: BudgetConfig,
+    /// Decoding work one request may do, all its media together ([`Pipeline::request_budget`]).
+    pub work: WorkLimits,
     /// A face counts as a person for "exactly one face" rules when it is at least this fraction
     /// as wide as the largest face.
     pub min_face_rel: f32,
@@ -64,6 +66,7 @@ impl Default for PipelineConfig {
             detector: DetectorConfig::default(),
             limits: MediaLimits::default(),
             budget: BudgetConfig::default(),
+            work: WorkLimits::default(),
             min_face_rel: 0.4,
             best_shot_jpeg_quality: 90,
             planarity_weight: oz_domain::liveness::DEFAULT_PLANARITY_WEIGHT,
@@ -279,10 +282,12 @@ impl Pipeline {
         }
     }
 
-    /// A new request scope of the decode budget: decodes made through it share its limit.
+    /// A new request scope of the decode budget: decodes made through it share its memory limit
+    /// and its work limits ([`PipelineConfig::work`]: pixels decoded, frames for the models,
+    /// seconds of decoding). Make one per request and decode all its media through it.
     #[must_use]
     pub fn request_budget(&self) -> RequestBudget {
-        self.budget.request()
+        self.budget.request().with_work(self.cfg.work)
     }
 
     /// Decodes any supported media under the configured limits, as a request of its own.
@@ -311,9 +316,13 @@ impl Pipeline {
         if bytes.len() as u64 > self.cfg.limits.max_file_bytes {
             return Err(VisionError::FileTooLarge { size: bytes.len() as u64, limit: self.cfg.limits.max_file_bytes });
         }
+        budget.decode_time_left(self.cfg.limits.video.decode_timeout)?;
+        budget.charge_frames(1)?;
         let mut r = budget.empty();
-        let img = media::decode_image_in(bytes, self.cfg.limits.max_image_pixels, &mut r)?;
-        Ok((img, r))
+        let started = Instant::now();
+        let img = media::decode_image_in(bytes, self.cfg.limits.max_image_pixels, &mut r);
+        budget.charge_time(started.elapsed());
+        Ok((img?, r))
     }
 
     /// All faces, highest detector score first.

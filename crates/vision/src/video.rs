@@ -199,7 +199,8 @@ pub enum VideoError {
     #[error("video decoding took longer than {0:.1} s")]
     Timeout(f64),
     /// The decode budget refused the frames this clip needs ([`VisionError::OverBudget`] or
-    /// [`VisionError::Busy`]); `media` unwraps it so callers see the budget error itself.
+    /// [`VisionError::Busy`]), or the request's work budget its pixels
+    /// ([`VisionError::TooMuchWork`]); `media` unwraps it so callers see the budget error itself.
     #[error(transparent)]
     Budget(Box<VisionError>),
 }
@@ -766,6 +767,8 @@ fn decode_pass(
         if fw == 0 || fh == 0 {
             return Ok(());
         }
+        // Every decoded frame is work of the request, kept or not.
+        reservation.charge_pixels(u64::from(fw) * u64::from(fh)).map_err(|e| VideoError::Budget(Box::new(e)))?;
         let ts = f.timestamp().or_else(|| f.pts());
         if index == 0 {
             pass.first_ts = ts;

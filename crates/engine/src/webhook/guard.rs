@@ -74,7 +74,7 @@ pub fn check_target(url: &str, allow_private: bool) -> Result<Url, Refused> {
         && !allow_private
         && !is_public(ip)
     {
-        return Err(Refused(format!("{ip} is not a public address (OZ_WEBHOOK_ALLOW_PRIVATE is off)")));
+        return Err(Refused(format!("{ip} is not allowed: webhooks go to public addresses only")));
     }
     Ok(url)
 }
@@ -91,11 +91,11 @@ pub fn filter_addrs(
     }
     let public: Vec<SocketAddr> = all.iter().copied().filter(|a| is_public(a.ip())).collect();
     if public.is_empty() {
+        // What the name resolves to inside the network is for the operator's log, not for the
+        // tenant who chose the URL (it would map internal host names for them).
         let list: Vec<String> = all.iter().map(|a| a.ip().to_string()).collect();
-        return Err(Refused(format!(
-            "{host} resolves to no public address ({}; OZ_WEBHOOK_ALLOW_PRIVATE is off)",
-            if list.is_empty() { "nothing".to_string() } else { list.join(", ") }
-        )));
+        tracing::warn!(host, addresses = %list.join(", "), "webhook host resolves to no public address");
+        return Err(Refused(format!("{host} is not allowed: webhooks go to public addresses only")));
     }
     Ok(public)
 }
@@ -342,7 +342,8 @@ mod tests {
         let kept = filter_addrs("h", [a("10.0.0.1"), a("8.8.8.8"), a("::1")], false).expect("one public");
         assert_eq!(kept, [a("8.8.8.8")]);
         let err = filter_addrs("h", [a("127.0.0.1"), a("::ffff:127.0.0.1")], false).expect_err("none public");
-        assert!(err.0.contains("127.0.0.1"), "{err}");
+        // The tenant learns that the host is not allowed, not what it resolves to.
+        assert!(!err.0.contains("127.0.0.1") && err.0.contains("not allowed"), "{err}");
         assert!(filter_addrs("h", [], false).is_err());
         assert_eq!(filter_addrs("h", [a("127.0.0.1")], true).expect("allowed"), [a("127.0.0.1")]);
     }

@@ -4,6 +4,7 @@ use crate::wire::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use oz_domain::access::{Role, Scope};
+use oz_domain::caps;
 use oz_storage::accounts::{NewUser, UserPatch};
 use oz_storage::{Company, User};
 use serde_json::{Value, json};
@@ -100,10 +101,12 @@ pub async fn create_company(
     let m = body(&b)?;
     let name = m.get("name").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
     let name = name.ok_or_else(|| ApiError::structure("name is required"))?;
+    caps::text("name", name, caps::MAX_TEXT_CHARS)?;
     let meta = m.get("meta_data").cloned().unwrap_or_else(|| json!({}));
     if !meta.is_object() {
         return Err(ApiError::value("meta_data must be an object"));
     }
+    caps::meta_data("meta_data", &meta)?;
     let c = api.db.create_company(name, &meta).await?;
     Ok((StatusCode::CREATED, Json(company_json(&c))))
 }
@@ -150,9 +153,15 @@ pub async fn update_company(
     }
     let m = body(&b)?;
     let name = m.get("name").and_then(Value::as_str);
+    if let Some(n) = name {
+        caps::text("name", n, caps::MAX_TEXT_CHARS)?;
+    }
     let meta = m.get("meta_data");
     if meta.is_some_and(|v| !v.is_object()) {
         return Err(ApiError::value("meta_data must be an object"));
+    }
+    if let Some(meta) = meta {
+        caps::meta_data("meta_data", meta)?;
     }
     api.db.update_company(id, name, meta).await?;
     Ok(Json(company_json(&api.db.company(id, &Scope::All).await?)))
@@ -191,7 +200,7 @@ pub async fn delete_company(
         Err(e) => return Err(lookup("Company")(e)),
     };
     // The rows are committed: now the files (a crash here leaves them to the sweeper).
-    api.engine.forget_and_remove(files).await.map_err(|e| ApiError::unknown(e.to_string()))?;
+    api.engine.forget_and_remove(files).await.map_err(|e| ApiError::storage("cannot remove stored files", &e))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -208,10 +217,19 @@ fn opt_bool(m: &serde_json::Map<String, Value>, keys: &[&str]) -> ApiResult<Opti
     Ok(None)
 }
 
+/// A string field, within the caps every account field has (`caps::MAX_TEXT_CHARS`, passwords
+/// `caps::MAX_PASSWORD_BYTES`).
 fn opt_str(m: &serde_json::Map<String, Value>, k: &str) -> ApiResult<Option<String>> {
     match m.get(k) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::String(s)) => {
+            if k.ends_with("password") {
+                caps::count(&format!("{k} (bytes)"), s.len(), caps::MAX_PASSWORD_BYTES)?;
+            } else {
+                caps::text(k, s, caps::MAX_TEXT_CHARS)?;
+            }
+            Ok(Some(s.clone()))
+        }
         Some(_) => Err(ApiError::new(StatusCode::BAD_REQUEST, 5, format!("{k} must be a string"))),
     }
 }
@@ -299,6 +317,8 @@ pub async fn create_user(
     if !auth.principal.can_manage_user(role, company_id) {
         return Err(ApiError::forbidden("you cannot create this user"));
     }
+    let meta_data = m.get("meta_data").cloned().filter(Value::is_object).unwrap_or_else(|| json!({}));
+    caps::meta_data("meta_data", &meta_data)?;
     let new = NewUser {
         email,
         password_hash: hash_password_bounded(api, password).await?,
@@ -314,7 +334,7 @@ pub async fn create_user(
         first_name: opt_str(&m, "first_name")?,
         last_name: opt_str(&m, "last_name")?,
         middle_name: opt_str(&m, "middle_name")?,
-        meta_data: m.get("meta_data").cloned().filter(Value::is_object).unwrap_or_else(|| json!({})),
+        meta_data,
     };
     let u = api.db.create_user(&new).await?;
     Ok((StatusCode::CREATED, Json(user_json(&u))))

@@ -97,6 +97,40 @@ async fn collection_confs(api: &FullApi, auth: &Auth, company_id: Option<Uuid>, 
     Ok(runner::collection_confs(&ids, threshold, count))
 }
 
+/// Seconds a client of a company at its queue limit is asked to wait (`Retry-After`).
+pub const COMPANY_QUEUE_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The per-company admission of queued work (`OZ_COMPANY_QUEUE_LIMIT`): refuses, with 429, error
+/// 11 and `Retry-After`, a request that would give `company_id` more than the limit of analyses
+/// queued or running (those it has now plus the `adding` it asks for; a request that queues
+/// nothing itself, as the Instant API's, passes 0 and is refused once the company is at the limit).
+/// Call it before anything of the request is written. Not limited: a limit of 0, and folders of
+/// no company (an ADMIN's). Concurrent requests of one company may pass it together, so the
+/// queue can exceed the limit by at most their analyses (20 each).
+pub async fn check_company_queue(api: &FullApi, company_id: Option<Uuid>, adding: usize) -> ApiResult<()> {
+    let limit = api.cfg.company_queue_limit;
+    let Some(company) = company_id.filter(|_| limit > 0) else {
+        return Ok(());
+    };
+    let open = usize::try_from(api.db.company_open_jobs(company).await?).unwrap_or(usize::MAX);
+    if open.saturating_add(adding.max(1)) <= limit {
+        return Ok(());
+    }
+    let mut e = ApiError::too_many(
+        format!(
+            "this company has {open} analyses queued or running and may have at most {limit}: \
+             retry when some have finished"
+        ),
+        COMPANY_QUEUE_RETRY_AFTER,
+    );
+    if let Value::Object(d) = &mut e.details {
+        d.insert("queued".into(), json!(open));
+        d.insert("requested".into(), json!(adding));
+        d.insert("limit".into(), json!(limit));
+    }
+    Err(e)
+}
+
 /// Validates analysis requests and queues them as one group.
 pub async fn start(
     api: &FullApi,
@@ -157,7 +191,9 @@ pub async fn plan(
             None => source_ids(params.get("source_media"))?,
         };
         let explicit = explicit.map(|ids| caps::source_media(&ids)).transpose()?;
-        let inputs = assign::inputs(kind, facts, explicit.as_deref()).map_err(|e| ApiError::value(e.to_string()))?;
+        // Past caps::MAX_SOURCE_MEDIA (explicit or not) the request is refused here, before
+        // anything is queued; the error's details name the limit and source_media.
+        let inputs = assign::inputs(kind, facts, explicit.as_deref())?;
         let confs = match kind {
             AnalysisKind::Quality => {
                 for k in ["threshold_spoofing", "threshold_liveness", "threshold_replay"] {
@@ -234,6 +270,7 @@ pub async fn create(
         _ => return Err(ApiError::structure("Could not locate field for key_path analyses from provided dict data")),
     };
     let hook = super::webhooks::resolution_endpoint(v.get("resolution_endpoint"))?;
+    check_company_queue(api, folder.company_id, reqs.len()).await?;
     let created = start(api, &auth, &folder, &reqs, hook.as_deref()).await?;
     let media = api.db.folder_media(folder.id).await?;
     Ok((StatusCode::CREATED, Json(Value::Array(render_all(api, &folder, &media, &created)))))

@@ -18,6 +18,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::error::{ApiError, ApiResult};
+
+/// Largest body of a login or a refresh: credentials or a token fit in far less.
+const LOGIN_MAX_BYTES: usize = 16 * 1024;
 use super::throttle::Refusal;
 use crate::state::{AppState, FullApi};
 
@@ -188,14 +191,14 @@ async fn issue(st: &AppState, user: &User, predecessor: Option<uuid::Uuid>) -> A
     request_body(content = crate::openapi::schemas::LoginRequest, content_type = "application/json"),
     responses((status = 200, description = "Token pair", body = crate::openapi::schemas::TokenPair), crate::openapi::ApiErrors)
 )]
-pub async fn login(
-    State(st): State<AppState>,
-    parts: Parts,
-    super::body::JsonBody(body): super::body::JsonBody,
-) -> ApiResult<Json<Value>> {
+pub async fn login(State(st): State<AppState>, req: axum::extract::Request) -> ApiResult<Json<Value>> {
     let api = st.api()?;
     let guard = &api.cfg.login;
+    // The address limit needs no body: it is checked before a byte of it is read.
+    let (parts, body) = req.into_parts();
     guard.check_address(guard.client_of(&parts)).map_err(refusal)?;
+    let (body, _grant) =
+        super::body::read(&st, axum::extract::Request::from_parts(parts, body), LOGIN_MAX_BYTES).await?;
     let v: Value = serde_json::from_slice(&body).map_err(|e| ApiError::structure(format!("invalid JSON body: {e}")))?;
     let creds = v.get("credentials").ok_or_else(|| {
         ApiError::structure("Could not locate field for key_path credentials from provided dict data")
@@ -235,13 +238,13 @@ pub async fn login(
     security(("token" = [])),
     responses((status = 200, description = "New token pair", body = crate::openapi::schemas::TokenPair), crate::openapi::ApiErrors)
 )]
-pub async fn refresh(
-    State(st): State<AppState>,
-    parts: Parts,
-    super::body::JsonBody(body): super::body::JsonBody,
-) -> ApiResult<Json<Value>> {
+pub async fn refresh(State(st): State<AppState>, req: axum::extract::Request) -> ApiResult<Json<Value>> {
     let api = st.api()?;
+    // No token, no body read.
+    let (parts, body) = req.into_parts();
     let token = token_of(&parts).ok_or_else(ApiError::auth_missing)?;
+    let (body, _grant) =
+        super::body::read(&st, axum::extract::Request::from_parts(parts, body), LOGIN_MAX_BYTES).await?;
     let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let expire = v.get("expire_token").and_then(Value::as_str).ok_or_else(|| {
         ApiError::structure("Could not locate field for key_path expire_token from provided dict data")

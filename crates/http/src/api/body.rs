@@ -1,13 +1,12 @@
 //! The body of a route that takes JSON, not uploads: read up to `OZ_MAX_JSON_BYTES`, more is
-//! refused with 413 and the Oz error body (uploads have their own, larger limits).
+//! refused with 413 and the Oz error body (uploads have their own, larger limits). Its bytes are
+//! counted in the memory budget of request bodies while they are read.
 
-use std::pin::Pin;
-
-use axum::body::{Bytes, HttpBody};
+use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::header;
 
 use super::error::ApiError;
+use crate::intake::MemoryGrant;
 use crate::state::AppState;
 
 /// A JSON route's raw body, at most `OZ_MAX_JSON_BYTES`.
@@ -23,28 +22,21 @@ impl FromRequest<AppState> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, st: &AppState) -> Result<Self, ApiError> {
-        // The smaller of the JSON cap and the whole-request cap (`OZ_MAX_REQUEST_BYTES`): this
-        // extractor reads the body itself, so axum's DefaultBodyLimit does not apply to it.
         let limit = st.lite.max_json_bytes.min(usize::try_from(st.lite.max_request_bytes).unwrap_or(usize::MAX));
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        if declared.is_some_and(|n| n > limit as u64) {
-            return Err(too_large(limit));
-        }
-        let mut body = req.into_body();
-        let mut buf: Vec<u8> = Vec::new();
-        while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
-            let frame = frame.map_err(|e| ApiError::structure(format!("cannot read the request body: {e}")))?;
-            if let Ok(data) = frame.into_data() {
-                if buf.len().saturating_add(data.len()) > limit {
-                    return Err(too_large(limit));
-                }
-                buf.extend_from_slice(&data);
-            }
-        }
-        Ok(JsonBody(Bytes::from(buf)))
+        read(st, req, limit).await.map(|(b, _)| JsonBody(b))
+    }
+}
+
+/// Reads a JSON body of at most `limit` bytes (never more than `OZ_MAX_JSON_BYTES` and
+/// `OZ_MAX_REQUEST_BYTES`): 413 past it, 408 when the body stops arriving, 503 when the memory
+/// budget of request bodies ([`crate::intake`]) is spent. The grant keeps the bytes counted for as
+/// long as the caller holds it.
+pub async fn read(st: &AppState, req: Request, limit: usize) -> Result<(Bytes, MemoryGrant), ApiError> {
+    let limit = limit.min(st.lite.max_json_bytes).min(usize::try_from(st.lite.max_request_bytes).unwrap_or(usize::MAX));
+    let declared = crate::intake::declared_length(req.headers());
+    match crate::intake::read_small(&st.intake, req.into_body(), declared, limit as u64).await {
+        Ok(Some(x)) => Ok(x),
+        Ok(None) => Err(too_large(limit)),
+        Err(e) => Err(ApiError::from_intake(&e)),
     }
 }

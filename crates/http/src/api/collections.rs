@@ -254,7 +254,7 @@ pub async fn create_person(
     let api = st.api()?.clone();
     let c = visible_collection(&api, &auth, &id).await?;
     ensure_manager(&auth, &c)?;
-    let body = read_upload(&api, st.lite.max_json_bytes, req).await?;
+    let body = read_upload(&st, &api, req).await?;
     let meta = body.payload.get("person:meta_data").cloned().unwrap_or_else(|| json!({}));
     if !meta.is_object() {
         return Err(ApiError::value("person:meta_data must be an object"));
@@ -377,7 +377,7 @@ pub async fn add_images(
     let api = st.api()?.clone();
     let (c, p) = visible_person(&api, &auth, &cid, &pid).await?;
     ensure_manager(&auth, &c)?;
-    let body = read_upload(&api, st.lite.max_json_bytes, req).await?;
+    let body = read_upload(&st, &api, req).await?;
     if body.files.is_empty() {
         return Err(ApiError::structure("no image part in the request"));
     }
@@ -463,7 +463,7 @@ async fn embed_photos(st: &AppState, api: &FullApi, files: Vec<Upload>) -> ApiRe
                 Ok(name) => m.file_name = name,
                 Err(e) => {
                     engine.files.remove_all(&out.iter().map(|o| o.file_name.clone()).collect::<Vec<_>>());
-                    return Err(ApiError::unknown(format!("cannot store the photo: {e}")));
+                    return Err(ApiError::storage("cannot store the photo", &e));
                 }
             }
             out.push(m);

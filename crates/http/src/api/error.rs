@@ -55,6 +55,11 @@ impl ApiError {
         let secs = after.as_secs() + u64::from(after.subsec_nanos() > 0);
         Self::new(status, 11, m).with_details(json!({ "retry_after": secs.max(1) }))
     }
+    /// 429 with `Retry-After` (error 11): the caller has too much work in flight (for example its
+    /// company's queued analyses, `OZ_COMPANY_QUEUE_LIMIT`); `details` gets `retry_after`.
+    pub fn too_many(m: impl Into<String>, after: std::time::Duration) -> Self {
+        Self::retry_later(StatusCode::TOO_MANY_REQUESTS, m, after)
+    }
     /// 503 with `Retry-After`: every inference slot is taken (see [`crate::admission`]).
     pub fn busy() -> Self {
         Self::retry_later(
@@ -62,6 +67,36 @@ impl ApiError {
             "the server is busy analysing other media: retry later",
             std::time::Duration::from_secs(crate::admission::RETRY_AFTER_SECS),
         )
+    }
+
+    /// The media store (a folder or an S3 bucket) failed: the cause goes to the log (it may name
+    /// buckets, endpoints or paths), the client gets a generic error 0.
+    pub fn storage(what: &str, e: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "{what}");
+        Self::unknown(format!("{what}: the media store failed; the server log has the cause"))
+    }
+
+    /// A request body the intake refused ([`crate::intake`]): 413 past the limit, 408 when it
+    /// stopped arriving or came too slowly, 503 with `Retry-After` when memory or spool disk is
+    /// spent, 400 when the client broke it off.
+    #[must_use]
+    pub fn from_intake(e: &crate::intake::IntakeError) -> Self {
+        use crate::intake::IntakeError as E;
+        e.count();
+        match e {
+            E::TooLarge { limit } => Self::too_large(e.to_string()).with_details(json!({ "limit": limit })),
+            E::TimedOut(_) => Self::new(StatusCode::REQUEST_TIMEOUT, 3, e.to_string()),
+            E::Busy => Self::retry_later(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is receiving too many uploads: retry later",
+                std::time::Duration::from_secs(crate::admission::RETRY_AFTER_SECS),
+            ),
+            E::Client(_) => Self::structure(e.to_string()),
+            E::Io(m) => {
+                tracing::error!(error = %m, "cannot spool a request body");
+                Self::unknown("the request body could not be received")
+            }
+        }
     }
 
     /// The Oz body for an error answer that the router or an extractor made (unknown route 404,
@@ -104,6 +139,22 @@ pub fn lookup(what: &'static str) -> impl Fn(StoreError) -> ApiError {
 impl From<oz_domain::caps::CapError> for ApiError {
     fn from(e: oz_domain::caps::CapError) -> Self {
         ApiError::value(e.to_string())
+    }
+}
+
+/// Media an analysis cannot take: error 4; past the media cap, `details` names the limit and the
+/// way out (`source_media`).
+impl From<oz_domain::assign::AssignError> for ApiError {
+    fn from(e: oz_domain::assign::AssignError) -> Self {
+        let details = match &e {
+            oz_domain::assign::AssignError::TooManyMedia { count, limit, .. } => json!({
+                "media": count,
+                "limit": limit,
+                "hint": "name the media to analyse (at most the limit) in source_media",
+            }),
+            _ => Value::Null,
+        };
+        ApiError::value(e.to_string()).with_details(details)
     }
 }
 

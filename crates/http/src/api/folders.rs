@@ -42,15 +42,24 @@ pub async fn folder_json(api: &FullApi, f: &Folder, with_analyses: bool) -> ApiR
 pub struct UploadBody {
     pub files: Vec<Upload>,
     pub payload: serde_json::Map<String, Value>,
+    /// The body's bytes in the memory budget of request bodies, held while the files are.
+    pub memory: crate::intake::MemoryGrant,
 }
 
-/// Reads an upload: file parts under free keys plus a JSON `payload` part (at most `max_json`
-/// bytes), with the attachment limits applied.
-pub async fn read_upload(api: &FullApi, max_json: usize, req: Request) -> ApiResult<UploadBody> {
+/// Reads an upload: file parts under free keys plus a JSON `payload` part (at most
+/// `OZ_MAX_JSON_BYTES`), with the attachment limits applied. The body is first received into the
+/// spool ([`crate::intake`]): a slow or stalled client holds no memory, and the parts are read
+/// into memory only once all of the body has arrived and the memory budget has room for it.
+pub async fn read_upload(st: &AppState, api: &FullApi, req: Request) -> ApiResult<UploadBody> {
+    let max_json = st.lite.max_json_bytes;
     let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     if !ct.starts_with("multipart/form-data") {
         return Err(ApiError::structure("expected a multipart/form-data body with media parts and a payload part"));
     }
+    let (req, memory) =
+        crate::intake::take_upload(&st.intake, req, st.lite.max_request_bytes, st.admission.config().max_wait)
+            .await
+            .map_err(|e| ApiError::from_intake(&e))?;
     let mut mp = Multipart::from_request(req, &()).await.map_err(|e| ApiError::structure(e.body_text()))?;
     let mut raw: Vec<(String, String, Vec<u8>)> = Vec::new();
     let mut payload = serde_json::Map::new();
@@ -99,7 +108,9 @@ pub async fn read_upload(api: &FullApi, max_json: usize, req: Request) -> ApiRes
             .with_details(json!({ "limit": api.cfg.attachment_max_count })));
         }
     }
-    attach_payload(raw, payload)
+    let mut body = attach_payload(raw, payload)?;
+    body.memory = memory;
+    Ok(body)
 }
 
 /// Parses the JSON `payload` part of an upload, which must be a JSON object (public for the fuzz
@@ -146,7 +157,7 @@ pub fn attach_payload(
         caps::meta_data("media:meta_data", &meta)?;
         files.push(Upload { key, original_name, bytes, tags: t, meta_data: meta });
     }
-    Ok(UploadBody { files, payload })
+    Ok(UploadBody { files, payload, memory: crate::intake::MemoryGrant::default() })
 }
 
 /// Decodes and stores uploaded files on a blocking thread, once the admission gate lets the
@@ -176,7 +187,7 @@ fn ingest_error(e: IngestError) -> ApiError {
                 .with_details(json!({ "key": name }));
             if too_large { ApiError { status: StatusCode::PAYLOAD_TOO_LARGE, ..err } } else { err }
         }
-        IngestError::File(e) => ApiError::unknown(format!("cannot store media: {e}")),
+        IngestError::File(e) => ApiError::storage("cannot store media", &e),
     }
 }
 
@@ -222,7 +233,7 @@ pub async fn create(State(st): State<AppState>, auth: Auth, req: Request) -> Api
     if !auth.principal.can_write_data() {
         return Err(ApiError::forbidden("this role cannot create folders"));
     }
-    let body = read_upload(&api, st.lite.max_json_bytes, req).await?;
+    let body = read_upload(&st, &api, req).await?;
     let meta = body.payload.get("folder:meta_data").cloned().unwrap_or_else(|| json!({}));
     if !meta.is_object() {
         return Err(ApiError::value("folder:meta_data must be an object"));
@@ -240,6 +251,8 @@ pub async fn create(State(st): State<AppState>, auth: Auth, req: Request) -> Api
         Some(reqs) => {
             let facts = upload_facts(&body.files)?;
             let items = analyses::plan(&api, &auth, auth.user.company_id, reqs, &facts).await?;
+            // The company's share of the queue, before anything is stored.
+            analyses::check_company_queue(&api, auth.user.company_id, items.len()).await?;
             Some((facts, items))
         }
         None => None,
@@ -310,7 +323,7 @@ pub async fn add_media(
     if !auth.principal.can_write_data() {
         return Err(ApiError::forbidden("this role cannot upload media"));
     }
-    let body = read_upload(&api, st.lite.max_json_bytes, req).await?;
+    let body = read_upload(&st, &api, req).await?;
     if body.files.is_empty() {
         return Err(ApiError::structure("no media part in the request"));
     }
@@ -477,7 +490,7 @@ pub async fn delete(State(st): State<AppState>, auth: Auth, Path(id): Path<Strin
     }
     // The rows are committed before any file goes; a file left by a crash here is swept later.
     let files = api.db.delete_folder(f.id).await?;
-    api.engine.forget_and_remove(files).await.map_err(|e| ApiError::unknown(e.to_string()))?;
+    api.engine.forget_and_remove(files).await.map_err(|e| ApiError::storage("cannot remove stored files", &e))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -554,7 +567,7 @@ pub async fn delete_media(State(st): State<AppState>, auth: Auth, Path(id): Path
         return Err(ApiError::forbidden("this role cannot delete media"));
     }
     let files = api.db.delete_media(m.id).await?;
-    api.engine.forget_and_remove(files).await.map_err(|e| ApiError::unknown(e.to_string()))?;
+    api.engine.forget_and_remove(files).await.map_err(|e| ApiError::storage("cannot remove stored files", &e))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -605,7 +618,7 @@ pub async fn file(
     let download = match api.engine.files.download(&file_name).await {
         Ok(d) => d,
         Err(FileError::BadName | FileError::NotFound) => return Err(ApiError::not_found("File")),
-        Err(e) => return Err(ApiError::unknown(format!("cannot read a stored file: {e}"))),
+        Err(e) => return Err(ApiError::storage("cannot read a stored file", &e)),
     };
     Ok((
         [

@@ -51,11 +51,15 @@ pub async fn create(State(st): State<AppState>, req: Request) -> ApiResult<Respo
     let api = st.api()?.clone();
     let (mut parts, body) = req.into_parts();
     let caller = caller(&st, &api, &mut parts).await?;
+    // A company at its queue limit gets no more work here either (checked before the body).
+    super::analyses::check_company_queue(&api, caller.as_ref().and_then(|u| u.company_id), 0).await?;
     let req = Request::from_parts(parts, body);
     if is_container(req.headers()) {
         return Err(capsula(req).await);
     }
-    let upload = folders::read_upload(&api, st.lite.max_json_bytes, req).await?;
+    let mut upload = folders::read_upload(&st, &api, req).await?;
+    // The body's memory stays counted until the answer is made from it.
+    let _memory = std::mem::take(&mut upload.memory);
     let (request, media) = plan(&api, caller.as_ref(), upload)?;
     let answer = folder::answer(&st, &request, media).await.map_err(folder_error)?;
     Ok((StatusCode::CREATED, Json(answer)).into_response())
@@ -158,7 +162,7 @@ async fn capsula(req: Request) -> ApiError {
 
 /// The checked request: folder fields, analyses with their media, and the media parts.
 fn plan(api: &FullApi, caller: Option<&User>, upload: UploadBody) -> ApiResult<(FolderRequest, Vec<MediaInput>)> {
-    let UploadBody { files, payload } = upload;
+    let UploadBody { files, payload, .. } = upload;
     if files.is_empty() {
         return Err(ApiError::structure("no media part in the request"));
     }

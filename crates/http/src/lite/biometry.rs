@@ -96,7 +96,7 @@ pub async fn extract(State(st): State<AppState>, headers: HeaderMap, body: Bytes
 )]
 pub async fn compare(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
     let b64 = parts::wants_base64(req.headers());
-    let all = parts::read_multipart(req, P, st.lite.max_parts).await?;
+    let (all, _memory) = parts::receive_multipart(&st, req, P).await?;
     let a = template_part(parts::one(&all, "bio_feature", P)?, b64)?;
     let b = template_part(parts::one(&all, "bio_template", P)?, b64)?;
     let ta = parse_template(&st.pipeline, &a, "bio_feature")?;
@@ -118,7 +118,7 @@ pub async fn compare(State(st): State<AppState>, req: Request) -> Result<Respons
 )]
 pub async fn verify(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
     let b64 = parts::wants_base64(req.headers());
-    let all = parts::read_multipart(req, P, st.lite.max_parts).await?;
+    let (all, _memory) = parts::receive_multipart(&st, req, P).await?;
     let sample = image_part(parts::one(&all, "sample", P)?, b64)?;
     let tb = parse_template(&st.pipeline, &template_part(parts::one(&all, "bio_template", P)?, b64)?, "bio_template")?;
     let ta = st.run(move |p| extract_sample(p, &sample, "sample")).await??;
@@ -164,7 +164,7 @@ pub async fn verify(State(st): State<AppState>, req: Request) -> Result<Response
 )]
 pub async fn extract_and_compare(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
     let b64 = parts::wants_base64(req.headers());
-    let all = parts::read_multipart(req, P, st.lite.max_parts).await?;
+    let (all, _memory) = parts::receive_multipart(&st, req, P).await?;
     let s1 = image_part(parts::one(&all, "sample_1", P)?, b64)?;
     let s2 = image_part(parts::one(&all, "sample_2", P)?, b64)?;
     let (ta, tb) = st
@@ -216,7 +216,7 @@ fn templates_n(st: &AppState, all: &[Part], b64: bool) -> Result<Vec<(String, Te
 )]
 pub async fn compare_n(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
     let b64 = parts::wants_base64(req.headers());
-    let all = parts::read_multipart(req, P, st.lite.max_parts).await?;
+    let (all, _memory) = parts::receive_multipart(&st, req, P).await?;
     let main = parse_template(&st.pipeline, &template_part(parts::one(&all, "template_1", P)?, b64)?, "template_1")?;
     let others = templates_n(&st, &all, b64)?;
     Ok(results(&st, &main, &others))
@@ -235,7 +235,7 @@ pub async fn compare_n(State(st): State<AppState>, req: Request) -> Result<Respo
 )]
 pub async fn verify_n(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
     let b64 = parts::wants_base64(req.headers());
-    let all = parts::read_multipart(req, P, st.lite.max_parts).await?;
+    let (all, _memory) = parts::receive_multipart(&st, req, P).await?;
     let s1 = image_part(parts::one(&all, "sample_1", P)?, b64)?;
     let others = templates_n(&st, &all, b64)?;
     let main = st.run(move |p| extract_sample(p, &s1, "sample_1")).await??;
@@ -255,7 +255,7 @@ pub async fn verify_n(State(st): State<AppState>, req: Request) -> Result<Respon
 )]
 pub async fn extract_and_compare_n(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
     let b64 = parts::wants_base64(req.headers());
-    let all = parts::read_multipart(req, P, st.lite.max_parts).await?;
+    let (all, _memory) = parts::receive_multipart(&st, req, P).await?;
     let s1 = image_part(parts::one(&all, "sample_1", P)?, b64)?;
     let samples: Vec<(String, Bytes)> = parts::many(&all, "samples_n")?
         .into_iter()

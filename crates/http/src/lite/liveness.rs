@@ -73,15 +73,7 @@ pub async fn detect(State(st): State<AppState>, req: Request) -> Result<Response
     let ct = parts::media_type(req.headers());
     let b64 = parts::wants_base64(req.headers());
     if parts::is_image_type(&ct) {
-        let body =
-            axum::body::to_bytes(req.into_body(), usize::try_from(st.lite.max_request_bytes).unwrap_or(usize::MAX))
-                .await
-                .map_err(|e| {
-                    let mut err =
-                        LiteError::new(LiteErrorKind::UnreadableSample, format!("cannot read body: {e}")).on(P);
-                    err.status = Some(axum::http::StatusCode::PAYLOAD_TOO_LARGE);
-                    err
-                })?;
+        let (body, _memory) = parts::receive_raw(&st, req, P).await?;
         let bytes = parts::payload(&body, b64, "sample", LiteErrorKind::UnreadableSample).map_err(|e| e.on(P))?;
         let threshold = st.lite.threshold_spoofing;
         let score = st
@@ -108,7 +100,7 @@ pub async fn detect(State(st): State<AppState>, req: Request) -> Result<Response
         )
         .on(P));
     }
-    let all = parts::read_multipart(req, P, st.lite.max_parts).await?;
+    let (all, _memory) = parts::receive_multipart(&st, req, P).await?;
     let payload: Payload = match all.iter().find(|p| p.name == "payload") {
         None => Payload::default(),
         Some(p) if p.data.len() > st.lite.max_json_bytes => {

@@ -63,7 +63,49 @@ pub fn payload(data: &Bytes, base64: bool, what: &str, kind: LiteErrorKind) -> R
     decode_b64(data).map(Bytes::from).ok_or_else(|| LiteError::new(kind, format!("{what}: invalid base64")))
 }
 
-/// Reads every part of a multipart/form-data request.
+/// Receives a Lite multipart request: refused at once (503) when every inference slot and the
+/// queue are taken, before a byte of the body is read; then the body is spooled
+/// ([`crate::intake`]: a stalled or slow client holds no memory), memory is reserved for all of it,
+/// and the parts are read. The grant must live as long as the parts (or copies of their bytes).
+pub async fn receive_multipart(
+    st: &crate::state::AppState,
+    req: Request,
+    processor: Processor,
+) -> Result<(Vec<Part>, crate::intake::MemoryGrant), LiteError> {
+    if media_type(req.headers()) != "multipart/form-data" {
+        return read_multipart(req, processor, st.lite.max_parts).await.map(|p| (p, Default::default()));
+    }
+    if st.admission.saturated() {
+        return Err(LiteError::busy().on(processor));
+    }
+    let (req, grant) =
+        crate::intake::take_upload(&st.intake, req, st.lite.max_request_bytes, st.admission.config().max_wait)
+            .await
+            .map_err(|e| LiteError::from_intake(&e, processor))?;
+    let parts = read_multipart(req, processor, st.lite.max_parts).await?;
+    Ok((parts, grant))
+}
+
+/// Receives a raw (non-multipart) Lite body the same way as [`receive_multipart`].
+pub async fn receive_raw(
+    st: &crate::state::AppState,
+    req: Request,
+    processor: Processor,
+) -> Result<(Bytes, crate::intake::MemoryGrant), LiteError> {
+    if st.admission.saturated() {
+        return Err(LiteError::busy().on(processor));
+    }
+    let (req, grant) =
+        crate::intake::take_upload(&st.intake, req, st.lite.max_request_bytes, st.admission.config().max_wait)
+            .await
+            .map_err(|e| LiteError::from_intake(&e, processor))?;
+    let body = axum::body::to_bytes(req.into_body(), usize::MAX)
+        .await
+        .map_err(|e| LiteError::internal(format!("cannot read the spooled body: {e}")).on(processor))?;
+    Ok((body, grant))
+}
+
+/// Reads every part of a multipart/form-data request (the parser of [`receive_multipart`]).
 pub async fn read_multipart(req: Request, processor: Processor, max_parts: usize) -> Result<Vec<Part>, LiteError> {
     if media_type(req.headers()) != "multipart/form-data" {
         return Err(LiteError::new(

@@ -225,6 +225,7 @@ async fn start_with(kind: Kind, opts: Options, shared: Option<(String, PathBuf)>
         analysis_cache: 16,
         index_threads: 2,
         index_poll: Duration::from_millis(500),
+        company_max_running: None,
     };
     let files = MediaFiles::open(&data).expect("media dir");
     let engine = Engine::new(db.clone(), pipeline(), files, cfg);
