@@ -340,6 +340,86 @@ fn zip_entries_inflate_within_the_decode_budget() {
     assert!(after.saturating_sub(before) < GROWTH, "peak RSS grew by {} MiB", after.saturating_sub(before) / MIB);
 }
 
+/// A zip of one empty stored `a.png` and `records` central-directory records (4-byte names, all
+/// pointing at it), ended by ZIP64 end records: about 50 bytes a record on the wire.
+fn central_directory_flood(records: usize) -> Vec<u8> {
+    let mut z = Vec::with_capacity(records * 50 + 200);
+    // Local header of a.png: version 20, stored, no data.
+    z.extend_from_slice(b"PK\x03\x04");
+    z.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    z.extend_from_slice(&[0; 12]);
+    z.extend_from_slice(&5u16.to_le_bytes());
+    z.extend_from_slice(&0u16.to_le_bytes());
+    z.extend_from_slice(b"a.png");
+    let cd_start = z.len() as u64;
+    let alphabet = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    for i in 0..records {
+        z.extend_from_slice(b"PK\x01\x02");
+        z.extend_from_slice(&[20, 3, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        z.extend_from_slice(&[0; 12]);
+        z.extend_from_slice(&4u16.to_le_bytes());
+        z.extend_from_slice(&[0; 12]);
+        z.extend_from_slice(&0u32.to_le_bytes());
+        let mut n = i;
+        for _ in 0..4 {
+            z.push(alphabet[n % alphabet.len()]);
+            n /= alphabet.len();
+        }
+    }
+    let cd_size = z.len() as u64 - cd_start;
+    let eocd64 = z.len() as u64;
+    z.extend_from_slice(b"PK\x06\x06");
+    z.extend_from_slice(&44u64.to_le_bytes());
+    z.extend_from_slice(&[45, 3, 45, 0]);
+    z.extend_from_slice(&[0; 8]);
+    z.extend_from_slice(&(records as u64).to_le_bytes());
+    z.extend_from_slice(&(records as u64).to_le_bytes());
+    z.extend_from_slice(&cd_size.to_le_bytes());
+    z.extend_from_slice(&cd_start.to_le_bytes());
+    z.extend_from_slice(b"PK\x06\x07");
+    z.extend_from_slice(&0u32.to_le_bytes());
+    z.extend_from_slice(&eocd64.to_le_bytes());
+    z.extend_from_slice(&1u32.to_le_bytes());
+    z.extend_from_slice(b"PK\x05\x06");
+    z.extend_from_slice(&[0; 4]);
+    z.extend_from_slice(&[0xff; 12]);
+    z.extend_from_slice(&0u16.to_le_bytes());
+    z
+}
+
+/// A Lite liveness request whose zip (48 MiB on the wire) holds a million central-directory
+/// records: refused for its entry count (400) before the zip reader parses them into a million
+/// structs of a few hundred bytes each, so the peak RSS grows by the body and little more.
+#[test]
+fn zip_central_directory_flood_is_refused_before_parsing() {
+    if !std::path::Path::new("/proc/self/status").exists() {
+        eprintln!("no /proc: skipped");
+        return;
+    }
+    const RECORDS: usize = 1_000_000;
+    let zip = central_directory_flood(RECORDS);
+    let (ct, body) = multipart(&[("media_key1", "shots.zip", "application/zip", zip.as_slice())]);
+    // The body is held while it is decoded (up to twice: the part and the request); more than
+    // that would be the parsed directory.
+    let growth = 2 * body.len() as u64 + 60 * MIB;
+    let server = start_with(&[]);
+    let before = warm_up(&server);
+    let answer = request(&server.addr, "POST", "/v1/face/liveness/detect", &[], &ct, &body);
+    let after = server.status("VmHWM:");
+    eprintln!(
+        "zip of {RECORDS} central records ({} MiB): VmRSS {} -> VmHWM {} MiB (+{} MiB, bound +{} MiB)",
+        zip.len() as u64 / MIB,
+        before / MIB,
+        after / MIB,
+        after.saturating_sub(before) / MIB,
+        growth / MIB
+    );
+    let (status, text) = answer.expect("lite answers");
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("LDE-") && text.contains("entries"), "{text}");
+    assert!(after.saturating_sub(before) < growth, "peak RSS grew by {} MiB", after.saturating_sub(before) / MIB);
+}
+
 /// A large JPEG made from a real photo (the face scaled up), `w` x `h`.
 fn large_photo(w: u32, h: u32) -> Vec<u8> {
     let face = image::open(root().join("tests/fixtures/faces/live/obama__portrait.jpg")).expect("fixture");

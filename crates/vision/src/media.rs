@@ -497,6 +497,16 @@ pub fn spread_indices(len: usize, n: usize) -> Vec<usize> {
     out
 }
 
+/// The signature that opens a zip central-directory record.
+const CENTRAL_RECORD: &[u8] = b"PK\x01\x02";
+
+/// Most `PK\x01\x02` byte runs a shot set may hold before the zip crate is asked to read it: the
+/// entry limit plus a margin for chance matches in compressed data (a 4-byte pattern: about one
+/// in 4 GiB of random bytes) and for stored entries that are zips themselves.
+fn central_records_cap(max_entries: usize) -> usize {
+    max_entries.saturating_mul(2).max(max_entries.saturating_add(64))
+}
+
 /// A zip of images taken in name order and treated like a video: entries are checked for count,
 /// declared and actual uncompressed size and path safety before any image is decoded. Each
 /// sampled entry is inflated as a stream into a buffer reserved in the decode budget (refused as
@@ -512,6 +522,15 @@ fn decode_shot_set(
     deadline: Option<Instant>,
 ) -> Result<DecodedMedia, VisionError> {
     let timeout = || VisionError::DecodeTimeout(limits.video.decode_timeout.as_secs_f64());
+    // The zip crate parses every central-directory record into a struct of a few hundred bytes
+    // before the entry count can be checked: a 100 MiB body of 49-byte records would cost hundreds
+    // of MB. Each record it parses starts with its own `PK\x01\x02`, so counting those bytes first
+    // bounds that work (one pass, no allocation); the margin lets stray matches inside compressed
+    // data through, and the exact count is checked below.
+    let records = memchr::memmem::find_iter(bytes, CENTRAL_RECORD).count();
+    if records > central_records_cap(limits.zip_max_entries) {
+        return Err(VisionError::ZipTooManyEntries { count: records, limit: limits.zip_max_entries });
+    }
     let mut archive =
         zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| VisionError::UnreadableZip(e.to_string()))?;
     if archive.len() > limits.zip_max_entries {
@@ -807,6 +826,23 @@ mod tests {
         assert!(matches!(decode(&z, &limits), Err(VisionError::ZipTooManyEntries { .. })));
         let limits = MediaLimits { zip_max_total_bytes: 10, ..MediaLimits::default() };
         assert!(matches!(decode(&z, &limits), Err(VisionError::ZipTooLarge { .. })));
+
+        // Central-directory records are counted before the zip crate parses them: 200 records
+        // and no end-of-directory record would be "unreadable" to the crate, after parsing.
+        let mut flood = b"PK\x03\x04".to_vec();
+        for _ in 0..200 {
+            flood.extend_from_slice(CENTRAL_RECORD);
+            flood.extend_from_slice(&[0u8; 45]);
+        }
+        assert!(matches!(
+            decode(&flood, &MediaLimits::default()),
+            Err(VisionError::ZipTooManyEntries { count: 200, limit: 64 })
+        ));
+        let mut fewer = b"PK\x03\x04".to_vec();
+        for _ in 0..central_records_cap(64) {
+            fewer.extend_from_slice(CENTRAL_RECORD);
+        }
+        assert!(matches!(decode(&fewer, &MediaLimits::default()), Err(VisionError::UnreadableZip(_))));
 
         let evil = zip_of(&[("../../etc/passwd.png", &a)]);
         assert!(matches!(decode(&evil, &MediaLimits::default()), Err(VisionError::ZipUnsafePath(_))));
