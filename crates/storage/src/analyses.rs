@@ -352,8 +352,9 @@ impl Db {
         if done.rows_affected() != 1 {
             return Err(StoreError::Conflict("the job's lease was lost".into()));
         }
-        for m in &outcome.outputs {
-            insert_media(&mut tx, folder.id, folder.company_id, folder.user_id, m, t).await?;
+        for (i, m) in outcome.outputs.iter().enumerate() {
+            let at = crate::folders::in_order(t, i);
+            insert_media(&mut tx, folder.id, folder.company_id, folder.user_id, m, at).await?;
         }
         write_outcome(&mut tx, job.analysis_id, outcome, t).await?;
         let update = close_folder(&mut tx, &folder, t).await?;

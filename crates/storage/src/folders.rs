@@ -176,8 +176,8 @@ impl Db {
         .bind(t)
         .execute(&mut *tx)
         .await?;
-        for m in media {
-            insert_media(&mut tx, id, company_id, user_id, m, t).await?;
+        for (i, m) in media.iter().enumerate() {
+            insert_media(&mut tx, id, company_id, user_id, m, in_order(t, i)).await?;
         }
         tx.commit().await?;
         let folder = self.folder(id, &Scope::All).await?;
@@ -189,8 +189,8 @@ impl Db {
     pub async fn add_media(&self, folder: &Folder, media: &[NewMedia]) -> Result<Vec<Media>> {
         let t = now();
         let mut tx = self.pool.begin().await?;
-        for m in media {
-            insert_media(&mut tx, folder.id, folder.company_id, folder.user_id, m, t).await?;
+        for (i, m) in media.iter().enumerate() {
+            insert_media(&mut tx, folder.id, folder.company_id, folder.user_id, m, in_order(t, i)).await?;
         }
         sqlx::query("update folders set time_updated = $2 where id = $1")
             .bind(folder.id.to_string())
@@ -443,6 +443,12 @@ pub(crate) fn bind_all<'q>(
         };
     }
     q
+}
+
+/// The `time_created` of the `i`-th media written at `t` in one request: a microsecond apart, so
+/// `order by time_created, id` gives the media back in the client's order (the ids are random).
+pub(crate) fn in_order(t: f64, i: usize) -> f64 {
+    t + i as f64 * 1e-6
 }
 
 pub(crate) async fn insert_media(
