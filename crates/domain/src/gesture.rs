@@ -97,13 +97,15 @@ pub fn requested_gesture<S: AsRef<str>>(tags: &[S]) -> Option<Gesture> {
 /// What QUALITY does when a video's tags ask for a gesture (`OZ_GESTURE_CHECK`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum GesturePolicy {
-    /// The gesture is checked; when it is absent, the media is DECLINED (the default: a replayed
-    /// or pre-recorded video does not follow the action the app asked for just now).
-    #[default]
+    /// The gesture is checked; when it is absent, the media is DECLINED.
     Decline,
     /// Absent: OPERATOR_REQUIRED, for a person to look at.
     Operator,
-    /// Checked and reported in `results_data`, never changes the verdict.
+    /// Checked and reported in `results_data`, never changes the verdict (the default: Oz
+    /// publishes no server verdict for a missing tagged gesture, and the app chose the gesture,
+    /// so a recording of an earlier session shows it anyway; server-issued challenges are the
+    /// check a recording cannot pass, and they are always enforced).
+    #[default]
     Report,
     /// Not checked (no extra decoding either).
     Off,

@@ -14,6 +14,7 @@
 pub mod access;
 pub mod assign;
 pub mod caps;
+pub mod challenge;
 pub mod decision;
 pub mod gesture;
 pub mod instant;

@@ -6,6 +6,7 @@
 use md5::{Digest, Md5};
 use oz_domain::access::AnalysisKind;
 use oz_domain::assign::{self, MediaClass, PairScores};
+use oz_domain::challenge::Action;
 use oz_domain::decision::{DecisionThresholds, cosine_from_score, score_from_cosine, wire_score};
 use oz_domain::gesture::{GesturePolicy, requested_gesture};
 use oz_domain::liveness;
@@ -13,6 +14,7 @@ use oz_domain::status::{self, AnalysisState};
 use oz_storage::analyses::Outcome;
 use oz_storage::folders::NewMedia;
 use oz_storage::{Analysis, Media};
+use oz_vision::challenge::ChallengeCheck;
 use oz_vision::pipeline::{AnalyzeOptions, GestureCheck, MediaAnalysis};
 use oz_vision::planarity::Planarity;
 use oz_vision::{Pipeline, VisionError};
@@ -123,6 +125,15 @@ impl Source<'_> {
         p.check_gesture_of(&bytes, &budget, g).map_err(|e| format!("media {}: gesture check: {e}", m.id))
     }
 
+    /// The challenge check of `m`: a dense decode of the stored file (scaled down, not cached),
+    /// then the sequence, identity, continuity and depth checks over those frames.
+    fn challenge(&self, p: &Pipeline, m: &Media, actions: &[Action], identity: f32) -> Result<ChallengeCheck, String> {
+        let bytes = self.files.read(&m.file_name).map_err(|e| format!("media {}: {e}", m.id))?;
+        let budget = p.request_budget().with_wait(WORKER_BUDGET_WAIT);
+        let media = p.decode_for_challenge(&bytes, &budget).map_err(|e| format!("media {}: challenge: {e}", m.id))?;
+        p.check_challenge(&media, actions, identity).map_err(|e| format!("media {}: challenge: {e}", m.id))
+    }
+
     /// The embedding of `m`'s best face (BIOMETRY, COLLECTION). A still image that has no shared
     /// analysis (held or being computed) runs only the detector and the embedder
     /// ([`Pipeline::still_embedding`], cached on its own): its liveness and pose would only serve
@@ -231,6 +242,10 @@ fn quality(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media], cfg
     let mut verdicts = Vec::new();
     let mut outputs: Vec<NewMedia> = Vec::new();
     let mut frames_total = 0usize;
+    let challenge = match challenge_of(&a.confs) {
+        Ok(c) => c,
+        Err(msg) => return failed(ERR_INVALID_VALUE, msg),
+    };
     for m in sources {
         let analysed = src.analysed(p, m, AnalyzeOptions { best_shot, embedding: false }).map_err(|e| match e {
             AnalysisFailure::NoFace => format!("media {}: no face found in any sampled frame", m.id),
@@ -244,7 +259,24 @@ fn quality(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media], cfg
             }
         };
         frames_total += r.frames.len();
-        let requested = if cfg.gesture_policy.checks() { requested_gesture(&m.tags) } else { None };
+        // A challenge replaces the tags' gesture check: it is always enforced.
+        let issued = challenge.as_ref().map(|(id, actions)| {
+            let check = if matches!(m.class, MediaClass::Video | MediaClass::ShotSet) {
+                src.challenge(p, m, actions, cfg.thresholds.approve)
+            } else {
+                Err(format!("media {}: a challenge is verified on a video, not on a photo", m.id))
+            };
+            (id.clone(), check)
+        });
+        let issued = match issued {
+            Some((id, Ok(c))) => Some((id, c)),
+            Some((_, Err(msg))) => {
+                files.remove_all(&outputs.iter().map(|o| o.file_name.clone()).collect::<Vec<_>>());
+                return failed(ERR_INVALID_VALUE, msg);
+            }
+            None => None,
+        };
+        let requested = if cfg.gesture_policy.checks() && issued.is_none() { requested_gesture(&m.tags) } else { None };
         let check = match requested.map(|g| src.gesture(p, m, g)).transpose() {
             Ok(c) => c,
             Err(msg) => {
@@ -286,15 +318,20 @@ fn quality(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media], cfg
                 }
             }
         }
-        verdicts.push(
-            cfg.gesture_policy.verdict(
-                liveness::verdict(q.confidence_spoofing, threshold),
-                check.as_ref().map(|c| c.result.detected),
-            ),
-        );
+        let passive = liveness::verdict(q.confidence_spoofing, threshold);
+        verdicts.push(match &issued {
+            // A failed challenge declines whatever the texture score says.
+            Some((_, c)) if !c.passed => status::ResolutionStatus::Declined,
+            Some(_) => passive,
+            None => cfg.gesture_policy.verdict(passive, check.as_ref().map(|c| c.result.detected)),
+        });
+        let mut data = q.results_data();
+        if let (Some((id, c)), Some(obj)) = (&issued, data.as_object_mut()) {
+            obj.insert("challenge".into(), challenge_json(id, c));
+        }
         results.push(json!({
             "source_media_id": m.id.to_string(),
-            "results_data": q.results_data(),
+            "results_data": data,
             "output_images": output_ids,
         }));
     }
@@ -308,6 +345,84 @@ fn quality(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media], cfg
         technical_meta_data: json!({ "frames_analysed": frames_total }),
         outputs,
     }
+}
+
+/// The challenge a QUALITY analysis verifies (`confs.challenge`: `{"challenge_id", "actions"}`,
+/// written at creation), or `None`.
+fn challenge_of(confs: &Value) -> Result<Option<(String, Vec<Action>)>, String> {
+    let Some(c) = confs.get("challenge") else {
+        return Ok(None);
+    };
+    let id = c.get("challenge_id").and_then(Value::as_str).unwrap_or_default().to_string();
+    let actions: Option<Vec<Action>> = c
+        .get("actions")
+        .and_then(Value::as_array)
+        .map(|v| v.iter().map(|a| a.as_str().and_then(Action::parse)).collect::<Option<Vec<_>>>())
+        .unwrap_or(None);
+    match actions {
+        Some(a) if !a.is_empty() => Ok(Some((id, a))),
+        _ => Err(format!("challenge {id}: its actions cannot be read")),
+    }
+}
+
+/// A measure for the wire, 4 decimals (not clamped to 0..1 as scores are).
+fn round4(v: f32) -> f64 {
+    (f64::from(v) * 1e4).round() / 1e4
+}
+
+/// `results_data.challenge` of one media (docs/API.md): the issued actions with where each shows,
+/// and each check with its numbers.
+#[must_use]
+pub fn challenge_json(id: &str, c: &ChallengeCheck) -> Value {
+    let actions: Vec<Value> = c
+        .actions
+        .iter()
+        .map(|x| {
+            json!({
+                "action": x.action,
+                "detected": x.detected,
+                "in_order": x.in_order,
+                "frames": x.frames,
+                "confidence": wire_score(x.confidence),
+            })
+        })
+        .collect();
+    let unexpected: Vec<Value> =
+        c.unexpected.iter().map(|e| json!({ "action": e.action, "frames": e.frames })).collect();
+    let movements: Vec<Value> = c
+        .depth
+        .movements
+        .iter()
+        .map(|m| match m {
+            Some(p) => json!({ "ratio": p.ratio.map(round4), "flat_score": p.spoof_score.map(wire_score) }),
+            None => Value::Null,
+        })
+        .collect();
+    json!({
+        "challenge_id": id,
+        "passed": c.passed,
+        "actions": actions,
+        "order_ok": c.order_ok,
+        "unexpected_actions": unexpected,
+        "identity_ok": c.identity_ok,
+        "identity": {
+            "samples": c.identity.samples,
+            "min_similarity": c.identity.min_similarity.map(wire_score),
+            "threshold": wire_score(c.identity.threshold),
+        },
+        "continuity_ok": c.continuity_ok,
+        "continuity": {
+            "largest_shift": round4(c.continuity.largest_shift),
+            "largest_scale": round4(c.continuity.largest_scale),
+            "longest_gap_s": (c.continuity.longest_gap_s * 1000.0).round() / 1000.0,
+            "break_at_frame": c.continuity.break_at,
+        },
+        "depth_ok": c.depth_ok,
+        "depth": { "movements": movements },
+        "reason": c.reason,
+        "frames_analysed": c.frames_analysed,
+        "frames_with_face": c.frames_with_face,
+    })
 }
 
 /// The QUALITY result of one media: its analysis, and its gesture check where the tags asked for

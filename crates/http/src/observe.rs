@@ -54,6 +54,7 @@ pub const ADMISSION_IN_FLIGHT: &str = "openoz_admission_in_flight";
 pub const LOGIN_THROTTLED: &str = "openoz_login_throttled_total";
 /// Counter: analyses queued by the API, by `type`.
 pub const ANALYSES_CREATED: &str = "openoz_analyses_created_total";
+pub const CHALLENGES_ISSUED: &str = "openoz_liveness_challenges_issued_total";
 /// Gauges read from the database at each scrape: jobs by `state` (`queued`, `running`).
 pub const QUEUE_JOBS: &str = "openoz_queue_jobs";
 /// Gauge: age of the oldest queued job, seconds (0 when the queue is empty).
@@ -138,6 +139,7 @@ fn describe() {
     describe_counter!(BODIES_REFUSED, "Request bodies cut off (idle, too_slow, total) or refused (memory_or_disk).");
     describe_counter!(LOGIN_THROTTLED, "Logins refused by throttling before hashing, by reason.");
     describe_counter!(ANALYSES_CREATED, "Analyses queued by the API, by type.");
+    describe_counter!(CHALLENGES_ISSUED, "Liveness challenges issued.");
     describe_gauge!(QUEUE_JOBS, "Jobs in the durable queue by state (read from the database at each scrape).");
     describe_gauge!(QUEUE_OLDEST, "Age of the oldest queued job, seconds (read from the database).");
     describe_gauge!(WEBHOOKS_PENDING, "Webhook deliveries pending (read from the database).");
@@ -229,6 +231,11 @@ fn header_id(headers: &HeaderMap) -> &str {
 async fn scope_request_id(req: Request, next: Next) -> Response {
     let id = header_id(req.headers()).to_string();
     CURRENT.scope(id, next.run(req)).await
+}
+
+/// Counts one issued liveness challenge.
+pub fn challenge_issued() {
+    metrics::counter!(CHALLENGES_ISSUED).increment(1);
 }
 
 /// Counts analyses the API queued, by type.

@@ -96,7 +96,15 @@ pub struct ApiConfig {
     /// `OZ_COMPANY_QUEUE_LIMIT`: jobs one company may have queued or running; a request that
     /// would pass it answers 429 (see `api::analyses::check_company_queue`). 0 = no limit.
     pub company_queue_limit: usize,
+    /// How liveness challenges are drawn and how long they live (`OZ_CHALLENGE_*`).
+    pub challenges: oz_domain::challenge::ChallengePolicy,
+    /// `OZ_CHALLENGE_MAX_OPEN`: challenges one company may hold issued, unused and unexpired; more
+    /// answer 429.
+    pub challenge_max_open: usize,
 }
+
+/// Default of [`ApiConfig::challenge_max_open`].
+pub const DEFAULT_CHALLENGE_MAX_OPEN: usize = 1000;
 
 /// Default of [`ApiConfig::company_queue_limit`] (`OZ_COMPANY_QUEUE_LIMIT`).
 pub const DEFAULT_COMPANY_QUEUE_LIMIT: usize = 100;
@@ -114,6 +122,8 @@ impl Default for ApiConfig {
             instant_auth: InstantAuth::Token,
             session_tokens: crate::api::session_token::SessionTokens::default(),
             company_queue_limit: DEFAULT_COMPANY_QUEUE_LIMIT,
+            challenges: oz_domain::challenge::ChallengePolicy::default(),
+            challenge_max_open: DEFAULT_CHALLENGE_MAX_OPEN,
         }
     }
 }

@@ -317,7 +317,9 @@ async fn gestures_and_planarity_body(kind: Kind) {
         let a = &f["analyses"][0];
         (a["resolution_status"].as_str().unwrap_or_default().to_string(), a["results_media"][0]["results_data"].clone())
     }
-    let Some(s) = start(kind, Options::default()).await else { return };
+    // OZ_GESTURE_CHECK=decline (the default is report).
+    let decline = Options { gesture_policy: oz_domain::gesture::GesturePolicy::Decline, ..Options::default() };
+    let Some(s) = start(kind, decline).await else { return };
     let admin = C { s: &s, token: common::admin_token(&s).await };
     let (_, t) = company_user(&admin, None, "gesture@example.com", "CLIENT").await;
     let c = C { s: &s, token: t };
@@ -368,10 +370,9 @@ async fn gestures_and_planarity_body(kind: Kind) {
     let fused = r["confidence_spoofing"].as_f64().unwrap_or(0.0);
     assert!((fused - (0.75 * planar).max(model)).abs() < 1e-5, "{r}");
 
-    // OZ_GESTURE_CHECK=report: the missing blink is reported, the verdict is liveness alone.
-    let Some(s2) =
-        start(kind, Options { gesture_policy: oz_domain::gesture::GesturePolicy::Report, ..Options::default() }).await
-    else {
+    // OZ_GESTURE_CHECK=report (the default): the missing blink is reported, the verdict is
+    // liveness alone.
+    let Some(s2) = start(kind, Options::default()).await else {
         return;
     };
     let admin2 = C { s: &s2, token: common::admin_token(&s2).await };

@@ -177,9 +177,9 @@ pub struct ThresholdArgs {
     #[arg(long, env = "OZ_THRESHOLD_SPOOFING", default_value_t = oz_domain::liveness::DEFAULT_THRESHOLD_SPOOFING)]
     pub threshold_spoofing: f32,
     /// A video tagged for a gesture (video_selfie_eyes, _smile, _left...) whose gesture is not
-    /// seen: decline (DECLINED), operator (OPERATOR_REQUIRED), report (results_data only) or off
-    /// (not checked).
-    #[arg(long, env = "OZ_GESTURE_CHECK", value_enum, default_value_t = GestureCheckArg::Decline)]
+    /// seen: report (results_data only; the default), decline (DECLINED), operator
+    /// (OPERATOR_REQUIRED) or off (not checked). Liveness challenges are always enforced.
+    #[arg(long, env = "OZ_GESTURE_CHECK", value_enum, default_value_t = GestureCheckArg::Report)]
     pub gesture_check: GestureCheckArg,
 }
 
@@ -437,6 +437,22 @@ pub struct ServeArgs {
     /// 429 with Retry-After, before anything is stored. 0 = no limit.
     #[arg(long, env = "OZ_COMPANY_QUEUE_LIMIT", default_value_t = 100)]
     pub company_queue_limit: usize,
+    /// Least actions a liveness challenge asks for (1 to 6).
+    #[arg(long, env = "OZ_CHALLENGE_MIN_ACTIONS", default_value_t = 2)]
+    pub challenge_min_actions: usize,
+    /// Most actions a liveness challenge asks for (1 to 6).
+    #[arg(long, env = "OZ_CHALLENGE_MAX_ACTIONS", default_value_t = 4)]
+    pub challenge_max_actions: usize,
+    /// Actions challenges are drawn from, comma list of blink, smile, turn_left, turn_right,
+    /// look_up, look_down.
+    #[arg(long, env = "OZ_CHALLENGE_ACTIONS", default_value = "blink,smile,turn_left,turn_right,look_up,look_down")]
+    pub challenge_actions: String,
+    /// Seconds a liveness challenge may be used after it was issued (10 to 3600).
+    #[arg(long, env = "OZ_CHALLENGE_TTL", default_value_t = 120)]
+    pub challenge_ttl: u64,
+    /// Unused, unexpired challenges one company may hold; more answer 429.
+    #[arg(long, env = "OZ_CHALLENGE_MAX_OPEN", default_value_t = 1000)]
+    pub challenge_max_open: usize,
     /// Requests decoding or analysing media at once (default: number of cores).
     #[arg(long, env = "OZ_MAX_INFLIGHT")]
     pub max_inflight: Option<usize>,
@@ -483,6 +499,15 @@ impl ServeArgs {
             InstantAuthArg::Token => InstantAuth::Token,
             InstantAuthArg::None | InstantAuthArg::NonePublic => InstantAuth::None,
         }
+    }
+
+    /// The challenge policy of `OZ_CHALLENGE_*`; an impossible one stops the start with the reason.
+    pub fn challenge_policy(&self) -> anyhow::Result<oz_domain::challenge::ChallengePolicy> {
+        use oz_domain::challenge::ChallengePolicy;
+        let actions = ChallengePolicy::parse_actions(&self.challenge_actions)
+            .map_err(|e| anyhow::anyhow!("OZ_CHALLENGE_ACTIONS: {e}"))?;
+        ChallengePolicy::new(self.challenge_min_actions, self.challenge_max_actions, &actions, self.challenge_ttl)
+            .map_err(|e| anyhow::anyhow!("OZ_CHALLENGE_*: {e}"))
     }
 
     /// `OZ_SESSION_TOKEN_TTL`, 1 s to a day.
@@ -597,7 +622,7 @@ mod tests {
         let cfg = parse(&["--planarity-weight=7", "--gesture-frames=0"]).engine.vision.pipeline_config();
         assert_eq!((cfg.planarity_weight, cfg.gesture_frames), (1.0, 4));
         let defaults = parse(&[]);
-        assert_eq!(defaults.engine.thresholds.gesture_policy(), GesturePolicy::Decline);
+        assert_eq!(defaults.engine.thresholds.gesture_policy(), GesturePolicy::Report);
         assert!((defaults.engine.vision.pipeline_config().planarity_weight - 0.75).abs() < 1e-6);
         assert!(
             Cli::try_parse_from(["oz-server", "--gesture-check", "yes"]).is_err(),
@@ -659,6 +684,20 @@ mod tests {
         assert_eq!(parse(&[]).session_token_ttl().as_secs(), 600);
         assert_eq!(parse(&["--session-token-ttl", "0"]).session_token_ttl().as_secs(), 1);
         assert_eq!(parse(&["--session-token-ttl", "999999"]).session_token_ttl().as_secs(), 86_400);
+    }
+
+    #[test]
+    fn challenge_settings() {
+        let p = parse(&[]).challenge_policy().expect("default policy");
+        assert_eq!((p.min_actions(), p.max_actions(), p.allowed().len(), p.ttl_s()), (2, 4, 6, 120));
+        let p = parse(&["--challenge-actions", "blink, turn_left", "--challenge-max-actions", "3"])
+            .challenge_policy()
+            .expect("policy");
+        assert_eq!(p.allowed().len(), 2);
+        let err = parse(&["--challenge-actions", "nod"]).challenge_policy().expect_err("unknown action");
+        assert!(err.to_string().contains("OZ_CHALLENGE_ACTIONS"), "{err}");
+        assert!(parse(&["--challenge-min-actions", "5"]).challenge_policy().is_err());
+        assert!(parse(&["--challenge-ttl", "1"]).challenge_policy().is_err());
     }
 
     #[test]

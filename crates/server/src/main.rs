@@ -110,6 +110,8 @@ fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
                 instant_auth: args.instant_auth(),
                 session_tokens: oz_http::api::session_token::SessionTokens::new(args.session_token_ttl()),
                 company_queue_limit: args.company_queue_limit,
+                challenges: args.challenge_policy()?,
+                challenge_max_open: args.challenge_max_open,
                 ..oz_http::ApiConfig::default()
             },
             dummy_hash: oz_http::api::auth::hash_password("not a real password".into())

@@ -13,6 +13,7 @@
 
 pub mod accounts;
 pub mod analyses;
+pub mod challenges;
 pub mod collections;
 pub mod decisions;
 pub mod folders;

@@ -173,6 +173,8 @@ both!(
     webhook_deliveries,
     fair_claiming,
     fair_claiming_round_robin,
+    media_keep_the_client_order,
+    liveness_challenges,
 );
 
 /// `sqlite::memory:` is one database, not one per pooled connection.
@@ -1338,6 +1340,49 @@ async fn fair_claiming_round_robin(db: Db, _url: String) {
     db.finish_job(&z, "w1", &finished(R::Success, "w1", vec![])).await.expect("finish Z");
     let next = claim(&db, "w1").await;
     assert_eq!(owners[&next.analysis_id], "Y", "then Y's turn");
+}
+
+/// Media written in one request come back in the client's order (their ids are random), for a
+/// new folder and for media added to it.
+async fn media_keep_the_client_order(db: Db, _url: String) {
+    let batch =
+        |n: usize| -> Vec<NewMedia> { (0..n).map(|i| new_media(MediaClass::Image, &format!("p{i}.jpg"))).collect() };
+    let first = batch(12);
+    let (folder, media) = db.create_folder(None, None, &json!({}), None, &first).await.expect("folder");
+    assert_eq!(media.iter().map(|m| m.id).collect::<Vec<_>>(), first.iter().map(|m| m.id).collect::<Vec<_>>());
+    let more = batch(12);
+    db.add_media(&folder, &more).await.expect("add");
+    let all = db.folder_media(folder.id).await.expect("media");
+    let want: Vec<Uuid> = first.iter().chain(&more).map(|m| m.id).collect();
+    assert_eq!(all.iter().map(|m| m.id).collect::<Vec<_>>(), want);
+}
+
+/// Challenges: stored with their actions in order, used once (of two claims exactly one wins),
+/// not after expiry, counted while open, purged after expiry.
+async fn liveness_challenges(db: Db, _url: String) {
+    use oz_domain::challenge::Action;
+    let (company, user, _, _) = company_user_folder(&db, None).await;
+    let actions = [Action::LookUp, Action::Blink, Action::TurnRight];
+    let c = db.create_challenge(Some(company), user, &actions, 120.0).await.expect("create");
+    let got = db.challenge(c.id).await.expect("read").expect("found");
+    assert_eq!(got, c);
+    assert_eq!(got.actions, actions);
+    assert_eq!(got.company_id, Some(company));
+    assert_eq!(db.challenge(Uuid::new_v4()).await.expect("read"), None);
+    let admin = db.create_challenge(None, user, &actions, 120.0).await.expect("create");
+    assert_eq!(db.challenge(admin.id).await.expect("read").expect("found").company_id, None);
+    let now = oz_storage::now();
+    assert_eq!(db.open_challenges(Some(company), now).await.expect("count"), 1);
+    let (a, b) = tokio::join!(db.use_challenge(c.id, now), db.use_challenge(c.id, now));
+    assert_eq!(u8::from(a.expect("use")) + u8::from(b.expect("use")), 1, "exactly one claim wins");
+    assert!(db.challenge(c.id).await.expect("read").expect("found").used_at.is_some());
+    assert_eq!(db.open_challenges(Some(company), now).await.expect("count"), 0);
+    let old = db.create_challenge(Some(company), user, &actions, -10.0).await.expect("create");
+    assert!(!db.use_challenge(old.id, now).await.expect("use"), "expired");
+    assert_eq!(db.open_challenges(Some(company), now).await.expect("count"), 0);
+    assert_eq!(db.purge_challenges(now - 5.0).await.expect("purge"), 1);
+    assert_eq!(db.challenge(old.id).await.expect("read"), None);
+    assert!(db.challenge(c.id).await.expect("read").is_some(), "unexpired rows stay");
 }
 
 async fn concurrent_workers(db: Db, _url: String) {

@@ -70,6 +70,23 @@ fn benches(c: &mut Criterion) {
             p.check_gesture(&m, oz_domain::gesture::Gesture::Blink).expect("gesture")
         });
     });
+    // Verifying a challenge on a 6 s 720x1280 clip: the dense decode (100 frames, scaled to
+    // 640), mesh, pose and measures of every frame, identity embeddings, continuity and depth.
+    let challenge = read("gestures/challenge_left_smile_up_720p.mp4");
+    let actions = [
+        oz_domain::challenge::Action::TurnLeft,
+        oz_domain::challenge::Action::Smile,
+        oz_domain::challenge::Action::LookUp,
+    ];
+    g.sample_size(10);
+    g.bench_function("challenge_check_720x1280_6s", |b| {
+        b.iter(|| {
+            let m = p.decode_for_challenge(&challenge, &p.request_budget()).expect("decode");
+            let c = p.check_challenge(&m, &actions, 0.85).expect("challenge");
+            assert!(c.passed, "{c:?}");
+            c
+        });
+    });
     g.finish();
 }
 

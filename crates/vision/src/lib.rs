@@ -8,7 +8,8 @@
 //! [`mesh`] gives the 468-point MediaPipe face mesh, from which [`gesture`] measures eyes, mouth,
 //! face size and head turns per frame and tells whether a requested gesture (blink, smile, turn...)
 //! happens in a clip, and [`planarity`] tells a flat photo or screen moved in front of the camera
-//! from a turning head (a second anti-spoofing signal for videos).
+//! from a turning head (a second anti-spoofing signal for videos). [`challenge`] verifies that a
+//! clip shows exactly a server-issued sequence of actions, by one person, in one take.
 //! [`load`] lets a decode or frame loop that starts beside another run on one thread.
 //! [`encode`] makes an upload's JPEG preview and the mp4 of a zip shot set.
 //! [`pipeline::Pipeline`] ties them together over an ONNX Runtime session pool ([`runtime`]) whose
@@ -16,6 +17,7 @@
 
 pub mod align;
 pub mod budget;
+pub mod challenge;
 pub mod detect;
 pub mod embed;
 pub mod encode;

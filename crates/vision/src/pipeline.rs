@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::align;
 use crate::budget::{BudgetConfig, DecodeBudget, RequestBudget, Reservation, WorkLimits};
+use crate::challenge::{self, ChallengeCheck};
 use crate::detect::{self, DetectorConfig, Face};
 use crate::embed;
 use crate::error::VisionError;
@@ -30,6 +31,7 @@ use crate::pose::{self, Pose};
 use crate::quality::{self, Quality};
 use crate::runtime::{self, ModelPool};
 use crate::template::{self, Template, TemplateError};
+use oz_domain::challenge::Action;
 
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
@@ -53,6 +55,9 @@ pub struct PipelineConfig {
     pub planarity_weight: f32,
     /// Frames of the dense decode of a video whose tags ask for a gesture, spread over the clip.
     pub gesture_frames: usize,
+    /// Frames of the dense decode of a challenge clip, spread over it: at least 10 per second
+    /// for clips up to this many tenths of a second (a blink lasts 0.1-0.3 s).
+    pub challenge_frames: usize,
     /// Long side of those frames (they only feed the detector and the face mesh).
     pub gesture_max_side: u32,
 }
@@ -71,6 +76,7 @@ impl Default for PipelineConfig {
             best_shot_jpeg_quality: 90,
             planarity_weight: oz_domain::liveness::DEFAULT_PLANARITY_WEIGHT,
             gesture_frames: 40,
+            challenge_frames: 100,
             gesture_max_side: 640,
         }
     }
@@ -654,6 +660,55 @@ impl Pipeline {
             frames_with_face: frames.iter().filter(|f| f.measures.is_some()).count(),
             total_ms: ms(start),
         })
+    }
+
+    /// Decodes a challenge clip: `challenge_frames` frames spread over it, scaled to
+    /// `gesture_max_side`, no best-shot candidates.
+    pub fn decode_for_challenge(&self, bytes: &[u8], budget: &RequestBudget) -> Result<DecodedMedia, VisionError> {
+        let limits = MediaLimits {
+            sample_frames: self.cfg.challenge_frames.max(1),
+            best_shot_candidates: 0,
+            video_max_side: self.cfg.gesture_max_side,
+            shot_max_side: self.cfg.gesture_max_side,
+            ..self.cfg.limits.clone()
+        };
+        media::decode_in(bytes, &limits, budget)
+    }
+
+    /// Whether `media` (decoded by [`Self::decode_for_challenge`]) shows exactly `actions`, by one
+    /// person (identity samples compared with the first at `identity_threshold`, a BIOMETRY
+    /// score), in one take, with a head that is not flat (see [`challenge`]).
+    pub fn check_challenge(
+        &self,
+        media: &DecodedMedia,
+        actions: &[Action],
+        identity_threshold: f32,
+    ) -> Result<ChallengeCheck, VisionError> {
+        let frames = self.gesture_frames(&media.frames)?;
+        let samples = challenge::identity_samples(&frames);
+        let mut embeddings: Vec<Vec<f32>> = Vec::with_capacity(samples.len());
+        for &p in &samples {
+            if let (Some(face), Some(frame)) = (frames[p].face.as_ref(), media.frames.get(p)) {
+                embeddings.push(self.embed_face(&frame.image, face)?);
+            }
+        }
+        let similarities: Vec<f32> = embeddings
+            .split_first()
+            .map(|(first, rest)| {
+                rest.iter().map(|e| oz_domain::decision::score_from_cosine(crate::embed::cosine(first, e))).collect()
+            })
+            .unwrap_or_default();
+        let fps = media.info.video.as_ref().map_or(0.0, |v| v.fps).max(1.0);
+        let points: Vec<challenge::TrackPoint> = frames
+            .iter()
+            .zip(&media.frames)
+            .map(|(g, f)| challenge::TrackPoint {
+                index: g.index,
+                time_s: f.timestamp_s.unwrap_or(g.index as f64 / fps),
+                face: g.face,
+            })
+            .collect();
+        Ok(challenge::verdict(&frames, &points, actions, &similarities, embeddings.len(), identity_threshold))
     }
 
     /// `f` over frames in parallel, one worker per pooled session, results in frame order.

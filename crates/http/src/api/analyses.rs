@@ -7,7 +7,7 @@ use crate::wire::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use oz_domain::access::{AnalysisKind, Scope};
-use oz_domain::assign::{self, MediaFacts};
+use oz_domain::assign::{self, MediaClass, MediaFacts};
 use oz_domain::caps;
 use oz_domain::status::AnalysisState;
 use oz_engine::{render, runner};
@@ -143,6 +143,7 @@ pub async fn start(
     let facts: Vec<MediaFacts> =
         media.iter().map(|m| MediaFacts { id: m.id, class: m.class, tags: m.tags.clone() }).collect();
     let items = plan(api, auth, folder.company_id, reqs, &facts).await?;
+    super::challenges::claim(api, &items).await?;
     let rid = crate::observe::request_id();
     let created = api.db.create_analyses_traced(folder, Some(auth.user.id), &items, endpoint, rid.as_deref()).await?;
     crate::observe::analyses_created(&created);
@@ -194,6 +195,9 @@ pub async fn plan(
         // Past caps::MAX_SOURCE_MEDIA (explicit or not) the request is refused here, before
         // anything is queued; the error's details name the limit and source_media.
         let inputs = assign::inputs(kind, facts, explicit.as_deref())?;
+        if kind != AnalysisKind::Quality && params.get("challenge_id").is_some() {
+            return Err(ApiError::value("params.challenge_id is for QUALITY analyses only"));
+        }
         let confs = match kind {
             AnalysisKind::Quality => {
                 for k in ["threshold_spoofing", "threshold_liveness", "threshold_replay"] {
@@ -206,7 +210,15 @@ pub async fn plan(
                 if params.get("extract_best_shot").is_some_and(|v| !v.is_boolean()) {
                     return Err(ApiError::value("extract_best_shot must be a boolean"));
                 }
-                runner::quality_confs(&params, rcfg)
+                let mut confs = runner::quality_confs(&params, rcfg);
+                let classes: Vec<MediaClass> =
+                    inputs.iter().filter_map(|id| facts.iter().find(|f| f.id == *id).map(|f| f.class)).collect();
+                if let Some(c) = super::challenges::plan(api, company_id, &params, &classes).await?
+                    && let Some(o) = confs.as_object_mut()
+                {
+                    o.insert(super::challenges::CONFS_KEY.into(), c);
+                }
+                confs
             }
             AnalysisKind::Collection => collection_confs(api, auth, company_id, &params).await?,
             _ => runner::biometry_confs(rcfg),

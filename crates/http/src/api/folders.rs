@@ -253,6 +253,8 @@ pub async fn create(State(st): State<AppState>, auth: Auth, req: Request) -> Api
             let items = analyses::plan(&api, &auth, auth.user.company_id, reqs, &facts).await?;
             // The company's share of the queue, before anything is stored.
             analyses::check_company_queue(&api, auth.user.company_id, items.len()).await?;
+            // Challenges are claimed last, before anything is stored.
+            super::challenges::claim(&api, &items).await?;
             Some((facts, items))
         }
         None => None,

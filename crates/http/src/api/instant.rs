@@ -109,7 +109,7 @@ async fn caller(st: &AppState, api: &FullApi, parts: &mut Parts) -> ApiResult<Op
 
 /// The user a valid session token names, as the user is now: still there, still in the company the
 /// token names.
-async fn session_user(api: &FullApi, token: &str) -> ApiResult<User> {
+pub(crate) async fn session_user(api: &FullApi, token: &str) -> ApiResult<User> {
     let now = oz_storage::now().floor() as i64;
     let claims = api.cfg.session_tokens.verify(&api.db, token, now).await?;
     let user = match api.db.user(claims.sub).await {
@@ -233,6 +233,13 @@ fn spec(
     let params = r.get("params").cloned().unwrap_or_else(|| json!({}));
     if !params.is_object() {
         return Err(ApiError::value("params must be an object"));
+    }
+    // Refused, not ignored: a client must never take an unverified clip for a verified challenge.
+    if params.get("challenge_id").is_some() {
+        return Err(ApiError::not_realized(
+            "the Instant API does not verify liveness challenges yet: upload the clip to /api/folders/ with the \
+             QUALITY analysis instead",
+        ));
     }
     // Ids are made by this request, so `source_media` names media parts (as the old iOS SDK, it may
     // sit inside params).

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod analyses;
 pub mod auth;
 pub mod body;
+pub mod challenges;
 pub mod collections;
 pub mod config;
 pub mod decisions;
@@ -58,6 +59,7 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
     r = both(r, routes!(auth::logout));
     r = both(r, routes!(auth::session_token));
     r = both(r, routes!(instant::create));
+    r = both(r, routes!(challenges::create));
     r = both(r, routes!(accounts::list_companies, accounts::create_company));
     r = both(r, routes!(accounts::get_company, accounts::update_company, accounts::delete_company));
     r = both(r, routes!(webhooks::secret_status, webhooks::rotate_secret, webhooks::delete_secret));

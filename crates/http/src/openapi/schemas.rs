@@ -178,6 +178,24 @@ pub struct SessionToken {
     pub expire_date: i64,
 }
 
+/// `POST /api/liveness/challenges/` (our extension).
+#[derive(ToSchema)]
+pub struct Challenge {
+    #[schema(format = Uuid)]
+    pub challenge_id: String,
+    /// In the order they must be performed: `blink`, `smile`, `turn_left`, `turn_right`,
+    /// `look_up`, `look_down` (left and right are the person's own).
+    pub actions: Vec<String>,
+    /// The same actions in plain words, for the person.
+    pub instructions: Vec<String>,
+    /// UNIX seconds.
+    pub time_created: f64,
+    /// UNIX seconds after which no analysis may use it.
+    pub expires_at: f64,
+    #[schema(required = true, format = Uuid)]
+    pub company_id: Option<String>,
+}
+
 // ---- accounts -----------------------------------------------------------------------------------
 
 #[derive(ToSchema)]

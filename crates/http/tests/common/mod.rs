@@ -140,6 +140,8 @@ pub struct Options {
     pub console: oz_http::console::ConsoleConfig,
     /// `OZ_GESTURE_CHECK`.
     pub gesture_policy: oz_domain::gesture::GesturePolicy,
+    /// `OZ_CHALLENGE_MAX_OPEN`.
+    pub challenge_max_open: usize,
 }
 
 impl Default for Options {
@@ -159,6 +161,7 @@ impl Default for Options {
             metrics: oz_http::observe::MetricsConfig::default(),
             console: oz_http::console::ConsoleConfig::default(),
             gesture_policy: oz_domain::gesture::GesturePolicy::default(),
+            challenge_max_open: oz_http::state::DEFAULT_CHALLENGE_MAX_OPEN,
         }
     }
 }
@@ -239,6 +242,7 @@ async fn start_with(kind: Kind, opts: Options, shared: Option<(String, PathBuf)>
             urls: Urls { base: base.clone(), links: Some(links()) },
             instant_auth: opts.instant_auth,
             session_tokens: oz_http::api::session_token::SessionTokens::new(opts.session_token_ttl),
+            challenge_max_open: opts.challenge_max_open,
             ..ApiConfig::default()
         },
         dummy_hash: oz_http::api::auth::hash_password("dummy-password".into()).await.expect("hash"),

@@ -1,0 +1,286 @@
+//! Liveness challenges (issue 20) over real HTTP, on SQLite and on PostgreSQL: issuing
+//! (`POST /api/liveness/challenges/` with an access token or an SDK session token), the refusals of
+//! forged, foreign, expired, reused and misplaced challenges before any work, the limit on open
+//! challenges, and QUALITY verifying synthetic clips (`tests/fixtures/gestures/challenge_*.mp4`):
+//! the issued sequence passes; the wrong order, a still photo, a spliced identity and a cut fail,
+//! each with the right check.
+
+#[macro_use]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{C, Kind, Options, fixture, login, start};
+use oz_domain::challenge::Action;
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const CHALLENGES: &str = "/api/liveness/challenges/";
+
+/// A company and a user of it (`user_type`); answers (company id, user id, token).
+async fn company_user(admin: &C<'_>, email: &str, user_type: &str) -> (Uuid, Uuid, String) {
+    let (st, c) = admin.post("/api/companies/", json!({ "name": format!("co-{email}") })).await;
+    assert_eq!(st, 201, "{c}");
+    let body =
+        json!({ "email": email, "password": "password-123", "user_type": user_type, "company_id": c["company_id"] });
+    let (st, u) = admin.post("/api/users/", body).await;
+    assert_eq!(st, 201, "{u}");
+    let id = |v: &Value, k: &str| v[k].as_str().and_then(|s| Uuid::parse_str(s).ok()).expect("id");
+    (id(&c, "company_id"), id(&u, "user_id"), login(admin.s, email, "password-123").await)
+}
+
+fn oz_error(e: &Value, code: i64) {
+    assert_eq!(e["error_code"], code, "{e}");
+    assert!(e["error_message"].as_str().is_some_and(|m| !m.is_empty()), "{e}");
+}
+
+/// A folder of `parts` (name, fixture path, content type) uploaded by `c`: (folder id, media ids
+/// in upload order).
+async fn folder(c: &C<'_>, parts: &[(&str, &str, &str)]) -> (String, Vec<String>) {
+    let form = parts.iter().fold(Form::new(), |f, (name, rel, ct)| {
+        let file = rel.rsplit('/').next().unwrap_or(rel).to_string();
+        f.part(name.to_string(), Part::bytes(fixture(rel)).file_name(file).mime_str(ct).expect("mime"))
+    });
+    let (st, f) = c.upload("/api/folders/", form).await;
+    assert_eq!(st, 201, "{f}");
+    let media = f["media"].as_array().expect("media").iter().map(|m| m["media_id"].as_str().expect("id").to_string());
+    (f["folder_id"].as_str().expect("folder id").to_string(), media.collect())
+}
+
+fn quality(media: &str, challenge: &str) -> Value {
+    json!({ "analyses": [{ "type": "QUALITY", "source_media": [media],
+        "params": { "challenge_id": challenge, "extract_best_shot": false, "threshold_spoofing": 1.0 } }] })
+}
+
+both!(challenges_are_issued_and_refused_before_any_work, issue_body);
+async fn issue_body(kind: Kind) {
+    let opts = Options { challenge_max_open: 7, ..Options::default() };
+    let Some(s) = start(kind, opts).await else { return };
+    let admin = C { s: &s, token: common::admin_token(&s).await };
+    let (ca, ua, ta) = company_user(&admin, "a@example.com", "CLIENT").await;
+    let (_, _, tb) = company_user(&admin, "b@example.com", "CLIENT").await;
+    let (_, _, top) = company_user(&admin, "op@example.com", "CLIENT_OPERATOR").await;
+    let a = C { s: &s, token: ta };
+    let b = C { s: &s, token: tb };
+
+    // Issued: 2-4 actions, no repeats in a row, at least one head movement, in plain words too,
+    // valid 120 s, the caller's company.
+    let r = a.req(reqwest::Method::POST, CHALLENGES).send().await.expect("send");
+    assert_eq!(r.status().as_u16(), 201);
+    let text = r.text().await.expect("text");
+    let c: Value = serde_json::from_str(&text).expect("json");
+    let actions: Vec<Action> = c["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| Action::parse(a.as_str().expect("name")).expect("known action"))
+        .collect();
+    assert!((2..=4).contains(&actions.len()), "{c}");
+    assert!(actions.windows(2).all(|w| w[0] != w[1]), "{c}");
+    assert!(actions.iter().any(|a| !matches!(a, Action::Blink | Action::Smile)), "a head movement: {c}");
+    assert_eq!(c["instructions"].as_array().map(Vec::len), Some(actions.len()));
+    let ttl = c["expires_at"].as_f64().expect("expires_at") - c["time_created"].as_f64().expect("time_created");
+    assert!((ttl - 120.0).abs() < 1e-6, "{c}");
+    assert_eq!(c["company_id"].as_str(), Some(ca.to_string().as_str()));
+    // Random: four more are not all the same sequence.
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..4 {
+        let (st, x) = a.post(CHALLENGES, json!({})).await;
+        assert_eq!(st, 201, "{x}");
+        seen.insert(x["actions"].to_string());
+    }
+    assert!(seen.len() > 1, "four draws, one sequence: {seen:?}");
+
+    // An SDK session token may ask too; no token, a bad token and OPERATOR roles may not.
+    let (st, v) = a.get("/api/authorize/session_token").await;
+    assert_eq!(st, 200, "{v}");
+    let session = C { s: &s, token: v["session_token"].as_str().expect("session token").to_string() };
+    let (st, x) = session.post(CHALLENGES, json!({})).await;
+    assert_eq!(st, 201, "{x}");
+    assert_eq!(x["company_id"].as_str(), Some(ca.to_string().as_str()));
+    let r = reqwest::Client::new().post(format!("{}{CHALLENGES}", s.base)).send().await.expect("send");
+    assert_eq!(r.status().as_u16(), 401);
+    let (st, e) = C { s: &s, token: "forged.token.value".into() }.post(CHALLENGES, json!({})).await;
+    assert_eq!(st, 401, "{e}");
+    let (st, e) = C { s: &s, token: top }.post(CHALLENGES, json!({})).await;
+    assert_eq!(st, 403, "{e}");
+    oz_error(&e, 9);
+    // Without the trailing slash too.
+    let (st, _) = a.post(CHALLENGES.trim_end_matches('/'), json!({})).await;
+    assert_eq!(st, 201);
+
+    // At the limit of open challenges (7; used ones do not count): 429 with Retry-After.
+    let r = a.req(reqwest::Method::POST, CHALLENGES).send().await.expect("send");
+    assert_eq!(r.status().as_u16(), 429);
+    assert!(r.headers().get("retry-after").is_some());
+    oz_error(&r.json().await.expect("json"), 11);
+    // Another company is not held by A's limit.
+    let (st, cb) = b.post(CHALLENGES, json!({})).await;
+    assert_eq!(st, 201, "{cb}");
+
+    // Refusals before any work: nothing is queued, and the challenge stays usable.
+    let (fid, media) = folder(
+        &a,
+        &[
+            ("video", "gestures/gesture_left.mp4", "video/mp4"),
+            ("photo", "faces/live/obama__portrait.jpg", "image/jpeg"),
+        ],
+    )
+    .await;
+    let path = format!("/api/folders/{fid}/analyses/");
+    let mine = s.db.create_challenge(Some(ca), ua, &[Action::TurnLeft, Action::Smile], 120.0).await.expect("row");
+    let expired = s.db.create_challenge(Some(ca), ua, &[Action::TurnLeft, Action::Smile], -1.0).await.expect("row");
+    let cases = [
+        (quality(&media[0], cb["challenge_id"].as_str().expect("id")), "no such challenge"),
+        (quality(&media[0], &Uuid::new_v4().to_string()), "no such challenge"),
+        (quality(&media[0], "not-a-uuid"), "UUID"),
+        (quality(&media[0], &expired.id.to_string()), "expired"),
+        (quality(&media[1], &mine.id.to_string()), "one video"),
+        (
+            json!({ "analyses": [{ "type": "BIOMETRY", "source_media": [media[0].clone(), media[1].clone()],
+                "params": { "challenge_id": mine.id.to_string() } }] }),
+            "QUALITY",
+        ),
+        (
+            json!({ "analyses": [quality(&media[0], &mine.id.to_string())["analyses"][0].clone(),
+                quality(&media[0], &mine.id.to_string())["analyses"][0].clone()] }),
+            "one analysis",
+        ),
+    ];
+    for (body, says) in cases {
+        let (st, e) = a.post(&path, body.clone()).await;
+        assert_eq!(st, 400, "{body}: {e}");
+        oz_error(&e, 4);
+        assert!(e["error_message"].as_str().is_some_and(|m| m.contains(says)), "{says}: {e}");
+    }
+    let (_, none) = a.get(&path).await;
+    assert_eq!(none, json!([]), "refused requests queue nothing");
+
+    // The Instant API refuses a challenge rather than ignore it.
+    let payload = json!({ "analyses": [{ "type": "QUALITY", "params": { "challenge_id": mine.id.to_string() } }] });
+    let form = Form::new()
+        .part(
+            "video",
+            Part::bytes(fixture("gestures/gesture_left.mp4")).file_name("v.mp4").mime_str("video/mp4").expect("mime"),
+        )
+        .text("payload", payload.to_string());
+    let (st, e) = a.upload("/api/instant/folders/", form).await;
+    assert_eq!(st, 501, "{e}");
+    oz_error(&e, 2);
+
+    // Used once: the second analysis naming it is refused.
+    let (st, created) = a.post(&path, quality(&media[0], &mine.id.to_string())).await;
+    assert_eq!(st, 201, "{created}");
+    let (st, e) = a.post(&path, quality(&media[0], &mine.id.to_string())).await;
+    assert_eq!(st, 400, "{e}");
+    assert!(e["error_message"].as_str().is_some_and(|m| m.contains("already used")), "{e}");
+    assert_eq!(created[0]["confs"]["challenge"]["challenge_id"], json!(mine.id.to_string()), "{created}");
+    // The verdict of a clip that shows only a left turn: DECLINED, the smile not seen.
+    let done = wait(&a, created[0]["analysis_id"].as_str().expect("id")).await;
+    let ch = &done["results_media"][0]["results_data"]["challenge"];
+    assert_eq!(done["resolution_status"], "DECLINED", "{done}");
+    assert_eq!(ch["passed"], false, "{ch}");
+    assert_eq!(ch["actions"][0]["action"], "turn_left", "{ch}");
+    assert_eq!(ch["actions"][0]["detected"], true, "{ch}");
+    assert_eq!(ch["actions"][1]["detected"], false, "{ch}");
+    assert!(ch["reason"].as_str().is_some_and(|r| r.contains("smile")), "{ch}");
+}
+
+/// Polls an analysis until it leaves PROCESSING (a guard against a hang, not a timing target).
+async fn wait(c: &C<'_>, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let (st, an) = c.get(&format!("/api/analyses/{id}")).await;
+        assert_eq!(st, 200, "{an}");
+        if an["state"] != "PROCESSING" {
+            return an;
+        }
+        assert!(Instant::now() < deadline, "analysis did not finish: {an}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+both!(quality_verifies_the_challenge_on_the_clip, verify_body);
+async fn verify_body(kind: Kind) {
+    let Some(s) = start(kind, Options::default()).await else { return };
+    let admin = C { s: &s, token: common::admin_token(&s).await };
+    let (ca, ua, ta) = company_user(&admin, "a@example.com", "CLIENT").await;
+    let a = C { s: &s, token: ta };
+    let issued = [Action::TurnLeft, Action::Smile, Action::LookUp];
+    // The clip shows the issued sequence: SUCCESS (the passive threshold set to 1 here: these are
+    // warped photos), every check passed and reported.
+    let (fid, media) = folder(&a, &[("video", "gestures/challenge_left_smile_up.mp4", "video/mp4")]).await;
+    let path = format!("/api/folders/{fid}/analyses/");
+    let c = s.db.create_challenge(Some(ca), ua, &issued, 120.0).await.expect("row");
+    let (st, created) = a.post(&path, quality(&media[0], &c.id.to_string())).await;
+    assert_eq!(st, 201, "{created}");
+    let done = wait(&a, created[0]["analysis_id"].as_str().expect("id")).await;
+    assert_eq!(done["resolution_status"], "SUCCESS", "{done}");
+    let ch = &done["results_media"][0]["results_data"]["challenge"];
+    assert_eq!(ch["challenge_id"], json!(c.id.to_string()), "{ch}");
+    assert_eq!(ch["passed"], true, "{ch}");
+    for k in ["order_ok", "identity_ok", "continuity_ok", "depth_ok"] {
+        assert_eq!(ch[k], true, "{k}: {ch}");
+    }
+    let names: Vec<&str> =
+        ch["actions"].as_array().expect("actions").iter().filter_map(|x| x["action"].as_str()).collect();
+    assert_eq!(names, ["turn_left", "smile", "look_up"], "{ch}");
+    assert!(
+        ch["actions"]
+            .as_array()
+            .expect("actions")
+            .iter()
+            .all(|x| x["frames"].as_array().is_some_and(|f| !f.is_empty()))
+    );
+    assert_eq!(ch["reason"], Value::Null, "{ch}");
+
+    // Single request: the same check on a clip in the wrong order, DECLINED whatever the
+    // texture score; the challenge is claimed before the folder is written.
+    let c = s.db.create_challenge(Some(ca), ua, &issued, 120.0).await.expect("row");
+    let payload = json!({
+        "media:tags": { "video": ["video_selfie", "video_selfie_blank"] },
+        "analyses": [{ "type": "QUALITY", "params": { "challenge_id": c.id.to_string(), "threshold_spoofing": 1.0 } }],
+    });
+    let form = Form::new()
+        .part(
+            "video",
+            Part::bytes(fixture("gestures/challenge_up_smile_left.mp4"))
+                .file_name("clip.mp4")
+                .mime_str("video/mp4")
+                .expect("mime"),
+        )
+        .text("payload", payload.to_string());
+    let (st, f) = a.upload("/api/folders/", form).await;
+    assert_eq!(st, 201, "{f}");
+    let an = &f["analyses"][0];
+    assert_eq!(an["resolution_status"], "DECLINED", "{an}");
+    let ch = &an["results_media"][0]["results_data"]["challenge"];
+    assert_eq!((ch["passed"].as_bool(), ch["order_ok"].as_bool()), (Some(false), Some(false)), "{ch}");
+    assert!(ch["reason"].as_str().is_some_and(|r| r.contains("out of order")), "{ch}");
+    // Used by that request: a second single request with it stores nothing.
+    let before = s.db.folders(&oz_storage::folders::FolderFilter::new(oz_domain::access::Scope::All), true).await;
+    let form = Form::new()
+        .part(
+            "video",
+            Part::bytes(fixture("gestures/challenge_left_smile_up.mp4"))
+                .file_name("clip.mp4")
+                .mime_str("video/mp4")
+                .expect("mime"),
+        )
+        .text("payload", payload.to_string());
+    let (st, e) = a.upload("/api/folders/", form).await;
+    assert_eq!(st, 400, "{e}");
+    oz_error(&e, 4);
+    let after = s.db.folders(&oz_storage::folders::FolderFilter::new(oz_domain::access::Scope::All), true).await;
+    assert_eq!(before.expect("folders").1, after.expect("folders").1, "no folder stored");
+
+    // Another person spliced in: DECLINED on identity.
+    let (fid, media) = folder(&a, &[("video", "gestures/challenge_spliced_identity.mp4", "video/mp4")]).await;
+    let c = s.db.create_challenge(Some(ca), ua, &issued, 120.0).await.expect("row");
+    let (st, created) = a.post(&format!("/api/folders/{fid}/analyses/"), quality(&media[0], &c.id.to_string())).await;
+    assert_eq!(st, 201, "{created}");
+    let done = wait(&a, created[0]["analysis_id"].as_str().expect("id")).await;
+    assert_eq!(done["resolution_status"], "DECLINED", "{done}");
+    assert_eq!(done["results_media"][0]["results_data"]["challenge"]["identity_ok"], false, "{done}");
+}
