@@ -157,17 +157,44 @@ async fn issue_body(kind: Kind) {
     let (_, none) = a.get(&path).await;
     assert_eq!(none, json!([]), "refused requests queue nothing");
 
-    // The Instant API refuses a challenge rather than ignore it.
-    let payload = json!({ "analyses": [{ "type": "QUALITY", "params": { "challenge_id": mine.id.to_string() } }] });
-    let form = Form::new()
+    // The Instant API verifies challenges too (nothing stored): a clip of a left turn only is
+    // DECLINED, and the challenge is then used.
+    let instant = s.db.create_challenge(Some(ca), ua, &[Action::TurnLeft, Action::Smile], 120.0).await.expect("row");
+    let payload = json!({ "media:tags": { "video": ["video_selfie", "video_selfie_blank"] },
+        "analyses": [{ "type": "QUALITY", "params": { "challenge_id": instant.id.to_string(), "threshold_spoofing": 1.0 } }] });
+    let form = || {
+        Form::new()
+            .part(
+                "video",
+                Part::bytes(fixture("gestures/gesture_left.mp4"))
+                    .file_name("v.mp4")
+                    .mime_str("video/mp4")
+                    .expect("mime"),
+            )
+            .text("payload", payload.to_string())
+    };
+    let (st, f) = a.upload("/api/instant/folders/", form()).await;
+    assert_eq!(st, 201, "{f}");
+    let an = &f["analyses"][0];
+    assert_eq!(an["resolution_status"], "DECLINED", "{an}");
+    assert_eq!(an["confs"]["challenge"]["actions"], json!(["turn_left", "smile"]), "{an}");
+    let ch = &an["results_media"][0]["results_data"]["challenge"];
+    assert_eq!((ch["passed"].as_bool(), ch["actions"][0]["detected"].as_bool()), (Some(false), Some(true)), "{ch}");
+    let (st, e) = a.upload("/api/instant/folders/", form()).await;
+    assert_eq!(st, 400, "{e}");
+    assert!(e["error_message"].as_str().is_some_and(|m| m.contains("already used")), "{e}");
+    // Another company's challenge is unknown to Instant callers too.
+    let payload_b = json!({ "media:tags": { "video": ["video_selfie", "video_selfie_blank"] },
+        "analyses": [{ "type": "QUALITY", "params": { "challenge_id": cb["challenge_id"] } }] });
+    let form_b = Form::new()
         .part(
             "video",
             Part::bytes(fixture("gestures/gesture_left.mp4")).file_name("v.mp4").mime_str("video/mp4").expect("mime"),
         )
-        .text("payload", payload.to_string());
-    let (st, e) = a.upload("/api/instant/folders/", form).await;
-    assert_eq!(st, 501, "{e}");
-    oz_error(&e, 2);
+        .text("payload", payload_b.to_string());
+    let (st, e) = a.upload("/api/instant/folders/", form_b).await;
+    assert_eq!(st, 400, "{e}");
+    assert!(e["error_message"].as_str().is_some_and(|m| m.contains("no such challenge")), "{e}");
 
     // Used once: the second analysis naming it is refused.
     let (st, created) = a.post(&path, quality(&media[0], &mine.id.to_string())).await;

@@ -60,7 +60,8 @@ pub async fn create(State(st): State<AppState>, req: Request) -> ApiResult<Respo
     let mut upload = folders::read_upload(&st, &api, req).await?;
     // The body's memory stays counted until the answer is made from it.
     let _memory = std::mem::take(&mut upload.memory);
-    let (request, media) = plan(&api, caller.as_ref(), upload)?;
+    let (mut request, media) = plan(&api, caller.as_ref(), upload)?;
+    claim_challenges(&api, caller.as_ref().and_then(|u| u.company_id), &mut request).await?;
     let answer = folder::answer(&st, &request, media).await.map_err(folder_error)?;
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
@@ -160,6 +161,35 @@ async fn capsula(req: Request) -> ApiError {
     }
 }
 
+/// Looks up, checks and claims the challenges the planned QUALITY analyses name (as
+/// `api::challenges` does for stored analyses: the caller's company, unused, unexpired; one
+/// challenge per request), and fills in their actions. Refused before any media is analysed.
+async fn claim_challenges(api: &FullApi, company_id: Option<Uuid>, request: &mut FolderRequest) -> ApiResult<()> {
+    let mut seen: Vec<Uuid> = Vec::new();
+    for spec in &mut request.specs {
+        let Check::Quality(q) = &mut spec.check else { continue };
+        let Some((id, actions)) = q.challenge.as_mut() else { continue };
+        if seen.contains(id) {
+            return Err(ApiError::value("one challenge can be verified by one analysis only"));
+        }
+        seen.push(*id);
+        let found = api.db.challenge(*id).await?;
+        let now = oz_storage::now();
+        oz_domain::challenge::check_use(found.as_ref().map(|c| c.facts()).as_ref(), company_id, now)
+            .map_err(|r| ApiError::value(r.to_string()).with_details(json!({ "challenge_id": id.to_string() })))?;
+        if let Some(c) = found {
+            *actions = c.actions;
+        }
+    }
+    for id in seen {
+        if !api.db.use_challenge(id, oz_storage::now()).await? {
+            return Err(ApiError::value(oz_domain::challenge::Refusal::Used.to_string())
+                .with_details(json!({ "challenge_id": id.to_string() })));
+        }
+    }
+    Ok(())
+}
+
 /// The checked request: folder fields, analyses with their media, and the media parts.
 fn plan(api: &FullApi, caller: Option<&User>, upload: UploadBody) -> ApiResult<(FolderRequest, Vec<MediaInput>)> {
     let UploadBody { files, payload, .. } = upload;
@@ -234,12 +264,8 @@ fn spec(
     if !params.is_object() {
         return Err(ApiError::value("params must be an object"));
     }
-    // Refused, not ignored: a client must never take an unverified clip for a verified challenge.
-    if params.get("challenge_id").is_some() {
-        return Err(ApiError::not_realized(
-            "the Instant API does not verify liveness challenges yet: upload the clip to /api/folders/ with the \
-             QUALITY analysis instead",
-        ));
+    if kind != AnalysisKind::Quality && params.get("challenge_id").is_some() {
+        return Err(ApiError::value("params.challenge_id is for QUALITY analyses only"));
     }
     // Ids are made by this request, so `source_media` names media parts (as the old iOS SDK, it may
     // sit inside params).
@@ -265,9 +291,26 @@ fn spec(
         })
         .transpose()?;
     let inputs = assign::inputs(kind, facts, explicit.as_deref()).map_err(|e| ApiError::value(e.to_string()))?;
-    let sources = inputs.iter().filter_map(|id| facts.iter().position(|f| f.id == *id)).collect();
+    let sources: Vec<usize> = inputs.iter().filter_map(|id| facts.iter().position(|f| f.id == *id)).collect();
     let check = match kind {
-        AnalysisKind::Quality => Check::Quality(quality(&params, cfg)?),
+        AnalysisKind::Quality => {
+            let mut q = quality(&params, cfg)?;
+            // The challenge's id only: it is looked up and claimed after planning.
+            if let Some(raw) = params.get("challenge_id") {
+                let id = raw
+                    .as_str()
+                    .and_then(|s| Uuid::parse_str(s).ok())
+                    .ok_or_else(|| ApiError::value("params.challenge_id must be a challenge id (UUID)"))?;
+                if sources.len() != 1 || !matches!(facts[sources[0]].class, MediaClass::Video | MediaClass::ShotSet) {
+                    return Err(ApiError::value(
+                        "a challenge is verified on one video: the QUALITY analysis must take exactly one video or \
+                         shot set (name its part in source_media)",
+                    ));
+                }
+                q.challenge = Some((id, Vec::new()));
+            }
+            Check::Quality(q)
+        }
         _ => Check::Biometry(cfg.thresholds),
     };
     let meta = r.get("meta_data").cloned().unwrap_or_else(|| json!({}));
@@ -297,6 +340,7 @@ fn quality(params: &Value, cfg: &RunnerConfig) -> ApiResult<QualitySpec> {
         threshold_liveness: threshold("threshold_liveness", 0.5)?,
         threshold_replay: threshold("threshold_replay", 0.5)?,
         extract_best_shot,
+        challenge: None,
     })
 }
 

@@ -9,12 +9,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use md5::{Digest, Md5};
 use oz_domain::assign::biometry_verdict;
+use oz_domain::challenge::Action;
 use oz_domain::decision::{DecisionThresholds, score_from_cosine, wire_score};
 use oz_domain::gesture::{GesturePolicy, requested_gesture};
 use oz_domain::liveness;
 use oz_domain::status::{self, ResolutionStatus};
 use oz_engine::runner::QualityOfMedia;
 use oz_vision::VisionError;
+use oz_vision::challenge::ChallengeCheck;
 use oz_vision::media::{MediaInfo, MediaKind};
 use oz_vision::pipeline::{AnalyzeOptions, GestureCheck, MediaAnalysis};
 use serde_json::{Value, json};
@@ -30,6 +32,9 @@ pub struct QualitySpec {
     pub threshold_liveness: f64,
     pub threshold_replay: f64,
     pub extract_best_shot: bool,
+    /// The liveness challenge the clip must show (Instant mode, `params.challenge_id`): its id
+    /// and actions, claimed before the media are analysed.
+    pub challenge: Option<(Uuid, Vec<Action>)>,
 }
 
 /// What one requested analysis checks.
@@ -59,6 +64,7 @@ impl AnalysisSpec {
                 threshold_liveness: 0.5,
                 threshold_replay: 0.5,
                 extract_best_shot: false,
+                challenge: None,
             }),
             meta_data: json!({}),
             sources: None,
@@ -123,6 +129,8 @@ struct Analysed {
     analysis: Option<Result<MediaAnalysis, String>>,
     /// The gesture check of a media that a QUALITY analysis takes and whose tags ask for one.
     gesture: Option<GestureCheck>,
+    /// The challenge check of a media a QUALITY analysis with a challenge takes.
+    challenge: Option<ChallengeCheck>,
 }
 
 /// Decodes and analyses the request's media on a blocking thread behind the admission gate, within
@@ -141,6 +149,16 @@ pub async fn answer(st: &AppState, req: &FolderRequest, media: Vec<MediaInput>) 
     let gesture_checks: Vec<bool> = (0..media.len())
         .map(|i| req.specs.iter().any(|s| s.takes(i) && matches!(s.check, Check::Quality(_))))
         .collect();
+    // The challenge each media must show (planning allows one challenge per media).
+    let challenges: Vec<Option<Vec<Action>>> = (0..media.len())
+        .map(|i| {
+            req.specs.iter().filter(|s| s.takes(i)).find_map(|s| match &s.check {
+                Check::Quality(q) => q.challenge.as_ref().map(|(_, a)| a.clone()),
+                Check::Biometry(_) => None,
+            })
+        })
+        .collect();
+    let identity = st.lite.thresholds.approve;
     let policy = st.lite.gesture_policy;
     let planarity_weight = st.pipeline.config().planarity_weight;
     let refuse_no_face = matches!(req.flavor, Flavor::Lite);
@@ -151,12 +169,22 @@ pub async fn answer(st: &AppState, req: &FolderRequest, media: Vec<MediaInput>) 
                 .into_iter()
                 .zip(plans)
                 .zip(gesture_checks)
-                .map(|((m, plan), quality)| {
+                .zip(challenges)
+                .map(|(((m, plan), quality), issued)| {
                     let MediaInput { id, key, original_name, tags, meta_data, bytes } = m;
                     let decoded =
                         p.decode_in(&bytes, &budget).map_err(|error| FolderError::Media { key: key.clone(), error })?;
+                    // A challenge: its own dense decode; it replaces the tags' gesture check.
+                    let challenge = issued
+                        .map(|actions| {
+                            let dense = p.decode_for_challenge(&bytes, &budget)?;
+                            p.check_challenge(&dense, &actions, identity)
+                        })
+                        .transpose()
+                        .map_err(|error| FolderError::Media { key: key.clone(), error })?;
                     // A gesture asked for by the tags: a second, dense decode (see oz-engine's runner).
-                    let requested = if quality && policy.checks() { requested_gesture(&tags) } else { None };
+                    let requested =
+                        if quality && policy.checks() && challenge.is_none() { requested_gesture(&tags) } else { None };
                     let gesture = requested
                         .map(|g| p.check_gesture_of(&bytes, &budget, g))
                         .transpose()
@@ -170,7 +198,16 @@ pub async fn answer(st: &AppState, req: &FolderRequest, media: Vec<MediaInput>) 
                         }
                         Some(Err(error)) => return Err(FolderError::Media { key, error }),
                     };
-                    Ok(Analysed { id, original_name, tags, meta_data, info: decoded.info, analysis, gesture })
+                    Ok(Analysed {
+                        id,
+                        original_name,
+                        tags,
+                        meta_data,
+                        info: decoded.info,
+                        analysis,
+                        gesture,
+                        challenge,
+                    })
                 })
                 .collect()
         })
@@ -328,9 +365,19 @@ fn quality(
             let gesture = m.gesture.as_ref();
             let quality = QualityOfMedia::new(planarity_weight, a, gesture);
             let live = liveness::verdict(quality.confidence_spoofing, q.threshold_spoofing as f32);
-            verdicts.push(policy.verdict(live, gesture.map(|g| g.result.detected)));
+            let mut data = quality.results_data();
+            match (&q.challenge, &m.challenge) {
+                (Some((id, _)), Some(c)) => {
+                    // A failed challenge declines whatever the texture score says.
+                    verdicts.push(if c.passed { live } else { ResolutionStatus::Declined });
+                    if let Some(o) = data.as_object_mut() {
+                        o.insert("challenge".into(), oz_engine::runner::challenge_json(&id.to_string(), c));
+                    }
+                }
+                _ => verdicts.push(policy.verdict(live, gesture.map(|g| g.result.detected))),
+            }
             let outputs = if q.extract_best_shot { best_shot_json(f, m, a).into_iter().collect() } else { vec![] };
-            (i, quality.results_data(), outputs)
+            (i, data, outputs)
         })
         .collect();
     Outcome { verdict: Ok(status::worst(verdicts)), results_data: Value::Null, per_media }
@@ -406,12 +453,19 @@ fn folder_json(req: &FolderRequest, media: &[Analysed], policy: GesturePolicy, p
             let (kind, confs, outcome) = match &spec.check {
                 Check::Quality(q) => (
                     "QUALITY",
-                    json!({
-                        "threshold_replay": q.threshold_replay,
-                        "extract_best_shot": q.extract_best_shot,
-                        "threshold_liveness": q.threshold_liveness,
-                        "threshold_spoofing": q.threshold_spoofing,
-                    }),
+                    {
+                        let mut confs = json!({
+                            "threshold_replay": q.threshold_replay,
+                            "extract_best_shot": q.extract_best_shot,
+                            "threshold_liveness": q.threshold_liveness,
+                            "threshold_spoofing": q.threshold_spoofing,
+                        });
+                        if let (Some((id, actions)), Some(o)) = (&q.challenge, confs.as_object_mut()) {
+                            let names: Vec<&str> = actions.iter().map(|a| a.as_str()).collect();
+                            o.insert("challenge".into(), json!({ "challenge_id": id.to_string(), "actions": names }));
+                        }
+                        confs
+                    },
                     quality(&frame, q, media, &sources, policy, planarity_weight),
                 ),
                 Check::Biometry(th) => (
