@@ -21,7 +21,8 @@ lint: setup
 
 # The whole suite: lint, every Rust test on SQLite and PostgreSQL (and the object-storage tests
 # against a real S3 server, s3s-fs), the deployment files, then the live-server tool runs
-# (the /docs page and the web console in headless Chromium, newman, schemathesis).
+# (the /docs page, the web console and the capture page with a fake camera in headless Chromium,
+# newman, schemathesis).
 test: lint
 	bash scripts/s3-server.sh install >/dev/null
 	OZ_TEST_S3_SERVER="$(CURDIR)/.tools/bin/s3s-fs" bash scripts/with-postgres.sh $(CARGO) test --workspace
@@ -29,6 +30,7 @@ test: lint
 	bash scripts/check-ops.sh
 	bash scripts/docs-browser.sh
 	bash scripts/console-e2e.sh
+	bash scripts/capture-e2e.sh
 	bash scripts/newman.sh
 	bash scripts/schemathesis.sh
 

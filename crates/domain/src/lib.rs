@@ -20,4 +20,5 @@ pub mod gesture;
 pub mod instant;
 pub mod lite;
 pub mod liveness;
+pub mod precheck;
 pub mod status;

@@ -10,6 +10,7 @@
 //! - [`wire`]: Oz's JSON bytes (Python separators) for every JSON answer.
 //! - [`openapi`]: the OpenAPI 3.1 document of every route; [`docs`]: `/docs` (Swagger UI).
 //! - [`console`]: `/console`, the web console (embedded single-page app on the full API).
+//! - [`capture`]: `/sdk/openoz-capture.js` and `/capture/`, the web liveness capture (challenges).
 //! - [`observe`]: request ids, request logs, Prometheus `/metrics`.
 //!
 //! Handlers are thin: they read the request, run the CPU-bound pipeline on a blocking thread and
@@ -17,6 +18,7 @@
 
 pub mod admission;
 pub mod api;
+pub mod capture;
 pub mod console;
 pub mod docs;
 pub mod error;
@@ -51,11 +53,19 @@ pub fn app(state: AppState) -> Router {
     if state.full.is_some() && state.console.enabled {
         routes = routes.merge(console::router(state.console.clone()));
     }
+    if state.full.is_some() && state.capture.enabled {
+        routes = routes.merge(capture::router(state.capture.clone()));
+    }
+    let cors = capture::cors(&state.capture);
     if state.metrics.on_main {
         routes = routes.merge(observe::metrics_routes());
     }
     let pacing = intake::Pacing::from(state.intake.config());
-    observe::instrument(outer::harden(routes.with_state(state), body_limit, pacing))
+    let mut app = outer::harden(routes.with_state(state), body_limit, pacing);
+    if let Some(cors) = cors {
+        app = app.layer(cors);
+    }
+    observe::instrument(app)
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, with hyper's own connection builder:

@@ -101,6 +101,8 @@ pub struct ApiConfig {
     /// `OZ_CHALLENGE_MAX_OPEN`: challenges one company may hold issued, unused and unexpired; more
     /// answer 429.
     pub challenge_max_open: usize,
+    /// `OZ_PRECHECK_PER_MINUTE`, `OZ_PRECHECK_MAX_BYTES` and the precheck's rate limiter.
+    pub precheck: crate::api::precheck::PrecheckGuard,
 }
 
 /// Default of [`ApiConfig::challenge_max_open`].
@@ -124,6 +126,7 @@ impl Default for ApiConfig {
             company_queue_limit: DEFAULT_COMPANY_QUEUE_LIMIT,
             challenges: oz_domain::challenge::ChallengePolicy::default(),
             challenge_max_open: DEFAULT_CHALLENGE_MAX_OPEN,
+            precheck: crate::api::precheck::PrecheckGuard::default(),
         }
     }
 }
@@ -150,6 +153,8 @@ pub struct AppState {
     pub metrics: Arc<crate::observe::MetricsConfig>,
     /// `/console` settings (`OZ_CONSOLE`, `OZ_CONSOLE_DIR`).
     pub console: Arc<crate::console::ConsoleConfig>,
+    /// `/sdk/*` and `/capture/` settings (`OZ_CAPTURE`, `OZ_CAPTURE_ORIGINS`).
+    pub capture: Arc<crate::capture::CaptureConfig>,
 }
 
 impl AppState {
@@ -164,6 +169,7 @@ impl AppState {
             intake: Arc::default(),
             metrics: Arc::default(),
             console: Arc::default(),
+            capture: Arc::default(),
         }
     }
 
@@ -178,6 +184,7 @@ impl AppState {
             intake: Arc::default(),
             metrics: Arc::default(),
             console: Arc::default(),
+            capture: Arc::default(),
         }
     }
 
@@ -206,6 +213,12 @@ impl AppState {
     #[must_use]
     pub fn with_console(mut self, console: crate::console::ConsoleConfig) -> Self {
         self.console = Arc::new(console);
+        self
+    }
+
+    #[must_use]
+    pub fn with_capture(mut self, capture: crate::capture::CaptureConfig) -> Self {
+        self.capture = Arc::new(capture);
         self
     }
 

@@ -625,6 +625,7 @@ fn authenticated_routes() -> Vec<(reqwest::Method, String)> {
         (M::GET, "/api/authorize/session_token".into()),
         (M::POST, "/api/instant/folders".into()),
         (M::POST, "/api/liveness/challenges".into()),
+        (M::POST, "/api/liveness/precheck".into()),
         (M::DELETE, format!("/api/users/{id}/sessions")),
         (M::GET, format!("/api/companies/{id}/webhook_secret")),
         (M::POST, format!("/api/companies/{id}/webhook_secret")),

@@ -19,6 +19,10 @@ pub struct AnalyzeArgs {
     /// Print one JSON object per file instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Verify each video against this challenge instead (comma list of blink, smile, turn_left,
+    /// turn_right, look_up, look_down, in order) and print `results_data.challenge` as JSON.
+    #[arg(long, value_delimiter = ',')]
+    pub challenge: Vec<String>,
     #[command(flatten)]
     pub vision: VisionArgs,
     #[command(flatten)]
@@ -30,6 +34,9 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
     let p = oz_vision::Pipeline::load(args.vision.pipeline_config())?;
     if !args.json {
         println!("models loaded in {:.0} ms", t.elapsed().as_secs_f64() * 1000.0);
+    }
+    if !args.challenge.is_empty() {
+        return challenges(&p, args);
     }
     let threshold = args.thresholds.threshold_spoofing;
     for path in &args.files {
@@ -124,6 +131,38 @@ pub fn run(args: &AnalyzeArgs) -> anyhow::Result<()> {
                     );
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+/// `--challenge`: each file verified against the given sequence, one JSON line each.
+fn challenges(p: &oz_vision::Pipeline, args: &AnalyzeArgs) -> anyhow::Result<()> {
+    let actions = args
+        .challenge
+        .iter()
+        .map(|a| {
+            oz_domain::challenge::Action::parse(a.trim()).ok_or_else(|| {
+                anyhow::anyhow!("unknown action '{a}' (blink, smile, turn_left, turn_right, look_up, look_down)")
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let approve = args.thresholds.biometry_approve;
+    for path in &args.files {
+        let name = path.display().to_string();
+        let t0 = Instant::now();
+        let checked = std::fs::read(path)
+            .map_err(anyhow::Error::from)
+            .and_then(|bytes| Ok(p.decode_for_challenge(&bytes, &p.request_budget())?))
+            .and_then(|media| Ok(p.check_challenge(&media, &actions, approve)?));
+        match checked {
+            Ok(c) => {
+                let mut v = serde_json::to_value(&c)?;
+                v["file"] = serde_json::json!(name);
+                v["ms"] = serde_json::json!((t0.elapsed().as_secs_f64() * 1000.0).round());
+                println!("{v}");
+            }
+            Err(e) => println!("{}", serde_json::json!({ "file": name, "error": e.to_string() })),
         }
     }
     Ok(())

@@ -420,6 +420,13 @@ pub struct ServeArgs {
     /// developing the console: edit, reload). Only file names the binary has are served.
     #[arg(long, env = "OZ_CONSOLE_DIR")]
     pub console_dir: Option<PathBuf>,
+    /// The web capture SDK (/sdk/openoz-capture.js) and page (/capture/): on, or off (404).
+    #[arg(long, env = "OZ_CAPTURE", value_enum, default_value_t = LiteSwitch::On)]
+    pub capture: LiteSwitch,
+    /// Comma list of origins (https://app.example) that may frame /capture/, receive its result
+    /// by postMessage, and call the API from a browser (CORS). Empty: this origin only.
+    #[arg(long, env = "OZ_CAPTURE_ORIGINS", default_value = "")]
+    pub capture_origins: String,
     /// API Lite authentication: none (anyone who reaches the port), token (any valid
     /// X-Forensic-Access-Token), service (a service user's token). Unset means none, and then the
     /// server refuses a non-loopback OZ_LISTEN.
@@ -453,6 +460,13 @@ pub struct ServeArgs {
     /// Unused, unexpired challenges one company may hold; more answer 429.
     #[arg(long, env = "OZ_CHALLENGE_MAX_OPEN", default_value_t = 1000)]
     pub challenge_max_open: usize,
+    /// Frames one token may send to `POST /api/liveness/precheck` a minute (the capture page
+    /// sends about one a second while it guides the person); 0 = no limit.
+    #[arg(long, env = "OZ_PRECHECK_PER_MINUTE", default_value_t = 120)]
+    pub precheck_per_minute: u32,
+    /// Largest precheck frame, bytes.
+    #[arg(long, env = "OZ_PRECHECK_MAX_BYTES", default_value_t = 512 * 1024)]
+    pub precheck_max_bytes: usize,
     /// Requests decoding or analysing media at once (default: number of cores).
     #[arg(long, env = "OZ_MAX_INFLIGHT")]
     pub max_inflight: Option<usize>,

@@ -112,6 +112,7 @@ fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
                 company_queue_limit: args.company_queue_limit,
                 challenges: args.challenge_policy()?,
                 challenge_max_open: args.challenge_max_open,
+                precheck: oz_http::api::precheck::PrecheckGuard::new(args.precheck_per_minute, args.precheck_max_bytes),
                 ..oz_http::ApiConfig::default()
             },
             dummy_hash: oz_http::api::auth::hash_password("not a real password".into())
@@ -126,6 +127,11 @@ fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
             .with_console(oz_http::console::ConsoleConfig {
                 enabled: args.console == config::LiteSwitch::On,
                 dir: args.console_dir.clone(),
+            })
+            .with_capture(oz_http::capture::CaptureConfig {
+                enabled: args.capture == config::LiteSwitch::On,
+                origins: oz_http::capture::CaptureConfig::parse_origins(&args.capture_origins)
+                    .map_err(anyhow::Error::msg)?,
             });
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let upkeep = telemetry::spawn_upkeep();

@@ -31,7 +31,7 @@ use serde::Serialize;
 
 use crate::detect::Face;
 use crate::gesture::{
-    BLINK_CLOSED_RATIO, BLINK_OPEN_RATIO, FrameMeasures, GestureFrame, MIN_FACE_FRAMES, MIN_GESTURE_FRAMES,
+    self, BLINK_CLOSED_RATIO, BLINK_OPEN_RATIO, FrameMeasures, GestureFrame, MIN_FACE_FRAMES, MIN_GESTURE_FRAMES,
     SMILE_MAX_TURN_DEG, SMILE_RISE, TILT_DEG, TURN_DEG,
 };
 use crate::planarity::{self, Planarity};
@@ -56,6 +56,9 @@ pub const IDENTITY_SAMPLES: usize = 6;
 pub const IDENTITY_MAX_TURN_DEG: f32 = 12.0;
 /// A head movement whose planarity spoof score is at or above this is called flat.
 pub const FLAT_SCORE: f32 = 0.5;
+/// The planarity reference of a head movement faces the camera within this many degrees of the
+/// clip's start (a frame already half-turned leaves too little motion to measure).
+pub const DEPTH_REFERENCE_MAX_DEG: f32 = 6.0;
 
 /// One stretch of frames where one action shows. Positions are indices into the series given to
 /// [`episodes`]; `frames` are the source frame indices.
@@ -143,28 +146,16 @@ fn is_head(action: Action) -> bool {
     action.is_head_movement()
 }
 
-fn median(mut v: Vec<f32>) -> Option<f32> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f32::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
-}
-
-/// Median of `f` over the first face frames (a sixth of them, at least 3, at most half): the
-/// start level, as the single-gesture check takes it.
+/// The start level of `f` over the face frames, as the single-gesture check takes it
+/// ([`gesture::start_level`]).
 fn start_level(faces: &[(usize, FrameMeasures)], f: impl Fn(&FrameMeasures) -> f32) -> Option<f32> {
-    let n = faces.len();
-    let k = n.div_ceil(6).max(MIN_FACE_FRAMES).min(n.div_ceil(2)).max(1);
-    median(faces.iter().take(k).map(|(_, m)| f(m)).collect())
+    let values: Vec<(u64, f32)> = faces.iter().map(|(p, m)| (*p as u64, f(m))).collect();
+    gesture::start_level(&values)
 }
 
+/// 0.5 at the threshold, 1.0 at twice its change ([`gesture::confidence`]).
 fn confidence(change: f32, threshold: f32) -> f32 {
-    if !change.is_finite() || change <= 0.0 || threshold <= 0.0 {
-        return 0.0;
-    }
-    if change < threshold { 0.5 * change / threshold } else { (0.5 + 0.5 * (change - threshold) / threshold).min(1.0) }
+    gesture::confidence(change, threshold, 2.0 * threshold)
 }
 
 /// Runs of consecutive face frames (positions in the series) where `hit` holds; frames with no
@@ -172,7 +163,7 @@ fn confidence(change: f32, threshold: f32) -> f32 {
 fn runs(
     faces: &[(usize, FrameMeasures)],
     eligible: impl Fn(&FrameMeasures) -> bool,
-    strength: impl Fn(&FrameMeasures) -> f32,
+    strength: impl Fn(usize, &FrameMeasures) -> f32,
     threshold: f32,
 ) -> Vec<(Vec<usize>, f32)> {
     let mut out: Vec<(Vec<usize>, f32)> = Vec::new();
@@ -192,7 +183,7 @@ fn runs(
             flush(&mut cur, &mut strongest);
         }
         prev = Some(*pos);
-        let s = strength(m);
+        let s = strength(*pos, m);
         if eligible(m) && s >= threshold {
             cur.push(*pos);
             strongest.push(s);
@@ -234,37 +225,35 @@ pub fn episodes(series: &[(u64, Option<FrameMeasures>)]) -> Vec<Episode> {
         }
     };
     let any = |_: &FrameMeasures| true;
-    push(Action::TurnLeft, runs(&faces, any, |m| m.yaw_deg - y0, TURN_DEG), TURN_DEG, MIN_GESTURE_FRAMES);
-    push(Action::TurnRight, runs(&faces, any, |m| y0 - m.yaw_deg, TURN_DEG), TURN_DEG, MIN_GESTURE_FRAMES);
-    push(Action::LookUp, runs(&faces, any, |m| m.pitch_deg - p0, TILT_DEG), TILT_DEG, MIN_GESTURE_FRAMES);
-    push(Action::LookDown, runs(&faces, any, |m| p0 - m.pitch_deg, TILT_DEG), TILT_DEG, MIN_GESTURE_FRAMES);
+    push(Action::TurnLeft, runs(&faces, any, |_, m| m.yaw_deg - y0, TURN_DEG), TURN_DEG, MIN_GESTURE_FRAMES);
+    push(Action::TurnRight, runs(&faces, any, |_, m| y0 - m.yaw_deg, TURN_DEG), TURN_DEG, MIN_GESTURE_FRAMES);
+    push(Action::LookUp, runs(&faces, any, |_, m| m.pitch_deg - p0, TILT_DEG), TILT_DEG, MIN_GESTURE_FRAMES);
+    push(Action::LookDown, runs(&faces, any, |_, m| p0 - m.pitch_deg, TILT_DEG), TILT_DEG, MIN_GESTURE_FRAMES);
     let facing_smile: Vec<(usize, FrameMeasures)> =
         faces.iter().copied().filter(|(_, m)| facing(SMILE_MAX_TURN_DEG)(m)).collect();
     if let Some(s0) = start_level(&facing_smile, FrameMeasures::smile) {
-        let found = runs(&faces, facing(SMILE_MAX_TURN_DEG), |m| m.smile() - s0, SMILE_RISE);
+        let found = runs(&faces, facing(SMILE_MAX_TURN_DEG), |_, m| m.smile() - s0, SMILE_RISE);
         push(Action::Smile, found, SMILE_RISE, MIN_GESTURE_FRAMES);
     }
-    // Blinks: closed-eye runs while facing the camera, with open eyes before and after.
-    let open = median(faces.iter().map(|(_, m)| m.eye_dark()).collect()).filter(|o| *o > 1e-3);
-    if let Some(open) = open {
+    // Blinks: closed-eye runs while facing the camera, with open eyes before and after
+    // (openness relative to the clip: `gesture::eye_openness`).
+    let indexed: Vec<(u64, FrameMeasures)> = faces.iter().map(|(p, m)| (*p as u64, *m)).collect();
+    let openness: std::collections::HashMap<usize, f32> =
+        gesture::eye_openness(&indexed).into_iter().map(|(p, o)| (p as usize, o)).collect();
+    if !openness.is_empty() {
         let fall = 1.0 - BLINK_CLOSED_RATIO;
-        let found = runs(&faces, facing(BLINK_MAX_TURN_DEG), |m| 1.0 - m.eye_dark() / open, fall);
-        let is_open = |pos: usize| faces.iter().any(|(p, m)| *p == pos && m.eye_dark() / open >= BLINK_OPEN_RATIO);
+        let closed = |pos: usize| 1.0 - openness.get(&pos).copied().unwrap_or(1.0);
+        let found = runs(&faces, facing(BLINK_MAX_TURN_DEG), |pos, _| closed(pos), fall);
+        let is_open = |pos: usize| openness.get(&pos).is_some_and(|o| *o >= BLINK_OPEN_RATIO);
+        // A blink may be one closed frame; its confidence is its deepest fall.
         let framed: Vec<(Vec<usize>, f32)> = found
             .into_iter()
             .filter(|(ps, _)| {
                 let (Some(&a), Some(&b)) = (ps.first(), ps.last()) else { return false };
                 (0..a).any(is_open) && (b + 1..series.len()).any(is_open)
             })
-            .collect();
-        // A blink may be one closed frame; its confidence is its deepest fall.
-        let framed = framed
-            .into_iter()
             .map(|(ps, _)| {
-                let deepest = ps
-                    .iter()
-                    .filter_map(|p| faces.iter().find(|(q, _)| q == p).map(|(_, m)| 1.0 - m.eye_dark() / open))
-                    .fold(0.0f32, f32::max);
+                let deepest = ps.iter().map(|&p| closed(p)).fold(0.0f32, f32::max);
                 (ps, deepest)
             })
             .collect();
@@ -390,6 +379,17 @@ pub fn identity_samples(frames: &[GestureFrame]) -> Vec<usize> {
 /// the camera as reference, then the episode's frames (`None` = inconclusive or not matched).
 #[must_use]
 pub fn movement_depth(frames: &[GestureFrame], episodes: &[Episode], matched: &[(Action, Option<usize>)]) -> Depth {
+    let level = |f: fn(&FrameMeasures) -> f32| {
+        let v: Vec<(u64, f32)> = frames.iter().filter_map(|g| g.measures.as_ref().map(|m| (g.index, f(m)))).collect();
+        gesture::start_level(&v)
+    };
+    let (y0, p0) = (level(|m| m.yaw_deg), level(|m| m.pitch_deg));
+    let facing = |m: &FrameMeasures| match (y0, p0) {
+        (Some(y0), Some(p0)) => {
+            (m.yaw_deg - y0).abs() <= DEPTH_REFERENCE_MAX_DEG && (m.pitch_deg - p0).abs() <= DEPTH_REFERENCE_MAX_DEG
+        }
+        _ => true,
+    };
     let mut movements = Vec::new();
     for (action, m) in matched {
         if !is_head(*action) {
@@ -397,7 +397,9 @@ pub fn movement_depth(frames: &[GestureFrame], episodes: &[Episode], matched: &[
         }
         let p = m.and_then(|i| {
             let e = &episodes[i];
-            let reference = frames[..e.first].iter().rev().find(|f| f.mesh.is_some() && f.measures.is_some())?;
+            // The last frame before the movement that faces the camera; else the last with a face.
+            let before = || frames[..e.first].iter().rev().filter(|f| f.mesh.is_some() && f.measures.is_some());
+            let reference = before().find(|f| f.measures.as_ref().is_some_and(facing)).or_else(|| before().next())?;
             let mut meshes = vec![reference.mesh.as_ref()?];
             meshes.extend(frames[e.first..=e.last].iter().filter_map(|f| f.mesh.as_ref()));
             planarity::planarity(&meshes).filter(|p| p.spoof_score.is_some())
@@ -502,6 +504,8 @@ mod tests {
             ear_left: 0.3,
             eye_dark_right: 0.4,
             eye_dark_left: 0.4,
+            eye_contrast_right: 0.8,
+            eye_contrast_left: 0.8,
             mouth_width: 1.0,
             mouth_lift: 0.0,
             face_size: 150.0,

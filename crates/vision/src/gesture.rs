@@ -77,6 +77,11 @@ pub struct FrameMeasures {
     /// Height of the dark band across the middle of each eye, in eye widths (see module doc).
     pub eye_dark_right: f32,
     pub eye_dark_left: f32,
+    /// Contrast of each eye's patch: (skin - darkest 2 %) / skin. The pupil and iris make it high
+    /// while the eye is open; a closed lid leaves lashes and creases only, and it falls (see
+    /// [`eye_openness`]).
+    pub eye_contrast_right: f32,
+    pub eye_contrast_left: f32,
     /// Distance between the outer mouth corners / IOD.
     pub mouth_width: f32,
     /// How far the mouth corners are above the inner lip midpoint, along the face's up direction
@@ -109,6 +114,12 @@ impl FrameMeasures {
     #[must_use]
     pub fn eye_dark(&self) -> f32 {
         (self.eye_dark_right + self.eye_dark_left) / 2.0
+    }
+
+    /// Mean patch contrast of both eyes.
+    #[must_use]
+    pub fn eye_contrast(&self) -> f32 {
+        (self.eye_contrast_right + self.eye_contrast_left) / 2.0
     }
 
     /// The smile measure: mouth width + corner lift, in IODs.
@@ -291,10 +302,17 @@ const EYE_BOTTOM: f32 = 0.35;
 /// dark height. An open eye shows its iris (about 0.2 eye widths); a closed one only the lash line.
 #[must_use]
 pub fn eye_dark_band(img: &RgbImage, mesh: &FaceMesh, outer: usize, inner: usize) -> f32 {
+    eye_patch(img, mesh, outer, inner).0
+}
+
+/// The dark band ([`eye_dark_band`]) and the contrast ((skin - darkest 2 %) / skin, 0..1) of one
+/// eye's patch.
+#[must_use]
+pub fn eye_patch(img: &RgbImage, mesh: &FaceMesh, outer: usize, inner: usize) -> (f32, f32) {
     let (p0, p1) = (mesh.xy(outer), mesh.xy(inner));
     let w = dist(p0, p1);
     if w <= 1.0 {
-        return 0.0;
+        return (0.0, 0.0);
     }
     let u = [(p1[0] - p0[0]) / w, (p1[1] - p0[1]) / w];
     let mut v = [-u[1], u[0]];
@@ -318,7 +336,7 @@ pub fn eye_dark_band(img: &RgbImage, mesh: &FaceMesh, outer: usize, inner: usize
     let contrast = (skin - low).max(MIN_EYE_CONTRAST);
     let hi = skin - 0.35 * contrast;
     let dark: f32 = samples.iter().map(|&s| ((hi - s) / (0.3 * contrast)).clamp(0.0, 1.0)).sum();
-    dark * dv / EYE_COLS as f32
+    (dark * dv / EYE_COLS as f32, ((skin - low) / skin.max(1.0)).clamp(0.0, 1.0))
 }
 
 /// The measures of one face, or `None` when the mesh is not a face (presence below
@@ -332,11 +350,15 @@ pub fn measure(img: &RgbImage, mesh: &FaceMesh, pose: &Pose) -> Option<FrameMeas
     let iod = inter_ocular(mesh);
     let (mouth_width, mouth_lift) = mouth(mesh)?;
     let (mesh_yaw_deg, mesh_pitch_deg) = mesh_angles(mesh)?;
+    let (eye_dark_right, eye_contrast_right) = eye_patch(img, mesh, lm::RIGHT_EYE_OUTER, lm::RIGHT_EYE_INNER);
+    let (eye_dark_left, eye_contrast_left) = eye_patch(img, mesh, lm::LEFT_EYE_OUTER, lm::LEFT_EYE_INNER);
     let m = FrameMeasures {
         ear_right: eye_aspect_ratio(mesh, &lm::RIGHT_EYE_EAR),
         ear_left: eye_aspect_ratio(mesh, &lm::LEFT_EYE_EAR),
-        eye_dark_right: eye_dark_band(img, mesh, lm::RIGHT_EYE_OUTER, lm::RIGHT_EYE_INNER),
-        eye_dark_left: eye_dark_band(img, mesh, lm::LEFT_EYE_OUTER, lm::LEFT_EYE_INNER),
+        eye_dark_right,
+        eye_dark_left,
+        eye_contrast_right,
+        eye_contrast_left,
         mouth_width,
         mouth_lift,
         face_size: face_size(mesh),
@@ -352,6 +374,8 @@ pub fn measure(img: &RgbImage, mesh: &FaceMesh, pose: &Pose) -> Option<FrameMeas
         m.ear_left,
         m.eye_dark_right,
         m.eye_dark_left,
+        m.eye_contrast_right,
+        m.eye_contrast_left,
         m.mouth_width,
         m.mouth_lift,
         m.face_size,
@@ -363,7 +387,7 @@ pub fn measure(img: &RgbImage, mesh: &FaceMesh, pose: &Pose) -> Option<FrameMeas
     all.iter().all(|v| v.is_finite()).then_some(m)
 }
 
-fn median(mut v: Vec<f32>) -> Option<f32> {
+pub(crate) fn median(mut v: Vec<f32>) -> Option<f32> {
     if v.is_empty() {
         return None;
     }
@@ -374,7 +398,7 @@ fn median(mut v: Vec<f32>) -> Option<f32> {
 
 /// Confidence of a change `value` against its `threshold`: 0.5 * value / threshold below it,
 /// then linear from 0.5 at the threshold to 1.0 at `full`.
-fn confidence(value: f32, threshold: f32, full: f32) -> f32 {
+pub(crate) fn confidence(value: f32, threshold: f32, full: f32) -> f32 {
     if !value.is_finite() || value <= 0.0 || threshold <= 0.0 {
         0.0
     } else if value < threshold {
@@ -388,7 +412,7 @@ fn confidence(value: f32, threshold: f32, full: f32) -> f32 {
 
 /// The clip's start level of a measure: the median over the first frames with a face (a sixth of
 /// them, at least 3, at most half).
-fn start_level(values: &[(u64, f32)]) -> Option<f32> {
+pub(crate) fn start_level(values: &[(u64, f32)]) -> Option<f32> {
     let n = values.len();
     let k = n.div_ceil(6).max(MIN_FACE_FRAMES).min(n.div_ceil(2)).max(1);
     median(values.iter().take(k).map(|&(_, v)| v).collect())
@@ -421,7 +445,7 @@ pub fn detect_gesture(series: &[Measured], requested: Gesture) -> GestureResult 
     }
     let pick = |f: fn(&FrameMeasures) -> f32| -> Vec<(u64, f32)> { faces.iter().map(|(i, m)| (*i, f(m))).collect() };
     match requested {
-        Gesture::Blink => blink(&pick(FrameMeasures::eye_dark), requested),
+        Gesture::Blink => blink(&eye_openness(&faces), requested),
         Gesture::Smile => rise(&facing(&faces, SMILE_MAX_TURN_DEG, FrameMeasures::smile), SMILE_RISE, 1.0, requested),
         Gesture::Left => rise(&pick(|m| m.yaw_deg), TURN_DEG, 1.0, requested),
         Gesture::Right => rise(&pick(|m| m.yaw_deg), TURN_DEG, -1.0, requested),
@@ -464,13 +488,38 @@ fn rise(values: &[(u64, f32)], threshold: f32, sign: f32, requested: Gesture) ->
     GestureResult { requested, detected, confidence: conf, frames: if detected { frames } else { Vec::new() } }
 }
 
-fn blink(dark: &[(u64, f32)], requested: Gesture) -> GestureResult {
+/// How much a fall of the eyes' patch contrast weighs against a fall of their dark band: a
+/// contrast 25 % under the clip's median reads as closed as a dark band at
+/// [`BLINK_CLOSED_RATIO`] (a 28 % fall).
+const CONTRAST_WEIGHT: f32 = (1.0 - BLINK_CLOSED_RATIO) / 0.25;
+
+/// How open the eyes are in each frame, relative to the clip (1 = as the clip's median frame):
+/// the lower of the dark band's ratio to its median and the contrast's fall, weighted by
+/// [`CONTRAST_WEIGHT`]. The dark band sees the iris disappear; the contrast sees the pupil
+/// disappear, and still falls when a closing lid drags dark skin or brows into the patch (where
+/// the dark band can even grow). Empty when the clip has no usable eyes.
+#[must_use]
+pub fn eye_openness(faces: &[(u64, FrameMeasures)]) -> Vec<(u64, f32)> {
+    let dark = median(faces.iter().map(|(_, m)| m.eye_dark()).collect()).filter(|d| *d > 1e-3);
+    let contrast = median(faces.iter().map(|(_, m)| m.eye_contrast()).collect()).filter(|c| *c > 1e-3);
+    if dark.is_none() && contrast.is_none() {
+        return Vec::new();
+    }
+    faces
+        .iter()
+        .map(|(i, m)| {
+            let by_dark = dark.map_or(1.0, |d| m.eye_dark() / d);
+            let by_contrast = contrast.map_or(1.0, |c| 1.0 - CONTRAST_WEIGHT * (1.0 - m.eye_contrast() / c));
+            (*i, by_dark.min(by_contrast))
+        })
+        .collect()
+}
+
+fn blink(ratio: &[(u64, f32)], requested: Gesture) -> GestureResult {
     let none = GestureResult { requested, detected: false, confidence: 0.0, frames: Vec::new() };
-    let Some(open) = median(dark.iter().map(|&(_, v)| v).collect()) else { return none };
-    if open <= 1e-3 {
+    if ratio.is_empty() {
         return none;
     }
-    let ratio: Vec<(u64, f32)> = dark.iter().map(|&(i, v)| (i, v / open)).collect();
     // Closed frames with an open frame before and after them.
     let mut closed = Vec::new();
     let mut deepest: f32 = 1.0;
@@ -525,6 +574,8 @@ mod tests {
             ear_left: 0.25,
             eye_dark_right: 0.22,
             eye_dark_left: 0.22,
+            eye_contrast_right: 0.8,
+            eye_contrast_left: 0.8,
             mouth_width: 0.9,
             mouth_lift: 0.0,
             face_size: 160.0,

@@ -26,10 +26,14 @@ fn pipeline() -> &'static Pipeline {
     })
 }
 
-/// The verdict on `clip` for `actions`, printed.
+/// The verdict on `clip` (in tests/fixtures/gestures) for `actions`, printed.
 fn check(clip: &str, actions: &[Action]) -> ChallengeCheck {
+    check_in("tests/fixtures/gestures", clip, actions)
+}
+
+fn check_in(dir: &str, clip: &str, actions: &[Action]) -> ChallengeCheck {
     let p = pipeline();
-    let path = root().join("tests/fixtures/gestures").join(clip);
+    let path = root().join(dir).join(clip);
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let media = p.decode_for_challenge(&bytes, &p.request_budget()).expect("decodes");
     let c = p.check_challenge(&media, actions, DecisionThresholds::DEFAULT.approve).expect("checks");
@@ -125,4 +129,29 @@ fn a_second_person_or_a_cut_fails() {
     let c = check("challenge_cut.mp4", &[TurnLeft, Smile, LookUp]);
     assert!(!c.passed && !c.continuity_ok, "{c:#?}");
     assert!(c.continuity.break_at.is_some_and(|f| (30..=34).contains(&f)), "the cut is at frame 32: {c:#?}");
+}
+
+/// Clips like a browser records them (tests/fixtures/capture/recorded_*.webm: the capture
+/// segments joined by make-camera.sh, cropped to 360x480 as Chromium's camera gives them, VP8 at
+/// 400 kbit/s, no frame count in the header): a blink whose closing lid drags the skin above the
+/// eye into the eye's patch (the dark band grows; the patch contrast falls), and a look up as the
+/// only head movement (its depth is measured from a frame facing the camera, not from one
+/// already half tilted). Both failed before: "not seen: blink", "the face stays flat".
+#[test]
+fn browser_recordings_pass() {
+    for (clip, actions) in [
+        ("recorded_blink_turn_right_smile.webm", vec![Blink, TurnRight, Smile]),
+        ("recorded_look_up_smile.webm", vec![LookUp, Smile]),
+    ] {
+        let c = check_in("tests/fixtures/capture", clip, &actions);
+        assert!(c.passed, "{clip}: {c:#?}");
+        assert!(c.actions.iter().all(|a| a.detected && a.in_order), "{clip}: {c:#?}");
+        assert_eq!(c.depth.ok, Some(true), "{clip}: every head movement measured as 3D: {c:#?}");
+        assert!(c.depth.movements.iter().all(Option::is_some), "{clip}: {c:#?}");
+        // The same clip does not pass for the actions in another order.
+        let mut other = actions.clone();
+        other.reverse();
+        let c = check_in("tests/fixtures/capture", clip, &other);
+        assert!(!c.passed && !c.order_ok, "{clip} reversed: {c:#?}");
+    }
 }

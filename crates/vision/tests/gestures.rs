@@ -327,13 +327,14 @@ fn measures_table() {
     dump_frames();
     // Per clip: the start level (median of frames 0..5) and the extreme change of each measure.
     eprintln!(
-        "{:<31} {:>5} | {:>5} {:>5} | {:>5} {:>5} | {:>5} {:>6} {:>6} | {:>5} {:>6} {:>6} | {:>5} {:>6} {:>6} | {:>6} {:>6} | {:>5} {:>5} | {:>6} {:>6} {:>5} {:>5}",
+        "{:<31} {:>5} | {:>5} {:>5} | {:>5} {:>5} {:>5} | {:>5} {:>6} {:>6} | {:>5} {:>6} {:>6} | {:>5} {:>6} {:>6} | {:>6} {:>6} | {:>5} {:>5} | {:>6} {:>6} {:>5} {:>5}",
         "clip",
         "faces",
         "EAR0",
         "EARr",
         "dark0",
         "darkr",
+        "openr",
         "smil0",
         "smilΔ",
         "facing",
@@ -375,6 +376,9 @@ fn measures_table() {
         let (myaw0, mpit0) = (start(|m| m.mesh_yaw_deg), start(|m| m.mesh_pitch_deg));
         let ear_min = faces.iter().map(FrameMeasures::ear).fold(f32::MAX, f32::min);
         let dark_min = faces.iter().map(FrameMeasures::eye_dark).fold(f32::MAX, f32::min);
+        // The fused openness the blink check uses (dark band and patch contrast), lowest frame.
+        let indexed: Vec<(u64, FrameMeasures)> = s.iter().filter_map(|(i, m)| m.map(|m| (*i, m))).collect();
+        let open_min = gesture::eye_openness(&indexed).iter().map(|(_, o)| *o).fold(f32::MAX, f32::min);
         let (smile_up, _) = ext(FrameMeasures::smile, smile0);
         // The smile rise over the frames that face the camera as at the start (what Smile uses).
         let smile_facing = faces
@@ -393,10 +397,11 @@ fn measures_table() {
         let pl = planarity_of(name).expect("planarity");
         let big = |a: f32, b: f32| if a.abs() >= b.abs() { a } else { b };
         eprintln!(
-            "{name:<31} {:>5} | {ear0:>5.3} {:>5.2} | {dark0:>5.3} {:>5.2} | {smile0:>5.2} {smile_up:>+6.2} {:>+6.2} | {yaw0:>5.1} {yaw_up:>+6.1} {yaw_down:>+6.1} | {pit0:>5.1} {pit_up:>+6.1} {pit_down:>+6.1} | {:>+6.1} {:>+6.1} | {:>5.2} {:>5.2} | {:>6.4} {:>6.4} {:>5} {:>5}",
+            "{name:<31} {:>5} | {ear0:>5.3} {:>5.2} | {dark0:>5.3} {:>5.2} {:>5.2} | {smile0:>5.2} {smile_up:>+6.2} {:>+6.2} | {yaw0:>5.1} {yaw_up:>+6.1} {yaw_down:>+6.1} | {pit0:>5.1} {pit_up:>+6.1} {pit_down:>+6.1} | {:>+6.1} {:>+6.1} | {:>5.2} {:>5.2} | {:>6.4} {:>6.4} {:>5} {:>5}",
             faces.len(),
             ear_min / ear0,
             dark_min / dark0,
+            open_min,
             smile_facing,
             big(my_up, my_down),
             big(mp_up, mp_down),

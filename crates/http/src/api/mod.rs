@@ -14,6 +14,7 @@ pub mod folders;
 pub mod instant;
 pub mod lists;
 pub mod meta;
+pub mod precheck;
 pub mod query;
 pub mod session_token;
 pub mod stats;
@@ -60,6 +61,7 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
     r = both(r, routes!(auth::session_token));
     r = both(r, routes!(instant::create));
     r = both(r, routes!(challenges::create));
+    r = both(r, routes!(precheck::precheck));
     r = both(r, routes!(accounts::list_companies, accounts::create_company));
     r = both(r, routes!(accounts::get_company, accounts::update_company, accounts::delete_company));
     r = both(r, routes!(webhooks::secret_status, webhooks::rotate_secret, webhooks::delete_secret));

@@ -75,15 +75,24 @@ pub async fn receive_multipart(
     if media_type(req.headers()) != "multipart/form-data" {
         return read_multipart(req, processor, st.lite.max_parts).await.map(|p| (p, Default::default()));
     }
+    let (req, grant) = take_upload(st, req, processor).await?;
+    let parts = read_multipart(req, processor, st.lite.max_parts).await?;
+    Ok((parts, grant))
+}
+
+/// The checks a Lite upload passes before its body is read (a saturated admission gate answers
+/// busy at once), then the body spooled within the request limit and the memory budget.
+async fn take_upload(
+    st: &crate::state::AppState,
+    req: Request,
+    processor: Processor,
+) -> Result<(Request, crate::intake::MemoryGrant), LiteError> {
     if st.admission.saturated() {
         return Err(LiteError::busy().on(processor));
     }
-    let (req, grant) =
-        crate::intake::take_upload(&st.intake, req, st.lite.max_request_bytes, st.admission.config().max_wait)
-            .await
-            .map_err(|e| LiteError::from_intake(&e, processor))?;
-    let parts = read_multipart(req, processor, st.lite.max_parts).await?;
-    Ok((parts, grant))
+    crate::intake::take_upload(&st.intake, req, st.lite.max_request_bytes, st.admission.config().max_wait)
+        .await
+        .map_err(|e| LiteError::from_intake(&e, processor))
 }
 
 /// Receives a raw (non-multipart) Lite body the same way as [`receive_multipart`].
@@ -92,13 +101,7 @@ pub async fn receive_raw(
     req: Request,
     processor: Processor,
 ) -> Result<(Bytes, crate::intake::MemoryGrant), LiteError> {
-    if st.admission.saturated() {
-        return Err(LiteError::busy().on(processor));
-    }
-    let (req, grant) =
-        crate::intake::take_upload(&st.intake, req, st.lite.max_request_bytes, st.admission.config().max_wait)
-            .await
-            .map_err(|e| LiteError::from_intake(&e, processor))?;
+    let (req, grant) = take_upload(st, req, processor).await?;
     let body = axum::body::to_bytes(req.into_body(), usize::MAX)
         .await
         .map_err(|e| LiteError::internal(format!("cannot read the spooled body: {e}")).on(processor))?;

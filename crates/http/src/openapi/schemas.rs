@@ -196,6 +196,43 @@ pub struct Challenge {
     pub company_id: Option<String>,
 }
 
+/// `POST /api/liveness/precheck` (our extension): is the person in this frame ready to record?
+#[derive(ToSchema)]
+pub struct Precheck {
+    /// True when `hint` is `ok`.
+    pub ready: bool,
+    /// `ok`, `no_face`, `several_faces`, `too_dark`, `too_bright`, `too_small`, `too_close` or
+    /// `off_centre` (the first that applies, in that order).
+    pub hint: String,
+    /// The hint in plain words, for the person.
+    pub message: String,
+    /// Faces that count (a much smaller face in the background does not).
+    pub faces: u32,
+    /// The largest face as fractions of the frame (x, y of its top left corner, width, height)
+    /// and the detector's score.
+    #[schema(required = true)]
+    pub face: Option<PrecheckFace>,
+    /// Mean brightness of the face, 0 (black) to 1 (white).
+    #[schema(required = true)]
+    pub brightness: Option<f64>,
+    pub frame: PrecheckFrame,
+}
+
+#[derive(ToSchema)]
+pub struct PrecheckFace {
+    pub x: f64,
+    pub y: f64,
+    pub width: f64,
+    pub height: f64,
+    pub score: f64,
+}
+
+#[derive(ToSchema)]
+pub struct PrecheckFrame {
+    pub width: u32,
+    pub height: u32,
+}
+
 // ---- accounts -----------------------------------------------------------------------------------
 
 #[derive(ToSchema)]

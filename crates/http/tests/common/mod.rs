@@ -142,6 +142,10 @@ pub struct Options {
     pub gesture_policy: oz_domain::gesture::GesturePolicy,
     /// `OZ_CHALLENGE_MAX_OPEN`.
     pub challenge_max_open: usize,
+    /// `OZ_PRECHECK_PER_MINUTE`, `OZ_PRECHECK_MAX_BYTES`.
+    pub precheck: oz_http::api::precheck::PrecheckGuard,
+    /// `OZ_CAPTURE`, `OZ_CAPTURE_ORIGINS`.
+    pub capture: oz_http::capture::CaptureConfig,
 }
 
 impl Default for Options {
@@ -162,6 +166,8 @@ impl Default for Options {
             console: oz_http::console::ConsoleConfig::default(),
             gesture_policy: oz_domain::gesture::GesturePolicy::default(),
             challenge_max_open: oz_http::state::DEFAULT_CHALLENGE_MAX_OPEN,
+            precheck: oz_http::api::precheck::PrecheckGuard::default(),
+            capture: oz_http::capture::CaptureConfig::default(),
         }
     }
 }
@@ -243,6 +249,7 @@ async fn start_with(kind: Kind, opts: Options, shared: Option<(String, PathBuf)>
             instant_auth: opts.instant_auth,
             session_tokens: oz_http::api::session_token::SessionTokens::new(opts.session_token_ttl),
             challenge_max_open: opts.challenge_max_open,
+            precheck: opts.precheck,
             ..ApiConfig::default()
         },
         dummy_hash: oz_http::api::auth::hash_password("dummy-password".into()).await.expect("hash"),
@@ -251,7 +258,8 @@ async fn start_with(kind: Kind, opts: Options, shared: Option<(String, PathBuf)>
     let state = AppState::with_api(pipeline(), opts.lite, api)
         .with_admission(admission.clone())
         .with_metrics(opts.metrics)
-        .with_console(opts.console);
+        .with_console(opts.console)
+        .with_capture(opts.capture);
     let (stop, rx) = tokio::sync::watch::channel(false);
     engine.start(rx.clone());
     let mut rx2 = rx;
