@@ -50,8 +50,15 @@ use crate::config::{ThresholdArgs, VisionArgs};
 #[derive(Debug, Clone, Args)]
 pub struct EvalArgs {
     /// Folders of labelled media (see `eval.rs`: `attack/<kind>/`, `planar_photo_*`, else live).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "challenges")]
     pub dirs: Vec<PathBuf>,
+    /// Also evaluate liveness challenges on the clips of this manifest (JSON; see
+    /// `eval_challenges.rs`), with APCER per attack kind, e.g. tests/fixtures/challenges.json.
+    #[arg(long)]
+    pub challenges: Option<PathBuf>,
+    /// Random challenges each clip is checked against (replays, photos).
+    #[arg(long, default_value_t = 50)]
+    pub challenge_draws: usize,
     /// Also evaluate attacks simulated from every live image.
     #[arg(long)]
     pub simulate_attacks: bool,
@@ -245,6 +252,11 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         collect(dir, &mut found)?;
         files.extend(found.into_iter().map(|p| (dir.clone(), p)));
     }
+    if files.is_empty()
+        && let Some(manifest) = &args.challenges
+    {
+        return crate::eval_challenges::run(&p, manifest, args.challenge_draws, thresholds.approve);
+    }
     let mut samples: Vec<Sample> = Vec::new();
     let aux = args.aux_liveness.as_deref().map(|path| p.load_aux_liveness(path)).transpose()?;
     let mut aux_times = Vec::new();
@@ -315,6 +327,9 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         report_jitter(&samples, threshold);
     }
     report_verification(&samples, &thresholds);
+    if let Some(manifest) = &args.challenges {
+        crate::eval_challenges::run(&p, manifest, args.challenge_draws, thresholds.approve)?;
+    }
     Ok(())
 }
 

@@ -10,6 +10,7 @@ mod attacks;
 mod boot;
 mod config;
 mod eval;
+mod eval_challenges;
 mod telemetry;
 
 use anyhow::Context;

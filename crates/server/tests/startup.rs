@@ -1,5 +1,6 @@
 //! The binary: serves by default with settings from the environment, and refuses to start with a
-//! clear message when a model is altered or ONNX Runtime cannot be loaded.
+//! clear message when a model is altered or ONNX Runtime cannot be loaded; `analyze --challenge`
+//! and `eval --challenges` report challenge verdicts.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -101,4 +102,47 @@ fn serves_by_default_from_the_environment() {
     assert!(answer.contains("\"status\": 0"), "{answer}");
     assert!(dir.join("data").is_dir(), "OZ_DATA_DIR created");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `oz-server analyze --challenge`: one JSON verdict per clip; an unknown action is refused.
+#[test]
+fn analyze_checks_a_clip_against_a_challenge() {
+    let clip = root().join("tests/fixtures/gestures/challenge_left_smile_up.mp4");
+    let out = bin().args(["analyze", "--challenge", "turn_left,smile,look_up"]).arg(&clip).output().expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.starts_with('{')).expect("a JSON line");
+    let v: serde_json::Value = serde_json::from_str(line).expect("json");
+    assert_eq!(v["passed"], true, "{v}");
+    let out = bin().args(["analyze", "--challenge", "look_up,smile,turn_left"]).arg(&clip).output().expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.starts_with('{')).expect("a JSON line");
+    let v: serde_json::Value = serde_json::from_str(line).expect("json");
+    assert_eq!((v["passed"].as_bool(), v["order_ok"].as_bool()), (Some(false), Some(false)), "{v}");
+    let out = bin().args(["analyze", "--challenge", "wink"]).arg(&clip).output().expect("runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown action 'wink'"));
+}
+
+/// `oz-server eval --challenges`: the table per attack kind, from a manifest of two clips.
+#[test]
+fn eval_reports_challenges_per_attack_kind() {
+    let dir = tmp("eval-challenges");
+    let g = root().join("tests/fixtures/gestures");
+    let manifest = serde_json::json!({ "clips": [
+        { "file": g.join("challenge_left_smile_up.mp4"), "kind": "live", "performs": ["turn_left", "smile", "look_up"] },
+        { "file": g.join("challenge_still_photo.mp4"), "kind": "static_photo" },
+    ]});
+    let path = dir.join("challenges.json");
+    std::fs::write(&path, manifest.to_string()).expect("write");
+    let out = bin().args(["eval", "--challenge-draws", "5", "--challenges"]).arg(&path).output().expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let row = |kind: &str| {
+        text.lines().find(|l| l.starts_with(kind)).unwrap_or_else(|| panic!("{kind} in {text}")).to_string()
+    };
+    assert!(row("live (bona fide)").contains("BPCER   0.0 %"), "{text}");
+    assert!(row("static_photo").contains("APCER   0.0 %"), "{text}");
+    assert!(row("wrong_order").contains("APCER"), "{text}");
+    assert!(row("replay_of_another_session").contains("APCER"), "{text}");
 }

@@ -41,6 +41,21 @@ fn benches(c: &mut Criterion) {
         b.iter(|| oz_vision::prescore::score_luma(luma.as_raw(), 720, 720, 1280).expect("scored"))
     });
     g.bench_function("decode_video_720x1280_4s_8frames", |b| b.iter(|| p.decode(&video).expect("video")));
+    // What POST /api/liveness/precheck does with the capture page's frame: a 320x240 JPEG
+    // decoded and searched for faces (the luma of the face box is negligible beside it).
+    let frame = {
+        let small = image::imageops::resize(&img, 320, 400, image::imageops::Triangle);
+        let crop = image::imageops::crop_imm(&small, 0, 40, 320, 240).to_image();
+        let mut out = std::io::Cursor::new(Vec::new());
+        image::DynamicImage::ImageRgb8(crop).write_to(&mut out, image::ImageFormat::Jpeg).expect("jpeg");
+        out.into_inner()
+    };
+    g.bench_function("precheck_frame_320x240", |b| {
+        b.iter(|| {
+            let i = p.decode_image(&frame).expect("decode");
+            p.detect(&i).expect("detect")
+        })
+    });
     g.finish();
 
     let mut g = c.benchmark_group("end_to_end");

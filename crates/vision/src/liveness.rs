@@ -1,11 +1,15 @@
-//! Passive anti-spoofing with MiniFASNetV2-SE (faceplugin `fr_liveness`).
+//! Passive anti-spoofing. The shipped model is MiniFASNetV2-SE (faceplugin `fr_liveness`).
 //!
-//! The crop follows the model's training recipe (Silent-Face CropImage): the detector box scaled
-//! 2.7x around its centre (less if the image is too small), shifted to stay inside the image,
-//! resized to 128x128, BGR 0..255 NCHW. Output: 3 logits; softmax; p[0] = live.
-//! We report `confidence_spoofing = 1 - p[0]`.
+//! How a face becomes the model's input and how its output becomes a spoof score is a
+//! [`LivenessSpec`], read from the liveness entry's `preprocess` in `models/manifest.json`, so a
+//! deployer swaps in another anti-spoofing model by describing it there (no code). The shipped
+//! description follows MiniFASNet's training recipe (Silent-Face CropImage): the detector box
+//! scaled 2.7x around its centre (less if the image is too small), shifted to stay inside the
+//! image, resized to 128x128, BGR 0..255 NCHW. Output: 3 logits; softmax; p[0] = live. We report
+//! `confidence_spoofing = 1 - p[0]`.
 
 use image::RgbImage;
+use serde::{Deserialize, Serialize};
 
 use crate::detect::Face;
 use crate::error::VisionError;
@@ -15,12 +19,216 @@ use crate::runtime::ModelPool;
 const SCALE: f32 = 2.7;
 const SIZE: u32 = 128;
 
+/// Which region of the image the model sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CropKind {
+    /// The detector box scaled by `crop_scale` around its centre (less if the image is too
+    /// small), shifted to stay inside the image ([`crop_box`] at that scale; MiniFASNet).
+    ScaledBox,
+    /// The detector box made square on its longer side, cut at the image edges so it stays
+    /// square ([`expo_crop_box`]; expo FaceAntiSpoofing).
+    Square,
+}
+
+/// The order of colour channels the model takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelOrder {
+    Rgb,
+    Bgr,
+}
+
+/// The tensor layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layout {
+    Nchw,
+    Nhwc,
+}
+
+/// How the output becomes a spoof score in [0, 1] (higher = more likely an attack).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ScoreRule {
+    /// Logits; softmax; `1 - p[index]` (index = the "live" class).
+    SoftmaxLive {
+        index: usize,
+        #[serde(default)]
+        output: Option<String>,
+    },
+    /// A probability of being live at `index`: `1 - p`.
+    LiveProbability {
+        index: usize,
+        #[serde(default)]
+        output: Option<String>,
+    },
+    /// A probability of being an attack at `index`: `p`.
+    SpoofProbability {
+        index: usize,
+        #[serde(default)]
+        output: Option<String>,
+    },
+    /// Deep-tree networks (expo FaceAntiSpoofing): `sum(|class| * mask)` of two outputs.
+    MaskedSum { class: String, mask: String },
+}
+
+/// How a face is given to an anti-spoofing model and how its answer is read (the liveness
+/// entry's `preprocess` in `models/manifest.json`). Each input value is
+/// `(pixel * scale - mean[c]) / std[c]`, pixels 0..255 in `channels` order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LivenessSpec {
+    pub crop: CropKind,
+    /// For `scaled_box`: how many times the detector box (default 1).
+    #[serde(default = "one")]
+    pub crop_scale: f32,
+    /// The model's input size, pixels.
+    pub width: u32,
+    pub height: u32,
+    pub channels: ChannelOrder,
+    pub layout: Layout,
+    #[serde(default = "one")]
+    pub scale: f32,
+    #[serde(default)]
+    pub mean: [f32; 3],
+    #[serde(default = "ones")]
+    pub std: [f32; 3],
+    /// The input tensor's name (default: the model's first input).
+    #[serde(default)]
+    pub input: Option<String>,
+    pub score: ScoreRule,
+}
+
+fn one() -> f32 {
+    1.0
+}
+
+fn ones() -> [f32; 3] {
+    [1.0; 3]
+}
+
+impl Default for LivenessSpec {
+    /// MiniFASNetV2-SE, the shipped model.
+    fn default() -> Self {
+        Self {
+            crop: CropKind::ScaledBox,
+            crop_scale: SCALE,
+            width: SIZE,
+            height: SIZE,
+            channels: ChannelOrder::Bgr,
+            layout: Layout::Nchw,
+            scale: 1.0,
+            mean: [0.0; 3],
+            std: [1.0; 3],
+            input: Some("input".into()),
+            score: ScoreRule::SoftmaxLive { index: 0, output: None },
+        }
+    }
+}
+
+impl LivenessSpec {
+    /// Refuses a description that cannot work, with the reason (checked at start-up).
+    pub fn check(&self) -> Result<(), VisionError> {
+        let bad = |m: &str| Err(VisionError::Model(format!("models/manifest.json liveness preprocess: {m}")));
+        if !(16..=1024).contains(&self.width) || !(16..=1024).contains(&self.height) {
+            return bad("width and height must be 16 to 1024");
+        }
+        if !(self.crop_scale.is_finite() && (0.5..=5.0).contains(&self.crop_scale)) {
+            return bad("crop_scale must be 0.5 to 5");
+        }
+        if !(self.scale.is_finite() && self.scale > 0.0) || self.std.iter().any(|s| !s.is_finite() || *s <= 0.0) {
+            return bad("scale and std must be positive");
+        }
+        if self.mean.iter().any(|m| !m.is_finite()) {
+            return bad("mean must be finite");
+        }
+        Ok(())
+    }
+}
+
+/// The spoof score of `face` in `img` under `spec`.
+pub fn spoof_score_with(
+    pool: &ModelPool,
+    spec: &LivenessSpec,
+    img: &RgbImage,
+    face: &Face,
+) -> Result<f32, VisionError> {
+    let crop = match spec.crop {
+        CropKind::ScaledBox => {
+            let (l, t, w, h) = crop_box_scaled(face, img.width(), img.height(), spec.crop_scale);
+            (f64::from(l), f64::from(t), f64::from(w), f64::from(h))
+        }
+        CropKind::Square => {
+            let (l, t, side) = expo_crop_box(face, img.width(), img.height());
+            (f64::from(l), f64::from(t), f64::from(side), f64::from(side))
+        }
+    };
+    let resized = imgops::resize(img, Some(crop), spec.width, spec.height)?;
+    let map: [usize; 3] = match spec.channels {
+        ChannelOrder::Rgb => [0, 1, 2],
+        ChannelOrder::Bgr => [2, 1, 0],
+    };
+    let (w, h) = (spec.width as usize, spec.height as usize);
+    let plane = w * h;
+    let mut data = vec![0f32; plane * 3];
+    for (i, px) in resized.pixels().enumerate() {
+        for (c, &src) in map.iter().enumerate() {
+            let v = (f32::from(px[src]) * spec.scale - spec.mean[c]) / spec.std[c];
+            match spec.layout {
+                Layout::Nchw => data[c * plane + i] = v,
+                Layout::Nhwc => data[i * 3 + c] = v,
+            }
+        }
+    }
+    let shape = match spec.layout {
+        Layout::Nchw => [1, 3, h, w],
+        Layout::Nhwc => [1, h, w, 3],
+    };
+    let input = spec.input.clone().or_else(|| pool.input_names().into_iter().next()).unwrap_or_else(|| "input".into());
+    let outs = pool.run(&input, &shape, data)?;
+    let pick = |name: &Option<String>| -> Result<Vec<f32>, VisionError> {
+        match name {
+            Some(n) => crate::runtime::output(&outs, n).map(<[f32]>::to_vec),
+            None => Ok(outs.first().map(|(_, _, d)| d.clone()).unwrap_or_default()),
+        }
+    };
+    let at = |v: &[f32], i: usize| {
+        v.get(i).copied().ok_or_else(|| {
+            VisionError::Model(format!("liveness model output has {} values, the manifest reads index {i}", v.len()))
+        })
+    };
+    let score = match &spec.score {
+        ScoreRule::SoftmaxLive { index, output } => {
+            let logits = pick(output)?;
+            1.0 - at(&softmax(&logits), *index)?
+        }
+        ScoreRule::LiveProbability { index, output } => 1.0 - at(&pick(output)?, *index)?,
+        ScoreRule::SpoofProbability { index, output } => at(&pick(output)?, *index)?,
+        ScoreRule::MaskedSum { class, mask } => {
+            let class = crate::runtime::output(&outs, class)?;
+            let mask = crate::runtime::output(&outs, mask)?;
+            class.iter().zip(mask).map(|(c, m)| c.abs() * m).sum()
+        }
+    };
+    if !score.is_finite() {
+        return Err(VisionError::Model("liveness model gave a score that is not a number".into()));
+    }
+    Ok(score.clamp(0.0, 1.0))
+}
+
 /// The crop box (left, top, width, height) the model sees for `face` in an image of `iw`x`ih`.
 #[must_use]
 pub fn crop_box(face: &Face, iw: u32, ih: u32) -> (f32, f32, f32, f32) {
+    crop_box_scaled(face, iw, ih, SCALE)
+}
+
+/// [`crop_box`] with another scale of the detector box.
+#[must_use]
+pub fn crop_box_scaled(face: &Face, iw: u32, ih: u32, by: f32) -> (f32, f32, f32, f32) {
     let (iw, ih) = (iw as f32, ih as f32);
     let (bw, bh) = (face.w.max(1.0), face.h.max(1.0));
-    let scale = SCALE.min((ih - 1.0) / bh).min((iw - 1.0) / bw).max(1.0);
+    let scale = by.min((ih - 1.0) / bh).min((iw - 1.0) / bw).max(1.0);
     let (nw, nh) = ((bw * scale).min(iw), (bh * scale).min(ih));
     let (cx, cy) = (face.x + bw / 2.0, face.y + bh / 2.0);
     let left = (cx - nw / 2.0).clamp(0.0, (iw - nw).max(0.0));

@@ -23,6 +23,10 @@ pub struct ModelEntry {
     pub sha256: String,
     pub input: String,
     pub output: String,
+    /// For the liveness role: how a face is given to the model and how its output is read
+    /// ([`crate::liveness::LivenessSpec`]); absent = the shipped MiniFASNet's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preprocess: Option<crate::liveness::LivenessSpec>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -215,6 +215,8 @@ pub struct Pipeline {
     detector: ModelPool,
     embedder: ModelPool,
     liveness: ModelPool,
+    /// How the liveness model is fed and read (models/manifest.json `preprocess`).
+    liveness_spec: liveness::LivenessSpec,
     pose: ModelPool,
     /// MediaPipe face mesh (gestures, planarity).
     mesh: ModelPool,
@@ -239,6 +241,8 @@ impl Pipeline {
             ModelPool::load(env, &e.name, &verified.path(e), cfg.pool_size).map(|p| p.labelled(role))
         };
         let embedder_entry = verified.role("embedder")?;
+        let liveness_spec = verified.role("liveness")?.preprocess.clone().unwrap_or_default();
+        liveness_spec.check()?;
         let versions = ["detector", "embedder", "liveness", "pose", "mesh"]
             .iter()
             .filter_map(|r| verified.role(r).ok())
@@ -249,6 +253,7 @@ impl Pipeline {
             detector: load("detector")?,
             embedder: load("embedder")?,
             liveness: load("liveness")?,
+            liveness_spec,
             pose: load("pose")?,
             mesh: load("mesh")?,
             versions,
@@ -358,7 +363,7 @@ impl Pipeline {
 
     /// `confidence_spoofing` of one face (the liveness stage alone).
     pub fn spoof_score(&self, img: &RgbImage, face: &Face) -> Result<f32, VisionError> {
-        liveness::spoof_score(&self.liveness, img, face)
+        liveness::spoof_score_with(&self.liveness, &self.liveness_spec, img, face)
     }
 
     /// Loads an extra anti-spoofing model of the expo FaceAntiSpoofing format, for measurement.
@@ -476,7 +481,7 @@ impl Pipeline {
         t.align_ms = ms(s);
         let spoof = if with_liveness {
             let s = Instant::now();
-            let v = liveness::spoof_score(&self.liveness, img, face)?;
+            let v = liveness::spoof_score_with(&self.liveness, &self.liveness_spec, img, face)?;
             t.liveness_ms = ms(s);
             Some(v)
         } else {
@@ -583,7 +588,7 @@ impl Pipeline {
             // Only best-shot candidates showed a face (none of the spread did): score the best one.
             (None, Some(pos)) => {
                 let face = frames[pos].main.as_ref().map(|m| m.face).ok_or(VisionError::NoFace)?;
-                liveness::spoof_score(&self.liveness, &media.frames[pos].image, &face)?
+                liveness::spoof_score_with(&self.liveness, &self.liveness_spec, &media.frames[pos].image, &face)?
             }
             (None, None) => return Err(VisionError::NoFace),
         };
@@ -684,6 +689,13 @@ impl Pipeline {
         actions: &[Action],
         identity_threshold: f32,
     ) -> Result<ChallengeCheck, VisionError> {
+        Ok(self.challenge_evidence(media)?.verdict(actions, identity_threshold))
+    }
+
+    /// What a challenge verdict is made from, for any sequence of actions: the models' work on the
+    /// clip (per-frame measures, identity embeddings, the face track). `oz-server eval` checks one
+    /// clip against many challenges with it.
+    pub fn challenge_evidence(&self, media: &DecodedMedia) -> Result<ChallengeEvidence, VisionError> {
         let frames = self.gesture_frames(&media.frames)?;
         let samples = challenge::identity_samples(&frames);
         let mut embeddings: Vec<Vec<f32>> = Vec::with_capacity(samples.len());
@@ -708,7 +720,7 @@ impl Pipeline {
                 face: g.face,
             })
             .collect();
-        Ok(challenge::verdict(&frames, &points, actions, &similarities, embeddings.len(), identity_threshold))
+        Ok(ChallengeEvidence { frames, points, similarities, samples: embeddings.len() })
     }
 
     /// `f` over frames in parallel, one worker per pooled session, results in frame order.
@@ -796,5 +808,23 @@ impl Pipeline {
     /// Analyses frames in parallel, one worker per pooled session, results in frame order.
     fn analyze_frames(&self, frames: &[Frame], with_mesh: bool) -> Result<Vec<FrameAnalysis>, VisionError> {
         self.par_frames(frames, |f| self.analyze_frame(f, with_mesh))
+    }
+}
+
+/// The models' findings on one challenge clip ([`Pipeline::challenge_evidence`]).
+#[derive(Debug, Clone)]
+pub struct ChallengeEvidence {
+    pub frames: Vec<GestureFrame>,
+    pub points: Vec<challenge::TrackPoint>,
+    /// Similarity (BIOMETRY score) of each identity sample after the first with the first.
+    pub similarities: Vec<f32>,
+    pub samples: usize,
+}
+
+impl ChallengeEvidence {
+    /// The verdict for `actions` ([`challenge::verdict`]).
+    #[must_use]
+    pub fn verdict(&self, actions: &[Action], identity_threshold: f32) -> ChallengeCheck {
+        challenge::verdict(&self.frames, &self.points, actions, &self.similarities, self.samples, identity_threshold)
     }
 }

@@ -375,3 +375,86 @@ fn still_embedding_is_the_full_analysis_embedding() {
     assert!(!video.is_still());
     assert!(p.still_embedding(&video).expect("no error").is_none(), "a video chooses its best frame by quality");
 }
+
+/// The anti-spoofing model is described in models/manifest.json (`preprocess`), not in code:
+/// the shipped description scores exactly as MiniFASNet's hand-written recipe, and a second
+/// model (expo FaceAntiSpoofing from ../shared/models: square crop, 256x256 RGB 0..1 NHWC, a
+/// deep-tree masked sum) described in a copied manifest loads and scores exactly as its
+/// hand-written recipe. A description that cannot work stops the start with the reason.
+#[test]
+fn the_liveness_model_is_described_by_the_manifest() {
+    let p = pipeline();
+    let img = p.decode_image(&fixture("faces/live/obama__portrait.jpg")).expect("decodes");
+    let face = p.single_face(&img).expect("face");
+    let shipped = p.spoof_score(&img, &face).expect("score");
+    let pool_dir = root().join("models");
+    let env = oz_vision::runtime::environment(None).expect("ort");
+    let mini = oz_vision::runtime::ModelPool::load(env, "mini", &pool_dir.join("faceplugin_fr_liveness.onnx"), 1)
+        .expect("pool");
+    let by_hand = oz_vision::liveness::spoof_score(&mini, &img, &face).expect("score");
+    assert!((shipped - by_hand).abs() < 1e-6, "{shipped} vs {by_hand}");
+
+    let expo = root().join("../shared/models/expo_FaceAntiSpoofing.onnx");
+    if !expo.exists() {
+        eprintln!("skip the second model: {} is not here", expo.display());
+        return;
+    }
+    // A models folder whose liveness entry is the expo model, described in the manifest.
+    let dir = std::env::temp_dir().join(format!("oz-liveness-spec-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(pool_dir.join("manifest.json")).expect("read")).expect("json");
+    for m in manifest["models"].as_array().expect("models") {
+        let file = m["file"].as_str().expect("file");
+        if m["role"] != "liveness" {
+            std::fs::copy(pool_dir.join(file), dir.join(file)).expect("copy");
+        }
+    }
+    std::fs::copy(&expo, dir.join("expo.onnx")).expect("copy expo");
+    let sha = oz_vision::models::sha256_file(&dir.join("expo.onnx")).expect("sha");
+    let describe = |preprocess: serde_json::Value| {
+        let mut m = manifest.clone();
+        for e in m["models"].as_array_mut().expect("models") {
+            if e["role"] == "liveness" {
+                e["file"] = "expo.onnx".into();
+                e["name"] = "expo-face-anti-spoofing".into();
+                e["sha256"] = sha.clone().into();
+                e["preprocess"] = preprocess.clone();
+            }
+        }
+        std::fs::write(dir.join("manifest.json"), serde_json::to_string_pretty(&m).expect("json")).expect("write");
+        Pipeline::load(PipelineConfig { models_dir: dir.clone(), pool_size: 1, ..PipelineConfig::default() })
+    };
+    let expo_spec = serde_json::json!({
+        "crop": "square", "width": 256, "height": 256, "channels": "rgb", "layout": "nhwc",
+        "scale": 1.0 / 255.0, "score": { "kind": "masked_sum", "class": "Identity", "mask": "Identity_1" }
+    });
+    let other = describe(expo_spec.clone()).expect("a second model description loads");
+    let aux = p.load_aux_liveness(&expo).expect("aux");
+    for photo in ["faces/live/obama__portrait.jpg", "faces/live/biden__full.jpg"] {
+        let img = other.decode_image(&fixture(photo)).expect("decodes");
+        let face = other.single_face(&img).expect("face");
+        let described = other.spoof_score(&img, &face).expect("scores");
+        let by_hand = oz_vision::liveness::spoof_score_expo(&aux, &img, &face).expect("scores").clamp(0.0, 1.0);
+        assert!((described - by_hand).abs() < 1e-5, "{photo}: {described} vs {by_hand}");
+        assert!((0.0..=1.0).contains(&described));
+    }
+    // Descriptions that cannot work are refused at start, saying why.
+    let mut bad = expo_spec.clone();
+    bad["width"] = 4.into();
+    let e = describe(bad).expect_err("refused");
+    assert!(e.to_string().contains("width and height"), "{e}");
+    let mut bad = expo_spec.clone();
+    bad["colour"] = "rgb".into();
+    let e = describe(bad).expect_err("refused");
+    assert!(e.to_string().contains("colour"), "{e}");
+    let mut bad = expo_spec;
+    bad["score"] = serde_json::json!({ "kind": "softmax_live", "index": 9 });
+    let other = describe(bad).expect("loads");
+    let img = other.decode_image(&fixture("faces/live/obama__portrait.jpg")).expect("decodes");
+    let face = other.single_face(&img).expect("face");
+    let e = other.spoof_score(&img, &face).expect_err("no output index 9");
+    assert!(e.to_string().contains("index 9"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
