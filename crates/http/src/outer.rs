@@ -95,8 +95,11 @@ async fn drain_refused(drain: Drain, req: Request, next: Next) -> Response {
     *slot.0.lock() = Some(body);
     let res = next.run(Request::from_parts(parts, Body::new(SharedBody(slot.clone())))).await;
     // A 413 of a route's own cap (a 2 MiB login body) is drained too: the body is within the
-    // server's request cap, and the client is still writing it.
-    if !res.status().is_client_error() {
+    // server's request cap, and the client is still writing it. So is a 503 of a full admission
+    // gate, refused before its body was read: without the drain the client, still writing, sees
+    // a broken pipe instead of the 503 and its Retry-After. Draining discards bytes (no memory)
+    // within DRAIN_WAIT and the paced body's own limits.
+    if !(res.status().is_client_error() || res.status() == axum::http::StatusCode::SERVICE_UNAVAILABLE) {
         return res;
     }
     let rest = slot.0.lock().take();

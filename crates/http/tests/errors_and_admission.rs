@@ -436,3 +436,51 @@ async fn refused_upload_is_drained_body(kind: Kind) {
     assert_eq!(status, "401", "{body}");
     assert!(body.starts_with(r#"{"error_code": "#), "{body}");
 }
+
+/// The same for a Lite upload refused with 503 because every inference slot is taken: the client,
+/// still writing its image after a pause, gets the 503 and its Retry-After, not a broken pipe
+/// (the refusal comes before the body is read; the rest is drained and discarded).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_upload_is_drained() {
+    let gate = Admission::new(no_queue());
+    let b = lite_server(LiteConfig::default(), gate.clone()).await;
+    let held = gate.enter().await.expect("the only permit");
+    let addr = b.trim_start_matches("http://").to_string();
+    let answer = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let body = vec![0xffu8; 2 << 20];
+        let mut c = std::net::TcpStream::connect(&addr).expect("connect");
+        c.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        let head = format!(
+            "POST /v1/face/liveness/detect HTTP/1.1\r\nHost: {addr}\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        c.write_all(head.as_bytes()).expect("head");
+        c.write_all(&body[..64 << 10]).expect("first part");
+        std::thread::sleep(Duration::from_millis(500));
+        for chunk in body[64 << 10..].chunks(256 << 10) {
+            c.write_all(chunk).expect("the server still reads the upload it refused");
+        }
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match c.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    answer.extend_from_slice(&buf[..n]);
+                    if answer.windows(4).any(|w| w == b"\r\n\r\n") && answer.ends_with(b"}") {
+                        break;
+                    }
+                }
+                Err(e) => panic!("reading the answer: {e}"),
+            }
+        }
+        String::from_utf8_lossy(&answer).to_string()
+    })
+    .await
+    .expect("client thread");
+    drop(held);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.to_ascii_lowercase().contains("retry-after:"), "{answer}");
+    assert!(answer.contains("LDE-001001"), "{answer}");
+}

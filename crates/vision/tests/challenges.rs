@@ -142,6 +142,8 @@ fn browser_recordings_pass() {
     for (clip, actions) in [
         ("recorded_blink_turn_right_smile.webm", vec![Blink, TurnRight, Smile]),
         ("recorded_look_up_smile.webm", vec![LookUp, Smile]),
+        // VP9 with an Opus audio track and uneven frame times (+-10 ms), as browsers record.
+        ("recorded_vp9_opus_vfr.webm", vec![TurnLeft, Blink]),
     ] {
         let c = check_in("tests/fixtures/capture", clip, &actions);
         assert!(c.passed, "{clip}: {c:#?}");
