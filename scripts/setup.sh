@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up for building, running and testing openoz on Debian 12.
-# Installs: FFmpeg -dev packages + libclang (for ffmpeg-sys-next's bindgen), and the ONNX Runtime
+# Installs: FFmpeg -dev packages + libclang (for ffmpeg-sys-next's bindgen), the ffmpeg CLI (the
+# capture page's browser test), and the ONNX Runtime
 # shared library taken out of the PyPI wheel (no internet besides the package registries is needed).
 # Re-running it is cheap (~0.1 s when everything is in place).
 set -euo pipefail
@@ -12,6 +13,8 @@ ORT_LIB="$ORT_DIR/libonnxruntime.so.$ORT_VERSION"
 
 APT_PKGS=(pkg-config libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
   libavfilter-dev libavdevice-dev libclang1-14 libclang-common-14-dev unzip)
+# The ffmpeg CLI: scripts/capture-e2e.sh joins the capture segments into the fake camera's clip.
+APT_PKGS+=(ffmpeg)
 # The API tool runs of `make test` (newman, schemathesis, kubernetes-validate): Node.js with npm and
 # Python venvs, from Debian only where the machine has none of its own.
 command -v npm >/dev/null 2>&1 || APT_PKGS+=(nodejs npm)
