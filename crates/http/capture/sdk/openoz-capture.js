@@ -54,6 +54,7 @@ export const TEXTS = {
   badToken: "This capture link is not valid or has expired. Ask for a new one.",
   noRecorder: "This browser cannot record video. Try an up-to-date Chrome, Firefox, Edge or Safari.",
   retry: "Try again",
+  progress: "Progress of the check",
   cancelled: "Cancelled.",
 };
 
@@ -277,6 +278,7 @@ function buildUi(element, texts, mirror, stylesheet) {
   const fill = el("div", "ozc-fill");
   track.appendChild(fill);
   track.setAttribute("role", "progressbar");
+  track.setAttribute("aria-label", texts.progress);
   track.setAttribute("aria-valuemin", "0");
   track.setAttribute("aria-valuemax", "100");
   track.setAttribute("aria-valuenow", "0");
