@@ -16,21 +16,8 @@ command -v ffmpeg >/dev/null || { echo "capture-e2e: ffmpeg is needed (scripts/s
 
 work="$ROOT/target/capture-e2e"
 rm -rf "$work" && mkdir -p "$work"
-data="$(mktemp -d)"
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-pass="capture-$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
 # Two or three actions per challenge keeps each capture under 15 s; every action can be drawn.
-OZ_DATA_DIR="$data" OZ_LISTEN="127.0.0.1:$port" OZ_ADMIN_EMAIL=admin@capture.test OZ_ADMIN_PASSWORD="$pass" \
-  OZ_CHALLENGE_MIN_ACTIONS=2 OZ_CHALLENGE_MAX_ACTIONS=3 OZ_LOGIN_RATE_PER_MINUTE=0 RUST_LOG=warn \
-  "$BIN" serve >"$data/server.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
-base="http://127.0.0.1:$port"
-for _ in $(seq 1 300); do
-  curl -fs "$base/api/version" >/dev/null 2>&1 && break
-  kill -0 $pid 2>/dev/null || { cat "$data/server.log" >&2; exit 1; }
-  sleep 0.2
-done
+start_test_server admin@capture.test OZ_CHALLENGE_MIN_ACTIONS=2 OZ_CHALLENGE_MAX_ACTIONS=3 OZ_LOGIN_RATE_PER_MINUTE=0
 status=0
 NODE_PATH="$TOOLS/node_modules" node tests/capture/run.cjs "$base" admin@capture.test "$pass" "$work" "${1:-}" || status=$?
 if [ "$status" -eq 0 ] && [ "${UPDATE_SCREENSHOTS:-}" = 1 ]; then

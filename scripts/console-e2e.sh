@@ -13,22 +13,9 @@ source scripts/browser-tools.sh
 
 shots="$ROOT/target/console-shots"
 if [ "${UPDATE_SCREENSHOTS:-}" = 1 ]; then shots="$ROOT/docs/console"; fi
-data="$(mktemp -d)"
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-pass="console-$(python3 -c 'import secrets; print(secrets.token_hex(12))')"
 # OZ_BIOMETRY_DECLINE below the approve threshold: a pair of different people lands in the
 # operator's band (OPERATOR_REQUIRED), as a deployment with a review band does.
-OZ_DATA_DIR="$data" OZ_LISTEN="127.0.0.1:$port" OZ_ADMIN_EMAIL=admin@console.test OZ_ADMIN_PASSWORD="$pass" \
-  OZ_BIOMETRY_DECLINE=0.01 OZ_LOGIN_RATE_PER_MINUTE=0 RUST_LOG=warn \
-  "$BIN" serve >"$data/server.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
-base="http://127.0.0.1:$port"
-for _ in $(seq 1 300); do
-  curl -fs "$base/api/version" >/dev/null 2>&1 && break
-  kill -0 $pid 2>/dev/null || { cat "$data/server.log" >&2; exit 1; }
-  sleep 0.2
-done
+start_test_server admin@console.test OZ_BIOMETRY_DECLINE=0.01 OZ_LOGIN_RATE_PER_MINUTE=0
 status=0
 NODE_PATH="$TOOLS/node_modules" node tests/console/run.cjs "$base" admin@console.test "$pass" "$shots" "${1:-}" || status=$?
 if [ "$status" -ne 0 ]; then

@@ -115,27 +115,14 @@ fn serve(cfg: &CaptureConfig, name: &str, headers: &HeaderMap) -> Response {
         return res;
     };
     let mime = f.metadata.mimetype().to_string();
-    let etag = format!("\"{}\"", hex::encode(&f.metadata.sha256_hash()[..12]));
+    let etag = hex::encode(&f.metadata.sha256_hash()[..12]);
+    // Embedded files are `'static`: served without a copy per request.
     let data = match f.data {
         std::borrow::Cow::Borrowed(b) => bytes::Bytes::from_static(b),
         std::borrow::Cow::Owned(v) => bytes::Bytes::from(v),
     };
-    let fresh = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
-    let mut res = if fresh { StatusCode::NOT_MODIFIED.into_response() } else { data.into_response() };
-    let h = res.headers_mut();
-    let content_type =
-        if mime.starts_with("text/") || mime.ends_with("javascript") { format!("{mime}; charset=utf-8") } else { mime };
-    if let Ok(v) = HeaderValue::from_str(&content_type) {
-        h.insert(header::CONTENT_TYPE, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        h.insert(header::ETAG, v);
-    }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    secure(h, cfg);
+    let mut res = crate::console::static_file(data, &etag, mime, headers);
+    secure(res.headers_mut(), cfg);
     res
 }
 

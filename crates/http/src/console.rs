@@ -105,6 +105,16 @@ async fn serve(cfg: &ConsoleConfig, name: &str, headers: &HeaderMap) -> Response
             None => return not_found(),
         },
     };
+    let mut res = static_file(body, &etag, mime, headers);
+    secure(res.headers_mut());
+    res
+}
+
+/// The answer of a static file (`etag`: hex of its digest): 304 when `If-None-Match` names it,
+/// else the bytes, with the content type (UTF-8 for text and scripts), the `ETag` and
+/// `Cache-Control: no-cache` (revalidated on every load, so an upgrade shows at once; the ETag
+/// makes that a 304). The caller adds its security headers. Shared with [`crate::capture`].
+pub(crate) fn static_file(body: bytes::Bytes, etag: &str, mime: String, headers: &HeaderMap) -> Response {
     let etag = format!("\"{etag}\"");
     let fresh = headers
         .get(header::IF_NONE_MATCH)
@@ -120,9 +130,7 @@ async fn serve(cfg: &ConsoleConfig, name: &str, headers: &HeaderMap) -> Response
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
     }
-    // Revalidated on every load (an upgrade shows at once); the ETag makes that a 304.
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    secure(h);
     res
 }
 

@@ -68,13 +68,7 @@ async fn fresh<'a>(c: &C<'a>) -> C<'a> {
 }
 
 async fn user(admin: &C<'_>, email: &str, user_type: &str) -> String {
-    let (st, c) = admin.post("/api/companies/", json!({ "name": format!("co-{email}") })).await;
-    assert_eq!(st, 201, "{c}");
-    let body =
-        json!({ "email": email, "password": "password-123", "user_type": user_type, "company_id": c["company_id"] });
-    let (st, u) = admin.post("/api/users/", body).await;
-    assert_eq!(st, 201, "{u}");
-    login(admin.s, email, "password-123").await
+    common::company_user(admin, email, user_type).await.2
 }
 
 both!(precheck_guides_the_person_from_real_photos, guide_body);

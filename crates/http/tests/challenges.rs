@@ -10,25 +10,13 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{C, Kind, Options, fixture, login, start};
+use common::{C, Kind, Options, company_user, fixture, start};
 use oz_domain::challenge::Action;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 const CHALLENGES: &str = "/api/liveness/challenges/";
-
-/// A company and a user of it (`user_type`); answers (company id, user id, token).
-async fn company_user(admin: &C<'_>, email: &str, user_type: &str) -> (Uuid, Uuid, String) {
-    let (st, c) = admin.post("/api/companies/", json!({ "name": format!("co-{email}") })).await;
-    assert_eq!(st, 201, "{c}");
-    let body =
-        json!({ "email": email, "password": "password-123", "user_type": user_type, "company_id": c["company_id"] });
-    let (st, u) = admin.post("/api/users/", body).await;
-    assert_eq!(st, 201, "{u}");
-    let id = |v: &Value, k: &str| v[k].as_str().and_then(|s| Uuid::parse_str(s).ok()).expect("id");
-    (id(&c, "company_id"), id(&u, "user_id"), login(admin.s, email, "password-123").await)
-}
 
 fn oz_error(e: &Value, code: i64) {
     assert_eq!(e["error_code"], code, "{e}");

@@ -396,43 +396,14 @@ both!(refused_upload_is_drained, refused_upload_is_drained_body);
 async fn refused_upload_is_drained_body(kind: Kind) {
     let Some(s) = start(kind, Options::default()).await else { return };
     let addr = s.base.trim_start_matches("http://").to_string();
-    let (status, body) = tokio::task::spawn_blocking(move || {
-        use std::io::{Read, Write};
-        let body = vec![b'x'; 3 << 20];
-        let mut c = std::net::TcpStream::connect(&addr).expect("connect");
-        c.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-        let head = format!(
-            "POST /api/folders/ HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; boundary=b\r\n\
-             Content-Length: {}\r\n\r\n",
-            body.len()
-        );
-        c.write_all(head.as_bytes()).expect("head");
-        c.write_all(&body[..64 << 10]).expect("first part");
-        std::thread::sleep(Duration::from_millis(500));
-        for chunk in body[64 << 10..].chunks(256 << 10) {
-            c.write_all(chunk).expect("the server still reads the upload it refused");
-        }
-        let mut answer = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            match c.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    answer.extend_from_slice(&buf[..n]);
-                    if answer.windows(4).any(|w| w == b"\r\n\r\n") && answer.ends_with(b"}") {
-                        break;
-                    }
-                }
-                Err(e) => panic!("reading the answer: {e}"),
-            }
-        }
-        let text = String::from_utf8_lossy(&answer).to_string();
-        let status = text.split(' ').nth(1).unwrap_or("").to_string();
-        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-        (status, body)
-    })
-    .await
-    .expect("client thread");
+    let head = format!(
+        "POST /api/folders/ HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; boundary=b\r\n\
+         Content-Length: {}\r\n\r\n",
+        3 << 20
+    );
+    let text = paused_upload(addr, head, vec![b'x'; 3 << 20]).await;
+    let status = text.split(' ').nth(1).unwrap_or("").to_string();
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
     assert_eq!(status, "401", "{body}");
     assert!(body.starts_with(r#"{"error_code": "#), "{body}");
 }
@@ -446,15 +417,25 @@ async fn busy_upload_is_drained() {
     let b = lite_server(LiteConfig::default(), gate.clone()).await;
     let held = gate.enter().await.expect("the only permit");
     let addr = b.trim_start_matches("http://").to_string();
-    let answer = tokio::task::spawn_blocking(move || {
+    let head = format!(
+        "POST /v1/face/liveness/detect HTTP/1.1\r\nHost: {addr}\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
+        2 << 20
+    );
+    let answer = paused_upload(addr, head, vec![0xffu8; 2 << 20]).await;
+    drop(held);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.to_ascii_lowercase().contains("retry-after:"), "{answer}");
+    assert!(answer.contains("LDE-001001"), "{answer}");
+}
+
+/// Sends `head`, the first 64 KiB of `body`, pauses half a second (a server that answered
+/// without draining has closed the connection by then), sends the rest (failing on a broken
+/// pipe), then reads the whole answer.
+async fn paused_upload(addr: String, head: String, body: Vec<u8>) -> String {
+    tokio::task::spawn_blocking(move || {
         use std::io::{Read, Write};
-        let body = vec![0xffu8; 2 << 20];
         let mut c = std::net::TcpStream::connect(&addr).expect("connect");
         c.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-        let head = format!(
-            "POST /v1/face/liveness/detect HTTP/1.1\r\nHost: {addr}\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        );
         c.write_all(head.as_bytes()).expect("head");
         c.write_all(&body[..64 << 10]).expect("first part");
         std::thread::sleep(Duration::from_millis(500));
@@ -478,9 +459,5 @@ async fn busy_upload_is_drained() {
         String::from_utf8_lossy(&answer).to_string()
     })
     .await
-    .expect("client thread");
-    drop(held);
-    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
-    assert!(answer.to_ascii_lowercase().contains("retry-after:"), "{answer}");
-    assert!(answer.contains("LDE-001001"), "{answer}");
+    .expect("client thread")
 }

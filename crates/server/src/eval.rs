@@ -56,8 +56,9 @@ pub struct EvalArgs {
     /// `eval_challenges.rs`), with APCER per attack kind, e.g. tests/fixtures/challenges.json.
     #[arg(long)]
     pub challenges: Option<PathBuf>,
-    /// Random challenges each clip is checked against (replays, photos).
-    #[arg(long, default_value_t = 50)]
+    /// Random challenges each clip is checked against (replays, photos); cheap, as each clip is
+    /// analysed once.
+    #[arg(long, default_value_t = 1000)]
     pub challenge_draws: usize,
     /// Also evaluate attacks simulated from every live image.
     #[arg(long)]

@@ -35,19 +35,10 @@ struct Clip {
     performs: Vec<String>,
 }
 
-/// A deterministic source for drawing challenges (splitmix64): the same manifest and seed give
-/// the same table. Not for issuing challenges (the server uses the thread's CSPRNG).
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        (z % n.max(1) as u64) as usize
-    }
+/// A seeded source for drawing challenges: the same manifest gives the same table. Not for
+/// issuing challenges (the server uses the thread's CSPRNG).
+fn seeded() -> rand::rngs::StdRng {
+    rand::SeedableRng::seed_from_u64(0x6f7a_6f7a)
 }
 
 /// Every order of `actions` other than `actions` itself with no action twice in a row.
@@ -95,7 +86,7 @@ pub fn run(p: &oz_vision::Pipeline, manifest: &Path, draws: usize, approve: f32)
     let m: Manifest = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", manifest.display()))?;
     let base = manifest.parent().map_or_else(PathBuf::new, Path::to_path_buf);
     let policy = ChallengePolicy::default();
-    let mut rng = SplitMix(0x6f7a_6f7a);
+    let mut rng = seeded();
     let mut tallies: std::collections::BTreeMap<String, Tally> = std::collections::BTreeMap::new();
     let mut record = |kind: &str, passed: bool, reason: Option<&str>| {
         let t = tallies.entry(kind.to_string()).or_default();
@@ -127,7 +118,7 @@ pub fn run(p: &oz_vision::Pipeline, manifest: &Path, draws: usize, approve: f32)
                 if out.len() >= n {
                     break;
                 }
-                let c = policy.draw(&mut |k| rng.below(k));
+                let c = policy.draw(&mut |k| rand::Rng::random_range(&mut rng, 0..k.max(1)));
                 if c != performs {
                     out.push(c);
                 }
@@ -213,8 +204,8 @@ mod tests {
     #[test]
     fn the_draws_are_repeatable() {
         let policy = ChallengePolicy::default();
-        let mut a = SplitMix(7);
-        let mut b = SplitMix(7);
-        assert_eq!(policy.draw(&mut |k| a.below(k)), policy.draw(&mut |k| b.below(k)));
+        let (mut a, mut b) = (seeded(), seeded());
+        let draw = |r: &mut rand::rngs::StdRng| policy.draw(&mut |k| rand::Rng::random_range(r, 0..k.max(1)));
+        assert_eq!(draw(&mut a), draw(&mut b));
     }
 }

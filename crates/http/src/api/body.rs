@@ -32,30 +32,35 @@ impl FromRequest<AppState> for JsonBody {
 /// budget of request bodies ([`crate::intake`]) is spent. The grant keeps the bytes counted for as
 /// long as the caller holds it.
 pub async fn read(st: &AppState, req: Request, limit: usize) -> Result<(Bytes, MemoryGrant), ApiError> {
-    let limit = limit.min(st.lite.max_json_bytes).min(usize::try_from(st.lite.max_request_bytes).unwrap_or(usize::MAX));
-    let declared = crate::intake::declared_length(req.headers());
-    match crate::intake::read_small(&st.intake, req.into_body(), declared, limit as u64).await {
-        Ok(Some(x)) => Ok(x),
-        Ok(None) => Err(too_large(limit)),
-        Err(e) => Err(ApiError::from_intake(&e)),
-    }
+    read_capped(st, req, limit.min(st.lite.max_json_bytes), too_large).await
 }
 
 /// Reads a small binary body (a precheck frame) of at most `limit` bytes (and
-/// `OZ_MAX_REQUEST_BYTES`), named after its `setting` in the 413: the same intake rules as
-/// [`read`] without the JSON limit.
+/// `OZ_MAX_REQUEST_BYTES`), naming its `setting` in the 413: [`read`] without the JSON limit.
 pub async fn read_upload(
     st: &AppState,
     req: Request,
     limit: usize,
     setting: &str,
 ) -> Result<(Bytes, MemoryGrant), ApiError> {
+    read_capped(st, req, limit, |limit| {
+        ApiError::too_large(format!("the body is larger than {limit} bytes ({setting})"))
+            .with_details(serde_json::json!({ "limit": limit }))
+    })
+    .await
+}
+
+async fn read_capped(
+    st: &AppState,
+    req: Request,
+    limit: usize,
+    over: impl FnOnce(usize) -> ApiError,
+) -> Result<(Bytes, MemoryGrant), ApiError> {
     let limit = limit.min(usize::try_from(st.lite.max_request_bytes).unwrap_or(usize::MAX));
     let declared = crate::intake::declared_length(req.headers());
     match crate::intake::read_small(&st.intake, req.into_body(), declared, limit as u64).await {
         Ok(Some(x)) => Ok(x),
-        Ok(None) => Err(ApiError::too_large(format!("the body is larger than {limit} bytes ({setting})"))
-            .with_details(serde_json::json!({ "limit": limit }))),
+        Ok(None) => Err(over(limit)),
         Err(e) => Err(ApiError::from_intake(&e)),
     }
 }

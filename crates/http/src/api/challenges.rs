@@ -38,9 +38,9 @@ pub fn instruction(a: Action) -> &'static str {
     }
 }
 
-/// The caller of a challenge route: the user of an access token, or of an SDK session token
-/// (`GET /api/authorize/session_token`), who must not be an OPERATOR.
-async fn caller(st: &AppState, api: &FullApi, parts: &mut Parts) -> ApiResult<User> {
+/// The caller of a capture route (challenges, precheck): the user of an access token, or of an
+/// SDK session token (`GET /api/authorize/session_token`), who must not be an OPERATOR.
+pub(crate) async fn caller(st: &AppState, api: &FullApi, parts: &mut Parts) -> ApiResult<User> {
     let user = match auth::token_of(parts) {
         Some(t) if session_token::is_session_token(&t) => super::instant::session_user(api, &t).await?,
         _ => Auth::from_request_parts(parts, st).await?.user,

@@ -13,18 +13,16 @@ use std::io::Cursor;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use oz_domain::precheck::{self, FaceBox, PrecheckRules};
 use serde_json::json;
 
-use super::auth::{self, Auth};
+use super::auth;
 use super::error::{ApiError, ApiResult};
-use super::session_token;
 use crate::state::AppState;
 use crate::wire::Json;
 
@@ -88,20 +86,6 @@ impl PrecheckGuard {
     }
 }
 
-/// The token and its user, checked like the challenge route's caller.
-async fn authorise(st: &AppState, parts: &mut Parts) -> ApiResult<String> {
-    let api = st.api()?.clone();
-    let token = auth::token_of(parts);
-    let user = match &token {
-        Some(t) if session_token::is_session_token(t) => super::instant::session_user(&api, t).await?,
-        _ => Auth::from_request_parts(parts, st).await?.user,
-    };
-    if !user.principal().can_write_data() {
-        return Err(ApiError::forbidden("OPERATOR roles cannot open capture sessions"));
-    }
-    token.ok_or_else(ApiError::auth_missing)
-}
-
 /// The size of a JPEG or PNG frame from its header, or why it is refused.
 fn frame_size(bytes: &[u8]) -> ApiResult<(u32, u32)> {
     let reader = image::ImageReader::new(Cursor::new(bytes))
@@ -156,7 +140,8 @@ fn mean_luma(img: &image::RgbImage, b: &FaceBox) -> Option<f32> {
 pub async fn precheck(State(st): State<AppState>, req: Request) -> ApiResult<Response> {
     let api = st.api()?.clone();
     let (mut parts, body) = req.into_parts();
-    let token = authorise(&st, &mut parts).await?;
+    super::challenges::caller(&st, &api, &mut parts).await?;
+    let token = auth::token_of(&parts).ok_or_else(ApiError::auth_missing)?;
     let guard = &api.cfg.precheck;
     guard.check(&token).map_err(|wait| {
         ApiError::too_many(

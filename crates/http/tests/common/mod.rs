@@ -338,6 +338,20 @@ pub async fn receiver(fail_first: usize) -> (String, Arc<Mutex<Vec<Hook>>>) {
     (format!("http://{addr}/hook"), got)
 }
 
+/// A new company and one user of it (`user_type`, password `password-123`), created by `admin`:
+/// (company id, user id, the user's access token).
+pub async fn company_user(admin: &C<'_>, email: &str, user_type: &str) -> (uuid::Uuid, uuid::Uuid, String) {
+    let (st, c) = admin.post("/api/companies/", serde_json::json!({ "name": format!("co-{email}") })).await;
+    assert_eq!(st, 201, "{c}");
+    let body = serde_json::json!({
+        "email": email, "password": "password-123", "user_type": user_type, "company_id": c["company_id"]
+    });
+    let (st, u) = admin.post("/api/users/", body).await;
+    assert_eq!(st, 201, "{u}");
+    let id = |v: &Value, k: &str| v[k].as_str().and_then(|s| uuid::Uuid::parse_str(s).ok()).expect("id");
+    (id(&c, "company_id"), id(&u, "user_id"), login(admin.s, email, "password-123").await)
+}
+
 /// A full-API client of one user of a test server: `(status, JSON or Null)` answers.
 pub struct C<'a> {
     pub s: &'a TestServer,
