@@ -354,8 +354,12 @@ pub fn continuity(points: &[TrackPoint]) -> Continuity {
 /// included.
 #[must_use]
 pub fn identity_samples(frames: &[GestureFrame]) -> Vec<usize> {
-    let faces: Vec<(usize, FrameMeasures)> =
-        frames.iter().enumerate().filter_map(|(pos, f)| f.measures.map(|m| (pos, m))).collect();
+    let faces: Vec<(usize, FrameMeasures)> = frames
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| !f.interpolated)
+        .filter_map(|(pos, f)| f.measures.map(|m| (pos, m)))
+        .collect();
     let (Some(y0), Some(p0)) = (start_level(&faces, |m| m.yaw_deg), start_level(&faces, |m| m.pitch_deg)) else {
         return Vec::new();
     };
@@ -402,7 +406,7 @@ pub fn movement_depth(frames: &[GestureFrame], episodes: &[Episode], matched: &[
             let reference = before().find(|f| f.measures.as_ref().is_some_and(facing)).or_else(|| before().next())?;
             let mut meshes = vec![reference.mesh.as_ref()?];
             meshes.extend(frames[e.first..=e.last].iter().filter_map(|f| f.mesh.as_ref()));
-            planarity::planarity(&meshes).filter(|p| p.spoof_score.is_some())
+            planarity::movement_planarity(&meshes).filter(|p| p.spoof_score.is_some())
         });
         movements.push(p);
     }

@@ -138,6 +138,71 @@ pub struct GestureFrame {
     #[serde(skip)]
     pub mesh: Option<FaceMesh>,
     pub measures: Option<FrameMeasures>,
+    /// The models did not run on this frame: its face, mesh and head angles are interpolated
+    /// between the key frames around it ([`key_frames`]), its eye patches are its own. No mesh is
+    /// kept for it (planarity uses measured meshes only), and it takes no part in continuity or
+    /// identity checks.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interpolated: bool,
+}
+
+/// Longest time, in seconds, between two key frames of a gesture or challenge clip (the frames
+/// whose face detector, mesh and pose run). Head turns, tilts and smiles last half a second or
+/// more and are measured on key frames; a blink (0.1-0.3 s) is read from each frame's own eye
+/// patches, which need only where the eyes are, and that is interpolated between key frames.
+/// At 15 frames a second every second frame is a key frame.
+pub const KEY_FRAME_INTERVAL_S: f64 = 0.14;
+
+/// Which frames are key frames ([`KEY_FRAME_INTERVAL_S`]), from their timestamps: the first and
+/// the last; then each frame whose successor would be more than the interval after the last key.
+/// A frame without a timestamp (shot sets, stills) is always a key frame, and so are its
+/// neighbours.
+#[must_use]
+pub fn key_frames(times: &[Option<f64>]) -> Vec<bool> {
+    let n = times.len();
+    let mut keys = vec![false; n];
+    let mut last: Option<f64> = None;
+    for i in 0..n {
+        let next = times.get(i + 1).copied().flatten();
+        keys[i] = match (times[i], last, next) {
+            _ if i == 0 || i + 1 == n => true,
+            (Some(_), Some(l), Some(nx)) => nx - l > KEY_FRAME_INTERVAL_S + 1e-6,
+            _ => true,
+        };
+        if keys[i] {
+            last = times[i];
+        }
+    }
+    keys
+}
+
+/// A face mesh, box and head angles between two key frames' (`w` = 0 at `a`, 1 at `b`): the
+/// points, box, landmarks and angles each moved linearly. `None` unless both frames have a face
+/// whose mesh is a face and measures.
+#[must_use]
+pub fn interpolate(a: &GestureFrame, b: &GestureFrame, w: f32) -> Option<(Face, FaceMesh, f32, f32)> {
+    let (fa, fb) = (a.face?, b.face?);
+    let (ma, mb) = (a.mesh.as_ref().filter(|m| m.is_face())?, b.mesh.as_ref().filter(|m| m.is_face())?);
+    let (xa, xb) = (a.measures?, b.measures?);
+    if ma.points.len() != mb.points.len() {
+        return None;
+    }
+    let l = |p: f32, q: f32| p + (q - p) * w;
+    let mut landmarks = fa.landmarks;
+    for (k, q) in landmarks.iter_mut().enumerate() {
+        *q = [l(q[0], fb.landmarks[k][0]), l(q[1], fb.landmarks[k][1])];
+    }
+    let face = Face {
+        x: l(fa.x, fb.x),
+        y: l(fa.y, fb.y),
+        w: l(fa.w, fb.w),
+        h: l(fa.h, fb.h),
+        score: fa.score.min(fb.score),
+        landmarks,
+    };
+    let points = ma.points.iter().zip(&mb.points).map(|(p, q)| [l(p[0], q[0]), l(p[1], q[1]), l(p[2], q[2])]).collect();
+    let mesh = FaceMesh { points, presence: ma.presence.min(mb.presence) };
+    Some((face, mesh, l(xa.yaw_deg, xb.yaw_deg), l(xa.pitch_deg, xb.pitch_deg)))
 }
 
 /// One frame of a series: its index and its measures (`None` = no face).
@@ -567,6 +632,53 @@ fn scan(total: usize, faces: &[(u64, FrameMeasures)], requested: Gesture) -> Ges
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_frames_are_at_most_the_interval_apart_and_stills_are_all_keys() {
+        // 15 fps: every second frame, the last one too.
+        let t15: Vec<Option<f64>> = (0..10).map(|i| Some(f64::from(i) / 15.0)).collect();
+        let k = key_frames(&t15);
+        assert_eq!(k, [true, false, true, false, true, false, true, false, true, true]);
+        // 30 fps: every fourth.
+        let t30: Vec<Option<f64>> = (0..9).map(|i| Some(f64::from(i) / 30.0)).collect();
+        assert_eq!(key_frames(&t30), [true, false, false, false, true, false, false, false, true]);
+        // Sparse frames (a long clip sampled): all keys.
+        let sparse: Vec<Option<f64>> = (0..5).map(|i| Some(f64::from(i) * 0.5)).collect();
+        assert!(key_frames(&sparse).iter().all(|&k| k));
+        // No timestamps (a shot set): all keys, and one without a timestamp makes its
+        // neighbours keys too.
+        assert!(key_frames(&[None, None, None]).iter().all(|&k| k));
+        let mut gap = t30.clone();
+        gap[2] = None;
+        let k = key_frames(&gap);
+        assert!(k[1] && k[2] && k[3], "{k:?}");
+        assert!(key_frames(&[]).is_empty());
+    }
+
+    fn gframe(x: f32, yaw: f32, mesh: bool) -> GestureFrame {
+        let face = Face { x, y: 10.0, w: 100.0, h: 120.0, score: 0.9, landmarks: [[x, 10.0]; 5] };
+        let points = (0..crate::mesh::POINTS).map(|k| [x + k as f32 * 0.1, 20.0, 1.0]).collect();
+        GestureFrame {
+            index: 0,
+            face: Some(face),
+            mesh: mesh.then_some(FaceMesh { points, presence: 0.99 }),
+            measures: Some(FrameMeasures { yaw_deg: yaw, ..neutral() }),
+            interpolated: false,
+        }
+    }
+
+    #[test]
+    fn interpolation_moves_box_points_and_angles_linearly() {
+        let (a, b) = (gframe(0.0, 0.0, true), gframe(40.0, 20.0, true));
+        let (face, mesh, yaw, pitch) = interpolate(&a, &b, 0.25).expect("both have faces");
+        assert!((face.x - 10.0).abs() < 1e-4 && (face.landmarks[3][0] - 10.0).abs() < 1e-4);
+        assert!((mesh.points[5][0] - 10.5).abs() < 1e-4 && (yaw - 5.0).abs() < 1e-4);
+        assert!((pitch - neutral().pitch_deg).abs() < 1e-4);
+        // No mesh, or no face, on either side: nothing to interpolate.
+        assert!(interpolate(&a, &gframe(40.0, 20.0, false), 0.5).is_none());
+        let none = GestureFrame { index: 1, face: None, mesh: None, measures: None, interpolated: false };
+        assert!(interpolate(&none, &b, 0.5).is_none());
+    }
 
     fn neutral() -> FrameMeasures {
         FrameMeasures {

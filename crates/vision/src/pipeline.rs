@@ -393,22 +393,74 @@ impl Pipeline {
     pub fn gesture_frame(&self, frame: &Frame) -> Result<GestureFrame, VisionError> {
         let face = self.people(&frame.image)?.first().copied();
         let Some(face) = face else {
-            return Ok(GestureFrame { index: frame.index, face: None, mesh: None, measures: None });
+            return Ok(GestureFrame { index: frame.index, face: None, mesh: None, measures: None, interpolated: false });
         };
         let m = self.mesh(&frame.image, &face)?;
         let measures = if m.is_face() {
-            let pose = self.pose(&frame.image, &face)?;
+            // The head angles read off the mesh (calibrated against the pose model, see
+            // `Pose::from_mesh`); the pose model only where the mesh gives none.
+            let pose = match Pose::from_mesh(&m) {
+                Some(p) => p,
+                None => self.pose(&frame.image, &face)?,
+            };
             gesture::measure(&frame.image, &m, &pose)
         } else {
             None
         };
-        Ok(GestureFrame { index: frame.index, face: Some(face), mesh: Some(m), measures })
+        Ok(GestureFrame { index: frame.index, face: Some(face), mesh: Some(m), measures, interpolated: false })
     }
 
-    /// [`Self::gesture_frame`] of every frame, in order. Gestures need the frames close together
+    /// The gesture measures of every frame, in order. Gestures need the frames close together
     /// (a blink lasts 0.1-0.3 s): give it every frame of a clip, or at least 10 per second.
+    /// [`Self::gesture_frame`] runs on the key frames ([`gesture::key_frames`], at least every
+    /// [`gesture::KEY_FRAME_INTERVAL_S`]); a frame between two key frames with a face gets their
+    /// interpolated face, mesh and head angles and its own eye patches ([`gesture::interpolate`]),
+    /// and any other frame the full analysis.
     pub fn gesture_frames(&self, frames: &[Frame]) -> Result<Vec<GestureFrame>, VisionError> {
-        self.par_frames(frames, |f| self.gesture_frame(f))
+        let times: Vec<Option<f64>> = frames.iter().map(|f| f.timestamp_s).collect();
+        let keys = gesture::key_frames(&times);
+        let key_pos: Vec<usize> = (0..frames.len()).filter(|&i| keys[i]).collect();
+        let measured = self.par_map(&key_pos, |&i| self.gesture_frame(&frames[i]))?;
+        let mut out: Vec<Option<GestureFrame>> = (0..frames.len()).map(|_| None).collect();
+        for (&i, g) in key_pos.iter().zip(measured) {
+            out[i] = Some(g);
+        }
+        let mut rest = Vec::new();
+        for pair in key_pos.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            for j in a + 1..b {
+                let w = match (times[a], times[j], times[b]) {
+                    (Some(ta), Some(tj), Some(tb)) if tb > ta => ((tj - ta) / (tb - ta)) as f32,
+                    _ => (j - a) as f32 / (b - a) as f32,
+                };
+                let between = match (&out[a], &out[b]) {
+                    (Some(ga), Some(gb)) => gesture::interpolate(ga, gb, w.clamp(0.0, 1.0)),
+                    _ => None,
+                };
+                let Some((face, mesh, yaw, pitch)) = between else {
+                    rest.push(j);
+                    continue;
+                };
+                let measures = gesture::measure(&frames[j].image, &mesh, &Pose::default()).map(|mut m| {
+                    m.yaw_deg = yaw;
+                    m.pitch_deg = pitch;
+                    m
+                });
+                out[j] = Some(GestureFrame {
+                    index: frames[j].index,
+                    face: Some(face),
+                    mesh: None,
+                    measures,
+                    interpolated: true,
+                });
+            }
+        }
+        for (&j, g) in rest.iter().zip(self.par_map(&rest, |&j| self.gesture_frame(&frames[j]))?) {
+            out[j] = Some(g);
+        }
+        out.into_iter()
+            .map(|g| g.ok_or_else(|| VisionError::Model("frame not analysed".into())))
+            .collect()
     }
 
     /// The template of the single person in `img`.
@@ -698,12 +750,9 @@ impl Pipeline {
     pub fn challenge_evidence(&self, media: &DecodedMedia) -> Result<ChallengeEvidence, VisionError> {
         let frames = self.gesture_frames(&media.frames)?;
         let samples = challenge::identity_samples(&frames);
-        let mut embeddings: Vec<Vec<f32>> = Vec::with_capacity(samples.len());
-        for &p in &samples {
-            if let (Some(face), Some(frame)) = (frames[p].face.as_ref(), media.frames.get(p)) {
-                embeddings.push(self.embed_face(&frame.image, face)?);
-            }
-        }
+        let sampled: Vec<(&Face, &Frame)> =
+            samples.iter().filter_map(|&p| Some((frames[p].face.as_ref()?, media.frames.get(p)?))).collect();
+        let embeddings = self.par_map(&sampled, |(face, frame)| self.embed_face(&frame.image, face))?;
         let similarities: Vec<f32> = embeddings
             .split_first()
             .map(|(first, rest)| {
@@ -711,9 +760,11 @@ impl Pipeline {
             })
             .unwrap_or_default();
         let fps = media.info.video.as_ref().map_or(0.0, |v| v.fps).max(1.0);
+        // The face track of the frames the detector saw (not the interpolated ones).
         let points: Vec<challenge::TrackPoint> = frames
             .iter()
             .zip(&media.frames)
+            .filter(|(g, _)| !g.interpolated)
             .map(|(g, f)| challenge::TrackPoint {
                 index: g.index,
                 time_s: f.timestamp_s.unwrap_or(g.index as f64 / fps),
@@ -728,6 +779,15 @@ impl Pipeline {
         &self,
         frames: &[Frame],
         f: impl Fn(&Frame) -> Result<T, VisionError> + Sync,
+    ) -> Result<Vec<T>, VisionError> {
+        self.par_map(frames, f)
+    }
+
+    /// `f` over `items` in parallel, one worker per pooled session, results in order.
+    fn par_map<I: Sync, T: Send>(
+        &self,
+        frames: &[I],
+        f: impl Fn(&I) -> Result<T, VisionError> + Sync,
     ) -> Result<Vec<T>, VisionError> {
         // One worker (this thread) when other jobs run: they already keep the cores busy.
         let job = crate::load::Job::start();

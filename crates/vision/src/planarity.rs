@@ -14,8 +14,15 @@
 //!   expression). Moving a face in the image plane, nearer or farther gives no motion: a still
 //!   head is also nearly planar between frames, so there is nothing to judge then.
 //!
-//! Over the frames whose `motion` is at least [`MIN_MOTION`] (at least [`MIN_MOVING_FRAMES`] of
-//! them), `ratio` = sum of residuals / sum of motions: near 0 for a plane (the homography explains
+//! A change of expression (a smile, a blink) also changes the face's shape in the image, and a
+//! homography half explains a mouth that widens: on a still head a smile would read as flat. So a
+//! frame's motion only counts when the rigid part of the face moved too ([`rigid_points`]: the
+//! inner points less the mouth region and the eyelids): its similarity residual must be at least
+//! [`RIGID_SHARE`] of the whole face's. When only the expression moves, there is nothing to judge.
+//! ([`movement_planarity`], for a head movement a challenge asked for, counts every frame.)
+//!
+//! Over the frames whose `motion` is at least [`MIN_MOTION`] and rigid (at least
+//! [`MIN_MOVING_FRAMES`] of them), `ratio` = sum of residuals / sum of motions: near 0 for a plane (the homography explains
 //! the change), near 1 for a head (it explains little more than a similarity). The spoof score maps
 //! `ratio` linearly from 1 at [`RATIO_PLANAR`] or below to 0 at [`RATIO_LIVE`] or above; with too
 //! little motion it is `None` (inconclusive).
@@ -29,6 +36,16 @@ use crate::mesh::{FaceMesh, landmarks as lm};
 /// Points used: within this fraction of the median face-contour radius from the contour's centre,
 /// in the reference frame.
 pub const INNER_FRACTION: f32 = 0.65;
+/// Points within this many IODs of an eye's centre are left out (eyelids and what a blink pulls).
+pub const EYE_EXCLUSION: f32 = 0.35;
+/// Points lower than the nose tip by more than this many IODs (along the face's own vertical)
+/// are left out: the mouth, the lips and the cheeks a smile lifts.
+pub const BELOW_NOSE_TIP: f32 = 0.05;
+/// A frame's motion counts only when the similarity residual of the rigid points is at least
+/// this share of the inner points' (measured per moving frame: 0.28..0.40 for a smile on a still
+/// head, 0.46..0.93 for turning and tilting heads and for the photos turned in front of the
+/// camera on their key frames, 0.38 once for a photo; docs/CALIBRATION.md).
+pub const RIGID_SHARE: f32 = 0.43;
 /// A frame counts as moved when its similarity residual is at least this (IOD units). Measured on
 /// the synthetic clips (largest over a clip): 0.014 at most on still (jittering) or zooming heads,
 /// 0.027..0.034 for a photo turned by +-20 degrees, 0.053..0.092 for heads turned by 20..24
@@ -47,8 +64,10 @@ pub const RATIO_LIVE: f32 = 0.8;
 pub struct Planarity {
     /// Frames compared with the reference.
     pub frames: usize,
-    /// Frames whose motion reached [`MIN_MOTION`].
+    /// Frames whose motion reached [`MIN_MOTION`] and was rigid ([`RIGID_SHARE`]).
     pub moving_frames: usize,
+    /// Frames whose motion reached [`MIN_MOTION`] but was mostly the expression's (not counted).
+    pub expression_frames: usize,
     /// Largest homography residual over the frames, IOD units.
     pub residual: f32,
     /// Largest similarity residual (out-of-plane motion) over the frames, IOD units.
@@ -174,6 +193,41 @@ pub fn inner_points(mesh: &FaceMesh) -> Vec<usize> {
     (0..mesh.points.len()).filter(|&i| r(mesh.xy(i)) < limit).collect()
 }
 
+/// The rigid inner-face points of a mesh: [`inner_points`] less the eyelids (within
+/// [`EYE_EXCLUSION`] IODs of an eye's centre) and less what lies below the nose tip by more than
+/// [`BELOW_NOSE_TIP`] IODs (the mouth region). Forehead, brows, nose and upper cheeks stay: when a
+/// head turns, the nose moves against the cheeks, which is the parallax the fit looks for.
+#[must_use]
+pub fn rigid_points(mesh: &FaceMesh) -> Vec<usize> {
+    let eye = |a: usize, b: usize| {
+        let (p, q) = (mesh.xy(a), mesh.xy(b));
+        [(p[0] + q[0]) / 2.0, (p[1] + q[1]) / 2.0]
+    };
+    let (r, l) = (eye(lm::RIGHT_EYE_OUTER, lm::RIGHT_EYE_INNER), eye(lm::LEFT_EYE_OUTER, lm::LEFT_EYE_INNER));
+    let iod = ((l[0] - r[0]).powi(2) + (l[1] - r[1]).powi(2)).sqrt();
+    if iod <= f32::EPSILON {
+        return Vec::new();
+    }
+    let across = [(l[0] - r[0]) / iod, (l[1] - r[1]) / iod];
+    // The face's "down": perpendicular to the eye line, on the mouth's side.
+    let mut down = [-across[1], across[0]];
+    let centre = [(r[0] + l[0]) / 2.0, (r[1] + l[1]) / 2.0];
+    let lip = mesh.xy(lm::LIP_UPPER_OUTER);
+    if (lip[0] - centre[0]) * down[0] + (lip[1] - centre[1]) * down[1] < 0.0 {
+        down = [-down[0], -down[1]];
+    }
+    let depth = |p: [f32; 2]| (p[0] - centre[0]) * down[0] + (p[1] - centre[1]) * down[1];
+    let limit = depth(mesh.xy(lm::NOSE_TIP)) + BELOW_NOSE_TIP * iod;
+    let near = |p: [f32; 2], e: [f32; 2]| ((p[0] - e[0]).powi(2) + (p[1] - e[1]).powi(2)).sqrt() < EYE_EXCLUSION * iod;
+    inner_points(mesh)
+        .into_iter()
+        .filter(|&i| {
+            let p = mesh.xy(i);
+            depth(p) <= limit && !near(p, r) && !near(p, l)
+        })
+        .collect()
+}
+
 /// Maps a ratio to the spoof score (see the module doc).
 #[must_use]
 pub fn score_of_ratio(ratio: f32) -> f32 {
@@ -181,37 +235,57 @@ pub fn score_of_ratio(ratio: f32) -> f32 {
 }
 
 /// The planarity of a clip's face from its meshes in frame order (frames without a face left
-/// out); `None` with fewer than two usable meshes.
+/// out), frames whose motion is mostly the expression's not counted ([`RIGID_SHARE`]); `None`
+/// with fewer than two usable meshes. This is the passive signal of a whole clip.
 #[must_use]
 pub fn planarity(meshes: &[&FaceMesh]) -> Option<Planarity> {
+    planarity_gated(meshes, true)
+}
+
+/// [`planarity`] of a head movement that was asked for (a challenge's turn or tilt): every
+/// frame's motion counts. A photo turned in front of the camera deforms its upper half less than
+/// its lower half, a little like a smile (rigid shares down to 0.38 on `planar_photo_obama.mp4`); while a
+/// turn is asked for, whatever moves is judged.
+#[must_use]
+pub fn movement_planarity(meshes: &[&FaceMesh]) -> Option<Planarity> {
+    planarity_gated(meshes, false)
+}
+
+fn planarity_gated(meshes: &[&FaceMesh], expression_gate: bool) -> Option<Planarity> {
     let usable: Vec<&FaceMesh> = meshes.iter().copied().filter(|m| m.is_face() && inter_ocular(m) > 1.0).collect();
     let (reference, rest) = usable.split_first()?;
     if rest.is_empty() {
         return None;
     }
     let idx = inner_points(reference);
-    if idx.len() < 8 {
+    let rigid = rigid_points(reference);
+    if idx.len() < 8 || rigid.len() < 8 {
         return None;
     }
-    let pts = |m: &FaceMesh| -> Vec<Pt> {
+    let pts = |idx: &[usize], m: &FaceMesh| -> Vec<Pt> {
         idx.iter().map(|&i| m.xy(i)).map(|p| [f64::from(p[0]), f64::from(p[1])]).collect()
     };
-    let a = pts(reference);
+    let (a, a_rigid) = (pts(&idx, reference), pts(&rigid, reference));
     let iod_ref = f64::from(inter_ocular(reference));
     let (mut residual, mut motion) = (0.0f64, 0.0f64);
-    let (mut sum_r, mut sum_m, mut moving, mut frames) = (0.0f64, 0.0f64, 0usize, 0usize);
+    let (mut sum_r, mut sum_m, mut moving, mut expression, mut frames) = (0.0f64, 0.0f64, 0usize, 0usize, 0usize);
     for m in rest {
-        let b = pts(m);
+        let b = pts(&idx, m);
         let Some((hr, sr)) = fit_residuals(&a, &b) else { continue };
+        let Some(sr_rigid) = similarity_residual(&a_rigid, &pts(&rigid, m)) else { continue };
         let iod = (iod_ref + f64::from(inter_ocular(m))) / 2.0;
         let (hr, sr) = (hr / iod, sr / iod);
         frames += 1;
         residual = residual.max(hr);
         motion = motion.max(sr);
         if sr >= f64::from(MIN_MOTION) {
-            moving += 1;
-            sum_r += hr;
-            sum_m += sr;
+            if !expression_gate || sr_rigid / iod >= f64::from(RIGID_SHARE) * sr {
+                moving += 1;
+                sum_r += hr;
+                sum_m += sr;
+            } else {
+                expression += 1;
+            }
         }
     }
     if frames == 0 {
@@ -221,6 +295,7 @@ pub fn planarity(meshes: &[&FaceMesh]) -> Option<Planarity> {
     Some(Planarity {
         frames,
         moving_frames: moving,
+        expression_frames: expression,
         residual: residual as f32,
         motion: motion as f32,
         ratio,

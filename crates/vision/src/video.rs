@@ -594,32 +594,68 @@ fn decode_opened(
     let mut all: BTreeSet<u64> = spread.clone();
     all.extend(pass.candidates.indices());
 
-    let mut scaler: Option<scaling::Context> = None;
-    let mut frames = Vec::with_capacity(all.len());
-    let mut stored_size: Option<(u32, u32)> = None;
+    // Colour conversion (and scaling) of the kept frames, split over the decode threads, each
+    // with its own scaler; the frames come back in order.
+    let kept: Vec<(u64, Held)> = all.into_iter().filter_map(|i| pass.held.remove(&i).map(|h| (i, h))).collect();
     let started = Instant::now();
-    for index in all {
-        let Some(mut held) = pass.held.remove(&index) else { continue };
-        let rgb = to_rgb(&mut scaler, &mut held.frame, sampling.max_side)?;
-        stored_size.get_or_insert((rgb.width(), rgb.height()));
-        let image = match rotation_deg {
-            90 => image::imageops::rotate90(&rgb),
-            180 => image::imageops::rotate180(&rgb),
-            270 => image::imageops::rotate270(&rgb),
-            _ => rgb,
-        };
-        let timestamp_s = match (held.ts, origin) {
-            (Some(ts), Some(o)) => (ts.saturating_sub(o) as f64 * header.time_base).max(0.0),
-            _ => index as f64 / fps_guess,
-        };
-        frames.push(SampledFrame {
-            index,
-            timestamp_s,
-            image,
-            candidate: !spread.contains(&index),
-            prescore: held.prescore,
+    let convert = |part: Vec<(u64, Held)>| -> Result<Vec<SampledFrame>, VideoError> {
+        let mut scaler: Option<scaling::Context> = None;
+        let mut out = Vec::with_capacity(part.len());
+        for (index, mut held) in part {
+            let rgb = to_rgb(&mut scaler, &mut held.frame, sampling.max_side)?;
+            let image = match rotation_deg {
+                90 => image::imageops::rotate90(&rgb),
+                180 => image::imageops::rotate180(&rgb),
+                270 => image::imageops::rotate270(&rgb),
+                _ => rgb,
+            };
+            let timestamp_s = match (held.ts, origin) {
+                (Some(ts), Some(o)) => (ts.saturating_sub(o) as f64 * header.time_base).max(0.0),
+                _ => index as f64 / fps_guess,
+            };
+            out.push(SampledFrame {
+                index,
+                timestamp_s,
+                image,
+                candidate: !spread.contains(&index),
+                prescore: held.prescore,
+            });
+        }
+        Ok(out)
+    };
+    let job = crate::load::Job::start();
+    let workers = job.threads(DECODE_THREADS).clamp(1, kept.len().max(1));
+    let frames: Vec<SampledFrame> = if workers <= 1 || kept.len() < 8 {
+        convert(kept)?
+    } else {
+        let per = kept.len().div_ceil(workers);
+        let mut parts: Vec<Vec<(u64, Held)>> = Vec::with_capacity(workers);
+        let mut rest = kept;
+        while rest.len() > per {
+            let tail = rest.split_off(per);
+            parts.push(rest);
+            rest = tail;
+        }
+        parts.push(rest);
+        let convert = &convert;
+        let results: Vec<Result<Vec<SampledFrame>, VideoError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = parts.into_iter().map(|part| s.spawn(move || convert(part))).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(VideoError::Unreadable("pixel conversion thread failed".into()))))
+                .collect()
         });
-    }
+        let mut frames = Vec::new();
+        for r in results {
+            frames.extend(r?);
+        }
+        frames
+    };
+    drop(job);
+    // Size of the picture when no sample was asked for (stored frames are already rotated).
+    let stored_size: Option<(u32, u32)> = frames.first().map(|f| {
+        if rotation_deg % 180 == 90 { (f.image.height(), f.image.width()) } else { (f.image.width(), f.image.height()) }
+    });
     stage_done("convert", started);
     // Size of the picture when no sample was asked for.
     let (sw, sh) = match stored_size {
