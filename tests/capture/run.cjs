@@ -104,8 +104,9 @@ async function capture(name, { token, clip, challenge, fragment = '', viewport =
     }
     let folder = null;
     // Keep the uploaded clip (the multipart body's media part) next to the screenshots.
+    const upload = (u) => u.includes('/api/instant/folders/') || u.endsWith('/api/folders/');
     page.on('request', (r) => {
-      if (!r.url().includes('/api/instant/folders/')) return;
+      if (!upload(r.url()) || r.method() !== 'POST') return;
       const body = r.postDataBuffer();
       if (!body) return;
       const start = body.indexOf(Buffer.from('\r\n\r\n'));
@@ -114,7 +115,7 @@ async function capture(name, { token, clip, challenge, fragment = '', viewport =
       if (start > 0 && end > start) fs.writeFileSync(path.join(workDir, `${name}.webm`), body.subarray(start + 4, end - 2));
     });
     page.on('response', async (r) => {
-      if (r.url().includes('/api/instant/folders/')) {
+      if (upload(r.url()) && r.request().method() === 'POST') {
         try { folder = await r.json(); } catch (_) { folder = null; }
       }
     });
@@ -161,6 +162,22 @@ async function main() {
         assert(r.verdict === 'SUCCESS', `verdict ${r.verdict} (${r.text}); challenge ${JSON.stringify(ch)}`);
         assert(ch && ch.passed === true && ch.challenge_id === c.challenge_id, `challenge ${JSON.stringify(ch)}`);
         return `actions ${c.actions.join(',')}: SUCCESS`;
+      },
+    },
+    {
+      name: 'folder-mode-with-a-session-token',
+      async run() {
+        // mode=folder: the capture is stored in the company (uploaded with the session token,
+        // which reads only that folder back), and the back end reads the verdict with its own.
+        const c = await issue();
+        const r = await capture(this.name, { token: session, clip: camera(this.name, c.actions), challenge: c, fragment: '&mode=folder' });
+        assert(r.verdict === 'SUCCESS', `verdict ${r.verdict} (${r.text})`);
+        const id = r.folder?.folder_id;
+        assert(id, `the upload answered a folder: ${JSON.stringify(r.folder)}`);
+        const stored = await must(admin, 'GET', `/api/folders/${id}/?with_analyses=true`);
+        const ch = challengeOf(stored);
+        assert(ch && ch.passed === true && ch.challenge_id === c.challenge_id, `stored challenge ${JSON.stringify(ch)}`);
+        return `folder ${id} stored, read by the back end: SUCCESS`;
       },
     },
     {

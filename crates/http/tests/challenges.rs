@@ -299,3 +299,89 @@ async fn verify_body(kind: Kind) {
     assert_eq!(done["resolution_status"], "DECLINED", "{done}");
     assert_eq!(done["results_media"][0]["results_data"]["challenge"]["identity_ok"], false, "{done}");
 }
+
+async fn session_token(c: &C<'_>) -> String {
+    let (st, v) = c.get("/api/authorize/session_token").await;
+    assert_eq!(st, 200, "{v}");
+    v["session_token"].as_str().expect("session token").to_string()
+}
+
+fn clip_form(rel: &str, payload: &Value) -> Form {
+    Form::new()
+        .part("video", Part::bytes(fixture(rel)).file_name("clip.mp4").mime_str("video/mp4").expect("mime"))
+        .text("payload", payload.to_string())
+}
+
+both!(a_session_token_uploads_its_capture_and_reads_only_that, capture_folder_body);
+async fn capture_folder_body(kind: Kind) {
+    let Some(s) = start(kind, Options::default()).await else { return };
+    let admin = C { s: &s, token: common::admin_token(&s).await };
+    let (_, _, ta) = company_user(&admin, "a@example.com", "CLIENT").await;
+    let a = C { s: &s, token: ta };
+    let session = C { s: &s, token: session_token(&a).await };
+    let other_session = C { s: &s, token: session_token(&a).await };
+    let count = || async {
+        s.db.folders(&oz_storage::folders::FolderFilter::new(oz_domain::access::Scope::All), true)
+            .await
+            .expect("folders")
+            .1
+    };
+    let before = count().await;
+
+    // Refused before anything is stored: a plain upload, analyses without a challenge, a
+    // resolution_endpoint (the browser would choose where the result goes).
+    let plain = json!({ "media:tags": { "video": ["video_selfie", "video_selfie_blank"] } });
+    let no_challenge = json!({ "media:tags": { "video": ["video_selfie", "video_selfie_blank"] },
+        "analyses": [{ "type": "QUALITY" }] });
+    let (st, c) = session.post(CHALLENGES, json!({})).await;
+    assert_eq!(st, 201, "{c}");
+    let challenge = c["challenge_id"].as_str().expect("id").to_string();
+    let with_hook = json!({ "media:tags": { "video": ["video_selfie", "video_selfie_blank"] },
+        "resolution_endpoint": "https://example.com/hook",
+        "analyses": [{ "type": "QUALITY", "params": { "challenge_id": challenge } }] });
+    for payload in [&plain, &no_challenge, &with_hook] {
+        let (st, e) = session.upload("/api/folders/", clip_form("gestures/challenge_left_smile_up.mp4", payload)).await;
+        assert_eq!(st, 403, "{payload}: {e}");
+        oz_error(&e, 9);
+    }
+    assert_eq!(count().await, before, "nothing stored");
+    // The challenge was not used by the refusals.
+    let row = s.db.challenge(challenge.parse().expect("uuid")).await.expect("row").expect("exists");
+    assert!(row.used_at.is_none());
+
+    // The capture: a QUALITY analysis with the challenge this session opened. The clip performs
+    // another sequence, so the verdict is DECLINED, and it is the session's to read back.
+    let payload = json!({ "media:tags": { "video": ["video_selfie", "video_selfie_blank"] },
+        "analyses": [{ "type": "QUALITY", "params": { "challenge_id": challenge, "threshold_spoofing": 1.0 } }] });
+    let (st, f) = session.upload("/api/folders/", clip_form("gestures/challenge_left_smile_up.mp4", &payload)).await;
+    assert_eq!(st, 201, "{f}");
+    let fid = f["folder_id"].as_str().expect("folder id").to_string();
+    assert_eq!(f["analyses"][0]["state"], "FINISHED", "{f}");
+    assert!(f["analyses"][0]["results_media"][0]["results_data"]["challenge"].is_object(), "{f}");
+    let (st, got) = session.get(&format!("/api/folders/{fid}/?with_analyses=true")).await;
+    assert_eq!(st, 200, "{got}");
+    assert_eq!(got["folder_id"], json!(fid));
+    assert_eq!(got["analyses"][0]["analysis_id"], f["analyses"][0]["analysis_id"], "{got}");
+    // The company's back end reads it with its own token too (it is the company's folder).
+    let (st, mine) = a.get(&format!("/api/folders/{fid}/")).await;
+    assert_eq!(st, 200, "{mine}");
+
+    // Another session token of the same user reads neither it nor the user's other folders; the
+    // session token lists nothing and cannot delete.
+    let (st, e) = other_session.get(&format!("/api/folders/{fid}/")).await;
+    assert_eq!(st, 404, "{e}");
+    let (theirs, _) = folder(&a, &[("video", "gestures/challenge_left_smile_up.mp4", "video/mp4")]).await;
+    let (st, e) = session.get(&format!("/api/folders/{theirs}/")).await;
+    assert_eq!(st, 404, "{e}");
+    let (st, e) = session.get(&format!("/api/folders/{}/", Uuid::new_v4())).await;
+    assert_eq!(st, 404, "{e}");
+    let (st, e) = session.get("/api/folders/").await;
+    assert_eq!(st, 401, "{e}");
+    assert_eq!(session.delete(&format!("/api/folders/{fid}/")).await, 401);
+    let (st, e) = session.get(&format!("/api/folders/{fid}/media/")).await;
+    assert!(st == 401 || st == 404 || st == 405, "{st} {e}");
+
+    // Deleting the folder takes its capture binding with it.
+    assert_eq!(admin.delete(&format!("/api/folders/{fid}/")).await, 204);
+    assert_eq!(s.db.capture_session_of(fid.parse().expect("uuid")).await.expect("query"), None);
+}

@@ -1,7 +1,8 @@
 //! Liveness challenges (issue 20): the sequences of actions issued to capture sessions. A row is
 //! written when a challenge is issued and marked used, once, by the analysis that takes it; the
 //! rules (who may use it, until when) are `oz_domain::challenge`'s. Expired rows are purged by the
-//! lifecycle sweeper.
+//! lifecycle sweeper. `capture_folders` remembers which capture session (SDK session token)
+//! uploaded a folder, so that it may read that folder back.
 
 use oz_domain::challenge::{Action, ChallengeFacts};
 use uuid::Uuid;
@@ -139,5 +140,26 @@ impl Db {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
+    }
+
+    /// Records that the capture session `session_id` (the `jti` of an SDK session token) uploaded
+    /// `folder_id`: that session may read the folder back (`GET /api/folders/{id}/`), and no
+    /// other folder. The row goes with the folder.
+    pub async fn bind_capture_folder(&self, folder_id: Uuid, session_id: Uuid) -> Result<()> {
+        sqlx::query("insert into capture_folders (folder_id, session_id) values ($1, $2)")
+            .bind(folder_id.to_string())
+            .bind(session_id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The capture session that uploaded `folder_id`, if one did.
+    pub async fn capture_session_of(&self, folder_id: Uuid) -> Result<Option<Uuid>> {
+        let row = sqlx::query("select session_id from capture_folders where folder_id = $1")
+            .bind(folder_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| id(&r, "session_id")).transpose()
     }
 }

@@ -62,7 +62,12 @@ fn main() {
                             "[yaw0 {y0:.1} {:?} pitch0 {p0:.1} {:?} depth {:?}]",
                             ext(&|x| x.yaw_deg - y0),
                             ext(&|x| x.pitch_deg - p0),
-                            challenge.depth.movements.iter().map(|d| d.map(|d| (d.ratio, d.moving_frames))).collect::<Vec<_>>()
+                            challenge
+                                .depth
+                                .movements
+                                .iter()
+                                .map(|d| d.map(|d| (d.ratio, d.moving_frames)))
+                                .collect::<Vec<_>>()
                         ));
                     }
                 }

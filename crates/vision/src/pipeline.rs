@@ -393,7 +393,13 @@ impl Pipeline {
     pub fn gesture_frame(&self, frame: &Frame) -> Result<GestureFrame, VisionError> {
         let face = self.people(&frame.image)?.first().copied();
         let Some(face) = face else {
-            return Ok(GestureFrame { index: frame.index, face: None, mesh: None, measures: None, interpolated: false });
+            return Ok(GestureFrame {
+                index: frame.index,
+                face: None,
+                mesh: None,
+                measures: None,
+                interpolated: false,
+            });
         };
         let m = self.mesh(&frame.image, &face)?;
         let measures = if m.is_face() {
@@ -458,9 +464,7 @@ impl Pipeline {
         for (&j, g) in rest.iter().zip(self.par_map(&rest, |&j| self.gesture_frame(&frames[j]))?) {
             out[j] = Some(g);
         }
-        out.into_iter()
-            .map(|g| g.ok_or_else(|| VisionError::Model("frame not analysed".into())))
-            .collect()
+        out.into_iter().map(|g| g.ok_or_else(|| VisionError::Model("frame not analysed".into()))).collect()
     }
 
     /// The template of the single person in `img`.

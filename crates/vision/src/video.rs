@@ -642,7 +642,9 @@ fn decode_opened(
             let handles: Vec<_> = parts.into_iter().map(|part| s.spawn(move || convert(part))).collect();
             handles
                 .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err(VideoError::Unreadable("pixel conversion thread failed".into()))))
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| Err(VideoError::Unreadable("pixel conversion thread failed".into())))
+                })
                 .collect()
         });
         let mut frames = Vec::new();

@@ -11,7 +11,8 @@
 // /api/liveness/challenges/) -> record one clip while prompting each action in turn -> upload it
 // with the challenge (Instant API, or a folder with QUALITY + best shot, then poll) -> onResult.
 // `token` is an SDK session token (GET /api/authorize/session_token, made by your back end) or an
-// access token; "folder" mode needs an access token (session tokens only open Instant requests).
+// access token; "folder" mode works with either (a session token may upload only this capture and
+// read back only the folders it uploaded).
 // Nothing is fetched from anywhere but `apiUrl`; no inline styles or code (works under a strict
 // Content-Security-Policy: the stylesheet is /sdk/openoz-capture.css, loaded by <link> when
 // `stylesheet` is not false).

@@ -42,9 +42,14 @@ fn source_ids(v: Option<&Value>) -> ApiResult<Option<Vec<Uuid>>> {
 /// COLLECTION parameters (spec §7.2): `collection_id` (one id, or a list; default every
 /// collection of the folder's company), `decision_threshold` (default: the BIOMETRY approve
 /// threshold, the same-person point of our score), `decision_count` (persons reported per media).
-async fn collection_confs(api: &FullApi, auth: &Auth, company_id: Option<Uuid>, params: &Value) -> ApiResult<Value> {
+async fn collection_confs(
+    api: &FullApi,
+    principal: &oz_domain::access::Principal,
+    company_id: Option<Uuid>,
+    params: &Value,
+) -> ApiResult<Value> {
     // The folder's company's collections; a folder without a company searches what its caller sees.
-    let scope = company_id.map_or_else(|| auth.principal.collection_scope(), Scope::Company);
+    let scope = company_id.map_or_else(|| principal.collection_scope(), Scope::Company);
     let named: Vec<String> = match params.get("collection_id").or_else(|| params.get("collection_ids")) {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::String(s)) => vec![s.clone()],
@@ -142,7 +147,7 @@ pub async fn start(
     let media = api.db.folder_media(folder.id).await?;
     let facts: Vec<MediaFacts> =
         media.iter().map(|m| MediaFacts { id: m.id, class: m.class, tags: m.tags.clone() }).collect();
-    let items = plan(api, auth, folder.company_id, reqs, &facts).await?;
+    let items = plan(api, &auth.principal, folder.company_id, reqs, &facts).await?;
     super::challenges::claim(api, &items).await?;
     let rid = crate::observe::request_id();
     let created = api.db.create_analyses_traced(folder, Some(auth.user.id), &items, endpoint, rid.as_deref()).await?;
@@ -157,7 +162,7 @@ pub async fn start(
 /// `meta_data`, and the caps. Single request mode runs it before any file is written.
 pub async fn plan(
     api: &FullApi,
-    auth: &Auth,
+    principal: &oz_domain::access::Principal,
     company_id: Option<Uuid>,
     reqs: &[Value],
     facts: &[MediaFacts],
@@ -179,7 +184,7 @@ pub async fn plan(
                 kind.as_str()
             )));
         }
-        if !auth.principal.can_start(kind) {
+        if !principal.can_start(kind) {
             return Err(ApiError::forbidden(format!("this user may not start {} analyses", kind.as_str())));
         }
         let params = r.get("params").cloned().unwrap_or_else(|| json!({}));
@@ -220,7 +225,7 @@ pub async fn plan(
                 }
                 confs
             }
-            AnalysisKind::Collection => collection_confs(api, auth, company_id, &params).await?,
+            AnalysisKind::Collection => collection_confs(api, principal, company_id, &params).await?,
             _ => runner::biometry_confs(rcfg),
         };
         let meta = r.get("meta_data").cloned().unwrap_or_else(|| json!({}));

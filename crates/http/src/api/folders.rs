@@ -24,6 +24,51 @@ use super::error::{ApiError, ApiResult, lookup, parse_id};
 use super::query::{self, Pairs};
 use crate::state::{AppState, FullApi};
 
+/// Who uploads a folder (`POST /api/folders/`): a user by access token, or a capture session by
+/// SDK session token (`GET /api/authorize/session_token`), which may only upload a capture (a
+/// QUALITY analysis with `params.challenge_id`) and read back the folders it uploaded.
+pub struct Uploader {
+    pub user: oz_storage::User,
+    pub principal: oz_domain::access::Principal,
+    /// The session token's `jti`, for a capture session.
+    pub capture_session: Option<Uuid>,
+}
+
+impl FromRequestParts<AppState> for Uploader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, st: &AppState) -> Result<Self, ApiError> {
+        let api = st.api()?;
+        if let Some(t) = super::auth::token_of(parts).filter(|t| super::session_token::is_session_token(t)) {
+            let (user, claims) = super::instant::session_caller(api, &t).await?;
+            let principal = user.principal();
+            return Ok(Self { user, principal, capture_session: Some(claims.jti) });
+        }
+        let auth = Auth::from_request_parts(parts, st).await?;
+        Ok(Self { user: auth.user, principal: auth.principal, capture_session: None })
+    }
+}
+
+/// Who reads one folder (`GET /api/folders/{id}/`): a user by access token, or the capture session
+/// (SDK session token) that uploaded it.
+pub enum Reader {
+    User(Box<Auth>),
+    Capture(Uuid),
+}
+
+impl FromRequestParts<AppState> for Reader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, st: &AppState) -> Result<Self, ApiError> {
+        let api = st.api()?;
+        if let Some(t) = super::auth::token_of(parts).filter(|t| super::session_token::is_session_token(t)) {
+            let (_, claims) = super::instant::session_caller(api, &t).await?;
+            return Ok(Self::Capture(claims.jti));
+        }
+        Ok(Self::User(Box::new(Auth::from_request_parts(parts, st).await?)))
+    }
+}
+
 /// A folder the caller may see, or 404.
 pub async fn visible_folder(api: &FullApi, auth: &Auth, id: &str) -> ApiResult<Folder> {
     let id = parse_id(id, "Folder")?;
@@ -228,11 +273,12 @@ pub fn endpoint(payload: &serde_json::Map<String, Value>) -> ApiResult<Option<St
 /// and the answer carries their results (single request mode). The whole payload (folder
 /// metadata, `resolution_endpoint`, every analysis with its params, collections and the media it
 /// takes) is checked before any file is written: a refused request leaves no folder and no file.
-pub async fn create(State(st): State<AppState>, auth: Auth, req: Request) -> ApiResult<Response> {
+pub async fn create(State(st): State<AppState>, auth: Uploader, req: Request) -> ApiResult<Response> {
     let api = st.api()?.clone();
     if !auth.principal.can_write_data() {
         return Err(ApiError::forbidden("this role cannot create folders"));
     }
+    let capture = auth.capture_session;
     let body = read_upload(&st, &api, req).await?;
     let meta = body.payload.get("folder:meta_data").cloned().unwrap_or_else(|| json!({}));
     if !meta.is_object() {
@@ -240,6 +286,11 @@ pub async fn create(State(st): State<AppState>, auth: Auth, req: Request) -> Api
     }
     caps::meta_data("folder:meta_data", &meta)?;
     let hook = endpoint(&body.payload)?;
+    if capture.is_some() && hook.is_some() {
+        return Err(ApiError::forbidden(
+            "an SDK session token cannot set resolution_endpoint (use the company's webhook)",
+        ));
+    }
     let analysis_reqs = match body.payload.get("analyses") {
         None | Some(Value::Null) => None,
         Some(Value::Array(a)) if a.is_empty() => None,
@@ -250,13 +301,17 @@ pub async fn create(State(st): State<AppState>, auth: Auth, req: Request) -> Api
     let planned = match &analysis_reqs {
         Some(reqs) => {
             let facts = upload_facts(&body.files)?;
-            let items = analyses::plan(&api, &auth, auth.user.company_id, reqs, &facts).await?;
+            let items = analyses::plan(&api, &auth.principal, auth.user.company_id, reqs, &facts).await?;
+            if capture.is_some() && super::challenges::challenge_ids(&items)?.is_empty() {
+                return Err(capture_only());
+            }
             // The company's share of the queue, before anything is stored.
             analyses::check_company_queue(&api, auth.user.company_id, items.len()).await?;
             // Challenges are claimed last, before anything is stored.
             super::challenges::claim(&api, &items).await?;
             Some((facts, items))
         }
+        None if capture.is_some() => return Err(capture_only()),
         None => None,
     };
     let new_media = store_files(&st, &api, body.files).await?;
@@ -270,6 +325,14 @@ pub async fn create(State(st): State<AppState>, auth: Auth, req: Request) -> Api
             return Err(e.into());
         }
     };
+    if let Some(session) = capture
+        && let Err(e) = api.db.bind_capture_folder(folder.id, session).await
+    {
+        if let Ok(files) = api.db.delete_folder(folder.id).await {
+            let _ = api.engine.forget_and_remove(files).await;
+        }
+        return Err(e.into());
+    }
     let Some((facts, mut items)) = planned else {
         return Ok((StatusCode::CREATED, Json(folder_json(&api, &folder, false).await?)).into_response());
     };
@@ -300,6 +363,11 @@ pub async fn create(State(st): State<AppState>, auth: Auth, req: Request) -> Api
     wait_for(&api, &created).await;
     let f = api.db.folder(folder.id, &Scope::All).await?;
     Ok((StatusCode::CREATED, Json(folder_json(&api, &f, true).await?)).into_response())
+}
+
+/// What an SDK session token may upload: a capture, nothing else.
+fn capture_only() -> ApiError {
+    ApiError::forbidden("an SDK session token uploads only a capture: a QUALITY analysis with params.challenge_id")
 }
 
 /// `POST /api/folders/{id}/media/`: adds media; answers the list of created media.
@@ -349,17 +417,30 @@ pub async fn add_media(
     operation_id = "get_folder",
     tag = "folders",
     summary = "A folder with its media",
+    description = "An access token sees the folders its role may see; an SDK session token sees only the folders it uploaded (any other: 404), without `with_user`/`with_company`.",
     params(("id" = String, Path, description = "Folder id (UUID)"), crate::openapi::params::FolderFlags),
     security(("token" = [])),
     responses((status = 200, description = "OK", body = crate::openapi::schemas::Folder), crate::openapi::ApiErrors)
 )]
 pub async fn get_one(
     State(st): State<AppState>,
-    auth: Auth,
+    reader: Reader,
     Path(id): Path<String>,
     Query(q): Query<Pairs>,
 ) -> ApiResult<Json<Value>> {
     let api = st.api()?;
+    let auth = match reader {
+        Reader::User(auth) => *auth,
+        Reader::Capture(session) => {
+            // Only the folders this capture session uploaded; any other is "not found".
+            let fid = parse_id(&id, "Folder")?;
+            if api.db.capture_session_of(fid).await? != Some(session) {
+                return Err(lookup("Folder")(oz_storage::StoreError::NotFound));
+            }
+            let f = api.db.folder(fid, &Scope::All).await.map_err(lookup("Folder"))?;
+            return Ok(Json(folder_json(api, &f, query::flag(&q, "with_analyses")).await?));
+        }
+    };
     let f = visible_folder(api, &auth, &id).await?;
     let mut v = folder_json(api, &f, query::flag(&q, "with_analyses")).await?;
     add_owners(api, &auth, &q, std::slice::from_ref(&f), std::slice::from_mut(&mut v)).await?;

@@ -74,13 +74,14 @@ pub async fn create(State(st): State<AppState>, req: Request) -> ApiResult<Respo
     operation_id = "create_folder",
     tag = "folders",
     summary = "Create a folder from uploaded media (and start analyses given in payload)",
+    description = "With an access token, or with an SDK session token (`GET /api/authorize/session_token`) for a capture only: the payload must have `analyses` with a QUALITY analysis given `params.challenge_id`, and no `resolution_endpoint` (403 otherwise); that session token may then read the folder with `GET /api/folders/{id}/`.",
     request_body(content((crate::openapi::schemas::UploadForm = "multipart/form-data")), description = "Media parts and a JSON `payload` part. `application/octet-stream` (an OzCapsula container) is refused with 400 error 13/14."),
     security(("token" = [])),
     responses((status = 201, description = "The folder", body = crate::openapi::schemas::Folder), crate::openapi::ApiErrors)
 )]
 pub async fn create_folder(State(st): State<AppState>, req: Request) -> ApiResult<Response> {
     let (mut parts, body) = req.into_parts();
-    let auth = Auth::from_request_parts(&mut parts, &st).await?;
+    let auth = folders::Uploader::from_request_parts(&mut parts, &st).await?;
     let req = Request::from_parts(parts, body);
     if is_container(req.headers()) {
         if !auth.principal.can_write_data() {
@@ -111,6 +112,11 @@ async fn caller(st: &AppState, api: &FullApi, parts: &mut Parts) -> ApiResult<Op
 /// The user a valid session token names, as the user is now: still there, still in the company the
 /// token names.
 pub(crate) async fn session_user(api: &FullApi, token: &str) -> ApiResult<User> {
+    Ok(session_caller(api, token).await?.0)
+}
+
+/// [`session_user`] with the token's claims (its `jti` names the capture session).
+pub(crate) async fn session_caller(api: &FullApi, token: &str) -> ApiResult<(User, oz_domain::instant::SessionClaims)> {
     let now = oz_storage::now().floor() as i64;
     let claims = api.cfg.session_tokens.verify(&api.db, token, now).await?;
     let user = match api.db.user(claims.sub).await {
@@ -123,7 +129,7 @@ pub(crate) async fn session_user(api: &FullApi, token: &str) -> ApiResult<User> 
     if user.company_id != claims.company_id {
         return Err(ApiError::auth_invalid("the user of this session token has changed company"));
     }
-    Ok(user)
+    Ok((user, claims))
 }
 
 /// True for an OzCapsula body (`application/octet-stream`).
