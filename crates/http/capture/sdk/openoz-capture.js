@@ -25,14 +25,38 @@ const READY_IN_A_ROW = 2;
 const POLL_MS = 700;
 const POLL_LIMIT_MS = 120000;
 
+// Action icons: inline SVG built with the DOM (no emoji font needed, nothing for the CSP to
+// block), drawn in the text colour. Arrows point the way the person moves on the mirrored preview.
+const SVG_NS = "http://www.w3.org/2000/svg";
 const ICONS = {
-  blink: "\u{1F441}",
-  smile: "\u{1F642}",
-  turn_left: "\u2190",
-  turn_right: "\u2192",
-  look_up: "\u2191",
-  look_down: "\u2193",
+  blink: [["path", { d: "M2 12C6 5.5 18 5.5 22 12C18 18.5 6 18.5 2 12Z" }], ["circle", { cx: 12, cy: 12, r: 3.2 }]],
+  smile: [
+    ["circle", { cx: 12, cy: 12, r: 10 }],
+    ["path", { d: "M7.5 14.5C9.5 17.5 14.5 17.5 16.5 14.5" }],
+    ["circle", { cx: 9, cy: 9.5, r: 0.9, fill: "currentColor" }],
+    ["circle", { cx: 15, cy: 9.5, r: 0.9, fill: "currentColor" }],
+  ],
+  turn_left: [["path", { d: "M20 12H4M10 6L4 12L10 18" }]],
+  turn_right: [["path", { d: "M4 12H20M14 6L20 12L14 18" }]],
+  look_up: [["path", { d: "M12 20V4M6 10L12 4L18 10" }]],
+  look_down: [["path", { d: "M12 4V20M6 14L12 20L18 14" }]],
 };
+
+/** The icon of an action as an SVG element, or null. */
+function iconOf(action) {
+  const shapes = ICONS[action];
+  if (!shapes) return null;
+  const svg = document.createElementNS(SVG_NS, "svg");
+  const attrs = { viewBox: "0 0 24 24", fill: "none", stroke: "currentColor", "stroke-width": "2",
+    "stroke-linecap": "round", "stroke-linejoin": "round", focusable: "false" };
+  for (const [k, v] of Object.entries(attrs)) svg.setAttribute(k, v);
+  for (const [tag, a] of shapes) {
+    const n = document.createElementNS(SVG_NS, tag);
+    for (const [k, v] of Object.entries(a)) n.setAttribute(k, String(v));
+    svg.appendChild(n);
+  }
+  return svg;
+}
 
 /** Plain-language texts; pass `texts` to start() to translate. */
 export const TEXTS = {
@@ -268,10 +292,13 @@ function buildUi(element, texts, mirror, stylesheet) {
   video.playsInline = true;
   video.setAttribute("playsinline", "");
   video.setAttribute("aria-hidden", "true");
+  // The shade fogs the picture outside the oval (a radial gradient the size of the oval).
+  const shade = el("div", "ozc-shade");
+  shade.setAttribute("aria-hidden", "true");
   const oval = el("div", "ozc-oval");
   const icon = el("div", "ozc-icon");
   icon.setAttribute("aria-hidden", "true");
-  stage.append(video, oval, icon);
+  stage.append(video, shade, oval, icon);
   const prompt = el("p", "ozc-prompt", texts.opening);
   prompt.setAttribute("role", "status");
   prompt.setAttribute("aria-live", "assertive");
@@ -294,11 +321,15 @@ function buildUi(element, texts, mirror, stylesheet) {
       fill.style.width = `${pct}%`;
       track.setAttribute("aria-valuenow", String(pct));
     },
-    icon(action) { icon.textContent = action ? ICONS[action] || "" : ""; icon.dataset.action = action || ""; },
+    icon(action) {
+      const svg = action ? iconOf(action) : null;
+      icon.replaceChildren(...(svg ? [svg] : []));
+      icon.dataset.action = action || "";
+    },
     state(s) { root.dataset.state = s; },
     finish(ok, message) {
       root.dataset.state = ok ? "passed" : "failed";
-      icon.textContent = "";
+      icon.replaceChildren();
       prompt.textContent = message;
     },
   };
