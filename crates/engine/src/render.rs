@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use oz_domain::access::AnalysisKind;
 use oz_domain::assign::MediaClass;
 use oz_storage::{Analysis, Folder, Media, state_str};
 use serde_json::{Map, Value, json};
@@ -147,7 +148,7 @@ pub fn analysis(
         })
         .unwrap_or_default();
     let id = a.id.to_string();
-    json!({
+    let mut out = json!({
         "analysis_id": id,
         "analyse_id": id,
         "folder_id": a.folder_id.to_string(),
@@ -171,7 +172,15 @@ pub fn analysis(
         "results_media": results,
         "resolution_status": a.resolution_status.as_str(),
         "resolution": a.resolution_status.as_str(),
-    })
+    });
+    // COLLECTION: Oz's `collection` object (spec §4.4), the first collection searched.
+    if a.kind == AnalysisKind::Collection
+        && let Some(o) = out.as_object_mut()
+    {
+        let first = a.confs.get("collections").and_then(Value::as_array).and_then(|c| c.first()).cloned();
+        o.insert("collection".into(), first.unwrap_or(Value::Null));
+    }
+    out
 }
 
 /// A folder object with its media and, when given, its analyses.

@@ -66,12 +66,25 @@ pub fn biometry_confs(cfg: &RunnerConfig) -> Value {
     })
 }
 
+/// A collection a COLLECTION analysis searches: its id, company and alias when the analysis was
+/// made (the analysis shows the first as Oz's `collection` object, spec §4.4).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchedCollection {
+    pub id: Uuid,
+    pub company_id: Uuid,
+    pub alias: String,
+}
+
 /// The effective COLLECTION parameters, from `params` and the collections resolved by the caller
 /// (`collection_id` named, or every collection of the folder's company).
 #[must_use]
-pub fn collection_confs(collection_ids: &[Uuid], threshold: f32, count: usize) -> Value {
+pub fn collection_confs(collections: &[SearchedCollection], threshold: f32, count: usize) -> Value {
     json!({
-        "collection_ids": collection_ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "collection_ids": collections.iter().map(|c| c.id.to_string()).collect::<Vec<_>>(),
+        "collections": collections
+            .iter()
+            .map(|c| json!({ "collection_id": c.id.to_string(), "company_id": c.company_id.to_string(), "alias": c.alias }))
+            .collect::<Vec<_>>(),
         "decision_threshold": wire_score(threshold),
         "decision_count": count,
     })

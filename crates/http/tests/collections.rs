@@ -203,6 +203,9 @@ async fn collections_flow_body(kind: Kind) {
     assert!(conf >= a["confs"]["decision_threshold"].as_f64().expect("threshold"), "{a}");
     assert!(found.iter().all(|p| p["person_id"] != biden["person_id"]), "Biden is not Obama: {a}");
     assert_eq!(a["confs"]["collection_ids"], json!([cid]));
+    // Oz's `collection` object, with the alias.
+    assert_eq!(a["collection"]["collection_id"], json!(cid), "{a}");
+    assert_eq!(a["collection"]["alias"], "blacklist", "{a}");
 
     // A miss: someone not listed.
     let (_, a) = search(&a_client, "faces/live/collins__astronaut.png", json!({ "collection_id": cid })).await;

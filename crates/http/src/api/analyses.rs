@@ -60,9 +60,14 @@ async fn collection_confs(
         Some(_) => return Err(ApiError::value("collection_id must be an id or a list of ids")),
     };
     caps::count("collection_id", named.len(), caps::MAX_ANALYSES)?;
-    let mut ids = Vec::new();
+    let searched = |c: &oz_storage::collections::Collection| runner::SearchedCollection {
+        id: c.id,
+        company_id: c.company_id,
+        alias: c.alias.clone(),
+    };
+    let mut ids: Vec<runner::SearchedCollection> = Vec::new();
     if named.is_empty() {
-        ids = api.db.collections(&scope, None, None).await?.iter().map(|c| c.id).collect();
+        ids = api.db.collections(&scope, None, None).await?.iter().map(searched).collect();
         if ids.is_empty() {
             return Err(ApiError::value(
                 "the folder's company has no collection to search: create one (POST /api/collections/) first",
@@ -71,12 +76,13 @@ async fn collection_confs(
     } else {
         for n in named {
             let id = Uuid::parse_str(&n).map_err(|_| ApiError::value(format!("collection_id {n:?} is not an id")))?;
-            api.db
+            let c = api
+                .db
                 .collection(id, &scope)
                 .await
                 .map_err(|_| ApiError::value(format!("collection {n} does not exist for this folder's company")))?;
-            if !ids.contains(&id) {
-                ids.push(id);
+            if !ids.iter().any(|s| s.id == id) {
+                ids.push(searched(&c));
             }
         }
     }

@@ -474,6 +474,19 @@ pub struct Analysis {
     /// SUCCESS, DECLINED, OPERATOR_REQUIRED, PROCESSING, FAILED, INITIAL...
     pub resolution_status: String,
     pub resolution: String,
+    /// COLLECTION analyses only (spec §4.4): the collection searched (the first, when several
+    /// were), as it was when the analysis was made.
+    pub collection: Option<AnalysisCollection>,
+}
+
+/// The `collection` object of a COLLECTION analysis.
+#[derive(ToSchema)]
+pub struct AnalysisCollection {
+    #[schema(format = Uuid)]
+    pub collection_id: String,
+    #[schema(format = Uuid)]
+    pub company_id: String,
+    pub alias: String,
 }
 
 #[derive(ToSchema)]
