@@ -3,7 +3,8 @@
 //! forged, foreign, expired, reused and misplaced challenges before any work, the limit on open
 //! challenges, and QUALITY verifying synthetic clips (`tests/fixtures/gestures/challenge_*.mp4`):
 //! the issued sequence passes; the wrong order, a still photo, a spliced identity and a cut fail,
-//! each with the right check.
+//! each with the right check. Also what an SDK session token may do with folders (upload its
+//! capture, read only that), and folder creation without media (empty folders, the pre-5 routes).
 
 #[macro_use]
 mod common;
@@ -384,4 +385,50 @@ async fn capture_folder_body(kind: Kind) {
     // Deleting the folder takes its capture binding with it.
     assert_eq!(admin.delete(&format!("/api/folders/{fid}/")).await, 204);
     assert_eq!(s.db.capture_session_of(fid.parse().expect("uuid")).await.expect("query"), None);
+}
+
+both!(empty_folders_and_the_pre_5_routes, empty_folder_body);
+async fn empty_folder_body(kind: Kind) {
+    let Some(s) = start(kind, Options::default()).await else { return };
+    let admin = C { s: &s, token: common::admin_token(&s).await };
+    let (_, _, ta) = company_user(&admin, "a@example.com", "CLIENT").await;
+    let a = C { s: &s, token: ta };
+    // No body: an empty folder (201), to which media are added afterwards.
+    let r = a.req(reqwest::Method::POST, "/api/folders/").send().await.expect("send");
+    assert_eq!(r.status().as_u16(), 201);
+    let f: Value = r.json().await.expect("json");
+    assert_eq!(f["media"], json!([]), "{f}");
+    let fid = f["folder_id"].as_str().expect("id").to_string();
+    let form = Form::new().part(
+        "photo1",
+        Part::bytes(fixture("faces/live/obama__portrait.jpg")).file_name("p.jpg").mime_str("image/jpeg").expect("mime"),
+    );
+    let (st, m) = a.upload(&format!("/api/folders/{fid}/media/"), form).await;
+    assert_eq!(st, 201, "{m}");
+    let (_, got) = a.get(&format!("/api/folders/{fid}/")).await;
+    assert_eq!(got["media"].as_array().map(Vec::len), Some(1), "{got}");
+    // A multipart body with only the payload: the same, with its metadata.
+    let form = Form::new().text("payload", json!({ "folder:meta_data": { "case": 7 } }).to_string());
+    let (st, f) = a.upload("/api/folders/", form).await;
+    assert_eq!(st, 201, "{f}");
+    assert_eq!((f["media"].clone(), f["meta_data"]["case"].clone()), (json!([]), json!(7)), "{f}");
+    // Analyses need media: refused, nothing stored.
+    let form = Form::new().text("payload", json!({ "analyses": [{ "type": "QUALITY" }] }).to_string());
+    let (st, e) = a.upload("/api/folders/", form).await;
+    assert_eq!(st, 400, "{e}");
+    // A JSON body is not an upload: 400 error 3.
+    let (st, e) = a.post("/api/folders/", json!({ "folder:meta_data": {} })).await;
+    assert_eq!(st, 400, "{e}");
+    oz_error(&e, 3);
+    // The pre-5 image routes are gone in Oz 6 (spec §5.2 has only /media/): Oz's "no such route".
+    for path in [format!("/api/folders/{fid}/images/"), format!("/api/folders/{fid}/images")] {
+        let r = a.req(reqwest::Method::POST, &path).send().await.expect("send");
+        assert_eq!(r.status().as_u16(), 404, "{path}");
+        let e: Value = r.json().await.expect("json");
+        oz_error(&e, 10);
+    }
+    // A session token gets no empty folder.
+    let session = C { s: &s, token: session_token(&a).await };
+    let r = session.req(reqwest::Method::POST, "/api/folders/").send().await.expect("send");
+    assert_eq!(r.status().as_u16(), 403);
 }

@@ -279,6 +279,15 @@ pub async fn create(State(st): State<AppState>, auth: Uploader, req: Request) ->
         return Err(ApiError::forbidden("this role cannot create folders"));
     }
     let capture = auth.capture_session;
+    // No body at all: an empty folder, as older Oz clients create before adding media
+    // (`POST /api/folders/{id}/media/`). A multipart body with only a payload part does the same.
+    if bodyless(req.headers()) {
+        if capture.is_some() {
+            return Err(capture_only());
+        }
+        let (folder, _) = api.db.create_folder(auth.user.company_id, Some(auth.user.id), &json!({}), None, &[]).await?;
+        return Ok((StatusCode::CREATED, Json(folder_json(&api, &folder, false).await?)).into_response());
+    }
     let body = read_upload(&st, &api, req).await?;
     let meta = body.payload.get("folder:meta_data").cloned().unwrap_or_else(|| json!({}));
     if !meta.is_object() {
@@ -363,6 +372,12 @@ pub async fn create(State(st): State<AppState>, auth: Uploader, req: Request) ->
     wait_for(&api, &created).await;
     let f = api.db.folder(folder.id, &Scope::All).await?;
     Ok((StatusCode::CREATED, Json(folder_json(&api, &f, true).await?)).into_response())
+}
+
+/// A request without a body: no content type, no length or length 0, not chunked.
+fn bodyless(h: &axum::http::HeaderMap) -> bool {
+    let len_zero = h.get(header::CONTENT_LENGTH).is_none_or(|v| v.to_str().is_ok_and(|s| s.trim() == "0"));
+    h.get(header::CONTENT_TYPE).is_none() && h.get(header::TRANSFER_ENCODING).is_none() && len_zero
 }
 
 /// What an SDK session token may upload: a capture, nothing else.
