@@ -63,6 +63,24 @@ pub(crate) fn has_token(parts: &Parts) -> bool {
     token_of(parts).is_some()
 }
 
+/// The caller of a route that also takes SDK session tokens (capture routes, folder upload and
+/// read): the session token's user and claims, or the access token's [`Auth`].
+pub(crate) enum Caller {
+    Session(User, oz_domain::instant::SessionClaims),
+    User(Auth),
+}
+
+impl Caller {
+    /// Reads the token header: a session token is verified as such, anything else as an access token.
+    pub(crate) async fn of(parts: &mut Parts, st: &AppState) -> ApiResult<Self> {
+        if let Some(t) = token_of(parts).filter(|t| super::session_token::is_session_token(t)) {
+            let (user, claims) = super::instant::session_caller(st.api()?, &t).await?;
+            return Ok(Self::Session(user, claims));
+        }
+        Ok(Self::User(Auth::from_request_parts(parts, st).await?))
+    }
+}
+
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 

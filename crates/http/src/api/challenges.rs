@@ -5,7 +5,7 @@
 //! and claims challenges for the API.
 
 use crate::wire::Json;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
@@ -17,9 +17,8 @@ use rand::Rng;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::auth::{self, Auth};
+use super::auth;
 use super::error::{ApiError, ApiResult};
-use super::session_token;
 use crate::state::{AppState, FullApi};
 
 /// How long a client waits after the limit on open challenges, seconds.
@@ -40,10 +39,10 @@ pub fn instruction(a: Action) -> &'static str {
 
 /// The caller of a capture route (challenges, precheck): the user of an access token, or of an
 /// SDK session token (`GET /api/authorize/session_token`), who must not be an OPERATOR.
-pub(crate) async fn caller(st: &AppState, api: &FullApi, parts: &mut Parts) -> ApiResult<User> {
-    let user = match auth::token_of(parts) {
-        Some(t) if session_token::is_session_token(&t) => super::instant::session_user(api, &t).await?,
-        _ => Auth::from_request_parts(parts, st).await?.user,
+pub(crate) async fn caller(st: &AppState, parts: &mut Parts) -> ApiResult<User> {
+    let user = match auth::Caller::of(parts, st).await? {
+        auth::Caller::Session(user, _) => user,
+        auth::Caller::User(a) => a.user,
     };
     if !user.principal().can_write_data() {
         return Err(ApiError::forbidden("OPERATOR roles cannot open capture sessions"));
@@ -66,7 +65,7 @@ pub(crate) async fn caller(st: &AppState, api: &FullApi, parts: &mut Parts) -> A
 pub async fn create(State(st): State<AppState>, req: Request) -> ApiResult<Response> {
     let api = st.api()?.clone();
     let (mut parts, _body) = req.into_parts();
-    let user = caller(&st, &api, &mut parts).await?;
+    let user = caller(&st, &mut parts).await?;
     let now = oz_storage::now();
     let open = usize::try_from(api.db.open_challenges(user.company_id, now).await?).unwrap_or(usize::MAX);
     if open >= api.cfg.challenge_max_open {

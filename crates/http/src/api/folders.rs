@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::analyses::{self, wait_for};
-use super::auth::Auth;
+use super::auth::{Auth, Caller};
 use super::error::{ApiError, ApiResult, lookup, parse_id};
 use super::query::{self, Pairs};
 use crate::state::{AppState, FullApi};
@@ -38,14 +38,13 @@ impl FromRequestParts<AppState> for Uploader {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut axum::http::request::Parts, st: &AppState) -> Result<Self, ApiError> {
-        let api = st.api()?;
-        if let Some(t) = super::auth::token_of(parts).filter(|t| super::session_token::is_session_token(t)) {
-            let (user, claims) = super::instant::session_caller(api, &t).await?;
-            let principal = user.principal();
-            return Ok(Self { user, principal, capture_session: Some(claims.jti) });
-        }
-        let auth = Auth::from_request_parts(parts, st).await?;
-        Ok(Self { user: auth.user, principal: auth.principal, capture_session: None })
+        Ok(match Caller::of(parts, st).await? {
+            Caller::Session(user, claims) => {
+                let principal = user.principal();
+                Self { user, principal, capture_session: Some(claims.jti) }
+            }
+            Caller::User(auth) => Self { user: auth.user, principal: auth.principal, capture_session: None },
+        })
     }
 }
 
@@ -60,12 +59,10 @@ impl FromRequestParts<AppState> for Reader {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut axum::http::request::Parts, st: &AppState) -> Result<Self, ApiError> {
-        let api = st.api()?;
-        if let Some(t) = super::auth::token_of(parts).filter(|t| super::session_token::is_session_token(t)) {
-            let (_, claims) = super::instant::session_caller(api, &t).await?;
-            return Ok(Self::Capture(claims.jti));
-        }
-        Ok(Self::User(Box::new(Auth::from_request_parts(parts, st).await?)))
+        Ok(match Caller::of(parts, st).await? {
+            Caller::Session(_, claims) => Self::Capture(claims.jti),
+            Caller::User(auth) => Self::User(Box::new(auth)),
+        })
     }
 }
 

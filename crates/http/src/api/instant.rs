@@ -29,10 +29,9 @@ use oz_vision::media::MediaKind;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::auth::{self, Auth};
+use super::auth;
 use super::error::{ApiError, ApiResult};
 use super::folders::{self, UploadBody};
-use super::session_token;
 use crate::lite::folder::{self, AnalysisSpec, Check, Flavor, FolderError, FolderRequest, MediaInput, QualitySpec};
 use crate::state::{AppState, FullApi, InstantAuth};
 
@@ -99,9 +98,9 @@ async fn caller(st: &AppState, api: &FullApi, parts: &mut Parts) -> ApiResult<Op
     if api.cfg.instant_auth == InstantAuth::None {
         return Ok(None);
     }
-    let user = match auth::token_of(parts) {
-        Some(t) if session_token::is_session_token(&t) => session_user(api, &t).await?,
-        _ => Auth::from_request_parts(parts, st).await?.user,
+    let user = match auth::Caller::of(parts, st).await? {
+        auth::Caller::Session(user, _) => user,
+        auth::Caller::User(a) => a.user,
     };
     if !user.principal().can_write_data() {
         return Err(ApiError::forbidden("this role cannot run analyses"));
@@ -109,13 +108,8 @@ async fn caller(st: &AppState, api: &FullApi, parts: &mut Parts) -> ApiResult<Op
     Ok(Some(user))
 }
 
-/// The user a valid session token names, as the user is now: still there, still in the company the
-/// token names.
-pub(crate) async fn session_user(api: &FullApi, token: &str) -> ApiResult<User> {
-    Ok(session_caller(api, token).await?.0)
-}
-
-/// [`session_user`] with the token's claims (its `jti` names the capture session).
+/// The user a valid session token names, as the user is now (still there, still in the company the
+/// token names), with the token's claims (its `jti` names the capture session).
 pub(crate) async fn session_caller(api: &FullApi, token: &str) -> ApiResult<(User, oz_domain::instant::SessionClaims)> {
     let now = oz_storage::now().floor() as i64;
     let claims = api.cfg.session_tokens.verify(&api.db, token, now).await?;

@@ -140,7 +140,7 @@ fn mean_luma(img: &image::RgbImage, b: &FaceBox) -> Option<f32> {
 pub async fn precheck(State(st): State<AppState>, req: Request) -> ApiResult<Response> {
     let api = st.api()?.clone();
     let (mut parts, body) = req.into_parts();
-    super::challenges::caller(&st, &api, &mut parts).await?;
+    super::challenges::caller(&st, &mut parts).await?;
     let token = auth::token_of(&parts).ok_or_else(ApiError::auth_missing)?;
     let guard = &api.cfg.precheck;
     guard.check(&token).map_err(|wait| {
