@@ -382,6 +382,19 @@ async fn capture_folder_body(kind: Kind) {
     let (st, e) = session.get(&format!("/api/folders/{fid}/media/")).await;
     assert!(st == 401 || st == 404 || st == 405, "{st} {e}");
 
+    // A forged session token (its signature changed) opens neither the upload nor the folder:
+    // 401 error 7, before the body is read.
+    let mut forged: Vec<char> = session.token.chars().collect();
+    let k = forged.len() - 5;
+    forged[k] = if forged[k] == 'A' { 'B' } else { 'A' };
+    let forged = C { s: &s, token: forged.into_iter().collect() };
+    let (st, e) = forged.upload("/api/folders/", clip_form("gestures/challenge_left_smile_up.mp4", &payload)).await;
+    assert_eq!(st, 401, "{e}");
+    oz_error(&e, 7);
+    let (st, e) = forged.get(&format!("/api/folders/{fid}/")).await;
+    assert_eq!(st, 401, "{e}");
+    oz_error(&e, 7);
+
     // Deleting the folder takes its capture binding with it.
     assert_eq!(admin.delete(&format!("/api/folders/{fid}/")).await, 204);
     assert_eq!(s.db.capture_session_of(fid.parse().expect("uuid")).await.expect("query"), None);

@@ -778,16 +778,7 @@ impl Pipeline {
         Ok(ChallengeEvidence { frames, points, similarities, samples: embeddings.len() })
     }
 
-    /// `f` over frames in parallel, one worker per pooled session, results in frame order.
-    fn par_frames<T: Send>(
-        &self,
-        frames: &[Frame],
-        f: impl Fn(&Frame) -> Result<T, VisionError> + Sync,
-    ) -> Result<Vec<T>, VisionError> {
-        self.par_map(frames, f)
-    }
-
-    /// `f` over `items` in parallel, one worker per pooled session, results in order.
+    /// `f` over `frames` (or any items) in parallel, one worker per pooled session, results in order.
     fn par_map<I: Sync, T: Send>(
         &self,
         frames: &[I],
@@ -871,7 +862,7 @@ impl Pipeline {
 
     /// Analyses frames in parallel, one worker per pooled session, results in frame order.
     fn analyze_frames(&self, frames: &[Frame], with_mesh: bool) -> Result<Vec<FrameAnalysis>, VisionError> {
-        self.par_frames(frames, |f| self.analyze_frame(f, with_mesh))
+        self.par_map(frames, |f| self.analyze_frame(f, with_mesh))
     }
 }
 

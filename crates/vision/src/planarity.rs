@@ -258,8 +258,9 @@ fn planarity_gated(meshes: &[&FaceMesh], expression_gate: bool) -> Option<Planar
         return None;
     }
     let idx = inner_points(reference);
-    let rigid = rigid_points(reference);
-    if idx.len() < 8 || rigid.len() < 8 {
+    // The rigid points matter only to the expression gate.
+    let rigid = if expression_gate { rigid_points(reference) } else { Vec::new() };
+    if idx.len() < 8 || (expression_gate && rigid.len() < 8) {
         return None;
     }
     let pts = |idx: &[usize], m: &FaceMesh| -> Vec<Pt> {
@@ -272,7 +273,12 @@ fn planarity_gated(meshes: &[&FaceMesh], expression_gate: bool) -> Option<Planar
     for m in rest {
         let b = pts(&idx, m);
         let Some((hr, sr)) = fit_residuals(&a, &b) else { continue };
-        let Some(sr_rigid) = similarity_residual(&a_rigid, &pts(&rigid, m)) else { continue };
+        let sr_rigid = if expression_gate {
+            let Some(r) = similarity_residual(&a_rigid, &pts(&rigid, m)) else { continue };
+            r
+        } else {
+            0.0
+        };
         let iod = (iod_ref + f64::from(inter_ocular(m))) / 2.0;
         let (hr, sr) = (hr / iod, sr / iod);
         frames += 1;
