@@ -8,7 +8,7 @@ use oz_storage::folders::NewMedia;
 use oz_vision::encode::{self, EncodedVideo, Preview, ShotVideoConfig};
 use oz_vision::media::{DecodedMedia, Frame, MediaKind};
 use oz_vision::{Pipeline, VisionError};
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use std::sync::Arc;
@@ -120,14 +120,8 @@ fn write_derived(files: &MediaFiles, bytes: &[u8], ext: &str, key: &str, what: &
 }
 
 /// Oz's `info.thumb` for a preview: the facts `info.original` gives for an image.
-fn thumb_info(p: &Preview) -> Value {
-    json!({
-        "md5": hex::encode(Md5::digest(&p.jpeg)),
-        "width": p.width,
-        "height": p.height,
-        "size": p.jpeg.len(),
-        "mime-type": "image/jpeg",
-    })
+fn thumb_info(p: &Preview) -> oz_wire::folder::ImageInfo {
+    render::image_info(&hex::encode(Md5::digest(&p.jpeg)), p.width, p.height, p.jpeg.len() as u64, "image/jpeg")
 }
 
 /// Decodes every upload first (nothing is written if one is unreadable), then writes the files.
@@ -171,9 +165,7 @@ pub fn ingest(
         };
         let preview_file = derived.preview.as_ref().and_then(|pv| {
             let name = write_derived(files, &pv.jpeg, "jpg", &u.key, "preview")?;
-            if let Some(o) = info.as_object_mut() {
-                o.insert("thumb".into(), thumb_info(pv));
-            }
+            info.thumb = Some(thumb_info(pv));
             Some(name)
         });
         let video_file = derived.video.as_ref().and_then(|v| write_derived(files, &v.mp4, "mp4", &u.key, "video"));
@@ -190,7 +182,7 @@ pub fn ingest(
             mime_type: mime,
             size: i64::try_from(size).unwrap_or(i64::MAX),
             md5,
-            info,
+            info: oz_wire::json::value(&info),
             tags: u.tags.clone(),
             meta_data: u.meta_data.clone(),
             technical_meta_data: Value::Object(serde_json::Map::new()),

@@ -18,6 +18,12 @@ use oz_vision::challenge::ChallengeCheck;
 use oz_vision::pipeline::{AnalyzeOptions, GestureCheck, MediaAnalysis};
 use oz_vision::planarity::Planarity;
 use oz_vision::{Pipeline, VisionError};
+use oz_wire::AnalysisCollection;
+use oz_wire::results::{
+    ActionResult, BiometryConfs, BiometryResult, ChallengeResult, CollectionConfs, CollectionMediaResult,
+    CollectionPerson, CollectionResult, ContinuityResult, DepthResult, FrameScore, GestureResult, IdentityResult,
+    MovementDepth, QualityConfs, QualityResult, Signals, UnexpectedAction,
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -47,12 +53,13 @@ pub struct RunnerConfig {
 #[must_use]
 pub fn quality_confs(params: &Value, cfg: &RunnerConfig) -> Value {
     let num = |k: &str, d: f64| params.get(k).and_then(Value::as_f64).unwrap_or(d);
-    json!({
-        "threshold_spoofing": num("threshold_spoofing", (f64::from(cfg.threshold_spoofing) * 1e6).round() / 1e6),
-        "threshold_liveness": num("threshold_liveness", 0.5),
-        "threshold_replay": num("threshold_replay", 0.5),
+    oz_wire::json::value(&QualityConfs {
+        threshold_replay: num("threshold_replay", 0.5),
         // Oz 6 returns the best shot unless told not to.
-        "extract_best_shot": params.get("extract_best_shot").and_then(Value::as_bool).unwrap_or(true),
+        extract_best_shot: params.get("extract_best_shot").and_then(Value::as_bool).unwrap_or(true),
+        threshold_liveness: num("threshold_liveness", 0.5),
+        threshold_spoofing: num("threshold_spoofing", (f64::from(cfg.threshold_spoofing) * 1e6).round() / 1e6),
+        challenge: None,
     })
 }
 
@@ -60,9 +67,9 @@ pub fn quality_confs(params: &Value, cfg: &RunnerConfig) -> Value {
 #[must_use]
 pub fn biometry_confs(cfg: &RunnerConfig) -> Value {
     // As the client wrote them (0.85, not the f32's 0.8500000238418579).
-    json!({
-        "threshold_approve": wire_score(cfg.thresholds.approve),
-        "threshold_decline": wire_score(cfg.thresholds.decline),
+    oz_wire::json::value(&BiometryConfs {
+        threshold_approve: wire_score(cfg.thresholds.approve),
+        threshold_decline: wire_score(cfg.thresholds.decline),
     })
 }
 
@@ -79,14 +86,14 @@ pub struct SearchedCollection {
 /// (`collection_id` named, or every collection of the folder's company).
 #[must_use]
 pub fn collection_confs(collections: &[SearchedCollection], threshold: f32, count: usize) -> Value {
-    json!({
-        "collection_ids": collections.iter().map(|c| c.id.to_string()).collect::<Vec<_>>(),
-        "collections": collections
+    oz_wire::json::value(&CollectionConfs {
+        collection_ids: collections.iter().map(|c| c.id).collect(),
+        collections: collections
             .iter()
-            .map(|c| json!({ "collection_id": c.id.to_string(), "company_id": c.company_id.to_string(), "alias": c.alias }))
-            .collect::<Vec<_>>(),
-        "decision_threshold": wire_score(threshold),
-        "decision_count": count,
+            .map(|c| AnalysisCollection { collection_id: c.id, company_id: c.company_id, alias: c.alias.clone() })
+            .collect(),
+        decision_threshold: wire_score(threshold),
+        decision_count: count,
     })
 }
 
@@ -312,10 +319,7 @@ fn quality(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media], cfg
                         mime_type: "image/jpeg".into(),
                         size: i64::try_from(shot.jpeg.len()).unwrap_or(i64::MAX),
                         md5: hex::encode(Md5::digest(&shot.jpeg)),
-                        info: json!({ "thumb": null, "original": {
-                            "md5": hex::encode(Md5::digest(&shot.jpeg)),
-                            "width": shot.width, "height": shot.height,
-                            "size": shot.jpeg.len(), "mime-type": "image/jpeg" } }),
+                        info: oz_wire::json::value(&crate::render::best_shot_info(shot)),
                         tags: Vec::new(),
                         meta_data: json!({}),
                         technical_meta_data: json!({ "frame_index": shot.frame_index, "quality": wire_score(shot.quality) }),
@@ -339,12 +343,10 @@ fn quality(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media], cfg
             None => cfg.gesture_policy.verdict(passive, check.as_ref().map(|c| c.result.detected)),
         });
         let mut data = q.results_data();
-        if let (Some((id, c)), Some(obj)) = (&issued, data.as_object_mut()) {
-            obj.insert("challenge".into(), challenge_json(id, c));
-        }
+        data.challenge = issued.as_ref().map(|(id, c)| challenge_result(id, c));
         results.push(json!({
             "source_media_id": m.id.to_string(),
-            "results_data": data,
+            "results_data": oz_wire::json::value(&data),
             "output_images": output_ids,
         }));
     }
@@ -386,56 +388,58 @@ fn round4(v: f32) -> f64 {
 /// `results_data.challenge` of one media (docs/API.md): the issued actions with where each shows,
 /// and each check with its numbers.
 #[must_use]
-pub fn challenge_json(id: &str, c: &ChallengeCheck) -> Value {
-    let actions: Vec<Value> = c
-        .actions
-        .iter()
-        .map(|x| {
-            json!({
-                "action": x.action,
-                "detected": x.detected,
-                "in_order": x.in_order,
-                "frames": x.frames,
-                "confidence": wire_score(x.confidence),
+pub fn challenge_result(id: &str, c: &ChallengeCheck) -> ChallengeResult {
+    ChallengeResult {
+        challenge_id: id.to_string(),
+        passed: c.passed,
+        actions: c
+            .actions
+            .iter()
+            .map(|x| ActionResult {
+                action: x.action.as_str().to_string(),
+                detected: x.detected,
+                in_order: x.in_order,
+                frames: x.frames.clone(),
+                confidence: wire_score(x.confidence),
             })
-        })
-        .collect();
-    let unexpected: Vec<Value> =
-        c.unexpected.iter().map(|e| json!({ "action": e.action, "frames": e.frames })).collect();
-    let movements: Vec<Value> = c
-        .depth
-        .movements
-        .iter()
-        .map(|m| match m {
-            Some(p) => json!({ "ratio": p.ratio.map(round4), "flat_score": p.spoof_score.map(wire_score) }),
-            None => Value::Null,
-        })
-        .collect();
-    json!({
-        "challenge_id": id,
-        "passed": c.passed,
-        "actions": actions,
-        "order_ok": c.order_ok,
-        "unexpected_actions": unexpected,
-        "identity_ok": c.identity_ok,
-        "identity": {
-            "samples": c.identity.samples,
-            "min_similarity": c.identity.min_similarity.map(wire_score),
-            "threshold": wire_score(c.identity.threshold),
+            .collect(),
+        order_ok: c.order_ok,
+        unexpected_actions: c
+            .unexpected
+            .iter()
+            .map(|e| UnexpectedAction { action: e.action.as_str().to_string(), frames: e.frames.clone() })
+            .collect(),
+        identity_ok: c.identity_ok,
+        identity: IdentityResult {
+            samples: c.identity.samples,
+            min_similarity: c.identity.min_similarity.map(wire_score),
+            threshold: wire_score(c.identity.threshold),
         },
-        "continuity_ok": c.continuity_ok,
-        "continuity": {
-            "largest_shift": round4(c.continuity.largest_shift),
-            "largest_scale": round4(c.continuity.largest_scale),
-            "longest_gap_s": (c.continuity.longest_gap_s * 1000.0).round() / 1000.0,
-            "break_at_frame": c.continuity.break_at,
+        continuity_ok: c.continuity_ok,
+        continuity: ContinuityResult {
+            largest_shift: round4(c.continuity.largest_shift),
+            largest_scale: round4(c.continuity.largest_scale),
+            longest_gap_s: (c.continuity.longest_gap_s * 1000.0).round() / 1000.0,
+            break_at_frame: c.continuity.break_at,
         },
-        "depth_ok": c.depth_ok,
-        "depth": { "movements": movements },
-        "reason": c.reason,
-        "frames_analysed": c.frames_analysed,
-        "frames_with_face": c.frames_with_face,
-    })
+        depth_ok: c.depth_ok,
+        depth: DepthResult {
+            movements: c
+                .depth
+                .movements
+                .iter()
+                .map(|m| {
+                    m.as_ref().map(|p| MovementDepth {
+                        ratio: p.ratio.map(round4),
+                        flat_score: p.spoof_score.map(wire_score),
+                    })
+                })
+                .collect(),
+        },
+        reason: c.reason.clone(),
+        frames_analysed: c.frames_analysed,
+        frames_with_face: c.frames_with_face,
+    }
 }
 
 /// The QUALITY result of one media: its analysis, and its gesture check where the tags asked for
@@ -477,36 +481,36 @@ impl<'a> QualityOfMedia<'a> {
     /// - `gesture`, only when the media's tags ask for one: `requested` (name), `tag`, `detected`,
     ///   `confidence` and the `frames` where it shows.
     #[must_use]
-    pub fn results_data(&self) -> Value {
+    pub fn results_data(&self) -> QualityResult {
         let r = self.analysis;
-        let frames: Vec<Value> = r
+        let frames = r
             .frames
             .iter()
             .filter_map(|f| {
                 let spoof = f.main.as_ref()?.spoof?;
-                Some(json!({ "frame_index": f.index, "confidence_spoofing": wire_score(spoof) }))
+                Some(FrameScore { frame_index: f.index, confidence_spoofing: wire_score(spoof) })
             })
             .collect();
-        let planarity = self.planarity.and_then(|p| p.spoof_score).map(wire_score);
-        let mut out = json!({
-            "confidence_spoofing": wire_score(self.confidence_spoofing),
-            "frames": frames,
-            "signals": { "model": wire_score(r.model_spoofing), "planarity": planarity },
-        });
-        if let (Some(g), Some(obj)) = (self.gesture, out.as_object_mut()) {
-            obj.insert(
-                "gesture".into(),
-                json!({
-                    "requested": g.result.requested,
-                    "tag": g.result.requested.tag(),
-                    "detected": g.result.detected,
-                    "confidence": wire_score(g.result.confidence),
-                    "frames": g.result.frames,
-                    "frames_analysed": g.frames_analysed,
-                }),
-            );
+        QualityResult {
+            confidence_spoofing: wire_score(self.confidence_spoofing),
+            frames,
+            signals: Signals {
+                model: wire_score(r.model_spoofing),
+                planarity: self.planarity.and_then(|p| p.spoof_score).map(wire_score),
+            },
+            gesture: self.gesture.map(|g| GestureResult {
+                requested: serde_json::to_value(g.result.requested)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                tag: g.result.requested.tag().to_string(),
+                detected: g.result.detected,
+                confidence: wire_score(g.result.confidence),
+                frames: g.result.frames.clone(),
+                frames_analysed: g.frames_analysed,
+            }),
+            challenge: None,
         }
-        out
     }
 }
 
@@ -554,11 +558,11 @@ fn collection(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media]) 
         let persons: Vec<Value> = hits
             .iter()
             .map(|h| {
-                json!({
-                    "person_id": h.person_id.to_string(),
-                    "collection_id": h.collection_id.to_string(),
-                    "image_id": h.image_id.to_string(),
-                    "confidence": wire_score(score_from_cosine(h.cosine)),
+                oz_wire::json::value(&CollectionPerson {
+                    person_id: h.person_id,
+                    collection_id: h.collection_id,
+                    image_id: h.image_id,
+                    confidence: wire_score(score_from_cosine(h.cosine)),
                 })
             })
             .collect();
@@ -566,7 +570,10 @@ fn collection(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media]) 
         best_scores.push(best);
         results.push(json!({
             "source_media_id": m.id.to_string(),
-            "results_data": { "max_confidence": wire_score(best.unwrap_or(0.0)), "persons_found": persons.len() },
+            "results_data": oz_wire::json::value(&CollectionMediaResult {
+                max_confidence: wire_score(best.unwrap_or(0.0)),
+                persons_found: persons.len(),
+            }),
             "collection_persons": persons,
             "output_images": [],
         }));
@@ -575,7 +582,7 @@ fn collection(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media]) 
     Outcome {
         state: AnalysisState::Finished,
         resolution_status: assign::collection_verdict(&best_scores, threshold),
-        results_data: Some(json!({ "max_confidence": wire_score(max) })),
+        results_data: Some(oz_wire::json::value(&CollectionResult { max_confidence: wire_score(max) })),
         results_media: Value::Array(results),
         error_code: None,
         error_message: None,
@@ -610,7 +617,7 @@ fn biometry(p: &Pipeline, src: &Source<'_>, sources: &[&Media], cfg: &RunnerConf
             let (lo, hi) = scores.of_media(k).unwrap_or((min, max));
             json!({
                 "source_media_id": m.id.to_string(),
-                "results_data": { "min_confidence": wire_score(lo), "max_confidence": wire_score(hi) },
+                "results_data": oz_wire::json::value(&BiometryResult { min_confidence: wire_score(lo), max_confidence: wire_score(hi) }),
                 "output_images": [],
             })
         })
@@ -618,7 +625,10 @@ fn biometry(p: &Pipeline, src: &Source<'_>, sources: &[&Media], cfg: &RunnerConf
     Outcome {
         state: AnalysisState::Finished,
         resolution_status: verdict,
-        results_data: Some(json!({ "min_confidence": wire_score(min), "max_confidence": wire_score(max) })),
+        results_data: Some(oz_wire::json::value(&BiometryResult {
+            min_confidence: wire_score(min),
+            max_confidence: wire_score(max),
+        })),
         results_media: Value::Array(results),
         error_code: None,
         error_message: None,

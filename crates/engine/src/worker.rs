@@ -443,7 +443,8 @@ impl Engine {
             Some(b) => b,
             None => match self.folder_json(d.folder_id).await {
                 Ok(v) => {
-                    let b = v.to_string();
+                    // The bytes `GET /api/folders/{id}/?with_analyses=true` answers.
+                    let b = oz_wire::json::to_string(&v).unwrap_or_default();
                     if let Err(e) = self.db.set_delivery_body(d.id, &b).await {
                         tracing::warn!(error = %e, "cannot store the webhook body");
                     }
@@ -484,7 +485,7 @@ impl Engine {
     }
 
     /// The folder as `GET /api/folders/{id}/?with_analyses=true` renders it.
-    pub async fn folder_json(&self, folder_id: uuid::Uuid) -> Result<serde_json::Value, StoreError> {
+    pub async fn folder_json(&self, folder_id: uuid::Uuid) -> Result<oz_wire::Folder, StoreError> {
         let f = self.db.folder(folder_id, &Scope::All).await?;
         let media = self.db.folder_media(folder_id).await?;
         let analyses = self.db.analyses_of_folders(&[folder_id]).await?;

@@ -6,7 +6,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use oz_domain::lite::{LiteErrorKind, Processor};
 use oz_vision::VisionError;
-use serde_json::json;
 
 #[derive(Debug, Clone)]
 pub struct LiteError {
@@ -125,7 +124,9 @@ impl IntoResponse for LiteError {
         } else {
             tracing::debug!(code = self.code(), message = %self.message, "request refused");
         }
-        let mut r = (status, Json(json!({ "code": self.code(), "message": self.message }))).into_response();
+        let mut r =
+            (status, Json(oz_wire::errors::LiteErrorBody { code: self.code().to_string(), message: self.message }))
+                .into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(crate::admission::RETRY_AFTER_SECS));
         }

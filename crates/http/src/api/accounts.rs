@@ -5,8 +5,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use oz_domain::access::{Role, Scope};
 use oz_domain::caps;
+use oz_engine::render;
 use oz_storage::accounts::{NewUser, UserPatch};
-use oz_storage::{Company, User};
+use oz_wire::Page;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -23,38 +24,10 @@ fn body(bytes: &[u8]) -> ApiResult<serde_json::Map<String, Value>> {
     }
 }
 
-#[must_use]
-pub fn company_json(c: &Company) -> Value {
-    json!({ "company_id": c.id.to_string(), "name": c.name, "meta_data": c.meta_data, "time_created": c.time_created })
-}
-
-#[must_use]
-pub fn user_json(u: &User) -> Value {
-    json!({
-        "user_id": u.id.to_string(),
-        "user_type": u.role.as_str(),
-        "email": u.email,
-        "first_name": u.first_name,
-        "last_name": u.last_name,
-        "middle_name": u.middle_name,
-        "company_id": u.company_id.map(|c| c.to_string()),
-        "is_admin": u.is_admin,
-        "is_service": u.is_service,
-        "can_start_analysis_quality": u.can_start_quality,
-        "can_start_analysis_biometry": u.can_start_biometry,
-        "can_start_analysis_collection": u.can_start_collection,
-        "meta_data": u.meta_data,
-    })
-}
-
 /// The list envelope; `total` (the count of every match, paging aside) is left out when `None`
 /// (`total_omit=true`).
-fn list_json(items: Vec<Value>, offset: i64, limit: i64, total: Option<i64>) -> Json<Value> {
-    let mut out = json!({ "offset": offset, "limit": limit, "items": items });
-    if let (Some(t), Some(o)) = (total, out.as_object_mut()) {
-        o.insert("total".into(), json!(t));
-    }
-    Json(out)
+fn list_json<T: utoipa::ToSchema>(items: Vec<T>, offset: i64, limit: i64, total: Option<i64>) -> Json<Page<T>> {
+    Json(Page::new(items, offset, limit, total))
 }
 
 // ---- companies --------------------------------------------------------------------------------
@@ -67,16 +40,20 @@ fn list_json(items: Vec<Value>, offset: i64, limit: i64, total: Option<i64>) -> 
     summary = "Companies the caller may see",
     params(crate::openapi::params::AccountList),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::CompanyPage), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::Page<oz_wire::accounts::Company>), crate::openapi::ApiErrors)
 )]
-pub async fn list_companies(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>) -> ApiResult<Json<Value>> {
+pub async fn list_companies(
+    State(st): State<AppState>,
+    auth: Auth,
+    Query(q): Query<Pairs>,
+) -> ApiResult<Json<Page<oz_wire::accounts::Company>>> {
     let api = st.api()?;
     let offset = query::int(&q, "offset", 0, i64::MAX)?;
     let limit = query::int(&q, "limit", 100, 1000)?;
     let (scope, search) = (auth.principal.company_scope(), query::get(&q, "search_text"));
     let list = api.db.companies(&scope, search, offset, limit).await?;
     let total = if query::flag(&q, "total_omit") { None } else { Some(api.db.companies_total(&scope, search).await?) };
-    Ok(list_json(list.iter().map(company_json).collect(), offset, limit, total))
+    Ok(list_json(list.iter().map(render::company).collect(), offset, limit, total))
 }
 
 #[utoipa::path(
@@ -87,13 +64,13 @@ pub async fn list_companies(State(st): State<AppState>, auth: Auth, Query(q): Qu
     summary = "Create a company (ADMIN)",
     request_body(content = crate::openapi::schemas::CompanyCreate, content_type = "application/json"),
     security(("token" = [])),
-    responses((status = 201, description = "Created", body = crate::openapi::schemas::Company), crate::openapi::ApiErrors)
+    responses((status = 201, description = "Created", body = oz_wire::accounts::Company), crate::openapi::ApiErrors)
 )]
 pub async fn create_company(
     State(st): State<AppState>,
     auth: Auth,
     super::body::JsonBody(b): super::body::JsonBody,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<oz_wire::accounts::Company>)> {
     let api = st.api()?;
     if auth.principal.role != Role::Admin {
         return Err(ApiError::forbidden("only ADMIN can create companies"));
@@ -108,7 +85,7 @@ pub async fn create_company(
     }
     caps::meta_data("meta_data", &meta)?;
     let c = api.db.create_company(name, &meta).await?;
-    Ok((StatusCode::CREATED, Json(company_json(&c))))
+    Ok((StatusCode::CREATED, Json(render::company(&c))))
 }
 
 #[utoipa::path(
@@ -119,13 +96,17 @@ pub async fn create_company(
     summary = "A company",
     params(("id" = String, Path, description = "Company id (UUID)")),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::Company), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::accounts::Company), crate::openapi::ApiErrors)
 )]
-pub async fn get_company(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn get_company(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<oz_wire::accounts::Company>> {
     let api = st.api()?;
     let id = parse_id(&id, "Company")?;
     let c = api.db.company(id, &auth.principal.company_scope()).await.map_err(lookup("Company"))?;
-    Ok(Json(company_json(&c)))
+    Ok(Json(render::company(&c)))
 }
 
 #[utoipa::path(
@@ -137,14 +118,14 @@ pub async fn get_company(State(st): State<AppState>, auth: Auth, Path(id): Path<
     params(("id" = String, Path, description = "Company id (UUID)")),
     request_body(content = crate::openapi::schemas::CompanyWrite, content_type = "application/json"),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::Company), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::accounts::Company), crate::openapi::ApiErrors)
 )]
 pub async fn update_company(
     State(st): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
     super::body::JsonBody(b): super::body::JsonBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<oz_wire::accounts::Company>> {
     let api = st.api()?;
     let id = parse_id(&id, "Company")?;
     api.db.company(id, &auth.principal.company_scope()).await.map_err(lookup("Company"))?;
@@ -164,7 +145,7 @@ pub async fn update_company(
         caps::meta_data("meta_data", meta)?;
     }
     api.db.update_company(id, name, meta).await?;
-    Ok(Json(company_json(&api.db.company(id, &Scope::All).await?)))
+    Ok(Json(render::company(&api.db.company(id, &Scope::All).await?)))
 }
 
 /// `DELETE /api/companies/{id}`: refused with 409 (error 4) while the company has folders;
@@ -178,7 +159,7 @@ pub async fn update_company(
     summary = "Delete a company (409 while it has folders, unless force=true)",
     params(("id" = String, Path, description = "Company id (UUID)"), crate::openapi::params::Force),
     security(("token" = [])),
-    responses((status = 204, description = "Done"), (status = 409, description = "The company has folders", body = crate::openapi::schemas::ApiErrorBody), crate::openapi::ApiErrors)
+    responses((status = 204, description = "Done"), (status = 409, description = "The company has folders", body = oz_wire::errors::ApiErrorBody), crate::openapi::ApiErrors)
 )]
 pub async fn delete_company(
     State(st): State<AppState>,
@@ -258,9 +239,13 @@ fn valid_email(e: &str) -> bool {
     summary = "Users the caller may see",
     params(crate::openapi::params::AccountList),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::UserPage), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::Page<oz_wire::accounts::User>), crate::openapi::ApiErrors)
 )]
-pub async fn list_users(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>) -> ApiResult<Json<Value>> {
+pub async fn list_users(
+    State(st): State<AppState>,
+    auth: Auth,
+    Query(q): Query<Pairs>,
+) -> ApiResult<Json<Page<oz_wire::accounts::User>>> {
     let api = st.api()?;
     let offset = query::int(&q, "offset", 0, i64::MAX)?;
     let limit = query::int(&q, "limit", 100, 1000)?;
@@ -269,7 +254,7 @@ pub async fn list_users(State(st): State<AppState>, auth: Auth, Query(q): Query<
     let list = api.db.users(&scope, company, search, offset, limit).await?;
     let total =
         if query::flag(&q, "total_omit") { None } else { Some(api.db.users_total(&scope, company, search).await?) };
-    Ok(list_json(list.iter().map(user_json).collect(), offset, limit, total))
+    Ok(list_json(list.iter().map(render::user).collect(), offset, limit, total))
 }
 
 #[utoipa::path(
@@ -280,13 +265,13 @@ pub async fn list_users(State(st): State<AppState>, auth: Auth, Query(q): Query<
     summary = "Create a user",
     request_body(content = crate::openapi::schemas::UserCreate, content_type = "application/json"),
     security(("token" = [])),
-    responses((status = 201, description = "Created", body = crate::openapi::schemas::User), crate::openapi::ApiErrors)
+    responses((status = 201, description = "Created", body = oz_wire::accounts::User), crate::openapi::ApiErrors)
 )]
 pub async fn create_user(
     State(st): State<AppState>,
     auth: Auth,
     super::body::JsonBody(b): super::body::JsonBody,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<oz_wire::accounts::User>)> {
     let api = st.api()?;
     let m = body(&b)?;
     let email = opt_str(&m, "email")?.ok_or_else(|| ApiError::structure("email is required"))?;
@@ -337,7 +322,7 @@ pub async fn create_user(
         meta_data,
     };
     let u = api.db.create_user(&new).await?;
-    Ok((StatusCode::CREATED, Json(user_json(&u))))
+    Ok((StatusCode::CREATED, Json(render::user(&u))))
 }
 
 #[utoipa::path(
@@ -348,13 +333,17 @@ pub async fn create_user(
     summary = "A user",
     params(("id" = String, Path, description = "User id (UUID)")),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::User), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::accounts::User), crate::openapi::ApiErrors)
 )]
-pub async fn get_user(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn get_user(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<oz_wire::accounts::User>> {
     let api = st.api()?;
     let id = parse_id(&id, "User")?;
     let u = api.db.user_in(id, &auth.principal.user_scope()).await.map_err(lookup("User"))?;
-    Ok(Json(user_json(&u)))
+    Ok(Json(render::user(&u)))
 }
 
 #[utoipa::path(
@@ -366,14 +355,14 @@ pub async fn get_user(State(st): State<AppState>, auth: Auth, Path(id): Path<Str
     params(("id" = String, Path, description = "User id (UUID)")),
     request_body(content = crate::openapi::schemas::UserWrite, content_type = "application/json"),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::User), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::accounts::User), crate::openapi::ApiErrors)
 )]
 pub async fn update_user(
     State(st): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
     super::body::JsonBody(b): super::body::JsonBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<oz_wire::accounts::User>> {
     let api = st.api()?;
     let id = parse_id(&id, "User")?;
     let target = api.db.user_in(id, &auth.principal.user_scope()).await.map_err(lookup("User"))?;
@@ -460,7 +449,7 @@ pub async fn update_user(
         let keep = (target.id == auth.user.id).then_some(auth.session.family_id);
         api.db.revoke_user_sessions(id, keep).await?;
     }
-    Ok(Json(user_json(&u)))
+    Ok(Json(render::user(&u)))
 }
 
 /// `DELETE /api/users/{id}/sessions` (our extension): ends every session of the user (all its

@@ -262,7 +262,7 @@ pub async fn wait_for(api: &FullApi, list: &[Analysis]) {
     }
 }
 
-fn render_all(api: &FullApi, f: &Folder, media: &[Media], list: &[Analysis]) -> Vec<Value> {
+fn render_all(api: &FullApi, f: &Folder, media: &[Media], list: &[Analysis]) -> Vec<oz_wire::Analysis> {
     let by_id: HashMap<Uuid, &Media> = media.iter().map(|m| (m.id, m)).collect();
     list.iter().map(|a| render::analysis(a, Some(f.time_created), &by_id, &api.cfg.urls)).collect()
 }
@@ -277,14 +277,14 @@ fn render_all(api: &FullApi, f: &Folder, media: &[Media], list: &[Analysis]) -> 
     params(("id" = String, Path, description = "Folder id (UUID)")),
     request_body(content = crate::openapi::schemas::AnalysesRequest, content_type = "application/json"),
     security(("token" = [])),
-    responses((status = 201, description = "Started analyses", body = Vec<crate::openapi::schemas::Analysis>), crate::openapi::ApiErrors)
+    responses((status = 201, description = "Started analyses", body = Vec<oz_wire::Analysis>), crate::openapi::ApiErrors)
 )]
 pub async fn create(
     State(st): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
     super::body::JsonBody(b): super::body::JsonBody,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Vec<oz_wire::Analysis>>)> {
     let api = st.api()?;
     let folder = visible_folder(api, &auth, &id).await?;
     let v: Value = serde_json::from_slice(&b).map_err(|e| ApiError::structure(format!("invalid JSON body: {e}")))?;
@@ -296,7 +296,7 @@ pub async fn create(
     check_company_queue(api, folder.company_id, reqs.len()).await?;
     let created = start(api, &auth, &folder, &reqs, hook.as_deref()).await?;
     let media = api.db.folder_media(folder.id).await?;
-    Ok((StatusCode::CREATED, Json(Value::Array(render_all(api, &folder, &media, &created)))))
+    Ok((StatusCode::CREATED, Json(render_all(api, &folder, &media, &created))))
 }
 
 /// `GET /api/analyses/{id}`.
@@ -308,15 +308,20 @@ pub async fn create(
     summary = "An analysis",
     params(("id" = String, Path, description = "Analysis id (UUID)")),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::Analysis), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::Analysis), crate::openapi::ApiErrors)
 )]
-pub async fn get_one(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn get_one(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<oz_wire::Analysis>> {
     let api = st.api()?;
     let id = parse_id(&id, "Analysis")?;
     let a = api.db.analysis(id, &auth.principal.data_scope()).await.map_err(lookup("Analysis"))?;
     let f = api.db.folder(a.folder_id, &Scope::All).await?;
     let media = api.db.folder_media(f.id).await?;
-    Ok(Json(render_all(api, &f, &media, std::slice::from_ref(&a)).remove(0)))
+    let mut one = render_all(api, &f, &media, std::slice::from_ref(&a));
+    one.pop().map(Json).ok_or_else(|| ApiError::not_found("Analysis"))
 }
 
 /// `GET /api/folders/{id}/analyses/` with `analyse_id`, `type`, `state` filters and `.exclude`.
@@ -328,14 +333,14 @@ pub async fn get_one(State(st): State<AppState>, auth: Auth, Path(id): Path<Stri
     summary = "Analyses of a folder",
     params(("id" = String, Path, description = "Folder id (UUID)"), crate::openapi::params::FolderAnalysisFilters),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = Vec<crate::openapi::schemas::Analysis>), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = Vec<oz_wire::Analysis>), crate::openapi::ApiErrors)
 )]
 pub async fn list_of_folder(
     State(st): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
     Query(q): Query<Pairs>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<oz_wire::Analysis>>> {
     let api = st.api()?;
     let folder = visible_folder(api, &auth, &id).await?;
     let mut ids = query::uuids(&q, "analyse_id")?;
@@ -352,5 +357,5 @@ pub async fn list_of_folder(
     };
     let list = api.db.folder_analyses(folder.id, &filter).await?;
     let media = api.db.folder_media(folder.id).await?;
-    Ok(Json(Value::Array(render_all(api, &folder, &media, &list))))
+    Ok(Json(render_all(api, &folder, &media, &list)))
 }

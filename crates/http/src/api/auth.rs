@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use oz_domain::access::Principal;
 use oz_storage::{Session, StoreError, User};
+use oz_wire::accounts::TokenPair;
 use rand::RngCore;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -179,7 +180,7 @@ pub async fn verify_password_bounded(api: &FullApi, password: String, hash: Stri
     Ok(verify_blocking(password, hash, Some(slot)).await)
 }
 
-async fn issue(st: &AppState, user: &User, predecessor: Option<uuid::Uuid>) -> ApiResult<Value> {
+async fn issue(st: &AppState, user: &User, predecessor: Option<uuid::Uuid>) -> ApiResult<TokenPair> {
     let api = st.api()?;
     let access = new_token();
     let expire = new_token();
@@ -188,14 +189,14 @@ async fn issue(st: &AppState, user: &User, predecessor: Option<uuid::Uuid>) -> A
         .db
         .create_session(user.id, &hash_token(&access), &hash_token(&expire), ttl.as_secs_f64(), predecessor)
         .await?;
-    Ok(json!({
-        "access_token": access,
-        "expire_token": expire,
-        "expire_date": s.expire_at,
-        "user_id": user.id.to_string(),
-        "user_type": user.role.as_str(),
-        "company_id": user.company_id.map(|c| c.to_string()),
-    }))
+    Ok(TokenPair {
+        access_token: access,
+        expire_token: expire,
+        expire_date: s.expire_at,
+        user_id: user.id,
+        user_type: user.role.into(),
+        company_id: user.company_id,
+    })
 }
 
 /// `POST /api/authorize/auth` with `{"credentials": {"email", "password"}}`. Throttled per client
@@ -207,9 +208,9 @@ async fn issue(st: &AppState, user: &User, predecessor: Option<uuid::Uuid>) -> A
     tag = "auth",
     summary = "Log in with email and password",
     request_body(content = crate::openapi::schemas::LoginRequest, content_type = "application/json"),
-    responses((status = 200, description = "Token pair", body = crate::openapi::schemas::TokenPair), crate::openapi::ApiErrors)
+    responses((status = 200, description = "Token pair", body = oz_wire::accounts::TokenPair), crate::openapi::ApiErrors)
 )]
-pub async fn login(State(st): State<AppState>, req: axum::extract::Request) -> ApiResult<Json<Value>> {
+pub async fn login(State(st): State<AppState>, req: axum::extract::Request) -> ApiResult<Json<TokenPair>> {
     let api = st.api()?;
     let guard = &api.cfg.login;
     // The address limit needs no body: it is checked before a byte of it is read.
@@ -254,9 +255,9 @@ pub async fn login(State(st): State<AppState>, req: axum::extract::Request) -> A
     summary = "Exchange a refresh token for a new pair (the access token may be expired)",
     request_body(content = crate::openapi::schemas::RefreshRequest, content_type = "application/json"),
     security(("token" = [])),
-    responses((status = 200, description = "New token pair", body = crate::openapi::schemas::TokenPair), crate::openapi::ApiErrors)
+    responses((status = 200, description = "New token pair", body = oz_wire::accounts::TokenPair), crate::openapi::ApiErrors)
 )]
-pub async fn refresh(State(st): State<AppState>, req: axum::extract::Request) -> ApiResult<Json<Value>> {
+pub async fn refresh(State(st): State<AppState>, req: axum::extract::Request) -> ApiResult<Json<TokenPair>> {
     let api = st.api()?;
     // No token, no body read.
     let (parts, body) = req.into_parts();

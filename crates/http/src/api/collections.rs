@@ -10,10 +10,10 @@ use crate::wire::Json;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use oz_domain::access::Scope;
-use oz_domain::assign::MediaClass;
 use oz_domain::caps;
 use oz_engine::ingest::Upload;
-use oz_storage::collections::{Collection, NewPersonImage, Person, PersonImage};
+use oz_engine::render;
+use oz_storage::collections::{Collection, NewPersonImage, Person};
 use oz_vision::media::MediaKind;
 use oz_vision::{Pipeline, VisionError};
 use serde_json::{Value, json};
@@ -27,50 +27,6 @@ use crate::state::{AppState, FullApi};
 
 /// Longest collection alias.
 const MAX_ALIAS: usize = 255;
-
-#[must_use]
-pub fn collection_json(c: &Collection) -> Value {
-    json!({
-        "collection_id": c.id.to_string(),
-        "alias": c.alias,
-        "company_id": c.company_id.to_string(),
-        "meta_data": c.meta_data,
-        "time_created": c.time_created,
-        "time_updated": c.time_updated,
-    })
-}
-
-fn image_json(api: &FullApi, m: &PersonImage) -> Value {
-    let id = m.id.to_string();
-    json!({
-        "media_id": id,
-        "image_id": id,
-        "person_id": m.person_id.to_string(),
-        "collection_id": m.collection_id.to_string(),
-        "company_id": m.company_id.to_string(),
-        "media_type": MediaClass::Image.media_type(),
-        "original_name": m.original_name,
-        "original_url": api.cfg.urls.file(&m.file_name),
-        "thumb_url": null,
-        "info": m.info,
-        "tags": m.tags,
-        "meta_data": m.meta_data,
-        "time_created": m.time_created,
-    })
-}
-
-fn person_json(api: &FullApi, p: &Person, images: &[PersonImage]) -> Value {
-    let imgs: Vec<Value> = images.iter().filter(|m| m.person_id == p.id).map(|m| image_json(api, m)).collect();
-    json!({
-        "person_id": p.id.to_string(),
-        "collection_id": p.collection_id.to_string(),
-        "company_id": p.company_id.to_string(),
-        "meta_data": p.meta_data,
-        "images": imgs,
-        "time_created": p.time_created,
-        "time_updated": p.time_updated,
-    })
-}
 
 /// A collection the caller may see, or 404.
 pub async fn visible_collection(api: &FullApi, auth: &Auth, id: &str) -> ApiResult<Collection> {
@@ -98,13 +54,17 @@ fn ensure_manager(auth: &Auth, c: &Collection) -> ApiResult<()> {
     summary = "Collections the caller may see",
     params(crate::openapi::params::CollectionFilters),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = Vec<crate::openapi::schemas::Collection>), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = Vec<oz_wire::collections::Collection>), crate::openapi::ApiErrors)
 )]
-pub async fn list(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(st): State<AppState>,
+    auth: Auth,
+    Query(q): Query<Pairs>,
+) -> ApiResult<Json<Vec<oz_wire::collections::Collection>>> {
     let api = st.api()?;
     let company = query::uuids(&q, "company_id")?.first().copied();
     let list = api.db.collections(&auth.principal.collection_scope(), company, query::get(&q, "alias")).await?;
-    Ok(Json(Value::Array(list.iter().map(collection_json).collect())))
+    Ok(Json(list.iter().map(render::collection).collect::<Vec<_>>()))
 }
 
 /// `POST /api/collections/` with `{"alias": "...", "company_id": "..."}` (`company_id` defaults
@@ -117,13 +77,13 @@ pub async fn list(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>
     summary = "Create a collection",
     request_body(content = crate::openapi::schemas::CollectionCreate, content_type = "application/json"),
     security(("token" = [])),
-    responses((status = 201, description = "Created", body = crate::openapi::schemas::Collection), crate::openapi::ApiErrors)
+    responses((status = 201, description = "Created", body = oz_wire::collections::Collection), crate::openapi::ApiErrors)
 )]
 pub async fn create(
     State(st): State<AppState>,
     auth: Auth,
     super::body::JsonBody(b): super::body::JsonBody,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<oz_wire::collections::Collection>)> {
     let api = st.api()?;
     let m = match serde_json::from_slice::<Value>(&b) {
         Ok(Value::Object(m)) => m,
@@ -154,7 +114,7 @@ pub async fn create(
     }
     caps::meta_data("meta_data", &meta)?;
     let c = api.db.create_collection(company, alias, &meta).await?;
-    Ok((StatusCode::CREATED, Json(collection_json(&c))))
+    Ok((StatusCode::CREATED, Json(render::collection(&c))))
 }
 
 /// `GET /api/collections/{id}/`.
@@ -166,11 +126,15 @@ pub async fn create(
     summary = "A collection",
     params(("id" = String, Path, description = "Collection id (UUID)")),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::Collection), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::collections::Collection), crate::openapi::ApiErrors)
 )]
-pub async fn get_one(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn get_one(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<oz_wire::collections::Collection>> {
     let api = st.api()?;
-    Ok(Json(collection_json(&visible_collection(api, &auth, &id).await?)))
+    Ok(Json(render::collection(&visible_collection(api, &auth, &id).await?)))
 }
 
 /// `DELETE /api/collections/{id}/`: the collection, its persons and their photos.
@@ -213,14 +177,14 @@ async fn finish_removal(api: &FullApi, files: &[String]) {
     summary = "Persons of a collection",
     params(("id" = String, Path, description = "Collection id (UUID)"), crate::openapi::params::OffsetLimit),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::PersonPage), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::Page<oz_wire::collections::Person>), crate::openapi::ApiErrors)
 )]
 pub async fn list_persons(
     State(st): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
     Query(q): Query<Pairs>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<oz_wire::Page<oz_wire::collections::Person>>> {
     let api = st.api()?;
     let c = visible_collection(api, &auth, &id).await?;
     let offset = query::int(&q, "offset", 0, i64::MAX)?;
@@ -228,8 +192,8 @@ pub async fn list_persons(
     let (persons, total) = api.db.persons(c.id, offset, limit).await?;
     let ids: Vec<Uuid> = persons.iter().map(|p| p.id).collect();
     let images = api.db.person_images(&ids).await?;
-    let items: Vec<Value> = persons.iter().map(|p| person_json(api, p, &images)).collect();
-    Ok(Json(json!({ "total": total, "offset": offset, "limit": limit, "items": items })))
+    let items: Vec<_> = persons.iter().map(|p| render::person(p, &images, &api.cfg.urls)).collect();
+    Ok(Json(oz_wire::Page::new(items, offset, limit, Some(total))))
 }
 
 /// `POST /api/collections/{id}/persons/`: multipart with one or more photos and a `payload` part
@@ -243,14 +207,14 @@ pub async fn list_persons(
     params(("id" = String, Path, description = "Collection id (UUID)")),
     request_body(content = crate::openapi::schemas::PhotosForm, content_type = "multipart/form-data"),
     security(("token" = [])),
-    responses((status = 201, description = "Created", body = crate::openapi::schemas::Person), crate::openapi::ApiErrors)
+    responses((status = 201, description = "Created", body = oz_wire::collections::Person), crate::openapi::ApiErrors)
 )]
 pub async fn create_person(
     State(st): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
     req: Request,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<oz_wire::collections::Person>)> {
     let api = st.api()?.clone();
     let c = visible_collection(&api, &auth, &id).await?;
     ensure_manager(&auth, &c)?;
@@ -275,7 +239,7 @@ pub async fn create_person(
     if let Err(e) = api.engine.collections.catch_up(&api.db).await {
         tracing::warn!(error = %e, "cannot apply a collection change to the 1:N index");
     }
-    Ok((StatusCode::CREATED, Json(person_json(&api, &p, &stored))))
+    Ok((StatusCode::CREATED, Json(render::person(&p, &stored, &api.cfg.urls))))
 }
 
 /// A person of a collection the caller may see, or 404.
@@ -295,17 +259,17 @@ async fn visible_person(api: &FullApi, auth: &Auth, cid: &str, pid: &str) -> Api
     summary = "A person",
     params(("id" = String, Path, description = "Collection id (UUID)"), ("person_id" = String, Path, description = "Person id (UUID)")),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::Person), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::collections::Person), crate::openapi::ApiErrors)
 )]
 pub async fn get_person(
     State(st): State<AppState>,
     auth: Auth,
     Path((cid, pid)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<oz_wire::collections::Person>> {
     let api = st.api()?;
     let (_, p) = visible_person(api, &auth, &cid, &pid).await?;
     let images = api.db.person_images(&[p.id]).await?;
-    Ok(Json(person_json(api, &p, &images)))
+    Ok(Json(render::person(&p, &images, &api.cfg.urls)))
 }
 
 /// `DELETE /api/collections/{id}/persons/{person_id}/`.
@@ -343,17 +307,17 @@ pub async fn delete_person(
     summary = "Photos of a person",
     params(("id" = String, Path, description = "Collection id (UUID)"), ("person_id" = String, Path, description = "Person id (UUID)")),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = Vec<crate::openapi::schemas::PersonImage>), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = Vec<oz_wire::collections::PersonImage>), crate::openapi::ApiErrors)
 )]
 pub async fn list_images(
     State(st): State<AppState>,
     auth: Auth,
     Path((cid, pid)): Path<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Vec<oz_wire::collections::PersonImage>>> {
     let api = st.api()?;
     let (_, p) = visible_person(api, &auth, &cid, &pid).await?;
     let images = api.db.person_images(&[p.id]).await?;
-    Ok(Json(Value::Array(images.iter().map(|m| image_json(api, m)).collect())))
+    Ok(Json(images.iter().map(|m| render::person_image(m, &api.cfg.urls)).collect::<Vec<_>>()))
 }
 
 /// `POST /api/collections/{id}/persons/{person_id}/images/`: multipart like a person's creation.
@@ -366,14 +330,14 @@ pub async fn list_images(
     params(("id" = String, Path, description = "Collection id (UUID)"), ("person_id" = String, Path, description = "Person id (UUID)")),
     request_body(content = crate::openapi::schemas::PhotosForm, content_type = "multipart/form-data"),
     security(("token" = [])),
-    responses((status = 201, description = "Created", body = Vec<crate::openapi::schemas::PersonImage>), crate::openapi::ApiErrors)
+    responses((status = 201, description = "Created", body = Vec<oz_wire::collections::PersonImage>), crate::openapi::ApiErrors)
 )]
 pub async fn add_images(
     State(st): State<AppState>,
     auth: Auth,
     Path((cid, pid)): Path<(String, String)>,
     req: Request,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Vec<oz_wire::collections::PersonImage>>)> {
     let api = st.api()?.clone();
     let (c, p) = visible_person(&api, &auth, &cid, &pid).await?;
     ensure_manager(&auth, &c)?;
@@ -392,7 +356,7 @@ pub async fn add_images(
     if let Err(e) = api.engine.collections.catch_up(&api.db).await {
         tracing::warn!(error = %e, "cannot apply a collection change to the 1:N index");
     }
-    Ok((StatusCode::CREATED, Json(Value::Array(stored.iter().map(|m| image_json(&api, m)).collect()))))
+    Ok((StatusCode::CREATED, Json(stored.iter().map(|m| render::person_image(m, &api.cfg.urls)).collect::<Vec<_>>())))
 }
 
 /// `GET /api/collections/{id}/persons/{person_id}/images/{image_id}/`.
@@ -404,18 +368,18 @@ pub async fn add_images(
     summary = "A photo of a person",
     params(("id" = String, Path, description = "Collection id (UUID)"), ("person_id" = String, Path, description = "Person id (UUID)"), ("image_id" = String, Path, description = "Image id (UUID)")),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::PersonImage), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::collections::PersonImage), crate::openapi::ApiErrors)
 )]
 pub async fn get_image(
     State(st): State<AppState>,
     auth: Auth,
     Path((cid, pid, iid)): Path<(String, String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<oz_wire::collections::PersonImage>> {
     let api = st.api()?;
     let (_, p) = visible_person(api, &auth, &cid, &pid).await?;
     let iid = parse_id(&iid, "Image")?;
     let m = api.db.person_image(p.id, iid).await.map_err(lookup("Image"))?;
-    Ok(Json(image_json(api, &m)))
+    Ok(Json(render::person_image(&m, &api.cfg.urls)))
 }
 
 /// `DELETE /api/collections/{id}/persons/{person_id}/images/{image_id}/`.
@@ -501,7 +465,7 @@ fn photo(p: &Pipeline, u: &Upload) -> ApiResult<(NewPersonImage, Vec<u8>)> {
             mime_type: d.info.mime_type.clone(),
             size: i64::try_from(d.info.size).unwrap_or(i64::MAX),
             md5: d.info.md5.clone(),
-            info,
+            info: oz_wire::json::value(&info),
             tags: u.tags.clone(),
             meta_data: u.meta_data.clone(),
             model_id: hex::encode(template.model_id),

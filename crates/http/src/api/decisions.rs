@@ -48,14 +48,14 @@ fn entry_json(e: &AuditEntry) -> Value {
     params(("id" = String, Path, description = "Analysis id (UUID)")),
     request_body(content = crate::openapi::schemas::ResolutionRequest, content_type = "application/json"),
     security(("token" = [])),
-    responses((status = 200, description = "The decided analysis", body = crate::openapi::schemas::Analysis), crate::openapi::ApiErrors)
+    responses((status = 200, description = "The decided analysis", body = oz_wire::Analysis), crate::openapi::ApiErrors)
 )]
 pub async fn decide(
     State(st): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
     super::body::JsonBody(b): super::body::JsonBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<oz_wire::Analysis>> {
     let api = st.api()?;
     let id = parse_id(&id, "Analysis")?;
     let a = api.db.analysis(id, &auth.principal.data_scope()).await.map_err(lookup("Analysis"))?;
@@ -142,7 +142,7 @@ pub async fn of_analysis(State(st): State<AppState>, auth: Auth, Path(id): Path<
     summary = "Operator decisions (audit trail)",
     params(crate::openapi::params::ResolutionFilters),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::ResolutionPage), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::Page<crate::openapi::schemas::ResolutionEntry>), crate::openapi::ApiErrors)
 )]
 pub async fn list(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>) -> ApiResult<Json<Value>> {
     let api = st.api()?;

@@ -176,13 +176,8 @@ impl IntoResponse for ApiError {
         let busy = matches!(self.status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE);
         let retry_after = self.details.get("retry_after").and_then(Value::as_u64).filter(|_| busy);
         // In Oz's key order: clients spot errors by the text `{"error_code":`.
-        #[derive(serde::Serialize)]
-        struct Body<'a> {
-            error_code: i64,
-            error_message: &'a str,
-            details: &'a Value,
-        }
-        let body = Body { error_code: self.code, error_message: &self.message, details: &self.details };
+        let body =
+            oz_wire::errors::ApiErrorBody { error_code: self.code, error_message: self.message, details: self.details };
         let mut r = (self.status, Json(body)).into_response();
         if let Some(s) = retry_after {
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));

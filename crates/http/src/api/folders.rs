@@ -73,7 +73,7 @@ pub async fn visible_folder(api: &FullApi, auth: &Auth, id: &str) -> ApiResult<F
 }
 
 /// The folder JSON, with analyses when asked.
-pub async fn folder_json(api: &FullApi, f: &Folder, with_analyses: bool) -> ApiResult<Value> {
+pub async fn folder_json(api: &FullApi, f: &Folder, with_analyses: bool) -> ApiResult<oz_wire::Folder> {
     let media = api.db.folder_media(f.id).await?;
     let analyses: Option<Vec<Analysis>> =
         if with_analyses { Some(api.db.analyses_of_folders(&[f.id]).await?) } else { None };
@@ -392,14 +392,14 @@ fn capture_only() -> ApiError {
     params(("id" = String, Path, description = "Folder id (UUID)")),
     request_body(content((crate::openapi::schemas::UploadForm = "multipart/form-data")), description = "Media parts and a JSON `payload` part. `application/octet-stream` (an OzCapsula container) is refused with 400 error 13/14."),
     security(("token" = [])),
-    responses((status = 201, description = "Created media", body = Vec<crate::openapi::schemas::Media>), crate::openapi::ApiErrors)
+    responses((status = 201, description = "Created media", body = Vec<oz_wire::Media>), crate::openapi::ApiErrors)
 )]
 pub async fn add_media(
     State(st): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
     req: Request,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Vec<oz_wire::Media>>)> {
     let api = st.api()?.clone();
     let folder = visible_folder(&api, &auth, &id).await?;
     if !auth.principal.can_write_data() {
@@ -419,7 +419,8 @@ pub async fn add_media(
         }
     };
     let tc = Some(folder.time_created);
-    Ok((StatusCode::CREATED, Json(Value::Array(media.iter().map(|m| render::media(m, tc, &api.cfg.urls)).collect()))))
+    let media: Vec<oz_wire::Media> = media.iter().map(|m| render::media(m, tc, &api.cfg.urls)).collect();
+    Ok((StatusCode::CREATED, Json(media)))
 }
 
 /// `GET /api/folders/{id}/` (`with_analyses`, `with_user`, `with_company`).
@@ -432,14 +433,14 @@ pub async fn add_media(
     description = "An access token sees the folders its role may see; an SDK session token sees only the folders it uploaded (any other: 404), without `with_user`/`with_company`.",
     params(("id" = String, Path, description = "Folder id (UUID)"), crate::openapi::params::FolderFlags),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::Folder), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::Folder), crate::openapi::ApiErrors)
 )]
 pub async fn get_one(
     State(st): State<AppState>,
     reader: Reader,
     Path(id): Path<String>,
     Query(q): Query<Pairs>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<oz_wire::Folder>> {
     let api = st.api()?;
     let auth = match reader {
         Reader::User(auth) => *auth,
@@ -462,7 +463,13 @@ pub async fn get_one(
 /// `with_user=true` / `with_company=true`: each folder JSON gets `user` (the user who created it,
 /// as `GET /api/users/{id}` renders it) and `company` (as `GET /api/companies/{id}`), null when the
 /// folder has none or the caller may not see it.
-async fn add_owners(api: &FullApi, auth: &Auth, q: &Pairs, folders: &[Folder], out: &mut [Value]) -> ApiResult<()> {
+async fn add_owners(
+    api: &FullApi,
+    auth: &Auth,
+    q: &Pairs,
+    folders: &[Folder],
+    out: &mut [oz_wire::Folder],
+) -> ApiResult<()> {
     let (with_user, with_company) = (query::flag(q, "with_user"), query::flag(q, "with_company"));
     let distinct = |ids: Vec<Uuid>| {
         let mut v = ids;
@@ -470,31 +477,30 @@ async fn add_owners(api: &FullApi, auth: &Auth, q: &Pairs, folders: &[Folder], o
         v.dedup();
         v
     };
-    let mut users: HashMap<Uuid, Value> = HashMap::new();
+    let mut users: HashMap<Uuid, oz_wire::accounts::User> = HashMap::new();
     if with_user {
         let scope = auth.principal.user_scope();
         for u in api.db.users_by_ids(&distinct(folders.iter().filter_map(|f| f.user_id).collect())).await? {
             if scope.contains(Some(u.id), u.company_id) {
-                users.insert(u.id, super::accounts::user_json(&u));
+                users.insert(u.id, render::user(&u));
             }
         }
     }
-    let mut companies: HashMap<Uuid, Value> = HashMap::new();
+    let mut companies: HashMap<Uuid, oz_wire::accounts::Company> = HashMap::new();
     if with_company {
         let scope = auth.principal.company_scope();
         for c in api.db.companies_by_ids(&distinct(folders.iter().filter_map(|f| f.company_id).collect())).await? {
             if scope.contains(Some(c.id), Some(c.id)) {
-                companies.insert(c.id, super::accounts::company_json(&c));
+                companies.insert(c.id, render::company(&c));
             }
         }
     }
     for (f, v) in folders.iter().zip(out.iter_mut()) {
-        let Some(o) = v.as_object_mut() else { continue };
         if with_user {
-            o.insert("user".into(), f.user_id.and_then(|u| users.get(&u).cloned()).unwrap_or(Value::Null));
+            v.user = Some(f.user_id.and_then(|u| users.get(&u).cloned()));
         }
         if with_company {
-            o.insert("company".into(), f.company_id.and_then(|c| companies.get(&c).cloned()).unwrap_or(Value::Null));
+            v.company = Some(f.company_id.and_then(|c| companies.get(&c).cloned()));
         }
     }
     Ok(())
@@ -509,9 +515,13 @@ async fn add_owners(api: &FullApi, auth: &Auth, q: &Pairs, folders: &[Folder], o
     summary = "Folders the caller may see",
     params(crate::openapi::params::FolderFilters, crate::openapi::params::Owners, crate::openapi::params::TimeRange, crate::openapi::params::FolderFlags, crate::openapi::params::Paging),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::FolderPage), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::Page<oz_wire::Folder>), crate::openapi::ApiErrors)
 )]
-pub async fn list(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(st): State<AppState>,
+    auth: Auth,
+    Query(q): Query<Pairs>,
+) -> ApiResult<Json<oz_wire::Page<oz_wire::Folder>>> {
     let api = st.api()?;
     let mut f = FolderFilter::new(auth.principal.data_scope());
     f.meta = query::meta(&q)?;
@@ -547,7 +557,7 @@ pub async fn list(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>
     for a in analyses.iter().flatten() {
         an_by.entry(a.folder_id).or_default().push(a.clone());
     }
-    let mut items: Vec<Value> = folders
+    let mut items: Vec<oz_wire::Folder> = folders
         .iter()
         .map(|fo| {
             let m = media_by.get(&fo.id).map_or(&[][..], Vec::as_slice);
@@ -556,11 +566,7 @@ pub async fn list(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>
         })
         .collect();
     add_owners(api, &auth, &q, &folders, &mut items).await?;
-    let mut out = json!({ "offset": f.offset, "limit": f.limit, "items": items });
-    if let (Some(t), Some(o)) = (total, out.as_object_mut()) {
-        o.insert("total".into(), json!(t));
-    }
-    Ok(Json(out))
+    Ok(Json(oz_wire::Page::new(items, f.offset, f.limit, total)))
 }
 
 /// Longest `search_text`, characters.
@@ -602,9 +608,13 @@ async fn visible_media(api: &FullApi, auth: &Auth, id: &str) -> ApiResult<Media>
     summary = "A media",
     params(("id" = String, Path, description = "Media id (UUID)")),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::Media), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::Media), crate::openapi::ApiErrors)
 )]
-pub async fn get_media(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn get_media(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<oz_wire::Media>> {
     let api = st.api()?;
     let m = visible_media(api, &auth, &id).await?;
     let f = api.db.folder(m.folder_id, &Scope::All).await?;
@@ -621,14 +631,14 @@ pub async fn get_media(State(st): State<AppState>, auth: Auth, Path(id): Path<St
     params(("id" = String, Path, description = "Media id (UUID)")),
     request_body(content = crate::openapi::schemas::MediaPatch, content_type = "application/json"),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::Media), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::Media), crate::openapi::ApiErrors)
 )]
 pub async fn patch_media(
     State(st): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
     super::body::JsonBody(b): super::body::JsonBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<oz_wire::Media>> {
     let api = st.api()?;
     let m = visible_media(api, &auth, &id).await?;
     if !auth.principal.can_write_data() {

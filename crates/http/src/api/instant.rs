@@ -44,7 +44,7 @@ use crate::state::{AppState, FullApi, InstantAuth};
     summary = "Analyse uploaded media at once; nothing is stored",
     request_body(content((crate::openapi::schemas::UploadForm = "multipart/form-data")), description = "Media parts and a JSON `payload` part. `application/octet-stream` (an OzCapsula container) is refused with 400 error 13/14."),
     security(("token" = [])),
-    responses((status = 201, description = "The folder with its analyses (ids name nothing afterwards)", body = crate::openapi::schemas::Folder), crate::openapi::ApiErrors)
+    responses((status = 201, description = "The folder with its analyses (ids name nothing afterwards)", body = oz_wire::Folder), crate::openapi::ApiErrors)
 )]
 pub async fn create(State(st): State<AppState>, req: Request) -> ApiResult<Response> {
     let api = st.api()?.clone();
@@ -76,7 +76,7 @@ pub async fn create(State(st): State<AppState>, req: Request) -> ApiResult<Respo
     description = "With an access token, or with an SDK session token (`GET /api/authorize/session_token`) for a capture only: the payload must have `analyses` with a QUALITY analysis given `params.challenge_id`, and no `resolution_endpoint` (403 otherwise); that session token may then read the folder with `GET /api/folders/{id}/`.",
     request_body(content((crate::openapi::schemas::UploadForm = "multipart/form-data")), description = "Media parts and a JSON `payload` part. `application/octet-stream` (an OzCapsula container) is refused with 400 error 13/14."),
     security(("token" = [])),
-    responses((status = 201, description = "The folder", body = crate::openapi::schemas::Folder), crate::openapi::ApiErrors)
+    responses((status = 201, description = "The folder", body = oz_wire::Folder), crate::openapi::ApiErrors)
 )]
 pub async fn create_folder(State(st): State<AppState>, req: Request) -> ApiResult<Response> {
     let (mut parts, body) = req.into_parts();

@@ -10,7 +10,7 @@ use oz_domain::access::AnalysisKind;
 use oz_engine::render;
 use oz_storage::lists::{AnalysisListFilter, MediaListFilter};
 use oz_storage::{Folder, Media};
-use serde_json::{Value, json};
+use oz_wire::Page;
 use uuid::Uuid;
 
 use super::auth::Auth;
@@ -24,12 +24,8 @@ fn kinds(v: Vec<String>) -> Vec<String> {
     v.into_iter().map(|t| AnalysisKind::parse(&t).map_or(t, |k| k.as_str().to_string())).collect()
 }
 
-fn envelope(items: Vec<Value>, offset: i64, limit: i64, total: Option<i64>) -> Json<Value> {
-    let mut out = json!({ "offset": offset, "limit": limit, "items": items });
-    if let (Some(t), Some(o)) = (total, out.as_object_mut()) {
-        o.insert("total".into(), json!(t));
-    }
-    Json(out)
+fn envelope<T: utoipa::ToSchema>(items: Vec<T>, offset: i64, limit: i64, total: Option<i64>) -> Json<Page<T>> {
+    Json(Page::new(items, offset, limit, total))
 }
 
 /// The folders (by id) and all their media, to render listed objects as the folder routes do.
@@ -54,9 +50,13 @@ async fn context(api: &FullApi, folder_ids: Vec<Uuid>) -> ApiResult<(HashMap<Uui
     summary = "Analyses across folders",
     params(crate::openapi::params::AnalysisFilters, crate::openapi::params::Owners, crate::openapi::params::TimeRange, crate::openapi::params::Paging),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::AnalysisPage), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::Page<oz_wire::Analysis>), crate::openapi::ApiErrors)
 )]
-pub async fn analyses(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>) -> ApiResult<Json<Value>> {
+pub async fn analyses(
+    State(st): State<AppState>,
+    auth: Auth,
+    Query(q): Query<Pairs>,
+) -> ApiResult<Json<Page<oz_wire::Analysis>>> {
     let api = st.api()?;
     let mut f = AnalysisListFilter::new(auth.principal.data_scope());
     f.ids = query::uuids_of(&q, &["analyse_id", "analysis_id"])?;
@@ -107,9 +107,13 @@ pub async fn analyses(State(st): State<AppState>, auth: Auth, Query(q): Query<Pa
     summary = "Media across folders",
     params(crate::openapi::params::MediaFilters, crate::openapi::params::Owners, crate::openapi::params::TimeRange, crate::openapi::params::Paging),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::MediaPage), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::Page<oz_wire::Media>), crate::openapi::ApiErrors)
 )]
-pub async fn media(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>) -> ApiResult<Json<Value>> {
+pub async fn media(
+    State(st): State<AppState>,
+    auth: Auth,
+    Query(q): Query<Pairs>,
+) -> ApiResult<Json<Page<oz_wire::Media>>> {
     let api = st.api()?;
     let mut f = MediaListFilter::new(auth.principal.data_scope());
     f.ids = query::uuids(&q, "media_id")?;

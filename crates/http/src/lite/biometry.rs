@@ -6,11 +6,11 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use oz_domain::decision::{Decision, score_from_cosine, wire_score};
+use oz_domain::decision::{score_from_cosine, wire_score};
 use oz_domain::lite::{LiteErrorKind, Processor};
 use oz_vision::Pipeline;
 use oz_vision::template::Template;
-use serde_json::json;
+use oz_wire::lite::{LiteScore, LiteScoreOf, LiteScores};
 
 use super::parts::{self, Part};
 use crate::error::LiteError;
@@ -43,9 +43,9 @@ fn template_response(t: &Template, base64: bool) -> Response {
     }
 }
 
-fn score_and_decision(st: &AppState, a: &Template, b: &Template) -> (f64, Decision) {
+fn score_and_decision(st: &AppState, a: &Template, b: &Template) -> LiteScore {
     let score = score_from_cosine(st.pipeline.cosine(a, b));
-    (wire_score(score), st.lite.thresholds.decide(score))
+    LiteScore { score: wire_score(score), decision: st.lite.thresholds.decide(score).into() }
 }
 
 fn image_part(part: &Part, base64: bool) -> Result<Bytes, LiteError> {
@@ -92,7 +92,7 @@ pub async fn extract(State(st): State<AppState>, headers: HeaderMap, body: Bytes
     summary = "Compare two templates. Send `Content-Transfer-Encoding: base64` for base64 inputs and outputs.",
     request_body(content = crate::openapi::schemas::CompareForm, content_type = "multipart/form-data"),
     security((), ("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::LiteScore), crate::openapi::LiteErrors)
+    responses((status = 200, description = "OK", body = oz_wire::lite::LiteScore), crate::openapi::LiteErrors)
 )]
 pub async fn compare(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
     let b64 = parts::wants_base64(req.headers());
@@ -101,8 +101,7 @@ pub async fn compare(State(st): State<AppState>, req: Request) -> Result<Respons
     let b = template_part(parts::one(&all, "bio_template", P)?, b64)?;
     let ta = parse_template(&st.pipeline, &a, "bio_feature")?;
     let tb = parse_template(&st.pipeline, &b, "bio_template")?;
-    let (score, decision) = score_and_decision(&st, &ta, &tb);
-    Ok(Json(json!({ "score": score, "decision": decision.as_str() })).into_response())
+    Ok(Json(score_and_decision(&st, &ta, &tb)).into_response())
 }
 
 /// `POST /v1/face/pattern/verify`: `sample` + `bio_template`; multipart answer with `score` and `bio_feature`.
@@ -122,9 +121,7 @@ pub async fn verify(State(st): State<AppState>, req: Request) -> Result<Response
     let sample = image_part(parts::one(&all, "sample", P)?, b64)?;
     let tb = parse_template(&st.pipeline, &template_part(parts::one(&all, "bio_template", P)?, b64)?, "bio_template")?;
     let ta = st.run(move |p| extract_sample(p, &sample, "sample")).await??;
-    let (score, decision) = score_and_decision(&st, &ta, &tb);
-    let score_json =
-        crate::wire::to_string(&json!({ "score": score, "decision": decision.as_str() })).unwrap_or_default();
+    let score_json = crate::wire::to_string(&score_and_decision(&st, &ta, &tb)).unwrap_or_default();
     let feature = ta.to_bytes();
     let boundary = format!("oz-{}", uuid::Uuid::new_v4().simple());
     let mut body = Vec::with_capacity(feature.len() * 2 + 512);
@@ -160,7 +157,7 @@ pub async fn verify(State(st): State<AppState>, req: Request) -> Result<Response
     summary = "Compare the faces of two images. Send `Content-Transfer-Encoding: base64` for base64 inputs and outputs.",
     request_body(content = crate::openapi::schemas::TwoImagesForm, content_type = "multipart/form-data"),
     security((), ("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::LiteScore), crate::openapi::LiteErrors)
+    responses((status = 200, description = "OK", body = oz_wire::lite::LiteScore), crate::openapi::LiteErrors)
 )]
 pub async fn extract_and_compare(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
     let b64 = parts::wants_base64(req.headers());
@@ -172,19 +169,18 @@ pub async fn extract_and_compare(State(st): State<AppState>, req: Request) -> Re
             Ok((extract_sample(p, &s1, "sample_1")?, extract_sample(p, &s2, "sample_2")?))
         })
         .await??;
-    let (score, decision) = score_and_decision(&st, &ta, &tb);
-    Ok(Json(json!({ "score": score, "decision": decision.as_str() })).into_response())
+    Ok(Json(score_and_decision(&st, &ta, &tb)).into_response())
 }
 
 fn results(st: &AppState, main: &Template, others: &[(String, Template)]) -> Response {
     let results: Vec<_> = others
         .iter()
         .map(|(filename, t)| {
-            let (score, decision) = score_and_decision(st, main, t);
-            json!({ "filename": filename, "score": score, "decision": decision.as_str() })
+            let s = score_and_decision(st, main, t);
+            LiteScoreOf { filename: filename.clone(), score: s.score, decision: s.decision }
         })
         .collect();
-    Json(json!({ "results": results })).into_response()
+    Json(LiteScores { results }).into_response()
 }
 
 fn filename(p: &Part, i: usize) -> String {
@@ -212,7 +208,7 @@ fn templates_n(st: &AppState, all: &[Part], b64: bool) -> Result<Vec<(String, Te
     summary = "Compare template_1 with every other template part. Send `Content-Transfer-Encoding: base64` for base64 inputs and outputs.",
     request_body(content = crate::openapi::schemas::TemplatesNForm, content_type = "multipart/form-data"),
     security((), ("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::LiteScores), crate::openapi::LiteErrors)
+    responses((status = 200, description = "OK", body = oz_wire::lite::LiteScores), crate::openapi::LiteErrors)
 )]
 pub async fn compare_n(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
     let b64 = parts::wants_base64(req.headers());
@@ -231,7 +227,7 @@ pub async fn compare_n(State(st): State<AppState>, req: Request) -> Result<Respo
     summary = "Compare the face of sample_1 with every template part. Send `Content-Transfer-Encoding: base64` for base64 inputs and outputs.",
     request_body(content = crate::openapi::schemas::SampleTemplatesForm, content_type = "multipart/form-data"),
     security((), ("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::LiteScores), crate::openapi::LiteErrors)
+    responses((status = 200, description = "OK", body = oz_wire::lite::LiteScores), crate::openapi::LiteErrors)
 )]
 pub async fn verify_n(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
     let b64 = parts::wants_base64(req.headers());
@@ -251,7 +247,7 @@ pub async fn verify_n(State(st): State<AppState>, req: Request) -> Result<Respon
     summary = "Compare the face of sample_1 with the faces of every other image part. Send `Content-Transfer-Encoding: base64` for base64 inputs and outputs.",
     request_body(content = crate::openapi::schemas::ImagesNForm, content_type = "multipart/form-data"),
     security((), ("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::LiteScores), crate::openapi::LiteErrors)
+    responses((status = 200, description = "OK", body = oz_wire::lite::LiteScores), crate::openapi::LiteErrors)
 )]
 pub async fn extract_and_compare_n(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
     let b64 = parts::wants_base64(req.headers());

@@ -7,18 +7,20 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use md5::{Digest, Md5};
 use oz_domain::assign::biometry_verdict;
 use oz_domain::challenge::Action;
 use oz_domain::decision::{DecisionThresholds, score_from_cosine, wire_score};
 use oz_domain::gesture::{GesturePolicy, requested_gesture};
 use oz_domain::liveness;
 use oz_domain::status::{self, ResolutionStatus};
+use oz_engine::render;
 use oz_engine::runner::QualityOfMedia;
 use oz_vision::VisionError;
 use oz_vision::challenge::ChallengeCheck;
 use oz_vision::media::{MediaInfo, MediaKind};
 use oz_vision::pipeline::{AnalyzeOptions, GestureCheck, MediaAnalysis};
+use oz_wire::results::{BiometryConfs, BiometryResult, IssuedChallenge, QualityConfs};
+use oz_wire::{AnalysisType, MediaType, ResultMedia, State};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -136,7 +138,11 @@ struct Analysed {
 /// Decodes and analyses the request's media on a blocking thread behind the admission gate, within
 /// one request decode budget (each media's frames are released before the next decode), and
 /// answers Oz's folder JSON with the finished analyses. Stores nothing.
-pub async fn answer(st: &AppState, req: &FolderRequest, media: Vec<MediaInput>) -> Result<Value, FolderError> {
+pub async fn answer(
+    st: &AppState,
+    req: &FolderRequest,
+    media: Vec<MediaInput>,
+) -> Result<oz_wire::Folder, FolderError> {
     let plans: Vec<Option<AnalyzeOptions>> = (0..media.len())
         .map(|i| {
             let using: Vec<&AnalysisSpec> = req.specs.iter().filter(|s| s.takes(i)).collect();
@@ -230,106 +236,64 @@ fn round6(v: f64) -> f64 {
     (v * 1e6).round() / 1e6
 }
 
-/// Oz `media_type` for a decoded media.
-#[must_use]
-pub fn media_type(kind: MediaKind) -> &'static str {
-    match kind {
-        MediaKind::Image => "IMAGE_FOLDER",
-        MediaKind::Video => "VIDEO_FOLDER",
-        MediaKind::ShotSet => "SHOTS_SET_FOLDER",
-    }
-}
-
 /// Ids and times that differ between the flavors.
-struct Shape<'a> {
-    folder_id: &'a str,
-    company_id: Value,
+struct Shape {
+    folder_id: Uuid,
+    company_id: Option<Uuid>,
     /// Instant: the folder's time; Lite: null.
-    folder_time: Value,
+    folder_time: Option<f64>,
     t: f64,
 }
 
-fn media_json(f: &Shape<'_>, m: &Analysed) -> Value {
-    let media_id = m.id.to_string();
-    let mut v = json!({
-        "folder_id": f.folder_id,
-        "media_id": media_id,
-        "media_type": media_type(m.info.kind),
-        "info": oz_engine::render::media_info(&m.info),
-        "tags": m.tags,
-        "original_name": m.original_name,
-        "original_url": null,
-        "company_id": f.company_id,
-        "technical_meta_data": {},
-        "time_created": f.t,
-        "time_updated": f.t,
-        "meta_data": m.meta_data,
-        "thumb_url": null,
-        "folder_time_created": f.folder_time,
-    });
-    if let Some(obj) = v.as_object_mut() {
-        match m.info.kind {
-            MediaKind::Video => {
-                obj.insert("video_id".into(), json!(media_id));
-                obj.insert("video_url".into(), Value::Null);
-            }
-            MediaKind::Image => {
-                obj.insert("image_id".into(), json!(media_id));
-            }
-            MediaKind::ShotSet => {
-                obj.insert("shots_set_id".into(), json!(media_id));
-                obj.insert("video_url".into(), Value::Null);
-            }
-        }
-    }
-    v
+fn media_json(f: &Shape, m: &Analysed) -> oz_wire::Media {
+    let kind = match m.info.kind {
+        MediaKind::Video => MediaType::VIDEO_FOLDER,
+        MediaKind::Image => MediaType::IMAGE_FOLDER,
+        MediaKind::ShotSet => MediaType::SHOTS_SET_FOLDER,
+    };
+    let mut w = oz_wire::Media::new(f.folder_id, m.id, kind, render::media_info(&m.info), m.original_name.clone());
+    w.tags.clone_from(&m.tags);
+    w.company_id = f.company_id;
+    w.time_created = f.t;
+    w.time_updated = f.t;
+    w.meta_data.clone_from(&m.meta_data);
+    w.folder_time_created = f.folder_time;
+    w
 }
 
-fn best_shot_json(f: &Shape<'_>, m: &Analysed, a: &MediaAnalysis) -> Option<Value> {
+fn best_shot_json(f: &Shape, m: &Analysed, a: &MediaAnalysis) -> Option<oz_wire::Media> {
     let shot = a.best_shot.as_ref()?;
-    Some(json!({
-        "folder_id": f.folder_id,
-        "media_id": Uuid::new_v4().to_string(),
-        "media_type": "IMAGE_RESULT_ANALYSIS_SINGLE",
-        "info": {
-            "thumb": null,
-            "original": {
-                "md5": hex_md5(&shot.jpeg),
-                "width": shot.width,
-                "height": shot.height,
-                "size": shot.jpeg.len(),
-                "mime-type": "image/jpeg",
-            }
-        },
-        "tags": [],
-        "original_name": "ResultImage.jpg",
-        "original_url": null,
-        "company_id": f.company_id,
-        "technical_meta_data": { "frame_index": shot.frame_index, "quality": wire_score(shot.quality) },
-        "time_created": f.t,
-        "time_updated": f.t,
-        "meta_data": null,
-        "folder_time_created": f.folder_time,
-        "image_b64": encode_b64(&shot.jpeg),
-        "media_association_id": m.id.to_string(),
-    }))
-}
-
-fn hex_md5(b: &[u8]) -> String {
-    Md5::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+    let mut w = oz_wire::Media::new(
+        f.folder_id,
+        Uuid::new_v4(),
+        MediaType::IMAGE_RESULT_ANALYSIS_SINGLE,
+        render::best_shot_info(shot),
+        "ResultImage.jpg".into(),
+    );
+    // Oz's Lite example writes no image_id on outputs.
+    w.image_id = None;
+    w.company_id = f.company_id;
+    w.technical_meta_data = json!({ "frame_index": shot.frame_index, "quality": wire_score(shot.quality) });
+    w.time_created = f.t;
+    w.time_updated = f.t;
+    w.meta_data = Value::Null;
+    w.folder_time_created = f.folder_time;
+    w.image_b64 = Some(encode_b64(&shot.jpeg));
+    w.media_association_id = Some(m.id);
+    Some(w)
 }
 
 /// What one analysis found: its verdict or failure, its `results_data` and per-media results.
 struct Outcome {
     /// `Err`: the analysis failed with Oz error 4 and this message.
     verdict: Result<ResolutionStatus, String>,
-    results_data: Value,
+    results_data: Option<Value>,
     /// (media index, `results_data`, output images) per source media.
-    per_media: Vec<(usize, Value, Vec<Value>)>,
+    per_media: Vec<(usize, Value, Vec<oz_wire::Media>)>,
 }
 
 fn failed(msg: String) -> Outcome {
-    Outcome { verdict: Err(msg), results_data: Value::Null, per_media: Vec::new() }
+    Outcome { verdict: Err(msg), results_data: None, per_media: Vec::new() }
 }
 
 /// The analyses of the sources, or the message of the first source that cannot be analysed.
@@ -345,7 +309,7 @@ fn analyses_of<'a>(media: &'a [Analysed], sources: &[usize]) -> Result<Vec<&'a M
 }
 
 fn quality(
-    f: &Shape<'_>,
+    f: &Shape,
     q: &QualitySpec,
     media: &[Analysed],
     sources: &[usize],
@@ -370,17 +334,15 @@ fn quality(
                 (Some((id, _)), Some(c)) => {
                     // A failed challenge declines whatever the texture score says.
                     verdicts.push(if c.passed { live } else { ResolutionStatus::Declined });
-                    if let Some(o) = data.as_object_mut() {
-                        o.insert("challenge".into(), oz_engine::runner::challenge_json(&id.to_string(), c));
-                    }
+                    data.challenge = Some(oz_engine::runner::challenge_result(&id.to_string(), c));
                 }
                 _ => verdicts.push(policy.verdict(live, gesture.map(|g| g.result.detected))),
             }
             let outputs = if q.extract_best_shot { best_shot_json(f, m, a).into_iter().collect() } else { vec![] };
-            (i, data, outputs)
+            (i, oz_wire::json::value(&data), outputs)
         })
         .collect();
-    Outcome { verdict: Ok(status::worst(verdicts)), results_data: Value::Null, per_media }
+    Outcome { verdict: Ok(status::worst(verdicts)), results_data: None, per_media }
 }
 
 fn biometry(t: &DecisionThresholds, media: &[Analysed], sources: &[usize]) -> Outcome {
@@ -415,135 +377,146 @@ fn biometry(t: &DecisionThresholds, media: &[Analysed], sources: &[usize]) -> Ou
         .map(|(&i, s)| {
             let lo = s.iter().copied().fold(f32::INFINITY, f32::min);
             let hi = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            (i, json!({ "min_confidence": wire_score(lo), "max_confidence": wire_score(hi) }), Vec::new())
+            let r = BiometryResult { min_confidence: wire_score(lo), max_confidence: wire_score(hi) };
+            (i, oz_wire::json::value(&r), Vec::new())
         })
         .collect();
     Outcome {
         verdict: Ok(verdict),
-        results_data: json!({ "min_confidence": wire_score(min), "max_confidence": wire_score(max) }),
+        results_data: Some(oz_wire::json::value(&BiometryResult {
+            min_confidence: wire_score(min),
+            max_confidence: wire_score(max),
+        })),
         per_media,
     }
 }
 
 /// Builds the whole folder JSON.
-fn folder_json(req: &FolderRequest, media: &[Analysed], policy: GesturePolicy, planarity_weight: f32) -> Value {
+fn folder_json(
+    req: &FolderRequest,
+    media: &[Analysed],
+    policy: GesturePolicy,
+    planarity_weight: f32,
+) -> oz_wire::Folder {
     let t = now();
-    let folder_id = Uuid::new_v4().to_string();
+    let folder_id = Uuid::new_v4();
     let (instant, company_id, user_id) = match req.flavor {
         Flavor::Lite => (false, None, None),
         Flavor::Instant { company_id, user_id } => (true, company_id, user_id),
     };
-    let id_or_null = |id: Option<Uuid>| id.map_or(Value::Null, |u| json!(u.to_string()));
-    let frame = Shape {
-        folder_id: &folder_id,
-        company_id: id_or_null(company_id),
-        folder_time: if instant { json!(t) } else { Value::Null },
-        t,
-    };
-    let temporary = |on: bool| if on { json!(Uuid::new_v4().to_string()) } else { Value::Null };
-    let group_id = temporary(instant);
-    let media_values: Vec<Value> = media.iter().map(|m| media_json(&frame, m)).collect();
+    let frame = Shape { folder_id, company_id, folder_time: instant.then_some(t), t };
+    let temporary = || instant.then(Uuid::new_v4);
+    let group_id = temporary();
+    let media_values: Vec<oz_wire::Media> = media.iter().map(|m| media_json(&frame, m)).collect();
 
     let mut verdicts = Vec::new();
-    let analyses: Vec<Value> = req
+    let analyses: Vec<oz_wire::Analysis> = req
         .specs
         .iter()
         .map(|spec| {
             let sources: Vec<usize> = spec.sources.clone().unwrap_or_else(|| (0..media.len()).collect());
             let (kind, confs, outcome) = match &spec.check {
                 Check::Quality(q) => (
-                    "QUALITY",
-                    {
-                        let mut confs = json!({
-                            "threshold_replay": q.threshold_replay,
-                            "extract_best_shot": q.extract_best_shot,
-                            "threshold_liveness": q.threshold_liveness,
-                            "threshold_spoofing": q.threshold_spoofing,
-                        });
-                        if let (Some((id, actions)), Some(o)) = (&q.challenge, confs.as_object_mut()) {
-                            let names: Vec<&str> = actions.iter().map(|a| a.as_str()).collect();
-                            o.insert("challenge".into(), json!({ "challenge_id": id.to_string(), "actions": names }));
-                        }
-                        confs
-                    },
+                    AnalysisType::QUALITY,
+                    oz_wire::json::value(&QualityConfs {
+                        threshold_replay: q.threshold_replay,
+                        extract_best_shot: q.extract_best_shot,
+                        threshold_liveness: q.threshold_liveness,
+                        threshold_spoofing: q.threshold_spoofing,
+                        challenge: q.challenge.as_ref().map(|(id, actions)| IssuedChallenge {
+                            challenge_id: *id,
+                            actions: actions.iter().map(|a| a.as_str().to_string()).collect(),
+                        }),
+                    }),
                     quality(&frame, q, media, &sources, policy, planarity_weight),
                 ),
                 Check::Biometry(th) => (
-                    "BIOMETRY",
-                    json!({ "threshold_approve": wire_score(th.approve), "threshold_decline": wire_score(th.decline) }),
+                    AnalysisType::BIOMETRY,
+                    oz_wire::json::value(&BiometryConfs {
+                        threshold_approve: wire_score(th.approve),
+                        threshold_decline: wire_score(th.decline),
+                    }),
                     biometry(th, media, &sources),
                 ),
             };
-            let analysis_id = temporary(instant);
-            let results: Vec<Value> = outcome
+            let analysis_id = temporary();
+            let results_media = outcome
                 .per_media
                 .into_iter()
                 .map(|(i, data, outputs)| {
-                    let id = media[i].id.to_string();
-                    json!({
-                        "company_id": frame.company_id,
-                        "media_association_id": id,
-                        "analysis_id": analysis_id,
-                        "results_data": data,
-                        "source_media_id": id,
-                        "output_images": outputs,
-                        "collection_persons": [],
-                        "folder_time_created": frame.folder_time,
-                    })
+                    let id = media[i].id;
+                    ResultMedia {
+                        company_id: frame.company_id,
+                        media_association_id: id,
+                        analysis_id,
+                        results_data: data,
+                        source_media_id: id,
+                        source_video_id: None,
+                        source_shots_set_id: None,
+                        source_image_id: None,
+                        output_images: outputs,
+                        collection_persons: Value::Array(Vec::new()),
+                        folder_time_created: frame.folder_time,
+                    }
                 })
                 .collect();
             let (state, resolution, error_code, error_message) = match outcome.verdict {
-                Ok(v) => ("FINISHED", v, Value::Null, Value::Null),
+                Ok(v) => (State::FINISHED, v, None, None),
                 Err(msg) => {
-                    ("FAILED", ResolutionStatus::Failed, json!(oz_engine::runner::ERR_INVALID_VALUE), json!(msg))
+                    (State::FAILED, ResolutionStatus::Failed, Some(oz_engine::runner::ERR_INVALID_VALUE), Some(msg))
                 }
             };
             verdicts.push(resolution);
-            json!({
-                "analyse_id": analysis_id,
-                "analysis_id": analysis_id,
-                "folder_id": folder_id,
-                "folder_time_created": frame.folder_time,
-                "type": kind,
-                "state": state,
-                "company_id": frame.company_id,
-                "group_id": group_id,
-                "results_data": outcome.results_data,
-                "confs": confs,
-                "error_message": error_message,
-                "error_code": error_code,
-                "resolution_operator": null,
-                "technical_meta_data": {},
-                "time_created": t,
-                "time_updated": now(),
-                "meta_data": spec.meta_data,
-                "source_media": sources.iter().filter_map(|&i| media_values.get(i)).collect::<Vec<_>>(),
-                "results_media": results,
-                "resolution_status": resolution.as_str(),
-                "resolution": resolution.as_str(),
-            })
+            oz_wire::Analysis {
+                analyse_id: analysis_id,
+                analysis_id,
+                folder_id,
+                folder_time_created: frame.folder_time,
+                kind,
+                state,
+                company_id: frame.company_id,
+                group_id,
+                results_data: outcome.results_data,
+                confs,
+                error_message,
+                error_code,
+                resolution_operator: None,
+                operator_comment: None,
+                resolution_time: None,
+                technical_meta_data: json!({}),
+                time_created: t,
+                time_updated: now(),
+                meta_data: spec.meta_data.clone(),
+                source_media: sources.iter().filter_map(|&i| media_values.get(i).cloned()).collect(),
+                results_media,
+                resolution_status: resolution.into(),
+                resolution: resolution.into(),
+                collection: None,
+            }
         })
         .collect();
     let (folder_status, system) = status::folder_status(&verdicts);
-    json!({
-        "company_id": frame.company_id,
-        "time_created": t,
-        "folder_id": folder_id,
-        "user_id": id_or_null(user_id),
-        "resolution_endpoint": req.resolution_endpoint,
-        "resolution_status": folder_status.as_str(),
-        "resolution_comment": "[]",
-        "system_resolution": system.as_str(),
-        "resolution_time": null,
-        "resolution_author_id": null,
-        "resolution_state_hash": null,
-        "operator_comment": null,
-        "operator_status": null,
-        "is_cleared": null,
-        "meta_data": req.folder_meta,
-        "technical_meta_data": {},
-        "time_updated": now(),
-        "media": media_values,
-        "analyses": analyses,
-    })
+    oz_wire::Folder {
+        company_id: frame.company_id,
+        time_created: t,
+        folder_id,
+        user_id,
+        resolution_endpoint: req.resolution_endpoint.clone(),
+        resolution_status: folder_status.into(),
+        resolution_comment: "[]".into(),
+        system_resolution: system.into(),
+        resolution_time: None,
+        resolution_author_id: None,
+        resolution_state_hash: None,
+        operator_comment: None,
+        operator_status: None,
+        is_cleared: None,
+        meta_data: req.folder_meta.clone(),
+        technical_meta_data: json!({}),
+        time_updated: now(),
+        media: media_values,
+        analyses: Some(analyses),
+        user: None,
+        company: None,
+    }
 }

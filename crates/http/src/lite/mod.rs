@@ -14,7 +14,7 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use oz_domain::lite::{LiteErrorKind, Processor};
-use serde_json::json;
+use oz_wire::lite::{LiteHealth, LiteModel, LiteVersion};
 
 use crate::api::auth::Auth;
 use crate::error::{LiteError, processor_of};
@@ -100,16 +100,20 @@ fn method_not_allowed(p: Processor) -> Response {
     operation_id = "lite_version",
     tag = "lite",
     summary = "API Lite component versions",
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::LiteVersion), crate::openapi::LiteErrors)
+    responses((status = 200, description = "OK", body = oz_wire::lite::LiteVersion), crate::openapi::LiteErrors)
 )]
-async fn version(State(st): State<AppState>) -> Json<serde_json::Value> {
-    let models: Vec<_> =
-        st.pipeline.model_versions().iter().map(|m| json!({ "name": m.name, "version": m.version })).collect();
-    Json(json!({
-        "core": env!("CARGO_PKG_VERSION"),
-        "tfss": oz_vision::runtime::RUNTIME_NAME,
-        "models": models,
-    }))
+async fn version(State(st): State<AppState>) -> Json<LiteVersion> {
+    let models = st
+        .pipeline
+        .model_versions()
+        .iter()
+        .map(|m| LiteModel { name: m.name.to_string(), version: m.version.to_string() })
+        .collect();
+    Json(LiteVersion {
+        core: env!("CARGO_PKG_VERSION").to_string(),
+        tfss: oz_vision::runtime::RUNTIME_NAME.to_string(),
+        models,
+    })
 }
 
 /// `GET .../health`: 0 when a real inference succeeds, 3 when the processor is inoperative.
@@ -119,14 +123,14 @@ async fn version(State(st): State<AppState>) -> Json<serde_json::Value> {
     operation_id = "lite_health",
     tag = "lite",
     summary = "Health of the processor (a real inference)",
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::LiteHealth), crate::openapi::LiteErrors)
+    responses((status = 200, description = "OK", body = oz_wire::lite::LiteHealth), crate::openapi::LiteErrors)
 )]
-async fn health(State(st): State<AppState>) -> Json<serde_json::Value> {
+async fn health(State(st): State<AppState>) -> Json<LiteHealth> {
     // A tiny inference that bypasses admission: health stays fast while inference is saturated.
     let probe = st.probe(|p| p.detect(&image::RgbImage::new(64, 64))).await;
-    match probe {
-        Ok(Ok(_)) => Json(json!({ "status": 0, "message": "" })),
-        Ok(Err(e)) => Json(json!({ "status": 3, "message": e.to_string() })),
-        Err(e) => Json(json!({ "status": 3, "message": e.message })),
-    }
+    Json(match probe {
+        Ok(Ok(_)) => LiteHealth { status: 0, message: String::new() },
+        Ok(Err(e)) => LiteHealth { status: 3, message: e.to_string() },
+        Err(e) => LiteHealth { status: 3, message: e.message },
+    })
 }

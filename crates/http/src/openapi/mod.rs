@@ -34,7 +34,18 @@ pub const TOKEN: &str = "token";
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     modifiers(&Security),
-    components(schemas(schemas::ApiErrorBody, schemas::LiteErrorBody)),
+    components(schemas(
+        oz_wire::errors::ApiErrorBody,
+        oz_wire::errors::LiteErrorBody,
+        // Named by the `schema_with` functions of results_data and confs.
+        oz_wire::results::QualityConfs,
+        oz_wire::results::BiometryConfs,
+        oz_wire::results::CollectionConfs,
+        oz_wire::results::QualityResult,
+        oz_wire::results::BiometryResult,
+        oz_wire::results::CollectionResult,
+        oz_wire::results::CollectionMediaResult,
+    )),
     tags(
         (name = "system", description = "Versions, configuration, statistics"),
         (name = "auth", description = "Login, refresh, logout, session tokens"),

@@ -1,36 +1,11 @@
-//! Schemas of the JSON the server writes and reads, for the OpenAPI document only. The handlers
-//! build their answers with `serde_json` (Oz's field order and Python separators, see `wire`); these
-//! types describe those answers and are never serialized. `scripts/schemathesis.sh` checks live
-//! answers against them.
+//! Schemas the OpenAPI document needs besides the wire model: request bodies and forms, and the
+//! answers of openoz's own routes (statistics, challenges, precheck, webhooks). Every object Oz
+//! documents is a type of [`oz_wire`], serialized by the handlers and described from the same
+//! definition. `scripts/schemathesis.sh` checks live answers against the document.
 #![allow(dead_code)]
 
 use serde_json::Value;
 use utoipa::ToSchema;
-
-// ---- errors -------------------------------------------------------------------------------------
-
-/// Error body of the full API (`/api/...`, `/static/...`).
-#[derive(ToSchema)]
-#[schema(example = json!({"error_code": 10, "error_message": "Folder does not exist", "details": null}))]
-pub struct ApiErrorBody {
-    /// Oz error code: 0 unknown, 1 method not allowed, 2 not implemented, 3 structure, 4 value,
-    /// 5 type, 6 token missing, 7 token invalid, 8 token expired, 9 forbidden, 10 not found,
-    /// 11 retry later (ours), 13/14 OzCapsula container.
-    pub error_code: i64,
-    pub error_message: String,
-    /// `null`, or more about the error (e.g. `{"retry_after": 2}`, `{"key": "video1"}`).
-    #[schema(required = true)]
-    pub details: Option<Value>,
-}
-
-/// Error body of API Lite.
-#[derive(ToSchema)]
-#[schema(example = json!({"code": "BPE-003002", "message": "sample: no face found"}))]
-pub struct LiteErrorBody {
-    /// `BPE-*` (biometry) or `LDE-*` (liveness) code of Oz's tables.
-    pub code: String,
-    pub message: String,
-}
 
 // ---- system -------------------------------------------------------------------------------------
 
@@ -153,22 +128,6 @@ pub struct RefreshRequest {
     pub expire_token: String,
 }
 
-/// A token pair.
-#[derive(ToSchema)]
-pub struct TokenPair {
-    /// 128 hex characters; send it as `X-Forensic-Access-Token`.
-    pub access_token: String,
-    /// Refresh token (one use).
-    pub expire_token: String,
-    /// UNIX seconds.
-    pub expire_date: f64,
-    #[schema(format = Uuid)]
-    pub user_id: String,
-    pub user_type: String,
-    #[schema(required = true, format = Uuid)]
-    pub company_id: Option<String>,
-}
-
 /// `GET /api/authorize/session_token/`.
 #[derive(ToSchema)]
 pub struct SessionToken {
@@ -235,15 +194,6 @@ pub struct PrecheckFrame {
 
 // ---- accounts -----------------------------------------------------------------------------------
 
-#[derive(ToSchema)]
-pub struct Company {
-    #[schema(format = Uuid)]
-    pub company_id: String,
-    pub name: String,
-    pub meta_data: Value,
-    pub time_created: f64,
-}
-
 /// `POST /api/companies/` body.
 #[derive(ToSchema)]
 pub struct CompanyCreate {
@@ -258,26 +208,6 @@ pub struct CompanyWrite {
     pub name: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub meta_data: Option<Value>,
-}
-
-#[derive(ToSchema)]
-pub struct User {
-    #[schema(format = Uuid)]
-    pub user_id: String,
-    /// ADMIN, OPERATOR, CLIENT or CLIENT_OPERATOR.
-    pub user_type: String,
-    pub email: String,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub middle_name: Option<String>,
-    #[schema(required = true, format = Uuid)]
-    pub company_id: Option<String>,
-    pub is_admin: bool,
-    pub is_service: bool,
-    pub can_start_analysis_quality: bool,
-    pub can_start_analysis_biometry: bool,
-    pub can_start_analysis_collection: bool,
-    pub meta_data: Value,
 }
 
 /// `POST /api/users/` body. `CLIENT ADMIN` / `CLIENT SERVICE` are accepted as `user_type`;
@@ -384,142 +314,6 @@ pub struct WebhookDeliveries {
 
 // ---- folders, media, analyses -------------------------------------------------------------------
 
-/// A media as Oz renders it. Videos also carry `video_id` and `video_url`, shot sets
-/// `shots_set_id` and `video_url`, images `image_id`; best shots (`IMAGE_RESULT_ANALYSIS_SINGLE`)
-/// `image_id`, `media_association_id` and `analysis_id`.
-#[derive(ToSchema)]
-pub struct Media {
-    #[schema(format = Uuid)]
-    pub media_id: String,
-    #[schema(format = Uuid)]
-    pub folder_id: String,
-    /// VIDEO_FOLDER, IMAGE_FOLDER, SHOTS_SET_FOLDER or IMAGE_RESULT_ANALYSIS_SINGLE.
-    pub media_type: String,
-    /// `{thumb, video}` or `{thumb, original}` (md5, width, height, size, mime-type...).
-    pub info: Value,
-    pub tags: Vec<String>,
-    pub original_name: String,
-    /// Signed link to `GET /static/{file}`; null in Lite and Instant answers.
-    #[schema(required = true)]
-    pub original_url: Option<String>,
-    #[schema(required = true)]
-    pub company_id: Option<String>,
-    pub technical_meta_data: Value,
-    pub time_created: f64,
-    pub time_updated: f64,
-    pub meta_data: Value,
-    #[schema(required = true)]
-    pub thumb_url: Option<String>,
-    pub preview_url: Option<String>,
-    #[schema(required = true)]
-    pub folder_time_created: Option<f64>,
-    pub video_id: Option<String>,
-    pub shots_set_id: Option<String>,
-    pub image_id: Option<String>,
-    pub video_url: Option<String>,
-    pub media_association_id: Option<String>,
-    pub analysis_id: Option<String>,
-    /// Best shots of Lite / Instant answers: the JPEG, base64.
-    pub image_b64: Option<String>,
-}
-
-/// One result per source media of an analysis.
-#[derive(ToSchema)]
-pub struct ResultsMedia {
-    pub company_id: Option<String>,
-    pub media_association_id: Option<String>,
-    pub analysis_id: Option<String>,
-    pub results_data: Value,
-    pub source_media_id: Option<String>,
-    pub source_video_id: Option<String>,
-    pub source_shots_set_id: Option<String>,
-    pub source_image_id: Option<String>,
-    pub output_images: Vec<Media>,
-    pub collection_persons: Vec<Value>,
-    pub folder_time_created: Option<f64>,
-}
-
-#[derive(ToSchema)]
-pub struct Analysis {
-    #[schema(format = Uuid)]
-    pub analysis_id: String,
-    /// Same as `analysis_id` (Oz's older spelling).
-    #[schema(format = Uuid)]
-    pub analyse_id: String,
-    #[schema(format = Uuid)]
-    pub folder_id: String,
-    #[schema(required = true)]
-    pub folder_time_created: Option<f64>,
-    /// QUALITY, BIOMETRY, COLLECTION.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// PROCESSING, FINISHED, FAILED...
-    pub state: String,
-    #[schema(required = true)]
-    pub company_id: Option<String>,
-    pub group_id: String,
-    pub results_data: Value,
-    pub confs: Value,
-    pub error_message: Option<String>,
-    pub error_code: Option<i64>,
-    pub resolution_operator: Option<String>,
-    pub operator_comment: Option<String>,
-    pub resolution_time: Option<f64>,
-    pub technical_meta_data: Value,
-    pub time_created: f64,
-    pub time_updated: f64,
-    pub meta_data: Value,
-    pub source_media: Vec<Media>,
-    pub results_media: Vec<ResultsMedia>,
-    /// SUCCESS, DECLINED, OPERATOR_REQUIRED, PROCESSING, FAILED, INITIAL...
-    pub resolution_status: String,
-    pub resolution: String,
-    /// COLLECTION analyses only (spec §4.4): the collection searched (the first, when several
-    /// were), as it was when the analysis was made.
-    pub collection: Option<AnalysisCollection>,
-}
-
-/// The `collection` object of a COLLECTION analysis.
-#[derive(ToSchema)]
-pub struct AnalysisCollection {
-    #[schema(format = Uuid)]
-    pub collection_id: String,
-    #[schema(format = Uuid)]
-    pub company_id: String,
-    pub alias: String,
-}
-
-#[derive(ToSchema)]
-pub struct Folder {
-    #[schema(format = Uuid)]
-    pub folder_id: String,
-    #[schema(required = true)]
-    pub company_id: Option<String>,
-    #[schema(required = true)]
-    pub user_id: Option<String>,
-    pub time_created: f64,
-    pub time_updated: Option<f64>,
-    pub resolution_endpoint: Option<String>,
-    pub resolution_status: String,
-    pub system_resolution: String,
-    pub resolution_comment: Value,
-    pub resolution_time: Option<f64>,
-    pub resolution_author_id: Option<String>,
-    pub resolution_state_hash: Option<String>,
-    pub operator_comment: Option<String>,
-    pub operator_status: Option<String>,
-    pub is_cleared: Option<bool>,
-    pub meta_data: Value,
-    pub technical_meta_data: Value,
-    pub media: Vec<Media>,
-    /// With `with_analyses=true` (and always after an upload with analyses, in Instant answers).
-    pub analyses: Option<Vec<Analysis>>,
-    /// With `with_user=true`: the creator, or null.
-    pub user: Option<User>,
-    /// With `with_company=true`: the company, or null.
-    pub company: Option<Company>,
-}
-
 /// `PATCH /api/media/{id}/` body.
 #[derive(ToSchema)]
 pub struct MediaPatch {
@@ -597,18 +391,6 @@ pub struct ResolutionEntry {
 
 // ---- collections --------------------------------------------------------------------------------
 
-#[derive(ToSchema)]
-pub struct Collection {
-    #[schema(format = Uuid)]
-    pub collection_id: String,
-    pub alias: String,
-    #[schema(format = Uuid)]
-    pub company_id: String,
-    pub meta_data: Value,
-    pub time_created: f64,
-    pub time_updated: f64,
-}
-
 /// `POST /api/collections/` body.
 #[derive(ToSchema)]
 pub struct CollectionCreate {
@@ -618,42 +400,6 @@ pub struct CollectionCreate {
     pub company_id: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub meta_data: Option<Value>,
-}
-
-#[derive(ToSchema)]
-pub struct PersonImage {
-    #[schema(format = Uuid)]
-    pub media_id: String,
-    #[schema(format = Uuid)]
-    pub image_id: String,
-    #[schema(format = Uuid)]
-    pub person_id: String,
-    #[schema(format = Uuid)]
-    pub collection_id: String,
-    #[schema(format = Uuid)]
-    pub company_id: String,
-    pub media_type: String,
-    pub original_name: String,
-    pub original_url: String,
-    pub thumb_url: Option<String>,
-    pub info: Value,
-    pub tags: Vec<String>,
-    pub meta_data: Value,
-    pub time_created: f64,
-}
-
-#[derive(ToSchema)]
-pub struct Person {
-    #[schema(format = Uuid)]
-    pub person_id: String,
-    #[schema(format = Uuid)]
-    pub collection_id: String,
-    #[schema(format = Uuid)]
-    pub company_id: String,
-    pub meta_data: Value,
-    pub images: Vec<PersonImage>,
-    pub time_created: f64,
-    pub time_updated: f64,
 }
 
 /// Photos form (`POST /api/collections/{id}/persons/`, `.../images/`): image parts, and a
@@ -667,80 +413,7 @@ pub struct PhotosForm {
 
 // ---- lists --------------------------------------------------------------------------------------
 
-macro_rules! page {
-    ($name:ident, $item:ty, $doc:literal) => {
-        #[doc = $doc]
-        #[derive(ToSchema)]
-        pub struct $name {
-            /// Left out with `total_omit=true`.
-            pub total: Option<i64>,
-            pub offset: i64,
-            pub limit: i64,
-            pub items: Vec<$item>,
-        }
-    };
-}
-page!(FolderPage, Folder, "A page of folders.");
-page!(MediaPage, Media, "A page of media.");
-page!(AnalysisPage, Analysis, "A page of analyses.");
-page!(UserPage, User, "A page of users.");
-page!(CompanyPage, Company, "A page of companies.");
-page!(CollectionPage, Collection, "A page of collections.");
-page!(PersonPage, Person, "A page of persons.");
-page!(ResolutionPage, ResolutionEntry, "A page of operator decisions.");
-
 // ---- API Lite -----------------------------------------------------------------------------------
-
-#[derive(ToSchema)]
-pub struct LiteModel {
-    pub name: String,
-    pub version: String,
-}
-
-/// `GET /version`.
-#[derive(ToSchema)]
-pub struct LiteVersion {
-    pub core: String,
-    pub tfss: String,
-    pub models: Vec<LiteModel>,
-}
-
-/// `GET .../health`: 0 working, 3 inoperative.
-#[derive(ToSchema)]
-pub struct LiteHealth {
-    pub status: i64,
-    pub message: String,
-}
-
-/// A 1:1 comparison.
-#[derive(ToSchema)]
-pub struct LiteScore {
-    /// In [0, 1], 1 = same person.
-    pub score: f64,
-    /// approved, declined or operator_required.
-    pub decision: String,
-}
-
-#[derive(ToSchema)]
-pub struct LiteScoreOf {
-    pub filename: String,
-    pub score: f64,
-    pub decision: String,
-}
-
-/// A 1:N comparison.
-#[derive(ToSchema)]
-pub struct LiteScores {
-    pub results: Vec<LiteScoreOf>,
-}
-
-/// Raw-image liveness answer.
-#[derive(ToSchema)]
-pub struct LitePassed {
-    pub passed: bool,
-    /// `confidence_spoofing`.
-    pub score: f64,
-}
 
 /// Two templates (`compare`).
 #[derive(ToSchema)]
@@ -821,6 +494,6 @@ pub struct Binary(Vec<u8>);
 #[derive(ToSchema)]
 #[serde(untagged)]
 pub enum LivenessAnswer {
-    Passed(LitePassed),
-    Folder(Box<Folder>),
+    Passed(oz_wire::lite::LitePassed),
+    Folder(Box<oz_wire::Folder>),
 }
