@@ -8,7 +8,8 @@
 //! - [`intake`]: what a connection or a body may cost before any handler work (connection cap,
 //!   header and body deadlines, the memory budget of request bodies, upload spooling).
 //! - [`wire`]: Oz's JSON bytes (Python separators) for every JSON answer.
-//! - [`openapi`]: the OpenAPI 3.1 document of every route; [`docs`]: `/docs` (Swagger UI).
+//! - [`openapi`]: the OpenAPI 3.1 document of every route (the schemas and error answers the
+//!   routes name are in [`apidoc`], below the handlers); [`docs`]: `/docs` (Swagger UI).
 //! - [`console`]: `/console`, the web console (embedded single-page app on the full API).
 //! - [`capture`]: `/sdk/openoz-capture.js` and `/capture/`, the web liveness capture (challenges).
 //! - [`observe`]: request ids, request logs, Prometheus `/metrics`.
@@ -18,6 +19,7 @@
 
 pub mod admission;
 pub mod api;
+pub mod apidoc;
 pub mod capture;
 pub mod console;
 pub mod docs;

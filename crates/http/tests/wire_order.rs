@@ -247,3 +247,41 @@ async fn order_and_bytes(kind: Kind) {
 }
 
 both!(order_and_bytes_in_every_answer, order_and_bytes);
+
+/// `/docs`'s "Try it out" on `POST /api/folders/`: the document's own `payload` example, a video,
+/// and the photo field left empty (a part with no bytes and no file name) gives a folder; an
+/// empty file that has a name is still refused.
+async fn try_it_out(kind: Kind) {
+    let Some(s) = start(kind, Options::default()).await else { return };
+    let token = common::admin_token(&s).await;
+    let doc: Value = serde_json::from_str(&oz_http::openapi::json()).expect("document");
+    let example = doc["components"]["schemas"]["UploadForm"]["properties"]["payload"]["example"]
+        .as_str()
+        .expect("a payload example")
+        .to_string();
+    let client = reqwest::Client::new();
+    let send = |form: Form| {
+        client.post(format!("{}/api/folders/", s.base)).header("X-Forensic-Access-Token", &token).multipart(form).send()
+    };
+    let form = Form::new()
+        .part("payload", Part::text(example.clone()))
+        .part("video1", part("videos/portrait_720x1280.mp4", "selfie.mp4", "video/mp4"))
+        .part("photo1", Part::bytes(Vec::new()).mime_str("application/octet-stream").expect("mime"));
+    let r = send(form).await.expect("send");
+    let status = r.status();
+    let f: Value = r.json().await.expect("json");
+    assert_eq!(status, 201, "{f}");
+    let originals: Vec<&Value> =
+        f["media"].as_array().expect("media").iter().filter(|m| m["media_type"] == "VIDEO_FOLDER").collect();
+    assert_eq!(originals.len(), 1, "{f}");
+    assert_eq!(f["meta_data"]["transaction_id"], "try-1");
+    let form = Form::new()
+        .part("payload", Part::text(example))
+        .part("photo1", Part::bytes(Vec::new()).file_name("empty.jpg").mime_str("image/jpeg").expect("mime"));
+    let r = send(form).await.expect("send");
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().await.expect("json");
+    assert_eq!(e["error_code"], 4, "{e}");
+}
+
+both!(docs_try_it_out_upload, try_it_out);

@@ -38,9 +38,9 @@ fn list_json<T: utoipa::ToSchema>(items: Vec<T>, offset: i64, limit: i64, total:
     operation_id = "list_companies",
     tag = "accounts",
     summary = "Companies the caller may see",
-    params(crate::openapi::params::AccountList),
+    params(crate::apidoc::params::AccountList),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = oz_wire::Page<oz_wire::accounts::Company>), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::Page<oz_wire::accounts::Company>), crate::apidoc::ApiErrors)
 )]
 pub async fn list_companies(
     State(st): State<AppState>,
@@ -62,9 +62,9 @@ pub async fn list_companies(
     operation_id = "create_company",
     tag = "accounts",
     summary = "Create a company (ADMIN)",
-    request_body(content = crate::openapi::schemas::CompanyCreate, content_type = "application/json"),
+    request_body(content = crate::apidoc::schemas::CompanyCreate, content_type = "application/json"),
     security(("token" = [])),
-    responses((status = 201, description = "Created", body = oz_wire::accounts::Company), crate::openapi::ApiErrors)
+    responses((status = 201, description = "Created", body = oz_wire::accounts::Company), crate::apidoc::ApiErrors)
 )]
 pub async fn create_company(
     State(st): State<AppState>,
@@ -96,7 +96,7 @@ pub async fn create_company(
     summary = "A company",
     params(("id" = String, Path, description = "Company id (UUID)")),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = oz_wire::accounts::Company), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::accounts::Company), crate::apidoc::ApiErrors)
 )]
 pub async fn get_company(
     State(st): State<AppState>,
@@ -116,9 +116,9 @@ pub async fn get_company(
     tag = "accounts",
     summary = "Rename a company or change its meta_data",
     params(("id" = String, Path, description = "Company id (UUID)")),
-    request_body(content = crate::openapi::schemas::CompanyWrite, content_type = "application/json"),
+    request_body(content = crate::apidoc::schemas::CompanyWrite, content_type = "application/json"),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = oz_wire::accounts::Company), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::accounts::Company), crate::apidoc::ApiErrors)
 )]
 pub async fn update_company(
     State(st): State<AppState>,
@@ -157,9 +157,9 @@ pub async fn update_company(
     operation_id = "delete_company",
     tag = "accounts",
     summary = "Delete a company (409 while it has folders, unless force=true)",
-    params(("id" = String, Path, description = "Company id (UUID)"), crate::openapi::params::Force),
+    params(("id" = String, Path, description = "Company id (UUID)"), crate::apidoc::params::Force),
     security(("token" = [])),
-    responses((status = 204, description = "Done"), (status = 409, description = "The company has folders", body = oz_wire::errors::ApiErrorBody), crate::openapi::ApiErrors)
+    responses((status = 204, description = "Done"), (status = 409, description = "The company has folders", body = oz_wire::errors::ApiErrorBody), crate::apidoc::ApiErrors)
 )]
 pub async fn delete_company(
     State(st): State<AppState>,
@@ -237,9 +237,9 @@ fn valid_email(e: &str) -> bool {
     operation_id = "list_users",
     tag = "accounts",
     summary = "Users the caller may see",
-    params(crate::openapi::params::AccountList),
+    params(crate::apidoc::params::AccountList),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = oz_wire::Page<oz_wire::accounts::User>), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::Page<oz_wire::accounts::User>), crate::apidoc::ApiErrors)
 )]
 pub async fn list_users(
     State(st): State<AppState>,
@@ -263,9 +263,9 @@ pub async fn list_users(
     operation_id = "create_user",
     tag = "accounts",
     summary = "Create a user",
-    request_body(content = crate::openapi::schemas::UserCreate, content_type = "application/json"),
+    request_body(content = crate::apidoc::schemas::UserCreate, content_type = "application/json"),
     security(("token" = [])),
-    responses((status = 201, description = "Created", body = oz_wire::accounts::User), crate::openapi::ApiErrors)
+    responses((status = 201, description = "Created", body = oz_wire::accounts::User), crate::apidoc::ApiErrors)
 )]
 pub async fn create_user(
     State(st): State<AppState>,
@@ -333,7 +333,7 @@ pub async fn create_user(
     summary = "A user",
     params(("id" = String, Path, description = "User id (UUID)")),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = oz_wire::accounts::User), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::accounts::User), crate::apidoc::ApiErrors)
 )]
 pub async fn get_user(
     State(st): State<AppState>,
@@ -353,9 +353,9 @@ pub async fn get_user(
     tag = "accounts",
     summary = "Change a user",
     params(("id" = String, Path, description = "User id (UUID)")),
-    request_body(content = crate::openapi::schemas::UserWrite, content_type = "application/json"),
+    request_body(content = crate::apidoc::schemas::UserWrite, content_type = "application/json"),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = oz_wire::accounts::User), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::accounts::User), crate::apidoc::ApiErrors)
 )]
 pub async fn update_user(
     State(st): State<AppState>,
@@ -463,7 +463,7 @@ pub async fn update_user(
     summary = "End every session of a user",
     params(("id" = String, Path, description = "User id (UUID)")),
     security(("token" = [])),
-    responses((status = 204, description = "Done"), crate::openapi::ApiErrors)
+    responses((status = 204, description = "Done"), crate::apidoc::ApiErrors)
 )]
 pub async fn revoke_sessions(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let api = st.api()?;
@@ -484,7 +484,7 @@ pub async fn revoke_sessions(State(st): State<AppState>, auth: Auth, Path(id): P
     summary = "Delete a user",
     params(("id" = String, Path, description = "User id (UUID)")),
     security(("token" = [])),
-    responses((status = 204, description = "Done"), crate::openapi::ApiErrors)
+    responses((status = 204, description = "Done"), crate::apidoc::ApiErrors)
 )]
 pub async fn delete_user(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let api = st.api()?;

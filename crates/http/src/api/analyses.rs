@@ -275,9 +275,9 @@ fn render_all(api: &FullApi, f: &Folder, media: &[Media], list: &[Analysis]) -> 
     tag = "analyses",
     summary = "Start analyses on a folder's media",
     params(("id" = String, Path, description = "Folder id (UUID)")),
-    request_body(content = crate::openapi::schemas::AnalysesRequest, content_type = "application/json"),
+    request_body(content = crate::apidoc::schemas::AnalysesRequest, content_type = "application/json"),
     security(("token" = [])),
-    responses((status = 201, description = "Started analyses", body = Vec<oz_wire::Analysis>), crate::openapi::ApiErrors)
+    responses((status = 201, description = "Started analyses", body = Vec<oz_wire::Analysis>), crate::apidoc::ApiErrors)
 )]
 pub async fn create(
     State(st): State<AppState>,
@@ -308,7 +308,7 @@ pub async fn create(
     summary = "An analysis",
     params(("id" = String, Path, description = "Analysis id (UUID)")),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = oz_wire::Analysis), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::Analysis), crate::apidoc::ApiErrors)
 )]
 pub async fn get_one(
     State(st): State<AppState>,
@@ -331,9 +331,9 @@ pub async fn get_one(
     operation_id = "list_folder_analyses",
     tag = "analyses",
     summary = "Analyses of a folder",
-    params(("id" = String, Path, description = "Folder id (UUID)"), crate::openapi::params::FolderAnalysisFilters),
+    params(("id" = String, Path, description = "Folder id (UUID)"), crate::apidoc::params::FolderAnalysisFilters),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = Vec<oz_wire::Analysis>), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = Vec<oz_wire::Analysis>), crate::apidoc::ApiErrors)
 )]
 pub async fn list_of_folder(
     State(st): State<AppState>,

@@ -207,8 +207,8 @@ async fn issue(st: &AppState, user: &User, predecessor: Option<uuid::Uuid>) -> A
     operation_id = "login",
     tag = "auth",
     summary = "Log in with email and password",
-    request_body(content = crate::openapi::schemas::LoginRequest, content_type = "application/json"),
-    responses((status = 200, description = "Token pair", body = oz_wire::accounts::TokenPair), crate::openapi::ApiErrors)
+    request_body(content = crate::apidoc::schemas::LoginRequest, content_type = "application/json"),
+    responses((status = 200, description = "Token pair", body = oz_wire::accounts::TokenPair), crate::apidoc::ApiErrors)
 )]
 pub async fn login(State(st): State<AppState>, req: axum::extract::Request) -> ApiResult<Json<TokenPair>> {
     let api = st.api()?;
@@ -253,9 +253,9 @@ pub async fn login(State(st): State<AppState>, req: axum::extract::Request) -> A
     operation_id = "refresh",
     tag = "auth",
     summary = "Exchange a refresh token for a new pair (the access token may be expired)",
-    request_body(content = crate::openapi::schemas::RefreshRequest, content_type = "application/json"),
+    request_body(content = crate::apidoc::schemas::RefreshRequest, content_type = "application/json"),
     security(("token" = [])),
-    responses((status = 200, description = "New token pair", body = oz_wire::accounts::TokenPair), crate::openapi::ApiErrors)
+    responses((status = 200, description = "New token pair", body = oz_wire::accounts::TokenPair), crate::apidoc::ApiErrors)
 )]
 pub async fn refresh(State(st): State<AppState>, req: axum::extract::Request) -> ApiResult<Json<TokenPair>> {
     let api = st.api()?;
@@ -313,7 +313,7 @@ async fn reused(api: &FullApi, family: uuid::Uuid) -> ApiError {
     tag = "auth",
     summary = "End this login (the token and the pairs refreshed from it)",
     security(("token" = [])),
-    responses((status = 204, description = "Done"), crate::openapi::ApiErrors)
+    responses((status = 204, description = "Done"), crate::apidoc::ApiErrors)
 )]
 pub async fn logout(State(st): State<AppState>, auth: Auth) -> ApiResult<StatusCode> {
     let api = st.api()?;
@@ -331,7 +331,7 @@ pub async fn logout(State(st): State<AppState>, auth: Auth) -> ApiResult<StatusC
     tag = "auth",
     summary = "A short-lived session token for the Instant API",
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::SessionToken), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = crate::apidoc::schemas::SessionToken), crate::apidoc::ApiErrors)
 )]
 pub async fn session_token(State(st): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
     let api = st.api()?;

@@ -60,7 +60,7 @@ pub(crate) async fn caller(st: &AppState, parts: &mut Parts) -> ApiResult<User> 
     summary = "Issue a random liveness challenge (our extension)",
     description = "2-4 actions drawn at random (never the same twice in a row, at least one head movement), to be performed in this order in one clip and verified by a QUALITY analysis given `params.challenge_id`. Valid `OZ_CHALLENGE_TTL` seconds, used at most once, only by the caller's company. Accepts an access token or an SDK session token.",
     security(("token" = [])),
-    responses((status = 201, description = "The challenge", body = crate::openapi::schemas::Challenge), crate::openapi::ApiErrors)
+    responses((status = 201, description = "The challenge", body = crate::apidoc::schemas::Challenge), crate::apidoc::ApiErrors)
 )]
 pub async fn create(State(st): State<AppState>, req: Request) -> ApiResult<Response> {
     let api = st.api()?.clone();

@@ -52,9 +52,9 @@ fn ensure_manager(auth: &Auth, c: &Collection) -> ApiResult<()> {
     operation_id = "list_collections",
     tag = "collections",
     summary = "Collections the caller may see",
-    params(crate::openapi::params::CollectionFilters),
+    params(crate::apidoc::params::CollectionFilters),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = Vec<oz_wire::collections::Collection>), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = Vec<oz_wire::collections::Collection>), crate::apidoc::ApiErrors)
 )]
 pub async fn list(
     State(st): State<AppState>,
@@ -75,9 +75,9 @@ pub async fn list(
     operation_id = "create_collection",
     tag = "collections",
     summary = "Create a collection",
-    request_body(content = crate::openapi::schemas::CollectionCreate, content_type = "application/json"),
+    request_body(content = crate::apidoc::schemas::CollectionCreate, content_type = "application/json"),
     security(("token" = [])),
-    responses((status = 201, description = "Created", body = oz_wire::collections::Collection), crate::openapi::ApiErrors)
+    responses((status = 201, description = "Created", body = oz_wire::collections::Collection), crate::apidoc::ApiErrors)
 )]
 pub async fn create(
     State(st): State<AppState>,
@@ -126,7 +126,7 @@ pub async fn create(
     summary = "A collection",
     params(("id" = String, Path, description = "Collection id (UUID)")),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = oz_wire::collections::Collection), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::collections::Collection), crate::apidoc::ApiErrors)
 )]
 pub async fn get_one(
     State(st): State<AppState>,
@@ -146,7 +146,7 @@ pub async fn get_one(
     summary = "Delete a collection with its persons and photos",
     params(("id" = String, Path, description = "Collection id (UUID)")),
     security(("token" = [])),
-    responses((status = 204, description = "Done"), crate::openapi::ApiErrors)
+    responses((status = 204, description = "Done"), crate::apidoc::ApiErrors)
 )]
 pub async fn delete(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let api = st.api()?;
@@ -175,9 +175,9 @@ async fn finish_removal(api: &FullApi, files: &[String]) {
     operation_id = "list_persons",
     tag = "collections",
     summary = "Persons of a collection",
-    params(("id" = String, Path, description = "Collection id (UUID)"), crate::openapi::params::OffsetLimit),
+    params(("id" = String, Path, description = "Collection id (UUID)"), crate::apidoc::params::OffsetLimit),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = oz_wire::Page<oz_wire::collections::Person>), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::Page<oz_wire::collections::Person>), crate::apidoc::ApiErrors)
 )]
 pub async fn list_persons(
     State(st): State<AppState>,
@@ -205,9 +205,9 @@ pub async fn list_persons(
     tag = "collections",
     summary = "Add a person from one or more photos",
     params(("id" = String, Path, description = "Collection id (UUID)")),
-    request_body(content = crate::openapi::schemas::PhotosForm, content_type = "multipart/form-data"),
+    request_body(content = crate::apidoc::schemas::PhotosForm, content_type = "multipart/form-data"),
     security(("token" = [])),
-    responses((status = 201, description = "Created", body = oz_wire::collections::Person), crate::openapi::ApiErrors)
+    responses((status = 201, description = "Created", body = oz_wire::collections::Person), crate::apidoc::ApiErrors)
 )]
 pub async fn create_person(
     State(st): State<AppState>,
@@ -259,7 +259,7 @@ async fn visible_person(api: &FullApi, auth: &Auth, cid: &str, pid: &str) -> Api
     summary = "A person",
     params(("id" = String, Path, description = "Collection id (UUID)"), ("person_id" = String, Path, description = "Person id (UUID)")),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = oz_wire::collections::Person), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::collections::Person), crate::apidoc::ApiErrors)
 )]
 pub async fn get_person(
     State(st): State<AppState>,
@@ -281,7 +281,7 @@ pub async fn get_person(
     summary = "Delete a person",
     params(("id" = String, Path, description = "Collection id (UUID)"), ("person_id" = String, Path, description = "Person id (UUID)")),
     security(("token" = [])),
-    responses((status = 204, description = "Done"), crate::openapi::ApiErrors)
+    responses((status = 204, description = "Done"), crate::apidoc::ApiErrors)
 )]
 pub async fn delete_person(
     State(st): State<AppState>,
@@ -307,7 +307,7 @@ pub async fn delete_person(
     summary = "Photos of a person",
     params(("id" = String, Path, description = "Collection id (UUID)"), ("person_id" = String, Path, description = "Person id (UUID)")),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = Vec<oz_wire::collections::PersonImage>), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = Vec<oz_wire::collections::PersonImage>), crate::apidoc::ApiErrors)
 )]
 pub async fn list_images(
     State(st): State<AppState>,
@@ -328,9 +328,9 @@ pub async fn list_images(
     tag = "collections",
     summary = "Add photos to a person",
     params(("id" = String, Path, description = "Collection id (UUID)"), ("person_id" = String, Path, description = "Person id (UUID)")),
-    request_body(content = crate::openapi::schemas::PhotosForm, content_type = "multipart/form-data"),
+    request_body(content = crate::apidoc::schemas::PhotosForm, content_type = "multipart/form-data"),
     security(("token" = [])),
-    responses((status = 201, description = "Created", body = Vec<oz_wire::collections::PersonImage>), crate::openapi::ApiErrors)
+    responses((status = 201, description = "Created", body = Vec<oz_wire::collections::PersonImage>), crate::apidoc::ApiErrors)
 )]
 pub async fn add_images(
     State(st): State<AppState>,
@@ -368,7 +368,7 @@ pub async fn add_images(
     summary = "A photo of a person",
     params(("id" = String, Path, description = "Collection id (UUID)"), ("person_id" = String, Path, description = "Person id (UUID)"), ("image_id" = String, Path, description = "Image id (UUID)")),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = oz_wire::collections::PersonImage), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::collections::PersonImage), crate::apidoc::ApiErrors)
 )]
 pub async fn get_image(
     State(st): State<AppState>,
@@ -391,7 +391,7 @@ pub async fn get_image(
     summary = "Delete a photo of a person",
     params(("id" = String, Path, description = "Collection id (UUID)"), ("person_id" = String, Path, description = "Person id (UUID)"), ("image_id" = String, Path, description = "Image id (UUID)")),
     security(("token" = [])),
-    responses((status = 204, description = "Done"), crate::openapi::ApiErrors)
+    responses((status = 204, description = "Done"), crate::apidoc::ApiErrors)
 )]
 pub async fn delete_image(
     State(st): State<AppState>,

@@ -14,7 +14,7 @@ use super::auth::Auth;
     tag = "system",
     summary = "Server time conventions",
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::ApiConfig), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = crate::apidoc::schemas::ApiConfig), crate::apidoc::ApiErrors)
 )]
 pub async fn config(_auth: Auth) -> Json<Value> {
     Json(json!({

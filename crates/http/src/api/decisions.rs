@@ -46,9 +46,9 @@ fn entry_json(e: &AuditEntry) -> Value {
     tag = "analyses",
     summary = "Operator decision on an analysis",
     params(("id" = String, Path, description = "Analysis id (UUID)")),
-    request_body(content = crate::openapi::schemas::ResolutionRequest, content_type = "application/json"),
+    request_body(content = crate::apidoc::schemas::ResolutionRequest, content_type = "application/json"),
     security(("token" = [])),
-    responses((status = 200, description = "The decided analysis", body = oz_wire::Analysis), crate::openapi::ApiErrors)
+    responses((status = 200, description = "The decided analysis", body = oz_wire::Analysis), crate::apidoc::ApiErrors)
 )]
 pub async fn decide(
     State(st): State<AppState>,
@@ -107,7 +107,7 @@ pub async fn decide(
     summary = "Operator decisions on an analysis (audit trail)",
     params(("id" = String, Path, description = "Analysis id (UUID)")),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = Vec<crate::openapi::schemas::ResolutionEntry>), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = Vec<crate::apidoc::schemas::ResolutionEntry>), crate::apidoc::ApiErrors)
 )]
 pub async fn of_analysis(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let api = st.api()?;
@@ -140,9 +140,9 @@ pub async fn of_analysis(State(st): State<AppState>, auth: Auth, Path(id): Path<
     operation_id = "list_resolutions",
     tag = "analyses",
     summary = "Operator decisions (audit trail)",
-    params(crate::openapi::params::ResolutionFilters),
+    params(crate::apidoc::params::ResolutionFilters),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = oz_wire::Page<crate::openapi::schemas::ResolutionEntry>), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::Page<crate::apidoc::schemas::ResolutionEntry>), crate::apidoc::ApiErrors)
 )]
 pub async fn list(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>) -> ApiResult<Json<Value>> {
     let api = st.api()?;

@@ -141,6 +141,11 @@ pub async fn read_upload(st: &AppState, api: &FullApi, req: Request) -> ApiResul
             ))
             .with_details(json!({ "key": name, "size": data.len(), "limit": api.cfg.attachment_max_size })));
         }
+        // A form field left empty (no bytes, no file name: what a browser form, or /docs's "Try
+        // it out", sends for a file it was not given) is no media. An empty file is refused below.
+        if data.is_empty() && filename.as_deref().is_none_or(str::is_empty) {
+            continue;
+        }
         raw.push((name.clone(), filename.unwrap_or(name), data.to_vec()));
         if raw.len() > api.cfg.attachment_max_count {
             return Err(ApiError::value(format!(
@@ -390,9 +395,9 @@ fn capture_only() -> ApiError {
     tag = "folders",
     summary = "Add media to a folder",
     params(("id" = String, Path, description = "Folder id (UUID)")),
-    request_body(content((crate::openapi::schemas::UploadForm = "multipart/form-data")), description = "Media parts and a JSON `payload` part. `application/octet-stream` (an OzCapsula container) is refused with 400 error 13/14."),
+    request_body(content((crate::apidoc::schemas::UploadForm = "multipart/form-data")), description = "Media parts and a JSON `payload` part. `application/octet-stream` (an OzCapsula container) is refused with 400 error 13/14."),
     security(("token" = [])),
-    responses((status = 201, description = "Created media", body = Vec<oz_wire::Media>), crate::openapi::ApiErrors)
+    responses((status = 201, description = "Created media", body = Vec<oz_wire::Media>), crate::apidoc::ApiErrors)
 )]
 pub async fn add_media(
     State(st): State<AppState>,
@@ -431,9 +436,9 @@ pub async fn add_media(
     tag = "folders",
     summary = "A folder with its media",
     description = "An access token sees the folders its role may see; an SDK session token sees only the folders it uploaded (any other: 404), without `with_user`/`with_company`.",
-    params(("id" = String, Path, description = "Folder id (UUID)"), crate::openapi::params::FolderFlags),
+    params(("id" = String, Path, description = "Folder id (UUID)"), crate::apidoc::params::FolderFlags),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = oz_wire::Folder), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::Folder), crate::apidoc::ApiErrors)
 )]
 pub async fn get_one(
     State(st): State<AppState>,
@@ -513,9 +518,9 @@ async fn add_owners(
     operation_id = "list_folders",
     tag = "folders",
     summary = "Folders the caller may see",
-    params(crate::openapi::params::FolderFilters, crate::openapi::params::Owners, crate::openapi::params::TimeRange, crate::openapi::params::FolderFlags, crate::openapi::params::Paging),
+    params(crate::apidoc::params::FolderFilters, crate::apidoc::params::Owners, crate::apidoc::params::TimeRange, crate::apidoc::params::FolderFlags, crate::apidoc::params::Paging),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = oz_wire::Page<oz_wire::Folder>), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::Page<oz_wire::Folder>), crate::apidoc::ApiErrors)
 )]
 pub async fn list(
     State(st): State<AppState>,
@@ -581,7 +586,7 @@ const MAX_SEARCH_CHARS: usize = 256;
     summary = "Delete a folder with its media, analyses and files",
     params(("id" = String, Path, description = "Folder id (UUID)")),
     security(("token" = [])),
-    responses((status = 204, description = "Done"), crate::openapi::ApiErrors)
+    responses((status = 204, description = "Done"), crate::apidoc::ApiErrors)
 )]
 pub async fn delete(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let api = st.api()?;
@@ -608,7 +613,7 @@ async fn visible_media(api: &FullApi, auth: &Auth, id: &str) -> ApiResult<Media>
     summary = "A media",
     params(("id" = String, Path, description = "Media id (UUID)")),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = oz_wire::Media), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::Media), crate::apidoc::ApiErrors)
 )]
 pub async fn get_media(
     State(st): State<AppState>,
@@ -629,9 +634,9 @@ pub async fn get_media(
     tag = "media",
     summary = "Change the tags or meta_data of a media",
     params(("id" = String, Path, description = "Media id (UUID)")),
-    request_body(content = crate::openapi::schemas::MediaPatch, content_type = "application/json"),
+    request_body(content = crate::apidoc::schemas::MediaPatch, content_type = "application/json"),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = oz_wire::Media), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::Media), crate::apidoc::ApiErrors)
 )]
 pub async fn patch_media(
     State(st): State<AppState>,
@@ -663,7 +668,7 @@ pub async fn patch_media(
     summary = "Delete a media and its files",
     params(("id" = String, Path, description = "Media id (UUID)")),
     security(("token" = [])),
-    responses((status = 204, description = "Done"), crate::openapi::ApiErrors)
+    responses((status = 204, description = "Done"), crate::apidoc::ApiErrors)
 )]
 pub async fn delete_media(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let api = st.api()?;
@@ -690,9 +695,9 @@ pub async fn delete_media(State(st): State<AppState>, auth: Auth, Path(id): Path
     operation_id = "static_file",
     tag = "media",
     summary = "A stored file (original, preview, best shot, assembled video): with a token, or by the signed link of `original_url`",
-    params(("file" = String, Path, description = "Stored file name"), crate::openapi::params::SignedLink),
+    params(("file" = String, Path, description = "Stored file name"), crate::apidoc::params::SignedLink),
     security((), ("token" = [])),
-    responses((status = 200, description = "The file, streamed", content_type = "application/octet-stream", body = crate::openapi::schemas::Binary), crate::openapi::ApiErrors)
+    responses((status = 200, description = "The file, streamed", content_type = "application/octet-stream", body = crate::apidoc::schemas::Binary), crate::apidoc::ApiErrors)
 )]
 pub async fn file(
     State(st): State<AppState>,

@@ -42,9 +42,9 @@ use crate::state::{AppState, FullApi, InstantAuth};
     operation_id = "instant_folder",
     tag = "instant",
     summary = "Analyse uploaded media at once; nothing is stored",
-    request_body(content((crate::openapi::schemas::UploadForm = "multipart/form-data")), description = "Media parts and a JSON `payload` part. `application/octet-stream` (an OzCapsula container) is refused with 400 error 13/14."),
+    request_body(content((crate::apidoc::schemas::UploadForm = "multipart/form-data")), description = "Media parts and a JSON `payload` part. `application/octet-stream` (an OzCapsula container) is refused with 400 error 13/14."),
     security(("token" = [])),
-    responses((status = 201, description = "The folder with its analyses (ids name nothing afterwards)", body = oz_wire::Folder), crate::openapi::ApiErrors)
+    responses((status = 201, description = "The folder with its analyses (ids name nothing afterwards)", body = oz_wire::Folder), crate::apidoc::ApiErrors)
 )]
 pub async fn create(State(st): State<AppState>, req: Request) -> ApiResult<Response> {
     let api = st.api()?.clone();
@@ -74,9 +74,9 @@ pub async fn create(State(st): State<AppState>, req: Request) -> ApiResult<Respo
     tag = "folders",
     summary = "Create a folder from uploaded media (and start analyses given in payload)",
     description = "With an access token, or with an SDK session token (`GET /api/authorize/session_token`) for a capture only: the payload must have `analyses` with a QUALITY analysis given `params.challenge_id`, and no `resolution_endpoint` (403 otherwise); that session token may then read the folder with `GET /api/folders/{id}/`.",
-    request_body(content((crate::openapi::schemas::UploadForm = "multipart/form-data")), description = "Media parts and a JSON `payload` part. `application/octet-stream` (an OzCapsula container) is refused with 400 error 13/14."),
+    request_body(content((crate::apidoc::schemas::UploadForm = "multipart/form-data")), description = "Media parts and a JSON `payload` part. `application/octet-stream` (an OzCapsula container) is refused with 400 error 13/14."),
     security(("token" = [])),
-    responses((status = 201, description = "The folder", body = oz_wire::Folder), crate::openapi::ApiErrors)
+    responses((status = 201, description = "The folder", body = oz_wire::Folder), crate::apidoc::ApiErrors)
 )]
 pub async fn create_folder(State(st): State<AppState>, req: Request) -> ApiResult<Response> {
     let (mut parts, body) = req.into_parts();

@@ -48,9 +48,9 @@ async fn context(api: &FullApi, folder_ids: Vec<Uuid>) -> ApiResult<(HashMap<Uui
     operation_id = "list_analyses",
     tag = "analyses",
     summary = "Analyses across folders",
-    params(crate::openapi::params::AnalysisFilters, crate::openapi::params::Owners, crate::openapi::params::TimeRange, crate::openapi::params::Paging),
+    params(crate::apidoc::params::AnalysisFilters, crate::apidoc::params::Owners, crate::apidoc::params::TimeRange, crate::apidoc::params::Paging),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = oz_wire::Page<oz_wire::Analysis>), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::Page<oz_wire::Analysis>), crate::apidoc::ApiErrors)
 )]
 pub async fn analyses(
     State(st): State<AppState>,
@@ -105,9 +105,9 @@ pub async fn analyses(
     operation_id = "list_media",
     tag = "media",
     summary = "Media across folders",
-    params(crate::openapi::params::MediaFilters, crate::openapi::params::Owners, crate::openapi::params::TimeRange, crate::openapi::params::Paging),
+    params(crate::apidoc::params::MediaFilters, crate::apidoc::params::Owners, crate::apidoc::params::TimeRange, crate::apidoc::params::Paging),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = oz_wire::Page<oz_wire::Media>), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = oz_wire::Page<oz_wire::Media>), crate::apidoc::ApiErrors)
 )]
 pub async fn media(
     State(st): State<AppState>,

@@ -83,7 +83,7 @@ async fn check(api: &FullApi, auth: &Auth, table: MetaTable, id: &str, write: bo
     summary = "The meta_data object",
     params(("id" = String, Path, description = "Object id (UUID)")),
     security(("token" = [])),
-    responses((status = 200, description = "meta_data", body = Object), crate::openapi::ApiErrors)
+    responses((status = 200, description = "meta_data", body = Object), crate::apidoc::ApiErrors)
 )]
 pub async fn get(State(st): State<AppState>, auth: Auth, uri: Uri, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let api = st.api()?;
@@ -101,7 +101,7 @@ pub async fn get(State(st): State<AppState>, auth: Auth, uri: Uri, Path(id): Pat
     params(("id" = String, Path, description = "Object id (UUID)")),
     request_body(content = Object, content_type = "application/json", description = "Top-level keys to set"),
     security(("token" = [])),
-    responses((status = 200, description = "The merged meta_data", body = Object), crate::openapi::ApiErrors)
+    responses((status = 200, description = "The merged meta_data", body = Object), crate::apidoc::ApiErrors)
 )]
 pub async fn merge(
     State(st): State<AppState>,
@@ -139,7 +139,7 @@ pub async fn merge(
     summary = "Clear meta_data",
     params(("id" = String, Path, description = "Object id (UUID)")),
     security(("token" = [])),
-    responses((status = 204, description = "Done"), crate::openapi::ApiErrors)
+    responses((status = 204, description = "Done"), crate::apidoc::ApiErrors)
 )]
 pub async fn clear(State(st): State<AppState>, auth: Auth, uri: Uri, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let api = st.api()?;

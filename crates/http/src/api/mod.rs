@@ -27,7 +27,7 @@ use serde_json::json;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
-use crate::openapi::{ApiErrors, relocate, schemas};
+use crate::apidoc::{ApiErrors, relocate, schemas};
 use crate::state::AppState;
 
 /// Registers the documented path of `m` (`/api/.../`) and, undocumented, the same path without

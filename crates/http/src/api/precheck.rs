@@ -133,9 +133,9 @@ fn mean_luma(img: &image::RgbImage, b: &FaceBox) -> Option<f32> {
     tag = "liveness",
     summary = "Check one camera frame before recording (our extension)",
     description = "A JPEG or PNG frame (64 to 1280 pixels a side, at most `OZ_PRECHECK_MAX_BYTES`) as the raw body. Answers whether the person is ready to record: `hint` is one of ok, no_face, several_faces, too_dark, too_bright, too_small, too_close, off_centre, with `message` in plain words. Detector only; nothing is stored. Each token may send `OZ_PRECHECK_PER_MINUTE` frames a minute. Accepts an access token or an SDK session token.",
-    request_body(content((crate::openapi::schemas::Binary = "image/jpeg"), (crate::openapi::schemas::Binary = "image/png")), description = "One camera frame."),
+    request_body(content((crate::apidoc::schemas::Binary = "image/jpeg"), (crate::apidoc::schemas::Binary = "image/png")), description = "One camera frame."),
     security(("token" = [])),
-    responses((status = 200, description = "The verdict on the frame", body = crate::openapi::schemas::Precheck), crate::openapi::ApiErrors)
+    responses((status = 200, description = "The verdict on the frame", body = crate::apidoc::schemas::Precheck), crate::apidoc::ApiErrors)
 )]
 pub async fn precheck(State(st): State<AppState>, req: Request) -> ApiResult<Response> {
     let api = st.api()?.clone();

@@ -47,9 +47,9 @@ fn date(day: i64) -> String {
     operation_id = "statistics",
     tag = "system",
     summary = "Counts of folders and analyses per day, status, type and company",
-    params(crate::openapi::params::StatisticsFilters),
+    params(crate::apidoc::params::StatisticsFilters),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::Statistics), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = crate::apidoc::schemas::Statistics), crate::apidoc::ApiErrors)
 )]
 pub async fn statistics(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>) -> ApiResult<Json<Value>> {
     let api = st.api()?;

@@ -57,7 +57,7 @@ async fn managed_company(st: &AppState, auth: &Auth, id: &str) -> ApiResult<Uuid
     summary = "Make a new webhook signing secret (shown once)",
     params(("id" = String, Path, description = "Company id (UUID)")),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::WebhookSecret), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = crate::apidoc::schemas::WebhookSecret), crate::apidoc::ApiErrors)
 )]
 pub async fn rotate_secret(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let id = managed_company(&st, &auth, &id).await?;
@@ -77,7 +77,7 @@ pub async fn rotate_secret(State(st): State<AppState>, auth: Auth, Path(id): Pat
     summary = "Whether the company has its own webhook secret",
     params(("id" = String, Path, description = "Company id (UUID)")),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::WebhookSecretStatus), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = crate::apidoc::schemas::WebhookSecretStatus), crate::apidoc::ApiErrors)
 )]
 pub async fn secret_status(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let id = managed_company(&st, &auth, &id).await?;
@@ -94,7 +94,7 @@ pub async fn secret_status(State(st): State<AppState>, auth: Auth, Path(id): Pat
     summary = "Fall back to OZ_WEBHOOK_SECRET",
     params(("id" = String, Path, description = "Company id (UUID)")),
     security(("token" = [])),
-    responses((status = 204, description = "Done"), crate::openapi::ApiErrors)
+    responses((status = 204, description = "Done"), crate::apidoc::ApiErrors)
 )]
 pub async fn delete_secret(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let id = managed_company(&st, &auth, &id).await?;
@@ -113,7 +113,7 @@ pub async fn delete_secret(State(st): State<AppState>, auth: Auth, Path(id): Pat
     summary = "The folder's webhook deliveries and their outcome (our extension)",
     params(("id" = String, Path, description = "Folder id (UUID)")),
     security(("token" = [])),
-    responses((status = 200, description = "OK", body = crate::openapi::schemas::WebhookDeliveries), crate::openapi::ApiErrors)
+    responses((status = 200, description = "OK", body = crate::apidoc::schemas::WebhookDeliveries), crate::apidoc::ApiErrors)
 )]
 pub async fn folder_deliveries(
     State(st): State<AppState>,

@@ -65,9 +65,9 @@ fn template_part(part: &Part, base64: bool) -> Result<Bytes, LiteError> {
     operation_id = "lite_extract",
     tag = "lite",
     summary = "Biometric template of the face in an image. Send `Content-Transfer-Encoding: base64` for base64 inputs and outputs.",
-    request_body(content((crate::openapi::schemas::Binary = "image/jpeg"), (crate::openapi::schemas::Binary = "image/png")), description = "The image."),
+    request_body(content((crate::apidoc::schemas::Binary = "image/jpeg"), (crate::apidoc::schemas::Binary = "image/png")), description = "The image."),
     security((), ("token" = [])),
-    responses((status = 200, description = "The template: bytes, or base64 text when the request had Content-Transfer-Encoding: base64", content((crate::openapi::schemas::Binary = "application/octet-stream"), (String = "text/plain"))), crate::openapi::LiteErrors)
+    responses((status = 200, description = "The template: bytes, or base64 text when the request had Content-Transfer-Encoding: base64", content((crate::apidoc::schemas::Binary = "application/octet-stream"), (String = "text/plain"))), crate::apidoc::LiteErrors)
 )]
 pub async fn extract(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, LiteError> {
     let ct = parts::media_type(&headers);
@@ -90,9 +90,9 @@ pub async fn extract(State(st): State<AppState>, headers: HeaderMap, body: Bytes
     operation_id = "lite_compare",
     tag = "lite",
     summary = "Compare two templates. Send `Content-Transfer-Encoding: base64` for base64 inputs and outputs.",
-    request_body(content = crate::openapi::schemas::CompareForm, content_type = "multipart/form-data"),
+    request_body(content = crate::apidoc::schemas::CompareForm, content_type = "multipart/form-data"),
     security((), ("token" = [])),
-    responses((status = 200, description = "OK", body = oz_wire::lite::LiteScore), crate::openapi::LiteErrors)
+    responses((status = 200, description = "OK", body = oz_wire::lite::LiteScore), crate::apidoc::LiteErrors)
 )]
 pub async fn compare(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
     let b64 = parts::wants_base64(req.headers());
@@ -111,9 +111,9 @@ pub async fn compare(State(st): State<AppState>, req: Request) -> Result<Respons
     operation_id = "lite_verify",
     tag = "lite",
     summary = "Compare an image with a template. Send `Content-Transfer-Encoding: base64` for base64 inputs and outputs.",
-    request_body(content = crate::openapi::schemas::VerifyForm, content_type = "multipart/form-data"),
+    request_body(content = crate::apidoc::schemas::VerifyForm, content_type = "multipart/form-data"),
     security((), ("token" = [])),
-    responses((status = 200, description = "Multipart: the template of the sample and the score", content_type = "multipart/form-data", body = crate::openapi::schemas::VerifyAnswer), crate::openapi::LiteErrors)
+    responses((status = 200, description = "Multipart: the template of the sample and the score", content_type = "multipart/form-data", body = crate::apidoc::schemas::VerifyAnswer), crate::apidoc::LiteErrors)
 )]
 pub async fn verify(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
     let b64 = parts::wants_base64(req.headers());
@@ -155,9 +155,9 @@ pub async fn verify(State(st): State<AppState>, req: Request) -> Result<Response
     operation_id = "lite_extract_and_compare",
     tag = "lite",
     summary = "Compare the faces of two images. Send `Content-Transfer-Encoding: base64` for base64 inputs and outputs.",
-    request_body(content = crate::openapi::schemas::TwoImagesForm, content_type = "multipart/form-data"),
+    request_body(content = crate::apidoc::schemas::TwoImagesForm, content_type = "multipart/form-data"),
     security((), ("token" = [])),
-    responses((status = 200, description = "OK", body = oz_wire::lite::LiteScore), crate::openapi::LiteErrors)
+    responses((status = 200, description = "OK", body = oz_wire::lite::LiteScore), crate::apidoc::LiteErrors)
 )]
 pub async fn extract_and_compare(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
     let b64 = parts::wants_base64(req.headers());
@@ -206,9 +206,9 @@ fn templates_n(st: &AppState, all: &[Part], b64: bool) -> Result<Vec<(String, Te
     operation_id = "lite_compare_n",
     tag = "lite",
     summary = "Compare template_1 with every other template part. Send `Content-Transfer-Encoding: base64` for base64 inputs and outputs.",
-    request_body(content = crate::openapi::schemas::TemplatesNForm, content_type = "multipart/form-data"),
+    request_body(content = crate::apidoc::schemas::TemplatesNForm, content_type = "multipart/form-data"),
     security((), ("token" = [])),
-    responses((status = 200, description = "OK", body = oz_wire::lite::LiteScores), crate::openapi::LiteErrors)
+    responses((status = 200, description = "OK", body = oz_wire::lite::LiteScores), crate::apidoc::LiteErrors)
 )]
 pub async fn compare_n(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
     let b64 = parts::wants_base64(req.headers());
@@ -225,9 +225,9 @@ pub async fn compare_n(State(st): State<AppState>, req: Request) -> Result<Respo
     operation_id = "lite_verify_n",
     tag = "lite",
     summary = "Compare the face of sample_1 with every template part. Send `Content-Transfer-Encoding: base64` for base64 inputs and outputs.",
-    request_body(content = crate::openapi::schemas::SampleTemplatesForm, content_type = "multipart/form-data"),
+    request_body(content = crate::apidoc::schemas::SampleTemplatesForm, content_type = "multipart/form-data"),
     security((), ("token" = [])),
-    responses((status = 200, description = "OK", body = oz_wire::lite::LiteScores), crate::openapi::LiteErrors)
+    responses((status = 200, description = "OK", body = oz_wire::lite::LiteScores), crate::apidoc::LiteErrors)
 )]
 pub async fn verify_n(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
     let b64 = parts::wants_base64(req.headers());
@@ -245,9 +245,9 @@ pub async fn verify_n(State(st): State<AppState>, req: Request) -> Result<Respon
     operation_id = "lite_extract_and_compare_n",
     tag = "lite",
     summary = "Compare the face of sample_1 with the faces of every other image part. Send `Content-Transfer-Encoding: base64` for base64 inputs and outputs.",
-    request_body(content = crate::openapi::schemas::ImagesNForm, content_type = "multipart/form-data"),
+    request_body(content = crate::apidoc::schemas::ImagesNForm, content_type = "multipart/form-data"),
     security((), ("token" = [])),
-    responses((status = 200, description = "OK", body = oz_wire::lite::LiteScores), crate::openapi::LiteErrors)
+    responses((status = 200, description = "OK", body = oz_wire::lite::LiteScores), crate::apidoc::LiteErrors)
 )]
 pub async fn extract_and_compare_n(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
     let b64 = parts::wants_base64(req.headers());

@@ -65,9 +65,9 @@ fn bad_part(msg: impl Into<String>) -> LiteError {
     operation_id = "lite_liveness_detect",
     tag = "lite",
     summary = "Liveness of a raw image (`{passed, score}`) or of multipart media (the folder JSON of Oz). Send `Content-Transfer-Encoding: base64` for base64 inputs and outputs.",
-    request_body(content((crate::openapi::schemas::Binary = "image/jpeg"), (crate::openapi::schemas::Binary = "image/png"), (crate::openapi::schemas::LivenessForm = "multipart/form-data")), description = "A raw image, or media parts and a payload."),
+    request_body(content((crate::apidoc::schemas::Binary = "image/jpeg"), (crate::apidoc::schemas::Binary = "image/png"), (crate::apidoc::schemas::LivenessForm = "multipart/form-data")), description = "A raw image, or media parts and a payload."),
     security((), ("token" = [])),
-    responses((status = 200, description = "Raw image: `LitePassed`; multipart: the folder", content_type = "application/json", body = crate::openapi::schemas::LivenessAnswer), crate::openapi::LiteErrors)
+    responses((status = 200, description = "Raw image: `LitePassed`; multipart: the folder", content_type = "application/json", body = crate::apidoc::schemas::LivenessAnswer), crate::apidoc::LiteErrors)
 )]
 pub async fn detect(State(st): State<AppState>, req: Request) -> Result<Response, LiteError> {
     let ct = parts::media_type(req.headers());

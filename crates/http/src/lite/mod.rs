@@ -17,8 +17,8 @@ use oz_domain::lite::{LiteErrorKind, Processor};
 use oz_wire::lite::{LiteHealth, LiteModel, LiteVersion};
 
 use crate::api::auth::Auth;
+use crate::apidoc::relocate;
 use crate::error::{LiteError, processor_of};
-use crate::openapi::relocate;
 use crate::state::{AppState, LiteAuth};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
@@ -100,7 +100,7 @@ fn method_not_allowed(p: Processor) -> Response {
     operation_id = "lite_version",
     tag = "lite",
     summary = "API Lite component versions",
-    responses((status = 200, description = "OK", body = oz_wire::lite::LiteVersion), crate::openapi::LiteErrors)
+    responses((status = 200, description = "OK", body = oz_wire::lite::LiteVersion), crate::apidoc::LiteErrors)
 )]
 async fn version(State(st): State<AppState>) -> Json<LiteVersion> {
     let models = st
@@ -123,7 +123,7 @@ async fn version(State(st): State<AppState>) -> Json<LiteVersion> {
     operation_id = "lite_health",
     tag = "lite",
     summary = "Health of the processor (a real inference)",
-    responses((status = 200, description = "OK", body = oz_wire::lite::LiteHealth), crate::openapi::LiteErrors)
+    responses((status = 200, description = "OK", body = oz_wire::lite::LiteHealth), crate::apidoc::LiteErrors)
 )]
 async fn health(State(st): State<AppState>) -> Json<LiteHealth> {
     // A tiny inference that bypasses admission: health stays fast while inference is saturated.

@@ -351,7 +351,9 @@ pub struct AnalysesRequest {
 #[derive(ToSchema)]
 pub struct UploadForm {
     /// JSON text: `{"folder:meta_data": {}, "media:meta_data": {key: {}}, "media:tags": {key: []},
-    /// "analyses": [...], "resolution_endpoint": "..."}`.
+    /// "analyses": [...], "resolution_endpoint": "..."}`. Leave a file field empty and it is not
+    /// sent as a media.
+    #[schema(example = json!(r#"{"folder:meta_data": {"transaction_id": "try-1"}, "media:tags": {"video1": ["video_selfie", "video_selfie_blank", "orientation_portrait"], "photo1": ["photo_id_front"]}, "analyses": [{"type": "quality"}]}"#))]
     pub payload: Option<String>,
     /// A video, image or zip of shots.
     #[schema(value_type = Option<String>, format = Binary)]
