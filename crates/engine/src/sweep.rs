@@ -7,7 +7,8 @@
 //! Young files are left alone: their rows may not be committed yet. The same loop deletes the
 //! folders of companies that no longer exist (a folder created while its company was deleted),
 //! finished jobs older than `OZ_JOB_RETENTION` and delivered (or given up) webhooks older than
-//! `OZ_WEBHOOK_RETENTION`, and liveness challenges a day after they expired.
+//! `OZ_WEBHOOK_RETENTION`, liveness challenges a day after they expired, and SDK telemetry
+//! sessions 30 days after their last event.
 
 use std::time::Duration;
 
@@ -17,6 +18,8 @@ use tokio::sync::watch;
 use crate::Engine;
 use crate::files::FileError;
 
+/// SDK telemetry sessions are deleted this long after their last event, seconds (30 days).
+pub const EVENT_SESSION_RETENTION_S: f64 = 30.0 * 86_400.0;
 /// Liveness challenges are deleted this long after they expired, seconds.
 pub const CHALLENGE_RETENTION_S: f64 = 86_400.0;
 
@@ -57,6 +60,8 @@ pub struct SweepReport {
     pub deliveries: u64,
     /// Liveness challenges purged.
     pub challenges: u64,
+    /// SDK telemetry sessions purged.
+    pub event_sessions: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +111,8 @@ impl Engine {
         // Liveness challenges a day past their expiry (a used one is kept as long: the analysis
         // that verified it names it in its confs).
         report.challenges = self.db.purge_challenges(now - CHALLENGE_RETENTION_S).await?;
+        // SDK telemetry sessions 30 days after their last event.
+        report.event_sessions = self.db.purge_event_sessions(now - EVENT_SESSION_RETENTION_S).await?;
         Ok(report)
     }
 

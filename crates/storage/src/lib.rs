@@ -16,6 +16,7 @@ pub mod analyses;
 pub mod challenges;
 pub mod collections;
 pub mod decisions;
+pub mod events;
 pub mod folders;
 pub mod lifecycle;
 pub mod lists;

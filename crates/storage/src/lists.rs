@@ -132,6 +132,35 @@ impl Page {
     }
 }
 
+/// Filters of `GET /api/event_sessions/`: `session_id` (and `.exclude`), time ranges, paging.
+#[derive(Debug, Clone)]
+pub struct EventSessionFilter {
+    pub scope: Scope,
+    pub ids: Vec<Uuid>,
+    pub ids_exclude: Vec<Uuid>,
+    pub time_created_min: Option<f64>,
+    pub time_created_max: Option<f64>,
+    pub time_updated_min: Option<f64>,
+    pub time_updated_max: Option<f64>,
+    pub page: Page,
+}
+
+impl EventSessionFilter {
+    #[must_use]
+    pub fn new(scope: Scope) -> Self {
+        Self {
+            scope,
+            ids: Vec::new(),
+            ids_exclude: Vec::new(),
+            time_created_min: None,
+            time_created_max: None,
+            time_updated_min: None,
+            time_updated_max: None,
+            page: Page::default(),
+        }
+    }
+}
+
 /// Filters of `GET /api/analyses/` (every list is ANDed; an empty list filters nothing).
 #[derive(Debug, Clone)]
 pub struct AnalysisListFilter {
@@ -430,6 +459,25 @@ impl Db {
         let rows = self.page_of("media", &w, &f.page).await?;
         let list = rows.iter().map(Media::from_row).collect::<Result<Vec<_>>>()?;
         let total = if with_total { Some(self.count_of("media", &w).await?) } else { None };
+        Ok((list, total))
+    }
+
+    /// `GET /api/event_sessions/` (spec §15): sessions inside the filter's scope, newest first
+    /// unless sorted otherwise; `total` is `None` when `with_total` is false.
+    pub async fn event_sessions_list(
+        &self,
+        f: &EventSessionFilter,
+        with_total: bool,
+    ) -> Result<(Vec<crate::events::EventSession>, Option<i64>)> {
+        let mut w = Where::default();
+        w.scope(&f.scope, "user_id", "company_id");
+        w.any_of("id", &strings(&f.ids));
+        w.none_of("id", &strings(&f.ids_exclude));
+        w.range("time_created", f.time_created_min, f.time_created_max);
+        w.range("time_updated", f.time_updated_min, f.time_updated_max);
+        let rows = self.page_of("event_sessions", &w, &f.page).await?;
+        let list = rows.iter().map(crate::events::EventSession::from_row).collect::<Result<Vec<_>>>()?;
+        let total = if with_total { Some(self.count_of("event_sessions", &w).await?) } else { None };
         Ok((list, total))
     }
 

@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod collections;
 pub mod errors;
+pub mod events;
 pub mod folder;
 pub mod json;
 pub mod lite;

@@ -9,6 +9,20 @@ use super::error::ApiError;
 use crate::intake::MemoryGrant;
 use crate::state::AppState;
 
+/// A JSON body read as `T` (at most `OZ_MAX_JSON_BYTES`), its errors in Oz's codes
+/// ([`ApiError::from_body`]).
+#[derive(Debug, Clone)]
+pub struct Typed<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for Typed<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, st: &AppState) -> Result<Self, ApiError> {
+        let JsonBody(b) = JsonBody::from_request(req, st).await?;
+        serde_json::from_slice(&b).map(Typed).map_err(|e| ApiError::from_body(&e))
+    }
+}
+
 /// A JSON route's raw body, at most `OZ_MAX_JSON_BYTES`.
 #[derive(Debug, Clone)]
 pub struct JsonBody(pub Bytes);

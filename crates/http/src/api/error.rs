@@ -31,6 +31,19 @@ impl ApiError {
     pub fn value(m: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, 4, m)
     }
+    /// A JSON body that does not fit its type, in Oz's codes: not JSON or a required field
+    /// missing is a structure error (3), a field of the wrong type a type error (5), a value out
+    /// of range a value error (4). The one place request bodies' errors are mapped.
+    pub fn from_body(e: &serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        let m = e.to_string();
+        match e.classify() {
+            Category::Syntax | Category::Eof | Category::Io => Self::structure(format!("invalid JSON body: {m}")),
+            Category::Data if m.starts_with("missing field") || m.starts_with("unknown variant") => Self::structure(m),
+            Category::Data if m.starts_with("invalid type") => Self::new(StatusCode::BAD_REQUEST, 5, m),
+            Category::Data => Self::value(m),
+        }
+    }
     pub fn auth_missing() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, 6, "Authorization token is not provided")
     }

@@ -10,6 +10,7 @@ pub mod collections;
 pub mod config;
 pub mod decisions;
 pub mod error;
+pub mod events;
 pub mod folders;
 pub mod instant;
 pub mod lists;
@@ -62,6 +63,9 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
     r = both(r, routes!(instant::create));
     r = both(r, routes!(challenges::create));
     r = both(r, routes!(precheck::precheck));
+    r = both(r, routes!(events::list, events::create));
+    r = both(r, routes!(events::get_one));
+    r = both(r, routes!(events::append));
     r = both(r, routes!(accounts::list_companies, accounts::create_company));
     r = both(r, routes!(accounts::get_company, accounts::update_company, accounts::delete_company));
     r = both(r, routes!(webhooks::secret_status, webhooks::rotate_secret, webhooks::delete_secret));

@@ -290,3 +290,30 @@ pub struct SignedLink {
     /// HMAC-SHA256 hex of `{file}\n{expires}`.
     pub signature: Option<String>,
 }
+
+/// Filters and paging of `GET /api/event_sessions/` (spec §15; no `meta_data` filter).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventSessionFilters {
+    /// Comma list of session ids.
+    #[param(
+        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$"
+    )]
+    pub session_id: Option<String>,
+    #[serde(rename = "session_id.exclude")]
+    #[param(
+        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$"
+    )]
+    pub session_id_exclude: Option<String>,
+    /// Items to skip.
+    #[param(minimum = 0)]
+    pub offset: Option<i64>,
+    /// Page size (default 100).
+    #[param(minimum = 0, maximum = 1000)]
+    pub limit: Option<i64>,
+    /// `time_created{desc}` (default), `time_created{asc}`, `time_updated{asc|desc}`, `-time_created`.
+    #[param(pattern = r"^-?time_(created|updated)(\{(asc|desc)\})?$")]
+    pub sorting: Option<String>,
+    /// Leave `total` out of the answer.
+    pub total_omit: Option<bool>,
+}

@@ -45,6 +45,7 @@ pub use crate::apidoc::TOKEN;
         (name = "collections", description = "Collections (1:N watch lists), persons, photos"),
         (name = "meta_data", description = "meta_data of users, folders, media, analyses, collections"),
         (name = "instant", description = "Instant API: upload and analyse in one request, nothing stored"),
+        (name = "events", description = "SDK telemetry sessions (spec §15)"),
         (name = "liveness", description = "Liveness challenges: random actions a recording cannot perform (our extension)"),
         (name = "lite", description = "API Lite: stateless biometry and liveness"),
     )
