@@ -22,7 +22,7 @@ lint: setup
 # The whole suite: lint, every Rust test on SQLite and PostgreSQL (and the object-storage tests
 # against a real S3 server, s3s-fs), the deployment files, then the live-server tool runs
 # (the /docs page, the web console and the capture page with a fake camera in headless Chromium,
-# newman, schemathesis).
+# newman, schemathesis, and a client generated from the OpenAPI document running the main flow).
 test: lint
 	bash scripts/s3-server.sh install >/dev/null
 	OZ_TEST_S3_SERVER="$(CURDIR)/.tools/bin/s3s-fs" bash scripts/with-postgres.sh $(CARGO) test --workspace
@@ -33,6 +33,7 @@ test: lint
 	bash scripts/capture-e2e.sh
 	bash scripts/newman.sh
 	bash scripts/schemathesis.sh
+	bash scripts/client-e2e.sh
 
 bench: setup
 	$(CARGO) bench -p oz-vision --bench pipeline

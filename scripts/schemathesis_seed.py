@@ -89,6 +89,12 @@ person = call("POST", f"/api/collections/{collection}/persons/", body, ctype)
 images = [i["image_id"] for i in person["images"]]
 person = person["person_id"]
 
+session = call(
+    "POST",
+    "/api/event_sessions/",
+    {"meta_data": {"sdk": "schemathesis"}, "events": [{"event": "capture_started"}, {"event": "upload_done"}]},
+)["session_id"]
+
 dictionaries = {
     "companies": [company],
     "users": [user],
@@ -99,6 +105,7 @@ dictionaries = {
     "persons": [person],
     "images": images,
     "files": files,
+    "event_sessions": [session],
 }
 # (operation ids, {path parameter: dictionary}); deletes of whole objects are left out.
 bindings = [
@@ -117,6 +124,9 @@ bindings = [
     (["get_person", "list_person_images", "add_person_images"], {"id": "collections", "person_id": "persons"}),
     (["get_person_image"], {"id": "collections", "person_id": "persons", "image_id": "images"}),
     (["static_file"], {"file": "files"}),
+    (["get_event_session", "append_events"], {"id": "event_sessions"}),
+    # The second run (schemathesis.sh), as the seeded client: its own sessions.
+    (["revoke_sessions"], {"id": "users"}),
 ]
 
 

@@ -697,7 +697,16 @@ pub async fn delete_media(State(st): State<AppState>, auth: Auth, Path(id): Path
     summary = "A stored file (original, preview, best shot, assembled video): with a token, or by the signed link of `original_url`",
     params(("file" = String, Path, description = "Stored file name"), crate::apidoc::params::SignedLink),
     security((), ("token" = [])),
-    responses((status = 200, description = "The file, streamed", content_type = "application/octet-stream", body = crate::apidoc::schemas::Binary), crate::apidoc::ApiErrors)
+    responses((status = 200, description = "The file, streamed, with its stored type", content(
+        (crate::apidoc::schemas::Binary = "image/jpeg"),
+        (crate::apidoc::schemas::Binary = "image/png"),
+        (crate::apidoc::schemas::Binary = "video/mp4"),
+        (crate::apidoc::schemas::Binary = "video/quicktime"),
+        (crate::apidoc::schemas::Binary = "video/webm"),
+        (crate::apidoc::schemas::Binary = "video/x-msvideo"),
+        (crate::apidoc::schemas::Binary = "application/zip"),
+        (crate::apidoc::schemas::Binary = "application/octet-stream"),
+    )), crate::apidoc::ApiErrors)
 )]
 pub async fn file(
     State(st): State<AppState>,

@@ -328,7 +328,7 @@ pub struct AnalysisRequest {
     /// quality, biometry, collection (blacklist), documents (501).
     #[serde(rename = "type")]
     pub kind: String,
-    /// Media ids (upload: part names) to analyse; default by tags (docs/API.md §7.4).
+    /// Media ids to analyse (Instant API: part names); default: chosen by tags (docs/API.md §7.4).
     pub source_media: Option<Vec<String>>,
     /// e.g. `threshold_spoofing`, `extract_best_shot`, `collection_ids`.
     #[schema(value_type = Option<Object>)]
