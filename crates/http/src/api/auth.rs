@@ -14,6 +14,8 @@ use axum::http::request::Parts;
 use oz_domain::access::Principal;
 use oz_storage::{Session, StoreError, User};
 use oz_wire::accounts::TokenPair;
+
+use crate::apidoc::schemas::{Credentials, LoginRequest, RefreshRequest};
 use rand::RngCore;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -218,24 +220,16 @@ pub async fn login(State(st): State<AppState>, req: axum::extract::Request) -> A
     guard.check_address(guard.client_of(&parts)).map_err(refusal)?;
     let (body, _grant) =
         super::body::read(&st, axum::extract::Request::from_parts(parts, body), LOGIN_MAX_BYTES).await?;
-    let v: Value = serde_json::from_slice(&body).map_err(|e| ApiError::structure(format!("invalid JSON body: {e}")))?;
-    let creds = v.get("credentials").ok_or_else(|| {
-        ApiError::structure("Could not locate field for key_path credentials from provided dict data")
-    })?;
-    let email = creds.get("email").and_then(Value::as_str);
-    let password = creds.get("password").and_then(Value::as_str);
-    let (Some(email), Some(password)) = (email, password) else {
-        return Err(ApiError::structure("credentials need email and password"));
-    };
-    guard.check_email(email).map_err(refusal)?;
-    let user = match api.db.user_by_email(email).await {
+    let LoginRequest { credentials: Credentials { email, password } } = super::body::parse(&body)?;
+    guard.check_email(&email).map_err(refusal)?;
+    let user = match api.db.user_by_email(&email).await {
         Ok(u) => Some(u),
         Err(StoreError::NotFound) => None,
         Err(e) => return Err(e.into()),
     };
     // Verify against a fixed hash when the user is unknown, so timing does not reveal accounts.
     let hash = user.as_ref().map_or_else(|| api.dummy_hash.clone(), |u| u.password_hash.clone());
-    let ok = verify_password_bounded(api, password.to_string(), hash).await?;
+    let ok = verify_password_bounded(api, password, hash).await?;
     match user {
         Some(u) if ok => Ok(Json(issue(&st, &u, None).await?)),
         _ => Err(ApiError::auth_invalid("Invalid credentials")),
@@ -264,11 +258,8 @@ pub async fn refresh(State(st): State<AppState>, req: axum::extract::Request) ->
     let token = token_of(&parts).ok_or_else(ApiError::auth_missing)?;
     let (body, _grant) =
         super::body::read(&st, axum::extract::Request::from_parts(parts, body), LOGIN_MAX_BYTES).await?;
-    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let expire = v.get("expire_token").and_then(Value::as_str).ok_or_else(|| {
-        ApiError::structure("Could not locate field for key_path expire_token from provided dict data")
-    })?;
-    let expire_hash = hash_token(expire);
+    let RefreshRequest { expire_token } = super::body::parse(&body)?;
+    let expire_hash = hash_token(&expire_token);
     if let Some(family) = api.db.spent_refresh_family(&expire_hash).await? {
         return Err(reused(api, family).await);
     }

@@ -19,8 +19,13 @@ impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for Typed<T> {
 
     async fn from_request(req: Request, st: &AppState) -> Result<Self, ApiError> {
         let JsonBody(b) = JsonBody::from_request(req, st).await?;
-        serde_json::from_slice(&b).map(Typed).map_err(|e| ApiError::from_body(&e))
+        parse(&b).map(Typed)
     }
+}
+
+/// A JSON body read as `T`, its errors in Oz's codes ([`ApiError::from_body`]).
+pub fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::from_body(&e))
 }
 
 /// A JSON route's raw body, at most `OZ_MAX_JSON_BYTES`.

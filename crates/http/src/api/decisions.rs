@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use super::auth::Auth;
 use super::error::{ApiError, ApiResult, lookup, parse_id};
 use super::query::{self, Pairs};
+use crate::apidoc::schemas::ResolutionRequest;
 use crate::state::AppState;
 use crate::wire::Json;
 
@@ -64,26 +65,13 @@ pub async fn decide(
             "only an OPERATOR, or a CLIENT OPERATOR of the analysis' company, can decide an analysis",
         ));
     }
-    let m = match serde_json::from_slice::<Value>(&b) {
-        Ok(Value::Object(m)) => m,
-        Ok(_) => return Err(ApiError::structure("the body must be a JSON object")),
-        Err(e) => return Err(ApiError::structure(format!("invalid JSON body: {e}"))),
-    };
-    let verdict = m
-        .get("resolution_status")
-        .or_else(|| m.get("operator_status"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::structure("resolution_status is required (SUCCESS or DECLINED)"))?;
+    let ResolutionRequest { resolution_status: verdict, comment } = super::body::parse(&b)?;
     let verdict: ResolutionStatus = serde_json::from_value(Value::String(verdict.trim().to_ascii_uppercase()))
         .map_err(|_| ApiError::value(format!("resolution_status {verdict:?} is not SUCCESS or DECLINED")))?;
-    let comment = match m.get("comment").or_else(|| m.get("operator_comment")) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(c)) if c.chars().count() <= MAX_COMMENT => Some(c.as_str()),
-        Some(Value::String(_)) => {
-            return Err(ApiError::value(format!("comment is longer than {MAX_COMMENT} characters")));
-        }
-        Some(_) => return Err(ApiError::value("comment must be a string")),
-    };
+    if comment.as_ref().is_some_and(|c| c.chars().count() > MAX_COMMENT) {
+        return Err(ApiError::value(format!("comment is longer than {MAX_COMMENT} characters")));
+    }
+    let comment = comment.as_deref();
     let decided = match api.db.decide_analysis(a.id, &auth.user, verdict, comment).await {
         Ok(d) => d,
         Err(StoreError::Conflict(m)) => return Err(ApiError::value(m)),

@@ -39,7 +39,12 @@ impl ApiError {
         let m = e.to_string();
         match e.classify() {
             Category::Syntax | Category::Eof | Category::Io => Self::structure(format!("invalid JSON body: {m}")),
-            Category::Data if m.starts_with("missing field") || m.starts_with("unknown variant") => Self::structure(m),
+            // Oz's own words for a missing field.
+            Category::Data if m.starts_with("missing field") => {
+                let field = m.split('`').nth(1).unwrap_or_default();
+                Self::structure(format!("Could not locate field for key_path {field} from provided dict data"))
+            }
+            Category::Data if m.starts_with("unknown variant") => Self::structure(m),
             Category::Data if m.starts_with("invalid type") => Self::new(StatusCode::BAD_REQUEST, 5, m),
             Category::Data => Self::value(m),
         }

@@ -107,7 +107,7 @@ pub struct StatBlock {
 
 // ---- authentication -----------------------------------------------------------------------------
 
-#[derive(ToSchema)]
+#[derive(Debug, serde::Deserialize, ToSchema)]
 pub struct Credentials {
     #[schema(example = "admin@example.com")]
     pub email: String,
@@ -116,13 +116,13 @@ pub struct Credentials {
 }
 
 /// `POST /api/authorize/auth/` body.
-#[derive(ToSchema)]
+#[derive(Debug, serde::Deserialize, ToSchema)]
 pub struct LoginRequest {
     pub credentials: Credentials,
 }
 
 /// `POST /api/authorize/refresh/` body.
-#[derive(ToSchema)]
+#[derive(Debug, serde::Deserialize, ToSchema)]
 pub struct RefreshRequest {
     /// The `expire_token` of the pair to refresh.
     pub expire_token: String,
@@ -363,11 +363,15 @@ pub struct UploadForm {
 }
 
 /// `POST /api/analyses/{id}/resolution/` body.
-#[derive(ToSchema)]
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[schema(example = json!({"resolution_status": "DECLINED", "comment": "a printed photo held to the camera"}))]
 pub struct ResolutionRequest {
-    /// SUCCESS or DECLINED (`operator_status` is accepted too).
+    /// SUCCESS or DECLINED, any case (`operator_status` is accepted too).
+    #[serde(alias = "operator_status")]
     pub resolution_status: String,
-    /// At most 4096 characters (`operator_comment` is accepted too).
+    /// At most 4096 characters (`operator_comment` is accepted too); needed to replace an
+    /// earlier decision.
+    #[serde(default, alias = "operator_comment")]
     pub comment: Option<String>,
 }
 
