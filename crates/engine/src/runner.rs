@@ -49,18 +49,28 @@ pub struct RunnerConfig {
     pub gesture_policy: GesturePolicy,
 }
 
-/// The effective QUALITY parameters (`confs`) from the request's `params`.
+/// The parameters a QUALITY request may set (each `None`: the default).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct QualityParams {
+    pub threshold_spoofing: Option<f64>,
+    pub threshold_liveness: Option<f64>,
+    pub threshold_replay: Option<f64>,
+    pub extract_best_shot: Option<bool>,
+}
+
+/// The effective QUALITY parameters (`confs`, without a challenge).
 #[must_use]
-pub fn quality_confs(params: &Value, cfg: &RunnerConfig) -> Value {
-    let num = |k: &str, d: f64| params.get(k).and_then(Value::as_f64).unwrap_or(d);
-    oz_wire::json::value(&QualityConfs {
-        threshold_replay: num("threshold_replay", 0.5),
+pub fn quality_confs(p: QualityParams, cfg: &RunnerConfig) -> QualityConfs {
+    QualityConfs {
+        threshold_replay: p.threshold_replay.unwrap_or(0.5),
         // Oz 6 returns the best shot unless told not to.
-        extract_best_shot: params.get("extract_best_shot").and_then(Value::as_bool).unwrap_or(true),
-        threshold_liveness: num("threshold_liveness", 0.5),
-        threshold_spoofing: num("threshold_spoofing", (f64::from(cfg.threshold_spoofing) * 1e6).round() / 1e6),
+        extract_best_shot: p.extract_best_shot.unwrap_or(true),
+        threshold_liveness: p.threshold_liveness.unwrap_or(0.5),
+        threshold_spoofing: p
+            .threshold_spoofing
+            .unwrap_or_else(|| (f64::from(cfg.threshold_spoofing) * 1e6).round() / 1e6),
         challenge: None,
-    })
+    }
 }
 
 /// The effective BIOMETRY parameters.
@@ -650,7 +660,7 @@ mod tests {
         };
         let text = serde_json::to_string(&biometry_confs(&cfg)).expect("json");
         assert!(text.contains(":0.85") && !text.contains("0.8500000"), "{text}");
-        let text = serde_json::to_string(&quality_confs(&json!({}), &cfg)).expect("json");
+        let text = serde_json::to_string(&quality_confs(QualityParams::default(), &cfg)).expect("json");
         assert!(text.contains("\"threshold_spoofing\":0.7") && !text.contains("0.69999"), "{text}");
     }
 }

@@ -288,7 +288,7 @@ async fn instant_refusals_body(kind: Kind) {
         (tagged(&json!([{ "params": {} }])), 400, 3, "type"),
         (tagged(&json!({ "type": "quality" })), 400, 3, "list"),
         (tagged(&json!([{ "type": "quality", "params": { "threshold_spoofing": 2 } }])), 400, 4, "threshold"),
-        (tagged(&json!([{ "type": "quality", "params": { "extract_best_shot": "yes" } }])), 400, 4, "boolean"),
+        (tagged(&json!([{ "type": "quality", "params": { "extract_best_shot": "yes" } }])), 400, 5, "boolean"),
         (tagged(&json!([{ "type": "biometry", "source_media": ["video1", "nope"] }])), 400, 4, "nope"),
         (tagged(&json!([{ "type": "biometry", "source_media": ["video1"] }])), 400, 4, "BIOMETRY"),
         (json!({ "media:tags": { "photo1": ["photo_id"] }, "analyses": quality }), 400, 4, "QUALITY"),

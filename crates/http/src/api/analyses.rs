@@ -20,23 +20,48 @@ use super::auth::Auth;
 use super::error::{ApiError, ApiResult, lookup, parse_id};
 use super::folders::visible_folder;
 use super::query::{self, Pairs};
+use crate::apidoc::schemas::{AnalysesRequest, AnalysisParams, AnalysisRequest, OneOrMany};
 use crate::state::AppState;
 use crate::state::FullApi;
 
-fn source_ids(v: Option<&Value>) -> ApiResult<Option<Vec<Uuid>>> {
+fn source_ids(names: Option<&[String]>) -> ApiResult<Option<Vec<Uuid>>> {
+    names
+        .map(|list| {
+            list.iter()
+                .map(|x| Uuid::parse_str(x).map_err(|_| ApiError::value("source_media must be a list of media ids")))
+                .collect::<ApiResult<Vec<_>>>()
+        })
+        .transpose()
+}
+
+/// The `analyses` of an upload payload (a list; absent, null or empty: none), typed, with the
+/// errors of a request body.
+pub fn payload_analyses(v: Option<&Value>) -> ApiResult<Option<Vec<AnalysisRequest>>> {
     match v {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|x| {
-                x.as_str()
-                    .and_then(|s| Uuid::parse_str(s).ok())
-                    .ok_or_else(|| ApiError::value("source_media must be a list of media ids"))
-            })
-            .collect::<ApiResult<Vec<_>>>()
-            .map(Some),
-        Some(_) => Err(ApiError::value("source_media must be a list of media ids")),
+        Some(Value::Array(a)) if a.is_empty() => Ok(None),
+        Some(v @ Value::Array(_)) => super::body::parse_value("analyses", v.clone()).map(Some),
+        Some(_) => Err(ApiError::structure("analyses must be a list")),
     }
+}
+
+/// The QUALITY parameters of a request, checked (each threshold in [0, 1]).
+pub fn quality_params(p: &AnalysisParams) -> ApiResult<runner::QualityParams> {
+    for (k, v) in [
+        ("threshold_spoofing", p.threshold_spoofing),
+        ("threshold_liveness", p.threshold_liveness),
+        ("threshold_replay", p.threshold_replay),
+    ] {
+        if v.is_some_and(|t| !oz_domain::liveness::valid_threshold(t)) {
+            return Err(ApiError::value(format!("{k} must be a number in [0, 1]")));
+        }
+    }
+    Ok(runner::QualityParams {
+        threshold_spoofing: p.threshold_spoofing,
+        threshold_liveness: p.threshold_liveness,
+        threshold_replay: p.threshold_replay,
+        extract_best_shot: p.extract_best_shot,
+    })
 }
 
 /// COLLECTION parameters (spec §7.2): `collection_id` (one id, or a list; default every
@@ -46,19 +71,16 @@ async fn collection_confs(
     api: &FullApi,
     principal: &oz_domain::access::Principal,
     company_id: Option<Uuid>,
-    params: &Value,
+    params: &AnalysisParams,
 ) -> ApiResult<Value> {
     // The folder's company's collections; a folder without a company searches what its caller sees.
     let scope = company_id.map_or_else(|| principal.collection_scope(), Scope::Company);
-    let named: Vec<String> = match params.get("collection_id").or_else(|| params.get("collection_ids")) {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|v| v.as_str().map(str::to_string).ok_or_else(|| ApiError::value("collection_id must be an id")))
-            .collect::<ApiResult<Vec<_>>>()?,
-        Some(_) => return Err(ApiError::value("collection_id must be an id or a list of ids")),
-    };
+    let named: Vec<String> = params
+        .collection_id
+        .clone()
+        .or_else(|| params.collection_ids.clone())
+        .map(OneOrMany::into_vec)
+        .unwrap_or_default();
     caps::count("collection_id", named.len(), caps::MAX_ANALYSES)?;
     let searched = |c: &oz_storage::collections::Collection| runner::SearchedCollection {
         id: c.id,
@@ -86,24 +108,20 @@ async fn collection_confs(
             }
         }
     }
-    let threshold = match params.get("decision_threshold") {
-        None | Some(Value::Null) => api.engine.cfg.runner.thresholds.approve,
-        Some(v) => match v.as_f64().filter(|t| (0.0..=1.0).contains(t)) {
-            Some(t) => t as f32,
-            None => return Err(ApiError::value("decision_threshold must be a number in [0, 1]")),
-        },
+    let threshold = match params.decision_threshold {
+        None => api.engine.cfg.runner.thresholds.approve,
+        Some(t) if (0.0..=1.0).contains(&t) => t as f32,
+        Some(_) => return Err(ApiError::value("decision_threshold must be a number in [0, 1]")),
     };
-    let count = match params.get("decision_count") {
-        None | Some(Value::Null) => assign::COLLECTION_DEFAULT_COUNT,
-        Some(v) => match v.as_u64().filter(|n| (1..=assign::COLLECTION_MAX_COUNT as u64).contains(n)) {
-            Some(n) => n as usize,
-            None => {
-                return Err(ApiError::value(format!(
-                    "decision_count must be a whole number from 1 to {}",
-                    assign::COLLECTION_MAX_COUNT
-                )));
-            }
-        },
+    let count = match params.decision_count {
+        None => assign::COLLECTION_DEFAULT_COUNT,
+        Some(n) if (1..=assign::COLLECTION_MAX_COUNT as u64).contains(&n) => n as usize,
+        Some(_) => {
+            return Err(ApiError::value(format!(
+                "decision_count must be a whole number from 1 to {}",
+                assign::COLLECTION_MAX_COUNT
+            )));
+        }
     };
     Ok(runner::collection_confs(&ids, threshold, count))
 }
@@ -147,7 +165,7 @@ pub async fn start(
     api: &FullApi,
     auth: &Auth,
     folder: &Folder,
-    reqs: &[Value],
+    reqs: &[AnalysisRequest],
     endpoint: Option<&str>,
 ) -> ApiResult<Vec<Analysis>> {
     let media = api.db.folder_media(folder.id).await?;
@@ -170,7 +188,7 @@ pub async fn plan(
     api: &FullApi,
     principal: &oz_domain::access::Principal,
     company_id: Option<Uuid>,
-    reqs: &[Value],
+    reqs: &[AnalysisRequest],
     facts: &[MediaFacts],
 ) -> ApiResult<Vec<NewAnalysis>> {
     if reqs.is_empty() {
@@ -180,10 +198,8 @@ pub async fn plan(
     let rcfg = &api.engine.cfg.runner;
     let mut items = Vec::with_capacity(reqs.len());
     for r in reqs {
-        let kind_s =
-            r.get("type").and_then(Value::as_str).ok_or_else(|| ApiError::structure("every analysis needs a type"))?;
-        let kind =
-            AnalysisKind::parse(kind_s).ok_or_else(|| ApiError::value(format!("unknown analysis type {kind_s:?}")))?;
+        let kind = AnalysisKind::parse(&r.kind)
+            .ok_or_else(|| ApiError::value(format!("unknown analysis type {:?}", r.kind)))?;
         if kind == AnalysisKind::Documents {
             return Err(ApiError::not_realized(format!(
                 "{} analyses are not available on this server yet",
@@ -193,48 +209,28 @@ pub async fn plan(
         if !principal.can_start(kind) {
             return Err(ApiError::forbidden(format!("this user may not start {} analyses", kind.as_str())));
         }
-        let params = r.get("params").cloned().unwrap_or_else(|| json!({}));
-        if !params.is_object() {
-            return Err(ApiError::value("params must be an object"));
-        }
+        let params = r.params.clone().unwrap_or_default();
         // The old iOS SDK put source_media inside params; accept both.
-        let explicit = match source_ids(r.get("source_media"))? {
-            Some(v) => Some(v),
-            None => source_ids(params.get("source_media"))?,
-        };
-        let explicit = explicit.map(|ids| caps::source_media(&ids)).transpose()?;
+        let explicit = source_ids(r.sources())?.map(|ids| caps::source_media(&ids)).transpose()?;
         // Past caps::MAX_SOURCE_MEDIA (explicit or not) the request is refused here, before
         // anything is queued; the error's details name the limit and source_media.
         let inputs = assign::inputs(kind, facts, explicit.as_deref())?;
-        if kind != AnalysisKind::Quality && params.get("challenge_id").is_some() {
+        if kind != AnalysisKind::Quality && params.challenge_id.is_some() {
             return Err(ApiError::value("params.challenge_id is for QUALITY analyses only"));
         }
         let confs = match kind {
             AnalysisKind::Quality => {
-                for k in ["threshold_spoofing", "threshold_liveness", "threshold_replay"] {
-                    if let Some(v) = params.get(k)
-                        && !v.as_f64().is_some_and(oz_domain::liveness::valid_threshold)
-                    {
-                        return Err(ApiError::value(format!("{k} must be a number in [0, 1]")));
-                    }
-                }
-                if params.get("extract_best_shot").is_some_and(|v| !v.is_boolean()) {
-                    return Err(ApiError::value("extract_best_shot must be a boolean"));
-                }
-                let mut confs = runner::quality_confs(&params, rcfg);
+                let mut confs = runner::quality_confs(quality_params(&params)?, rcfg);
                 let classes: Vec<MediaClass> =
                     inputs.iter().filter_map(|id| facts.iter().find(|f| f.id == *id).map(|f| f.class)).collect();
-                if let Some(c) = super::challenges::plan(api, company_id, &params, &classes).await?
-                    && let Some(o) = confs.as_object_mut()
-                {
-                    o.insert(super::challenges::CONFS_KEY.into(), c);
-                }
-                confs
+                confs.challenge =
+                    super::challenges::plan(api, company_id, params.challenge_id.as_deref(), &classes).await?;
+                oz_wire::json::value(&confs)
             }
             AnalysisKind::Collection => collection_confs(api, principal, company_id, &params).await?,
             _ => runner::biometry_confs(rcfg),
         };
-        let meta = r.get("meta_data").cloned().unwrap_or_else(|| json!({}));
+        let meta = r.meta_data.clone().unwrap_or_else(|| json!({}));
         if !meta.is_object() {
             return Err(ApiError::value("meta_data must be an object"));
         }
@@ -287,12 +283,8 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Vec<oz_wire::Analysis>>)> {
     let api = st.api()?;
     let folder = visible_folder(api, &auth, &id).await?;
-    let v: Value = serde_json::from_slice(&b).map_err(|e| ApiError::structure(format!("invalid JSON body: {e}")))?;
-    let reqs = match v.get("analyses") {
-        Some(Value::Array(a)) => a.clone(),
-        _ => return Err(ApiError::structure("Could not locate field for key_path analyses from provided dict data")),
-    };
-    let hook = super::webhooks::resolution_endpoint(v.get("resolution_endpoint"))?;
+    let AnalysesRequest { analyses: reqs, resolution_endpoint } = super::body::parse(&b)?;
+    let hook = super::webhooks::resolution_endpoint(resolution_endpoint.as_ref())?;
     check_company_queue(api, folder.company_id, reqs.len()).await?;
     let created = start(api, &auth, &folder, &reqs, hook.as_deref()).await?;
     let media = api.db.folder_media(folder.id).await?;

@@ -113,16 +113,13 @@ pub const CONFS_KEY: &str = "challenge";
 pub async fn plan(
     api: &FullApi,
     company_id: Option<Uuid>,
-    params: &Value,
+    challenge_id: Option<&str>,
     classes: &[MediaClass],
-) -> ApiResult<Option<Value>> {
-    let Some(raw) = params.get("challenge_id") else {
+) -> ApiResult<Option<oz_wire::results::IssuedChallenge>> {
+    let Some(raw) = challenge_id else {
         return Ok(None);
     };
-    let id = raw
-        .as_str()
-        .and_then(|s| Uuid::parse_str(s).ok())
-        .ok_or_else(|| ApiError::value("params.challenge_id must be a challenge id (UUID)"))?;
+    let id = Uuid::parse_str(raw).map_err(|_| ApiError::value("params.challenge_id must be a challenge id (UUID)"))?;
     let found = api.db.challenge(id).await?;
     challenge::check_use(found.as_ref().map(|c| c.facts()).as_ref(), company_id, oz_storage::now())
         .map_err(|r| ApiError::value(r.to_string()).with_details(json!({ "challenge_id": id.to_string() })))?;
@@ -135,10 +132,10 @@ pub async fn plan(
              (name it in source_media)",
         ));
     }
-    Ok(Some(json!({
-        "challenge_id": c.id.to_string(),
-        "actions": c.actions.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
-    })))
+    Ok(Some(oz_wire::results::IssuedChallenge {
+        challenge_id: c.id,
+        actions: c.actions.iter().map(|a| a.as_str().to_string()).collect(),
+    }))
 }
 
 /// The challenge ids the planned analyses carry; refuses one id named twice.

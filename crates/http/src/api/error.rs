@@ -32,23 +32,37 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, 4, m)
     }
     /// A JSON body that does not fit its type, in Oz's codes: not JSON or a required field
-    /// missing is a structure error (3), a field of the wrong type a type error (5), a value out
-    /// of range a value error (4). The one place request bodies' errors are mapped.
-    pub fn from_body(e: &serde_json::Error) -> Self {
+    /// missing is a structure error (3; Oz's words: "Could not locate field for key_path ..."), a
+    /// field of the wrong type a type error (5), a value out of range a value error (4). `path`
+    /// names the field (`analyses[0].params`; empty: the body). The one place request bodies'
+    /// errors are mapped.
+    pub fn from_body(path: &str, e: &serde_json::Error) -> Self {
         use serde_json::error::Category;
         let m = e.to_string();
+        // serde_json appends " at line L column C"; the path says where.
+        let m = m.split(" at line ").next().unwrap_or(&m).to_string();
+        let at = |m: &str| if path.is_empty() || path == "." { m.to_string() } else { format!("{path}: {m}") };
         match e.classify() {
             Category::Syntax | Category::Eof | Category::Io => Self::structure(format!("invalid JSON body: {m}")),
-            // Oz's own words for a missing field.
             Category::Data if m.starts_with("missing field") => {
                 let field = m.split('`').nth(1).unwrap_or_default();
-                Self::structure(format!("Could not locate field for key_path {field} from provided dict data"))
+                let key = if path.is_empty() || path == "." { field.to_string() } else { format!("{path}.{field}") };
+                Self::structure(format!("Could not locate field for key_path {key} from provided dict data"))
             }
-            Category::Data if m.starts_with("unknown variant") => Self::structure(m),
-            Category::Data if m.starts_with("invalid type") => Self::new(StatusCode::BAD_REQUEST, 5, m),
-            Category::Data => Self::value(m),
+            Category::Data if m.starts_with("invalid length") && m.contains("expected struct") => {
+                Self::new(StatusCode::BAD_REQUEST, 5, at("must be an object"))
+            }
+            Category::Data if m.starts_with("invalid type") => Self::new(StatusCode::BAD_REQUEST, 5, at(&m)),
+            Category::Data if m.starts_with("unknown variant") => Self::structure(at(&m)),
+            Category::Data => Self::value(at(&m)),
         }
     }
+
+    /// [`Self::from_body`] of a `serde_path_to_error` failure.
+    pub fn from_body_at(e: &serde_path_to_error::Error<serde_json::Error>) -> Self {
+        Self::from_body(&e.path().to_string(), e.inner())
+    }
+
     pub fn auth_missing() -> Self {
         Self::new(StatusCode::UNAUTHORIZED, 6, "Authorization token is not provided")
     }

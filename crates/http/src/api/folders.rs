@@ -302,12 +302,7 @@ pub async fn create(State(st): State<AppState>, auth: Uploader, req: Request) ->
             "an SDK session token cannot set resolution_endpoint (use the company's webhook)",
         ));
     }
-    let analysis_reqs = match body.payload.get("analyses") {
-        None | Some(Value::Null) => None,
-        Some(Value::Array(a)) if a.is_empty() => None,
-        Some(Value::Array(a)) => Some(a.clone()),
-        Some(_) => return Err(ApiError::structure("analyses must be a list")),
-    };
+    let analysis_reqs = analyses::payload_analyses(body.payload.get("analyses"))?;
     // Single request: plan the analyses over the uploads as they will be stored.
     let planned = match &analysis_reqs {
         Some(reqs) => {

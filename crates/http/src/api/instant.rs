@@ -12,6 +12,7 @@
 //! `POST /api/folders/`) are Oz's proprietary encrypted format: answered with Oz error 13 (no
 //! container) or 14 (cannot be unpacked).
 
+use crate::apidoc::schemas::AnalysisRequest;
 use crate::wire::Json;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -26,7 +27,7 @@ use oz_engine::runner::RunnerConfig;
 use oz_storage::{StoreError, User};
 use oz_vision::VisionError;
 use oz_vision::media::MediaKind;
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::auth;
@@ -213,11 +214,7 @@ fn plan(api: &FullApi, caller: Option<&User>, upload: UploadBody) -> ApiResult<(
         };
         facts.push(MediaFacts { id: Uuid::new_v4(), class, tags: f.tags.clone() });
     }
-    let reqs = match payload.get("analyses") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(a)) => a.clone(),
-        Some(_) => return Err(ApiError::structure("analyses must be a list")),
-    };
+    let reqs = super::analyses::payload_analyses(payload.get("analyses"))?.unwrap_or_default();
     caps::count("analyses", reqs.len(), caps::MAX_ANALYSES)?;
     let keys: Vec<&str> = files.iter().map(|f| f.key.as_str()).collect();
     let specs =
@@ -243,14 +240,12 @@ fn plan(api: &FullApi, caller: Option<&User>, upload: UploadBody) -> ApiResult<(
 fn spec(
     cfg: &RunnerConfig,
     caller: Option<&User>,
-    r: &Value,
+    r: &AnalysisRequest,
     keys: &[&str],
     facts: &[MediaFacts],
 ) -> ApiResult<AnalysisSpec> {
-    let kind_s =
-        r.get("type").and_then(Value::as_str).ok_or_else(|| ApiError::structure("every analysis needs a type"))?;
     let kind =
-        AnalysisKind::parse(kind_s).ok_or_else(|| ApiError::value(format!("unknown analysis type {kind_s:?}")))?;
+        AnalysisKind::parse(&r.kind).ok_or_else(|| ApiError::value(format!("unknown analysis type {:?}", r.kind)))?;
     let kind = instant_kind(kind).map_err(|e| {
         let status = if e.error_code() == 2 { StatusCode::NOT_IMPLEMENTED } else { StatusCode::BAD_REQUEST };
         ApiError::new(status, e.error_code(), e.to_string())
@@ -260,29 +255,19 @@ fn spec(
     {
         return Err(ApiError::forbidden(format!("this user may not start {} analyses", kind.as_str())));
     }
-    let params = r.get("params").cloned().unwrap_or_else(|| json!({}));
-    if !params.is_object() {
-        return Err(ApiError::value("params must be an object"));
-    }
-    if kind != AnalysisKind::Quality && params.get("challenge_id").is_some() {
+    let params = r.params.clone().unwrap_or_default();
+    if kind != AnalysisKind::Quality && params.challenge_id.is_some() {
         return Err(ApiError::value("params.challenge_id is for QUALITY analyses only"));
     }
     // Ids are made by this request, so `source_media` names media parts (as the old iOS SDK, it may
     // sit inside params).
-    let named = match r.get("source_media").filter(|v| !v.is_null()) {
-        Some(v) => Some(v),
-        None => params.get("source_media").filter(|v| !v.is_null()),
-    };
-    let explicit = named
-        .map(|v| {
-            let names =
-                v.as_array().ok_or_else(|| ApiError::value("source_media must be a list of media part names"))?;
+    let explicit = r
+        .sources()
+        .map(|names| {
             let ids = names
                 .iter()
                 .map(|n| {
-                    let n =
-                        n.as_str().ok_or_else(|| ApiError::value("source_media must be a list of media part names"))?;
-                    keys.iter().position(|k| *k == n).map(|i| facts[i].id).ok_or_else(|| {
+                    keys.iter().position(|k| k == n).map(|i| facts[i].id).ok_or_else(|| {
                         ApiError::value(format!("source_media {n:?} names no media part of this request"))
                     })
                 })
@@ -294,13 +279,18 @@ fn spec(
     let sources: Vec<usize> = inputs.iter().filter_map(|id| facts.iter().position(|f| f.id == *id)).collect();
     let check = match kind {
         AnalysisKind::Quality => {
-            let mut q = quality(&params, cfg)?;
+            let c = oz_engine::runner::quality_confs(super::analyses::quality_params(&params)?, cfg);
+            let mut q = QualitySpec {
+                threshold_spoofing: c.threshold_spoofing,
+                threshold_liveness: c.threshold_liveness,
+                threshold_replay: c.threshold_replay,
+                extract_best_shot: c.extract_best_shot,
+                challenge: None,
+            };
             // The challenge's id only: it is looked up and claimed after planning.
-            if let Some(raw) = params.get("challenge_id") {
-                let id = raw
-                    .as_str()
-                    .and_then(|s| Uuid::parse_str(s).ok())
-                    .ok_or_else(|| ApiError::value("params.challenge_id must be a challenge id (UUID)"))?;
+            if let Some(raw) = &params.challenge_id {
+                let id = Uuid::parse_str(raw)
+                    .map_err(|_| ApiError::value("params.challenge_id must be a challenge id (UUID)"))?;
                 if sources.len() != 1 || !matches!(facts[sources[0]].class, MediaClass::Video | MediaClass::ShotSet) {
                     return Err(ApiError::value(
                         "a challenge is verified on one video: the QUALITY analysis must take exactly one video or \
@@ -313,35 +303,12 @@ fn spec(
         }
         _ => Check::Biometry(cfg.thresholds),
     };
-    let meta = r.get("meta_data").cloned().unwrap_or_else(|| json!({}));
+    let meta = r.meta_data.clone().unwrap_or_else(|| json!({}));
     if !meta.is_object() {
         return Err(ApiError::value("meta_data must be an object"));
     }
     caps::meta_data("meta_data", &meta)?;
     Ok(AnalysisSpec { check, meta_data: meta, sources: Some(sources) })
-}
-
-/// QUALITY parameters as the full API takes them (`extract_best_shot` defaults to true, as Oz 6).
-fn quality(params: &Value, cfg: &RunnerConfig) -> ApiResult<QualitySpec> {
-    let threshold = |k: &str, default: f64| match params.get(k) {
-        None => Ok(default),
-        Some(v) => v
-            .as_f64()
-            .filter(|t| oz_domain::liveness::valid_threshold(*t))
-            .ok_or_else(|| ApiError::value(format!("{k} must be a number in [0, 1]"))),
-    };
-    let extract_best_shot = match params.get("extract_best_shot") {
-        None => true,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(ApiError::value("extract_best_shot must be a boolean")),
-    };
-    Ok(QualitySpec {
-        threshold_spoofing: threshold("threshold_spoofing", (f64::from(cfg.threshold_spoofing) * 1e6).round() / 1e6)?,
-        threshold_liveness: threshold("threshold_liveness", 0.5)?,
-        threshold_replay: threshold("threshold_replay", 0.5)?,
-        extract_best_shot,
-        challenge: None,
-    })
 }
 
 /// 400 error 4 naming a media part that cannot be used (413 for a file over the size limit).

@@ -322,27 +322,87 @@ pub struct MediaPatch {
     pub meta_data: Option<Value>,
 }
 
-/// One analysis to start (`POST /api/folders/{id}/analyses/`, and `analyses` of an upload payload).
-#[derive(ToSchema)]
+/// One id, or a list of ids.
+#[derive(Debug, Clone, serde::Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    #[must_use]
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            Self::One(s) => vec![s],
+            Self::Many(v) => v,
+        }
+    }
+}
+
+/// An analysis' `params` (spec §7.2). Each applies to the types named; others are ignored.
+#[derive(Debug, Clone, Default, serde::Deserialize, ToSchema)]
+pub struct AnalysisParams {
+    /// QUALITY: DECLINED above it, in [0, 1] (default `OZ_THRESHOLD_SPOOFING`).
+    pub threshold_spoofing: Option<f64>,
+    /// QUALITY: reported in `confs`, in [0, 1] (default 0.5).
+    pub threshold_liveness: Option<f64>,
+    /// QUALITY: reported in `confs`, in [0, 1] (default 0.5).
+    pub threshold_replay: Option<f64>,
+    /// QUALITY: make the best shot (default true; API Lite: false).
+    pub extract_best_shot: Option<bool>,
+    /// QUALITY: the liveness challenge (`POST /api/liveness/challenges/`) the one video must show.
+    #[schema(format = Uuid)]
+    pub challenge_id: Option<String>,
+    /// As `source_media` of the analysis (where the old iOS SDK put it).
+    pub source_media: Option<Vec<String>>,
+    /// COLLECTION: the collection(s) to search (default: every collection of the folder's company).
+    pub collection_id: Option<OneOrMany>,
+    /// Same as `collection_id`.
+    pub collection_ids: Option<OneOrMany>,
+    /// COLLECTION: a person at or above it is a match, in [0, 1] (default `OZ_BIOMETRY_APPROVE`).
+    pub decision_threshold: Option<f64>,
+    /// COLLECTION: persons reported per media, 1-100 (default 10).
+    pub decision_count: Option<u64>,
+}
+
+/// One analysis to start (`POST /api/folders/{id}/analyses/`, `analyses` of an upload payload,
+/// of the Instant API and of API Lite's liveness `detect`).
+#[derive(Debug, Clone, serde::Deserialize, ToSchema)]
+#[schema(example = json!({"type": "quality", "params": {"extract_best_shot": true}}))]
 pub struct AnalysisRequest {
-    /// quality, biometry, collection (blacklist), documents (501).
+    /// quality (liveness), biometry, collection (blacklist), documents (501); any case.
     #[serde(rename = "type")]
     pub kind: String,
-    /// Media ids to analyse (Instant API: part names); default: chosen by tags (docs/API.md §7.4).
+    /// Media ids to analyse (Instant API: part names); default: chosen by kind and tags
+    /// (docs/API.md §7.4).
+    #[serde(default)]
     pub source_media: Option<Vec<String>>,
-    /// e.g. `threshold_spoofing`, `extract_best_shot`, `collection_ids`.
-    #[schema(value_type = Option<Object>)]
-    pub params: Option<Value>,
+    #[serde(default)]
+    pub params: Option<AnalysisParams>,
+    /// The analysis' own object.
+    #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub meta_data: Option<Value>,
 }
 
+impl AnalysisRequest {
+    /// `source_media` of the request, or of its params.
+    #[must_use]
+    pub fn sources(&self) -> Option<&[String]> {
+        self.source_media.as_deref().or_else(|| self.params.as_ref().and_then(|p| p.source_media.as_deref()))
+    }
+}
+
 /// `POST /api/folders/{id}/analyses/` body.
-#[derive(ToSchema)]
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[schema(example = json!({"analyses": [{"type": "quality"}, {"type": "biometry"}]}))]
 pub struct AnalysesRequest {
     pub analyses: Vec<AnalysisRequest>,
     /// http(s) URL to call with the folder when the analyses finish.
-    pub resolution_endpoint: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub resolution_endpoint: Option<Value>,
 }
 
 /// Upload form (`POST /api/folders/`, `POST /api/folders/{id}/media/`,

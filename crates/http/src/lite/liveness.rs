@@ -37,23 +37,8 @@ pub struct Payload {
     pub resolution_endpoint: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
-pub struct AnalysisRequest {
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[serde(default)]
-    pub meta_data: Option<Value>,
-    #[serde(default)]
-    pub params: Option<AnalysisParams>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub struct AnalysisParams {
-    pub threshold_spoofing: Option<f64>,
-    pub threshold_liveness: Option<f64>,
-    pub threshold_replay: Option<f64>,
-    pub extract_best_shot: Option<bool>,
-}
+/// One definition of an analysis request for every route that takes one.
+pub use crate::apidoc::schemas::{AnalysisParams, AnalysisRequest};
 
 fn bad_part(msg: impl Into<String>) -> LiteError {
     LiteError::new(LiteErrorKind::InvalidPart, msg).on(P)
