@@ -17,7 +17,6 @@ use oz_wire::accounts::TokenPair;
 
 use crate::apidoc::schemas::{Credentials, LoginRequest, RefreshRequest};
 use rand::RngCore;
-use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::error::{ApiError, ApiResult};
@@ -324,7 +323,10 @@ pub async fn logout(State(st): State<AppState>, auth: Auth) -> ApiResult<StatusC
     security(("token" = [])),
     responses((status = 200, description = "OK", body = crate::apidoc::schemas::SessionToken), crate::apidoc::ApiErrors)
 )]
-pub async fn session_token(State(st): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
+pub async fn session_token(
+    State(st): State<AppState>,
+    auth: Auth,
+) -> ApiResult<Json<crate::apidoc::schemas::SessionToken>> {
     let api = st.api()?;
     if !auth.principal.can_write_data() {
         return Err(ApiError::forbidden("OPERATOR roles cannot open capture sessions"));
@@ -339,5 +341,5 @@ pub async fn session_token(State(st): State<AppState>, auth: Auth) -> ApiResult<
         uuid::Uuid::new_v4(),
     );
     let token = tokens.issue(&api.db, &claims).await?;
-    Ok(Json(json!({ "session_token": token, "expire_date": claims.exp })))
+    Ok(Json(crate::apidoc::schemas::SessionToken { session_token: token, expire_date: claims.exp }))
 }

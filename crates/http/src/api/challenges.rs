@@ -91,15 +91,15 @@ pub async fn create(State(st): State<AppState>, req: Request) -> ApiResult<Respo
 
 /// The wire form of a challenge (`Challenge` in the OpenAPI document).
 #[must_use]
-pub fn render(c: &oz_storage::challenges::Challenge) -> Value {
-    json!({
-        "challenge_id": c.id.to_string(),
-        "actions": c.actions.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
-        "instructions": c.actions.iter().map(|a| instruction(*a)).collect::<Vec<_>>(),
-        "time_created": c.time_created,
-        "expires_at": c.expires_at,
-        "company_id": c.company_id.map(|x| x.to_string()),
-    })
+pub fn render(c: &oz_storage::challenges::Challenge) -> crate::apidoc::schemas::Challenge {
+    crate::apidoc::schemas::Challenge {
+        challenge_id: c.id,
+        actions: c.actions.iter().map(|a| a.as_str().to_string()).collect(),
+        instructions: c.actions.iter().map(|a| instruction(*a).to_string()).collect(),
+        time_created: c.time_created,
+        expires_at: c.expires_at,
+        company_id: c.company_id,
+    }
 }
 
 /// The key a QUALITY analysis's `confs` keeps its challenge under.

@@ -2,7 +2,6 @@
 //! says how this server keeps and reads times, which never changes: UTC, UNIX epoch seconds.
 
 use crate::wire::Json;
-use serde_json::{Value, json};
 
 use super::auth::Auth;
 
@@ -16,12 +15,12 @@ use super::auth::Auth;
     security(("token" = [])),
     responses((status = 200, description = "OK", body = crate::apidoc::schemas::ApiConfig), crate::apidoc::ApiErrors)
 )]
-pub async fn config(_auth: Auth) -> Json<Value> {
-    Json(json!({
-        "timezone": "UTC",
-        "tz_offset": 0,
-        "utc_offset": "+00:00",
-        "time_format": "unix_seconds",
-        "version": super::OZ_COMPAT_VERSION,
-    }))
+pub async fn config(_auth: Auth) -> Json<crate::apidoc::schemas::ApiConfig> {
+    Json(crate::apidoc::schemas::ApiConfig {
+        timezone: "UTC".into(),
+        tz_offset: 0,
+        utc_offset: "+00:00".into(),
+        time_format: "unix_seconds".into(),
+        version: super::OZ_COMPAT_VERSION.into(),
+    })
 }

@@ -24,7 +24,6 @@ pub mod webhooks;
 
 use crate::wire::Json;
 use axum::Router;
-use serde_json::json;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
@@ -98,8 +97,12 @@ pub fn openapi_router() -> OpenApiRouter<AppState> {
 /// `GET /api/version`.
 #[utoipa::path(get, path = "/api/version/", operation_id = "api_version", tag = "system",
     responses((status = 200, description = "Versions", body = schemas::ApiVersion), ApiErrors))]
-async fn version() -> Json<serde_json::Value> {
-    Json(json!({ "version": OZ_COMPAT_VERSION, "name": "openoz", "openoz_version": env!("CARGO_PKG_VERSION") }))
+async fn version() -> Json<schemas::ApiVersion> {
+    Json(schemas::ApiVersion {
+        version: OZ_COMPAT_VERSION.into(),
+        name: "openoz".into(),
+        openoz_version: env!("CARGO_PKG_VERSION").into(),
+    })
 }
 
 /// The Oz API version whose behaviour we follow (single request and Instant mode arrived in

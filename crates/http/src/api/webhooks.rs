@@ -9,13 +9,14 @@
 //! `GET /api/folders/{id}/webhooks/` lists a folder's deliveries and their outcome (for the
 //! console): whoever may see the folder.
 
+use crate::apidoc::schemas::{WebhookDeliveries, WebhookDelivery, WebhookSecret, WebhookSecretStatus};
 use crate::wire::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use oz_engine::webhook::guard;
 use oz_storage::StoreError;
 use rand::RngCore;
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::auth::Auth;
@@ -59,13 +60,17 @@ async fn managed_company(st: &AppState, auth: &Auth, id: &str) -> ApiResult<Uuid
     security(("token" = [])),
     responses((status = 200, description = "OK", body = crate::apidoc::schemas::WebhookSecret), crate::apidoc::ApiErrors)
 )]
-pub async fn rotate_secret(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn rotate_secret(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<WebhookSecret>> {
     let id = managed_company(&st, &auth, &id).await?;
     let mut raw = [0u8; 32];
     rand::rng().fill_bytes(&mut raw);
     let secret = format!("whsec_{}", hex::encode(raw));
     let t = st.api()?.db.set_company_webhook_secret(id, &secret).await?;
-    Ok(Json(json!({ "company_id": id.to_string(), "webhook_secret": secret, "time_updated": t })))
+    Ok(Json(WebhookSecret { company_id: id, webhook_secret: secret, time_updated: t }))
 }
 
 /// `GET /api/companies/{id}/webhook_secret`: whether a secret is set, and since when.
@@ -79,10 +84,14 @@ pub async fn rotate_secret(State(st): State<AppState>, auth: Auth, Path(id): Pat
     security(("token" = [])),
     responses((status = 200, description = "OK", body = crate::apidoc::schemas::WebhookSecretStatus), crate::apidoc::ApiErrors)
 )]
-pub async fn secret_status(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn secret_status(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<WebhookSecretStatus>> {
     let id = managed_company(&st, &auth, &id).await?;
     let t = st.api()?.db.company_webhook_secret_time(id).await?;
-    Ok(Json(json!({ "company_id": id.to_string(), "is_set": t.is_some(), "time_updated": t })))
+    Ok(Json(WebhookSecretStatus { company_id: id, is_set: t.is_some(), time_updated: t }))
 }
 
 /// `DELETE /api/companies/{id}/webhook_secret`.
@@ -119,27 +128,25 @@ pub async fn folder_deliveries(
     State(st): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WebhookDeliveries>> {
     let api = st.api()?;
     let folder = super::folders::visible_folder(api, &auth, &id).await?;
     let mut items = api.db.deliveries_of_folder(folder.id).await?;
     items.reverse();
-    let items: Vec<Value> = items
+    let items: Vec<WebhookDelivery> = items
         .into_iter()
-        .map(|d| {
-            json!({
-                "delivery_id": d.id.to_string(),
-                "url": d.url,
-                "state": d.state,
-                "attempts": d.attempts,
-                "last_status": d.last_status,
-                "last_error": d.last_error,
-                "time_created": d.time_created,
-                "next_attempt_at": if d.state == "pending" { Some(d.next_attempt_at) } else { None },
-                "delivered_at": d.delivered_at,
-                "request_id": d.request_id,
-            })
+        .map(|d| WebhookDelivery {
+            delivery_id: d.id,
+            next_attempt_at: (d.state == "pending").then_some(d.next_attempt_at),
+            url: d.url,
+            state: d.state,
+            attempts: d.attempts,
+            last_status: d.last_status,
+            last_error: d.last_error,
+            time_created: d.time_created,
+            delivered_at: d.delivered_at,
+            request_id: d.request_id,
         })
         .collect();
-    Ok(Json(json!({ "total": items.len(), "items": items })))
+    Ok(Json(WebhookDeliveries { total: items.len(), items }))
 }

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 // ---- system -------------------------------------------------------------------------------------
 
 /// `GET /api/version/`.
-#[derive(ToSchema)]
+#[derive(Debug, serde::Serialize, ToSchema)]
 pub struct ApiVersion {
     /// The Oz API version whose behaviour openoz follows.
     #[schema(example = "6.0.1")]
@@ -21,7 +21,7 @@ pub struct ApiVersion {
 }
 
 /// `GET /api/config/`.
-#[derive(ToSchema)]
+#[derive(Debug, serde::Serialize, ToSchema)]
 pub struct ApiConfig {
     pub timezone: String,
     pub tz_offset: i64,
@@ -129,7 +129,7 @@ pub struct RefreshRequest {
 }
 
 /// `GET /api/authorize/session_token/`.
-#[derive(ToSchema)]
+#[derive(Debug, serde::Serialize, ToSchema)]
 pub struct SessionToken {
     /// HS256 JWT, accepted by `POST /api/instant/folders/` only.
     pub session_token: String,
@@ -138,10 +138,9 @@ pub struct SessionToken {
 }
 
 /// `POST /api/liveness/challenges/` (our extension).
-#[derive(ToSchema)]
+#[derive(Debug, serde::Serialize, ToSchema)]
 pub struct Challenge {
-    #[schema(format = Uuid)]
-    pub challenge_id: String,
+    pub challenge_id: uuid::Uuid,
     /// In the order they must be performed: `blink`, `smile`, `turn_left`, `turn_right`,
     /// `look_up`, `look_down` (left and right are the person's own).
     pub actions: Vec<String>,
@@ -151,8 +150,8 @@ pub struct Challenge {
     pub time_created: f64,
     /// UNIX seconds after which no analysis may use it.
     pub expires_at: f64,
-    #[schema(required = true, format = Uuid)]
-    pub company_id: Option<String>,
+    #[schema(required = true)]
+    pub company_id: Option<uuid::Uuid>,
 }
 
 /// `POST /api/liveness/precheck` (our extension): is the person in this frame ready to record?
@@ -260,31 +259,28 @@ pub struct UserWrite {
 }
 
 /// `POST /api/companies/{id}/webhook_secret/`.
-#[derive(ToSchema)]
+#[derive(Debug, serde::Serialize, ToSchema)]
 pub struct WebhookSecret {
-    #[schema(format = Uuid)]
-    pub company_id: String,
+    pub company_id: uuid::Uuid,
     /// `whsec_` and 64 hex characters; shown only here.
     pub webhook_secret: String,
     pub time_updated: f64,
 }
 
 /// `GET /api/companies/{id}/webhook_secret/`.
-#[derive(ToSchema)]
+#[derive(Debug, serde::Serialize, ToSchema)]
 pub struct WebhookSecretStatus {
-    #[schema(format = Uuid)]
-    pub company_id: String,
+    pub company_id: uuid::Uuid,
     pub is_set: bool,
     #[schema(required = true)]
     pub time_updated: Option<f64>,
 }
 
 /// One webhook delivery of a folder (`GET /api/folders/{id}/webhooks/`).
-#[derive(ToSchema)]
+#[derive(Debug, serde::Serialize, ToSchema)]
 pub struct WebhookDelivery {
     /// Also the `X-Oz-Event-Id` header of every attempt.
-    #[schema(format = Uuid)]
-    pub delivery_id: String,
+    pub delivery_id: uuid::Uuid,
     pub url: String,
     /// `pending`, `delivered` or `failed` (given up).
     pub state: String,
@@ -305,9 +301,9 @@ pub struct WebhookDelivery {
 }
 
 /// `GET /api/folders/{id}/webhooks/`.
-#[derive(ToSchema)]
+#[derive(Debug, serde::Serialize, ToSchema)]
 pub struct WebhookDeliveries {
-    pub total: i64,
+    pub total: usize,
     /// Newest first.
     pub items: Vec<WebhookDelivery>,
 }
