@@ -104,48 +104,39 @@ fi
 python3 "$ROOT/scripts/schemathesis_seed.py" "$BASE" "$TOKEN" "$ROOT" "$WORK/schemathesis.toml" || {
   log "cannot seed the server"; cat "$WORK/server.log" >&2; exit 1; }
 
+# One schemathesis run: the token, then its own options.
+st_run() {
+  local token="$1"; shift
+  "$VENV/bin/st" --config-file "$WORK/schemathesis.toml" run "$BASE/docs/openapi.json" \
+    --url "$BASE" \
+    --header "X-Forensic-Access-Token: $token" \
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+    --max-examples "$MAX_EXAMPLES" \
+    --seed "$SEED" \
+    --request-timeout 60 \
+    --suppress-health-check all \
+    --no-color \
+    "$@"
+}
+
 log "server $BASE; phases $PHASES; at most $MAX_EXAMPLES examples per operation and ${MAX_TIME}s"
 START=$(date +%s)
-"$VENV/bin/st" --config-file "$WORK/schemathesis.toml" run "$BASE/docs/openapi.json" \
-  --url "$BASE" \
-  --header "X-Forensic-Access-Token: $TOKEN" \
-  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
-  --phases "$PHASES" \
-  --max-examples "$MAX_EXAMPLES" \
-  --max-time "$MAX_TIME" \
-  --seed "$SEED" \
-  --workers 2 \
-  --request-timeout 60 \
-  --exclude-operation-id logout \
-  --exclude-operation-id revoke_sessions \
-  --suppress-health-check all \
-  --no-color
+st_run "$TOKEN" --phases "$PHASES" --max-time "$MAX_TIME" --workers 2 \
+  --exclude-operation-id logout --exclude-operation-id revoke_sessions
 STATUS=$?
 
 # The operations that end logins, with a token of their own: a user made now (the main run may
 # have changed the seeded users' passwords).
 curl -fsS -X POST "$BASE/api/users/" -H 'Content-Type: application/json' -H "X-Forensic-Access-Token: $TOKEN" \
   -d '{"email": "st-sessions@example.com", "password": "st-sessions-password", "user_type": "ADMIN"}' > /dev/null
-CLIENT_TOKEN="$(curl -fsS -X POST "$BASE/api/authorize/auth/" -H 'Content-Type: application/json' \
+SESSIONS_TOKEN="$(curl -fsS -X POST "$BASE/api/authorize/auth/" -H 'Content-Type: application/json' \
   -d '{"credentials": {"email": "st-sessions@example.com", "password": "st-sessions-password"}}' |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])' 2>/dev/null)"
-if [ -z "$CLIENT_TOKEN" ]; then
-  log "cannot log in as the seeded client"; STATUS=1
+if [ -z "$SESSIONS_TOKEN" ]; then
+  log "cannot log in as the user made for the session operations"; STATUS=1
 else
-  "$VENV/bin/st" --config-file "$WORK/schemathesis.toml" run "$BASE/docs/openapi.json" \
-    --url "$BASE" \
-    --header "X-Forensic-Access-Token: $CLIENT_TOKEN" \
-    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
-    --phases examples,coverage,fuzzing \
-    --max-examples "$MAX_EXAMPLES" \
-    --max-time 60 \
-    --seed "$SEED" \
-    --workers 1 \
-    --request-timeout 60 \
-    --include-operation-id logout \
-    --include-operation-id revoke_sessions \
-    --suppress-health-check all \
-    --no-color || STATUS=$?
+  st_run "$SESSIONS_TOKEN" --phases examples,coverage,fuzzing --max-time 60 --workers 1 \
+    --include-operation-id logout --include-operation-id revoke_sessions || STATUS=$?
 fi
 log "schemathesis finished in $(( $(date +%s) - START ))s with status $STATUS"
 if [ "$STATUS" -ne 0 ]; then
