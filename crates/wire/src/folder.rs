@@ -57,7 +57,8 @@ impl MediaInfo {
     /// kept come out in Oz's order too); an unreadable one gives an empty `info`.
     #[must_use]
     pub fn from_stored(v: &Value) -> Self {
-        serde_json::from_value(v.clone()).unwrap_or_default()
+        // Read from the borrowed value: rendering a media copies nothing here.
+        Self::deserialize(v).unwrap_or_default()
     }
 }
 
@@ -319,4 +320,25 @@ pub struct Folder {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Company>, required = false)]
     pub company: Option<Option<Company>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stored `info` (keys in any order, as rows written before key order was kept) comes out
+    /// in Oz's order; an unreadable one is an empty `info`.
+    #[test]
+    fn stored_info_reads_back_in_oz_order() {
+        let stored: Value = serde_json::from_str(
+            r#"{"original": {"width": 4, "size": 9, "mime-type": "image/jpeg", "md5": "ab", "height": 3}, "thumb": null}"#,
+        )
+        .expect("json");
+        let info = MediaInfo::from_stored(&stored);
+        assert_eq!(
+            crate::json::to_string(&info).expect("json"),
+            r#"{"thumb": null, "original": {"md5": "ab", "width": 4, "height": 3, "size": 9, "mime-type": "image/jpeg"}}"#
+        );
+        assert_eq!(MediaInfo::from_stored(&Value::String("x".into())), MediaInfo::default());
+    }
 }
