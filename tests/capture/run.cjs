@@ -141,6 +141,20 @@ async function capture(name, { token, clip, challenge, fragment = '', viewport =
   }
 }
 
+/** The events of the telemetry session that names `challengeId` (the SDK sends them at the end). */
+async function telemetryOf(token, challengeId) {
+  for (let i = 0; i < 20; i++) {
+    const page = await must(token, 'GET', '/api/event_sessions/?limit=20');
+    for (const s of page.items) {
+      const full = await must(token, 'GET', `/api/event_sessions/${s.session_id}/`);
+      const issued = full.events.find((e) => e.event === 'challenge_issued');
+      if (issued?.data?.challenge_id === challengeId && full.events.some((e) => e.event === 'result')) return full.events;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`no telemetry session names challenge ${challengeId}`);
+}
+
 function challengeOf(folder) {
   const q = (folder?.analyses || []).find((a) => String(a.type).toUpperCase() === 'QUALITY');
   return q?.results_media?.[0]?.results_data?.challenge || null;
@@ -161,7 +175,15 @@ async function main() {
         const ch = challengeOf(r.folder);
         assert(r.verdict === 'SUCCESS', `verdict ${r.verdict} (${r.text}); challenge ${JSON.stringify(ch)}`);
         assert(ch && ch.passed === true && ch.challenge_id === c.challenge_id, `challenge ${JSON.stringify(ch)}`);
-        return `actions ${c.actions.join(',')}: SUCCESS`;
+        // The SDK's telemetry: one event session with the steps of this capture, in order.
+        const events = await telemetryOf(admin, c.challenge_id);
+        const names = events.map((e) => e.event);
+        for (const step of ['step:camera', 'step:precheck', 'challenge_issued', 'step:record', 'recorded', 'step:upload', 'result']) {
+          assert(names.includes(step), `telemetry has ${step}: ${names.join(',')}`);
+        }
+        assert(names.indexOf('challenge_issued') < names.indexOf('result'), `telemetry in order: ${names.join(',')}`);
+        assert(events.find((e) => e.event === 'result').data.verdict === 'SUCCESS', `telemetry verdict: ${JSON.stringify(events)}`);
+        return `actions ${c.actions.join(',')}: SUCCESS; telemetry ${names.length} events`;
       },
     },
     {

@@ -104,14 +104,16 @@ pub struct Principal {
     pub can_start_collection: bool,
 }
 
-/// Which objects a caller may see; storage turns it into a WHERE clause.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which objects a caller may see; storage turns it into a WHERE clause. The default is
+/// [`Scope::Nothing`], so a filter built without a scope sees nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Scope {
     All,
     Company(Uuid),
     /// Only objects created by this user.
     Own(Uuid),
     /// Nothing (a client user without a company that is not the owner).
+    #[default]
     Nothing,
 }
 

@@ -64,17 +64,22 @@ pub enum DecisionRefused {
     NotAVerdict(&'static str),
     #[error("the analysis is {0}: only a finished analysis can be decided")]
     NotFinished(&'static str),
+    #[error("this replaces an earlier operator decision: say why in a comment")]
+    NeedsComment,
 }
 
 /// Checks an operator's decision on an analysis (spec §8.2: OPERATOR_REQUIRED → SUCCESS |
 /// DECLINED by an operator). The new verdict is SUCCESS or DECLINED; the analysis must have
 /// finished (a FAILED or running analysis has no verdict to decide). A finished SUCCESS or
 /// DECLINED may be overridden too (an operator correcting the system), and a decision may be
-/// changed again: each one is kept in the audit trail.
+/// changed again, with a comment saying why (`earlier`: an operator has decided it before): each
+/// one is kept in the audit trail.
 pub fn operator_decision(
     state: AnalysisState,
     current: ResolutionStatus,
     new: ResolutionStatus,
+    earlier: bool,
+    comment: Option<&str>,
 ) -> Result<(), DecisionRefused> {
     if !matches!(new, ResolutionStatus::Success | ResolutionStatus::Declined) {
         return Err(DecisionRefused::NotAVerdict(new.as_str()));
@@ -90,6 +95,9 @@ pub fn operator_decision(
                 _ => "FAILED",
             }
         }));
+    }
+    if earlier && comment.is_none_or(|c| c.trim().is_empty()) {
+        return Err(DecisionRefused::NeedsComment);
     }
     Ok(())
 }
@@ -134,20 +142,33 @@ mod tests {
     fn operators_decide_finished_analyses() {
         use AnalysisState as S;
         use ResolutionStatus as R;
-        assert_eq!(operator_decision(S::Finished, R::OperatorRequired, R::Success), Ok(()));
-        assert_eq!(operator_decision(S::Finished, R::OperatorRequired, R::Declined), Ok(()));
-        assert_eq!(operator_decision(S::Finished, R::Success, R::Declined), Ok(()), "override");
-        assert_eq!(operator_decision(S::Finished, R::Declined, R::Success), Ok(()), "override");
+        assert_eq!(operator_decision(S::Finished, R::OperatorRequired, R::Success, false, None), Ok(()));
+        assert_eq!(operator_decision(S::Finished, R::OperatorRequired, R::Declined, false, None), Ok(()));
+        assert_eq!(operator_decision(S::Finished, R::Success, R::Declined, false, None), Ok(()), "override");
+        assert_eq!(operator_decision(S::Finished, R::Declined, R::Success, false, None), Ok(()), "override");
         assert_eq!(
-            operator_decision(S::Finished, R::OperatorRequired, R::OperatorRequired),
+            operator_decision(S::Finished, R::OperatorRequired, R::OperatorRequired, false, None),
             Err(DecisionRefused::NotAVerdict("OPERATOR_REQUIRED"))
         );
-        assert!(operator_decision(S::Finished, R::OperatorRequired, R::Failed).is_err());
+        assert!(operator_decision(S::Finished, R::OperatorRequired, R::Failed, false, None).is_err());
         assert_eq!(
-            operator_decision(S::Processing, R::Processing, R::Success),
+            operator_decision(S::Processing, R::Processing, R::Success, false, None),
             Err(DecisionRefused::NotFinished("PROCESSING"))
         );
-        assert_eq!(operator_decision(S::Failed, R::Failed, R::Success), Err(DecisionRefused::NotFinished("FAILED")));
+        assert_eq!(
+            operator_decision(S::Failed, R::Failed, R::Success, false, None),
+            Err(DecisionRefused::NotFinished("FAILED"))
+        );
+        // Replacing an operator's decision needs a comment.
+        assert_eq!(
+            operator_decision(S::Finished, R::Success, R::Declined, true, None),
+            Err(DecisionRefused::NeedsComment)
+        );
+        assert_eq!(
+            operator_decision(S::Finished, R::Success, R::Declined, true, Some("  ")),
+            Err(DecisionRefused::NeedsComment)
+        );
+        assert_eq!(operator_decision(S::Finished, R::Success, R::Declined, true, Some("forged ID")), Ok(()));
     }
 
     #[test]

@@ -234,12 +234,14 @@ async fn main() -> anyhow::Result<()> {
         let v = noisy(&real[i % real.len()], 0.05, &mut rng);
         let photo = NewPersonImage {
             id: Uuid::new_v4(),
-            original_name: "p.jpg".into(),
-            file_name: format!("{}.jpg", Uuid::new_v4().simple()),
-            mime_type: "image/jpeg".into(),
-            size: 0,
-            md5: String::new(),
-            info: json!({}),
+            file: oz_storage::StoredFile {
+                original_name: "p.jpg".into(),
+                file_name: format!("{}.jpg", Uuid::new_v4().simple()),
+                mime_type: "image/jpeg".into(),
+                size: 0,
+                md5: String::new(),
+                info: json!({}),
+            },
             tags: Vec::new(),
             meta_data: json!({}),
             model_id: hex::encode(MODEL),

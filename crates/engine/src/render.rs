@@ -44,14 +44,14 @@ impl Urls {
 /// assembled from its shots (null when none could be made).
 #[must_use]
 pub fn media(m: &Media, folder_time_created: Option<f64>, urls: &Urls) -> oz_wire::Media {
-    let url = urls.file(&m.file_name);
+    let url = urls.file(&m.file.file_name);
     let preview = m.preview_file.as_deref().map(|n| urls.file(n));
     let mut w = oz_wire::Media::new(
         m.folder_id,
         m.id,
         m.class.into(),
-        MediaInfo::from_stored(&m.info),
-        m.original_name.clone(),
+        MediaInfo::from_stored(&m.file.info),
+        m.file.original_name.clone(),
     );
     w.tags.clone_from(&m.tags);
     w.original_url = Some(url.clone());
@@ -252,10 +252,10 @@ pub fn person_image(m: &PersonImage, urls: &Urls) -> oz_wire::collections::Perso
         collection_id: m.collection_id,
         company_id: m.company_id,
         media_type: MediaClass::Image.into(),
-        original_name: m.original_name.clone(),
-        original_url: urls.file(&m.file_name),
+        original_name: m.file.original_name.clone(),
+        original_url: urls.file(&m.file.file_name),
         thumb_url: None,
-        info: MediaInfo::from_stored(&m.info),
+        info: MediaInfo::from_stored(&m.file.info),
         tags: m.tags.clone(),
         meta_data: m.meta_data.clone(),
         time_created: m.time_created,

@@ -126,15 +126,15 @@ impl Source<'_> {
     /// decodes itself is cached only when there is no analysis cache (then QUALITY and BIOMETRY
     /// each read the frames); with one, the shared analysis is all the next analyses need.
     fn decoded(&self, p: &Pipeline, m: &Media) -> Result<Arc<DecodedMedia>, String> {
-        if let Some(d) = self.cache.and_then(|c| c.get(&m.file_name)) {
+        if let Some(d) = self.cache.and_then(|c| c.get(&m.file.file_name)) {
             return Ok(d);
         }
-        let bytes = self.files.read(&m.file_name).map_err(|e| format!("media {}: {e}", m.id))?;
+        let bytes = self.files.read(&m.file.file_name).map_err(|e| format!("media {}: {e}", m.id))?;
         // Workers are few and their jobs durable: wait longer for the decode budget than requests do.
         let budget = p.request_budget().with_wait(WORKER_BUDGET_WAIT);
         let d = Arc::new(p.decode_in(&bytes, &budget).map_err(|e| format!("media {}: {e}", m.id))?);
         if let Some(c) = self.cache.filter(|_| self.analyses.is_none()) {
-            c.put(&m.file_name, Arc::clone(&d));
+            c.put(&m.file.file_name, Arc::clone(&d));
         }
         Ok(d)
     }
@@ -143,14 +143,14 @@ impl Source<'_> {
     /// analyses need): its decoded frames leave the decode cache.
     fn done_with_frames(&self, m: &Media) {
         if let Some(c) = self.cache {
-            c.forget(&m.file_name);
+            c.forget(&m.file.file_name);
         }
     }
 
     /// The gesture check of `m`: a second, dense decode of the stored file (scaled down, not
     /// cached), then the gesture and planarity over those frames.
     fn gesture(&self, p: &Pipeline, m: &Media, g: oz_domain::gesture::Gesture) -> Result<GestureCheck, String> {
-        let bytes = self.files.read(&m.file_name).map_err(|e| format!("media {}: {e}", m.id))?;
+        let bytes = self.files.read(&m.file.file_name).map_err(|e| format!("media {}: {e}", m.id))?;
         let budget = p.request_budget().with_wait(WORKER_BUDGET_WAIT);
         p.check_gesture_of(&bytes, &budget, g).map_err(|e| format!("media {}: gesture check: {e}", m.id))
     }
@@ -158,7 +158,7 @@ impl Source<'_> {
     /// The challenge check of `m`: a dense decode of the stored file (scaled down, not cached),
     /// then the sequence, identity, continuity and depth checks over those frames.
     fn challenge(&self, p: &Pipeline, m: &Media, actions: &[Action], identity: f32) -> Result<ChallengeCheck, String> {
-        let bytes = self.files.read(&m.file_name).map_err(|e| format!("media {}: {e}", m.id))?;
+        let bytes = self.files.read(&m.file.file_name).map_err(|e| format!("media {}: {e}", m.id))?;
         let budget = p.request_budget().with_wait(WORKER_BUDGET_WAIT);
         let media = p.decode_for_challenge(&bytes, &budget).map_err(|e| format!("media {}: challenge: {e}", m.id))?;
         p.check_challenge(&media, actions, identity).map_err(|e| format!("media {}: challenge: {e}", m.id))
@@ -171,7 +171,7 @@ impl Source<'_> {
     /// [`Self::analysed`].
     pub fn embedding(&self, p: &Pipeline, m: &Media) -> Result<Option<Vec<f32>>, AnalysisFailure> {
         // A video or shot set is never decoded here: `analysed` decodes it (once) if it must.
-        let still = if m.class != MediaClass::Image || self.analyses.is_some_and(|c| c.has_shared(&m.file_name)) {
+        let still = if m.class != MediaClass::Image || self.analyses.is_some_and(|c| c.has_shared(&m.file.file_name)) {
             None
         } else {
             Some(self.decoded(p, m).map_err(AnalysisFailure::Other)?).filter(|d| d.is_still())
@@ -190,7 +190,7 @@ impl Source<'_> {
             e
         };
         match self.analyses {
-            Some(c) => c.still_embedding(&m.file_name, compute),
+            Some(c) => c.still_embedding(&m.file.file_name, compute),
             None => compute(),
         }
     }
@@ -207,7 +207,7 @@ impl Source<'_> {
             let d = self.decoded(p, m).map_err(AnalysisFailure::Other)?;
             return p.analyze_media(&d, opts).map_err(vision);
         };
-        let shared = cache.get_or_compute(&m.file_name, || {
+        let shared = cache.get_or_compute(&m.file.file_name, || {
             let d = self.decoded(p, m).map_err(AnalysisFailure::Other)?;
             let core = p.analyze_media_core(&d).map_err(vision)?;
             // The best shot needs the best frame alone (reserved in the decode budget, without
@@ -230,14 +230,14 @@ impl Source<'_> {
                     p.best_shot(&d, core).map_err(vision)
                 })
                 // A failed part stays in its entry: drop the entry so that a retry computes again.
-                .inspect_err(|_| cache.forget(&m.file_name))?;
+                .inspect_err(|_| cache.forget(&m.file.file_name))?;
             r.timings.best_shot_ms = s.elapsed().as_secs_f64() * 1000.0;
         }
         if opts.embedding {
             let s = std::time::Instant::now();
             r.embedding = shared
                 .embedding(|core| p.best_embedding(core).map_err(vision))
-                .inspect_err(|_| cache.forget(&m.file_name))?;
+                .inspect_err(|_| cache.forget(&m.file.file_name))?;
             r.timings.embed_ms += s.elapsed().as_secs_f64() * 1000.0;
         }
         Ok(r)
@@ -284,7 +284,7 @@ fn quality(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media], cfg
         let r = match analysed {
             Ok(r) => r,
             Err(msg) => {
-                files.remove_all(&outputs.iter().map(|o| o.file_name.clone()).collect::<Vec<_>>());
+                files.remove_all(&outputs.iter().map(|o| o.file.file_name.clone()).collect::<Vec<_>>());
                 return failed(ERR_INVALID_VALUE, msg);
             }
         };
@@ -301,7 +301,7 @@ fn quality(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media], cfg
         let issued = match issued {
             Some((id, Ok(c))) => Some((id, c)),
             Some((_, Err(msg))) => {
-                files.remove_all(&outputs.iter().map(|o| o.file_name.clone()).collect::<Vec<_>>());
+                files.remove_all(&outputs.iter().map(|o| o.file.file_name.clone()).collect::<Vec<_>>());
                 return failed(ERR_INVALID_VALUE, msg);
             }
             None => None,
@@ -310,7 +310,7 @@ fn quality(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media], cfg
         let check = match requested.map(|g| src.gesture(p, m, g)).transpose() {
             Ok(c) => c,
             Err(msg) => {
-                files.remove_all(&outputs.iter().map(|o| o.file_name.clone()).collect::<Vec<_>>());
+                files.remove_all(&outputs.iter().map(|o| o.file.file_name.clone()).collect::<Vec<_>>());
                 return failed(ERR_INVALID_VALUE, msg);
             }
         };
@@ -324,12 +324,14 @@ fn quality(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media], cfg
                     outputs.push(NewMedia {
                         id,
                         class: MediaClass::ResultImage,
-                        original_name: "ResultImage.jpg".into(),
-                        file_name,
-                        mime_type: "image/jpeg".into(),
-                        size: i64::try_from(shot.jpeg.len()).unwrap_or(i64::MAX),
-                        md5: hex::encode(Md5::digest(&shot.jpeg)),
-                        info: oz_wire::json::value(&crate::render::best_shot_info(shot)),
+                        file: oz_storage::StoredFile {
+                            original_name: "ResultImage.jpg".into(),
+                            file_name,
+                            mime_type: "image/jpeg".into(),
+                            size: i64::try_from(shot.jpeg.len()).unwrap_or(i64::MAX),
+                            md5: hex::encode(Md5::digest(&shot.jpeg)),
+                            info: oz_wire::json::value(&crate::render::best_shot_info(shot)),
+                        },
                         tags: Vec::new(),
                         meta_data: json!({}),
                         technical_meta_data: json!({ "frame_index": shot.frame_index, "quality": wire_score(shot.quality) }),
@@ -340,7 +342,7 @@ fn quality(p: &Pipeline, src: &Source<'_>, a: &Analysis, sources: &[&Media], cfg
                     });
                 }
                 Err(e) => {
-                    files.remove_all(&outputs.iter().map(|o| o.file_name.clone()).collect::<Vec<_>>());
+                    files.remove_all(&outputs.iter().map(|o| o.file.file_name.clone()).collect::<Vec<_>>());
                     return failed(ERR_UNKNOWN, format!("cannot store the best shot: {e}"));
                 }
             }

@@ -296,7 +296,7 @@ impl Engine {
             tracing::error!(error = %e, "analysis runner panicked");
             oz_storage::analyses::Outcome::failed(runner::ERR_UNKNOWN, "internal error while running the analysis")
         });
-        let outputs: Vec<String> = outcome.outputs.iter().map(|m| m.file_name.clone()).collect();
+        let outputs: Vec<String> = outcome.outputs.iter().map(|m| m.file.file_name.clone()).collect();
         match self.db.finish_job(&job, worker, &outcome).await {
             Ok(update) => {
                 crate::observe::analysis_finished(kind, outcome.resolution_status, started.elapsed(), job.queued_at);
@@ -425,19 +425,21 @@ impl Engine {
         .await;
     }
 
+    /// A delivery whose folder cannot be read: ended when the folder was deleted, tried again in
+    /// 5 s on any other error.
+    async fn folder_unreadable(&self, delivery: uuid::Uuid, e: &StoreError) {
+        let _ = match e {
+            StoreError::NotFound => self.db.delivery_failed(delivery, None, "folder was deleted", None).await,
+            e => self.db.delivery_failed(delivery, None, &e.to_string(), Some(oz_storage::now() + 5.0)).await,
+        };
+    }
+
     #[tracing::instrument(skip_all, fields(event = %d.id, request_id = d.request_id.as_deref()))]
     async fn deliver(&self, client: &reqwest::Client, d: oz_storage::Delivery) {
         let url = webhook::guard::redact(&d.url);
         let signing = match self.db.webhook_signing(d.folder_id).await {
             Ok(s) => s,
-            Err(StoreError::NotFound) => {
-                let _ = self.db.delivery_failed(d.id, None, "folder was deleted", None).await;
-                return;
-            }
-            Err(e) => {
-                let _ = self.db.delivery_failed(d.id, None, &e.to_string(), Some(oz_storage::now() + 5.0)).await;
-                return;
-            }
+            Err(e) => return self.folder_unreadable(d.id, &e).await,
         };
         let body = match d.body.clone() {
             Some(b) => b,
@@ -450,14 +452,7 @@ impl Engine {
                     }
                     b
                 }
-                Err(StoreError::NotFound) => {
-                    let _ = self.db.delivery_failed(d.id, None, "folder was deleted", None).await;
-                    return;
-                }
-                Err(e) => {
-                    let _ = self.db.delivery_failed(d.id, None, &e.to_string(), Some(oz_storage::now() + 5.0)).await;
-                    return;
-                }
+                Err(e) => return self.folder_unreadable(d.id, &e).await,
             },
         };
         let secret = signing.secret.as_deref().or(self.cfg.webhook.secret.as_deref());

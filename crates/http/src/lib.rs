@@ -12,6 +12,7 @@
 //!   routes name are in [`apidoc`], below the handlers); [`docs`]: `/docs` (Swagger UI).
 //! - [`console`]: `/console`, the web console (embedded single-page app on the full API).
 //! - [`capture`]: `/sdk/openoz-capture.js` and `/capture/`, the web liveness capture (challenges).
+//! - [`landing`]: `GET /`, a page of links for a browser (API clients get Oz's 404 as before).
 //! - [`observe`]: request ids, request logs, Prometheus `/metrics`.
 //!
 //! Handlers are thin: they read the request, run the CPU-bound pipeline on a blocking thread and
@@ -25,6 +26,7 @@ pub mod console;
 pub mod docs;
 pub mod error;
 pub mod intake;
+pub mod landing;
 pub mod lite;
 pub mod observe;
 pub mod openapi;
@@ -58,6 +60,16 @@ pub fn app(state: AppState) -> Router {
     if state.full.is_some() && state.capture.enabled {
         routes = routes.merge(capture::router(state.capture.clone()));
     }
+    let parts = landing::Parts {
+        console: state.full.is_some() && state.console.enabled,
+        capture: state.full.is_some() && state.capture.enabled,
+    };
+    routes = routes.route(
+        "/",
+        axum::routing::any(move |m: axum::http::Method, h: axum::http::HeaderMap| async move {
+            landing::answer(&m, &h, parts)
+        }),
+    );
     let cors = capture::cors(&state.capture);
     if state.metrics.on_main {
         routes = routes.merge(observe::metrics_routes());

@@ -101,8 +101,26 @@ pub struct ApiConfig {
     /// `OZ_CHALLENGE_MAX_OPEN`: challenges one company may hold issued, unused and unexpired; more
     /// answer 429.
     pub challenge_max_open: usize,
+    /// `OZ_EVENT_SESSIONS_PER_DAY` / `OZ_EVENT_SESSIONS_PER_TOKEN`: telemetry sessions one company
+    /// may open in 24 hours and one SDK session token in all; more answer 429. 0 = no limit.
+    pub event_sessions: EventSessionCaps,
     /// `OZ_PRECHECK_PER_MINUTE`, `OZ_PRECHECK_MAX_BYTES` and the precheck's rate limiter.
     pub precheck: crate::api::precheck::PrecheckGuard,
+}
+
+/// How many SDK telemetry sessions may be opened (`OZ_EVENT_SESSIONS_*`); 0 = no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventSessionCaps {
+    /// Per company (per user for a caller without one) in any 24 hours.
+    pub per_day: u64,
+    /// Per SDK session token.
+    pub per_token: u64,
+}
+
+impl Default for EventSessionCaps {
+    fn default() -> Self {
+        Self { per_day: 10_000, per_token: 20 }
+    }
 }
 
 /// Default of [`ApiConfig::challenge_max_open`].
@@ -126,6 +144,7 @@ impl Default for ApiConfig {
             company_queue_limit: DEFAULT_COMPANY_QUEUE_LIMIT,
             challenges: oz_domain::challenge::ChallengePolicy::default(),
             challenge_max_open: DEFAULT_CHALLENGE_MAX_OPEN,
+            event_sessions: EventSessionCaps::default(),
             precheck: crate::api::precheck::PrecheckGuard::default(),
         }
     }
@@ -176,16 +195,7 @@ impl AppState {
     /// Lite and the full API.
     #[must_use]
     pub fn with_api(pipeline: Arc<Pipeline>, lite: LiteConfig, full: FullApi) -> Self {
-        Self {
-            pipeline,
-            lite: Arc::new(lite),
-            full: Some(Arc::new(full)),
-            admission: Admission::new(AdmissionConfig::default()),
-            intake: Arc::default(),
-            metrics: Arc::default(),
-            console: Arc::default(),
-            capture: Arc::default(),
-        }
+        Self { full: Some(Arc::new(full)), ..Self::new(pipeline, lite) }
     }
 
     /// Replaces the admission gate (`OZ_MAX_INFLIGHT`, `OZ_ADMISSION_QUEUE`, `OZ_ADMISSION_WAIT_MS`).

@@ -294,3 +294,39 @@ fn vendored_files_match_their_recorded_hashes() {
         }
     }
 }
+
+/// `GET /`: a browser gets a page of links (console, docs, capture) under a policy with no script;
+/// an API client (no `Accept: text/html`) gets API Lite's 404 as before; `OZ_CONSOLE=off` drops
+/// the console link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn root_answers_browsers_with_links_and_api_clients_as_before() {
+    let Some(s) = start(Kind::Sqlite, Options::default()).await else { return };
+    let c = client();
+    let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let r = c.get(format!("{}/", s.base)).header("Accept", browser).send().await.expect("send");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+    let csp = r.headers()["content-security-policy"].to_str().expect("csp").to_string();
+    assert!(csp.starts_with("default-src 'none'") && !csp.contains("script-src"), "{csp}");
+    let html = r.text().await.expect("text");
+    for link in ["href=\"/console/\"", "href=\"/docs\"", "href=\"/capture/\""] {
+        assert!(html.contains(link), "{link} in {html}");
+    }
+    for accept in [None, Some("*/*"), Some("application/json")] {
+        let mut req = c.get(format!("{}/", s.base));
+        if let Some(a) = accept {
+            req = req.header("Accept", a);
+        }
+        let r = req.send().await.expect("send");
+        assert_eq!(r.status(), 404, "{accept:?}");
+        let v: Value = r.json().await.expect("json");
+        assert_eq!(v["code"], "BPE-002002", "{accept:?}: {v}");
+    }
+    let r = c.post(format!("{}/", s.base)).header("Accept", browser).send().await.expect("send");
+    assert_eq!(r.status(), 404, "only GET shows the page");
+    let off = Options { console: oz_http::console::ConsoleConfig { enabled: false, dir: None }, ..Options::default() };
+    let Some(s) = start(Kind::Sqlite, off).await else { return };
+    let html =
+        c.get(format!("{}/", s.base)).header("Accept", browser).send().await.expect("send").text().await.expect("text");
+    assert!(!html.contains("/console/") && html.contains("href=\"/docs\""), "{html}");
+}

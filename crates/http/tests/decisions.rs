@@ -165,6 +165,16 @@ async fn operator_decisions_body(kind: Kind) {
     assert_eq!(got[1]["system_resolution"], "SUCCESS", "{}", got[1]);
     assert_eq!(got[1]["operator_status"], "SUCCESS");
 
+    // Replacing that decision needs a comment saying why (error 4), and the refusal changes nothing.
+    for body in [json!({ "resolution_status": "DECLINED" }), json!({ "resolution_status": "DECLINED", "comment": " " })]
+    {
+        let (st, e) = op.post(&decide, body).await;
+        assert_eq!((st, e["error_code"].as_i64()), (400, Some(4)), "{e}");
+        assert!(e["error_message"].as_str().is_some_and(|m| m.contains("comment")), "{e}");
+    }
+    let (_, now) = cop.get(&format!("/api/analyses/{aid}")).await;
+    assert_eq!(now["resolution_status"], "SUCCESS", "{now}");
+
     // An OPERATOR overrides it.
     let (st, a) =
         op.post(&decide, json!({ "resolution_status": "declined", "operator_comment": "document forged" })).await;

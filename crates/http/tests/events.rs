@@ -159,3 +159,54 @@ async fn refusals_body(kind: Kind) {
 }
 
 both!(refusals, refusals_body);
+
+/// A stolen SDK session token (or a noisy client) cannot fill the table: each token opens at most
+/// `OZ_EVENT_SESSIONS_PER_TOKEN` sessions and each company `OZ_EVENT_SESSIONS_PER_DAY` a day; past
+/// either, 429 with Retry-After and nothing stored, while appending to an open session still works
+/// and another company is not affected.
+async fn caps_body(kind: Kind) {
+    let opts =
+        Options { event_sessions: oz_http::state::EventSessionCaps { per_day: 5, per_token: 3 }, ..Options::default() };
+    let Some(s) = start(kind, opts).await else { return };
+    let admin = C { s: &s, token: common::admin_token(&s).await };
+    let (_, _, token) = company_user(&admin, "events-caps@example.com", "CLIENT").await;
+    let client = C { s: &s, token };
+    let (_, _, other) = company_user(&admin, "events-caps-other@example.com", "CLIENT").await;
+    let other = C { s: &s, token: other };
+    let open = |c: &C<'_>| {
+        let r = c.req(reqwest::Method::POST, SESSIONS).json(&json!({ "events": [{ "event": "capture_started" }] }));
+        async move { r.send().await.expect("send") }
+    };
+    let (st, v) = client.get("/api/authorize/session_token").await;
+    assert_eq!(st, 200, "{v}");
+    let sdk = C { s: &s, token: v["session_token"].as_str().expect("session token").to_string() };
+
+    let mut last = String::new();
+    for _ in 0..3 {
+        let r = open(&sdk).await;
+        assert_eq!(r.status(), 201);
+        let v: Value = r.json().await.expect("json");
+        last = v["session_id"].as_str().expect("id").to_string();
+    }
+    let r = open(&sdk).await;
+    assert_eq!(r.status(), 429, "the token's fourth session");
+    assert!(r.headers().get("retry-after").is_some());
+    let e: Value = r.json().await.expect("json");
+    assert!(e["error_message"].as_str().is_some_and(|m| m.contains("OZ_EVENT_SESSIONS_PER_TOKEN")), "{e}");
+    let (st, v) = sdk.post(&format!("{SESSIONS}{last}/events/"), json!({ "events": [{ "event": "x" }] })).await;
+    assert_eq!(st, 200, "appending is not opening: {v}");
+
+    // The company's day: 3 by the token + 2 by the access token = 5; the sixth is refused.
+    for _ in 0..2 {
+        assert_eq!(open(&client).await.status(), 201);
+    }
+    let r = open(&client).await;
+    assert_eq!(r.status(), 429);
+    let e: Value = r.json().await.expect("json");
+    assert!(e["error_message"].as_str().is_some_and(|m| m.contains("OZ_EVENT_SESSIONS_PER_DAY")), "{e}");
+    let (_, page) = client.get(SESSIONS).await;
+    assert_eq!(page["total"], 5, "nothing stored by the refusals: {page}");
+    assert_eq!(open(&other).await.status(), 201, "another company has its own count");
+}
+
+both!(caps, caps_body);

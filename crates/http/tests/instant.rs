@@ -286,14 +286,14 @@ async fn instant_refusals_body(kind: Kind) {
         (tagged(&json!([{ "type": "documents" }])), 501, 2, "DOCUMENTS"),
         (tagged(&json!([{ "type": "palmistry" }])), 400, 4, "palmistry"),
         (tagged(&json!([{ "params": {} }])), 400, 3, "type"),
-        (tagged(&json!({ "type": "quality" })), 400, 3, "list"),
+        (tagged(&json!({ "type": "quality" })), 400, 5, "analyses: invalid type"),
         (tagged(&json!([{ "type": "quality", "params": { "threshold_spoofing": 2 } }])), 400, 4, "threshold"),
         (tagged(&json!([{ "type": "quality", "params": { "extract_best_shot": "yes" } }])), 400, 5, "boolean"),
         (tagged(&json!([{ "type": "biometry", "source_media": ["video1", "nope"] }])), 400, 4, "nope"),
         (tagged(&json!([{ "type": "biometry", "source_media": ["video1"] }])), 400, 4, "BIOMETRY"),
         (json!({ "media:tags": { "photo1": ["photo_id"] }, "analyses": quality }), 400, 4, "QUALITY"),
-        (json!({ "folder:meta_data": [1], "analyses": quality }), 400, 4, "folder:meta_data"),
-        (json!({ "resolution_endpoint": 17, "analyses": quality }), 400, 4, "resolution_endpoint"),
+        (json!({ "folder:meta_data": [1], "analyses": quality }), 400, 5, "folder:meta_data"),
+        (json!({ "resolution_endpoint": 17, "analyses": quality }), 400, 5, "resolution_endpoint"),
     ];
     for (payload, status, code, word) in cases {
         let (st, e) = instant(&s, Some(&token), selfie_and_id(&payload)).await;

@@ -630,8 +630,12 @@ async fn liveness_body(kind: Kind) {
     let decide = |aid: String, to: &'static str| {
         let operator = &operator;
         async move {
-            let (st, v) =
-                operator.post(&format!("/api/analyses/{aid}/resolution"), json!({ "resolution_status": to })).await;
+            let (st, v) = operator
+                .post(
+                    &format!("/api/analyses/{aid}/resolution"),
+                    json!({ "resolution_status": to, "comment": "checked" }),
+                )
+                .await;
             assert_eq!(st, 200, "decide {aid} {to}: {v}");
         }
     };
@@ -781,13 +785,13 @@ async fn single_request_body(kind: Kind) {
         // A parameter of the wrong type is Oz's INVALID TYPE (5).
         (json!([{ "type": "quality", "params": { "extract_best_shot": "yes" } }]), 400, 5),
         (json!([{ "type": "quality", "params": [1] }]), 400, 5),
-        (json!([{ "type": "quality", "meta_data": [1] }]), 400, 4),
+        (json!([{ "type": "quality", "meta_data": [1] }]), 400, 5),
         (json!([{ "type": "biometry", "source_media": [uuid::Uuid::new_v4().to_string()] }]), 400, 4),
         (json!([{ "type": "quality", "source_media": "all" }]), 400, 5),
         (json!([{ "type": "collection" }]), 400, 4),
         (json!([{ "type": "collection", "params": { "collection_id": uuid::Uuid::new_v4().to_string() } }]), 400, 4),
         (json!(vec![json!({ "type": "quality" }); 21]), 400, 4),
-        (json!({ "type": "quality" }), 400, 3),
+        (json!({ "type": "quality" }), 400, 5),
     ];
     for (analyses, status, code) in cases {
         let what =

@@ -159,9 +159,11 @@ async fn endpoints_checked_when_stored_body(kind: Kind) {
         json!("hooks.example.com/x"),
         json!(42),
     ] {
+        // Not a URL: 4; not a string: Oz's INVALID TYPE, 5.
+        let code = if bad.is_string() { 4 } else { 5 };
         let (st, v) = c.upload(json!({ "resolution_endpoint": bad })).await;
         assert_eq!(st, 400, "folder with {bad}: {v}");
-        oz_error(&v, 4);
+        oz_error(&v, code);
         let (st, v) = c
             .post(
                 &format!("/api/folders/{fid}/analyses"),
@@ -169,7 +171,7 @@ async fn endpoints_checked_when_stored_body(kind: Kind) {
             )
             .await;
         assert_eq!(st, 400, "analyses with {bad}: {v}");
-        oz_error(&v, 4);
+        oz_error(&v, code);
     }
     let (_, folders) = c.get("/api/folders/").await;
     assert_eq!(folders["items"].as_array().map(Vec::len), Some(1), "no folder was created: {folders}");

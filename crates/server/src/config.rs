@@ -460,6 +460,14 @@ pub struct ServeArgs {
     /// Unused, unexpired challenges one company may hold; more answer 429.
     #[arg(long, env = "OZ_CHALLENGE_MAX_OPEN", default_value_t = 1000)]
     pub challenge_max_open: usize,
+    /// SDK telemetry sessions (`POST /api/event_sessions/`) one company may open in 24 hours;
+    /// more answer 429. 0 = no limit.
+    #[arg(long, env = "OZ_EVENT_SESSIONS_PER_DAY", default_value_t = 10_000)]
+    pub event_sessions_per_day: u64,
+    /// SDK telemetry sessions one SDK session token may open (a capture page opens one per
+    /// attempt); more answer 429. 0 = no limit.
+    #[arg(long, env = "OZ_EVENT_SESSIONS_PER_TOKEN", default_value_t = 20)]
+    pub event_sessions_per_token: u64,
     /// Frames one token may send to `POST /api/liveness/precheck` a minute (the capture page
     /// sends about one a second while it guides the person); 0 = no limit.
     #[arg(long, env = "OZ_PRECHECK_PER_MINUTE", default_value_t = 120)]

@@ -113,6 +113,10 @@ fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
                 company_queue_limit: args.company_queue_limit,
                 challenges: args.challenge_policy()?,
                 challenge_max_open: args.challenge_max_open,
+                event_sessions: oz_http::state::EventSessionCaps {
+                    per_day: args.event_sessions_per_day,
+                    per_token: args.event_sessions_per_token,
+                },
                 precheck: oz_http::api::precheck::PrecheckGuard::new(args.precheck_per_minute, args.precheck_max_bytes),
                 ..oz_http::ApiConfig::default()
             },

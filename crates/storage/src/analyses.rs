@@ -323,21 +323,30 @@ impl Db {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Begins a transaction that holds the folder: on PostgreSQL its row (`no key update` still
+    /// lets other transactions insert media that reference the folder), on SQLite the database's
+    /// write lock, taken at `BEGIN IMMEDIATE` (a deferred transaction that reads and then writes
+    /// gets SQLITE_BUSY at once, without waiting, when another writer came in between). Finishes
+    /// and decisions within a folder are serialised and the last one sees every other result.
+    pub(crate) async fn begin_on_folder(&self, folder: Uuid) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        if self.backend() == Backend::Sqlite {
+            return Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?);
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("select id from folders where id = $1 for no key update")
+            .bind(folder.to_string())
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
     /// Records the outcome of a job's analysis, stores its output images and updates the folder;
     /// all in one transaction, and only if `worker` still holds the job.
     pub async fn finish_job(&self, job: &Job, worker: &str, outcome: &Outcome) -> Result<FolderUpdate> {
         let t = now();
         let analysis = self.analysis(job.analysis_id, &Scope::All).await?;
         let folder = self.folder(analysis.folder_id, &Scope::All).await?;
-        let mut tx = self.pool.begin().await?;
-        if self.backend() == Backend::Postgres {
-            // Serialise finishes within a folder so the last one sees every other result. `no key
-            // update` still lets other transactions insert media that reference the folder.
-            sqlx::query("select id from folders where id = $1 for no key update")
-                .bind(folder.id.to_string())
-                .execute(&mut *tx)
-                .await?;
-        }
+        let mut tx = self.begin_on_folder(folder.id).await?;
         let done = sqlx::query(
             "update jobs set state = $3, lease_until = null, time_updated = $4, last_error = $5 \
              where id = $1 and worker = $2 and state = 'running'",
@@ -393,13 +402,7 @@ impl Db {
             let id = crate::model::id(&r, "id")?;
             let folder = self.folder(crate::model::id(&r, "folder_id")?, &Scope::All).await?;
             let t = now();
-            let mut tx = self.pool.begin().await?;
-            if self.backend() == Backend::Postgres {
-                sqlx::query("select id from folders where id = $1 for no key update")
-                    .bind(folder.id.to_string())
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            let mut tx = self.begin_on_folder(folder.id).await?;
             let changed = sqlx::query(
                 "update analyses set state = 'FAILED', resolution_status = 'FAILED', error_code = 0, \
                  error_message = 'analysis expired: not finished within OZ_ANALYSE_PROCESSING_EXPIRE_TIMEOUT', \
@@ -562,18 +565,7 @@ pub(crate) async fn close_folder(
         && !was_closed
         && let Some(url) = endpoint.filter(|u| !u.trim().is_empty())
     {
-        let id = Uuid::new_v4();
-        sqlx::query(
-            "insert into webhook_deliveries (id, folder_id, url, state, attempts, next_attempt_at, time_created) \
-             values ($1, $2, $3, 'pending', 0, $4, $4)",
-        )
-        .bind(id.to_string())
-        .bind(folder.id.to_string())
-        .bind(url)
-        .bind(t)
-        .execute(&mut **tx)
-        .await?;
-        webhook = Some(id);
+        webhook = Some(crate::webhooks::queue_delivery(tx, folder.id, &url, t).await?);
     }
     Ok(FolderUpdate { folder_id: folder.id, resolution_status: fs, system_resolution: sys, webhook })
 }

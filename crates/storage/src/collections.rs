@@ -14,7 +14,7 @@ use sqlx::any::AnyRow;
 use uuid::Uuid;
 
 use crate::accounts::scope_sql;
-use crate::model::{f, i, id, json, oid, s};
+use crate::model::{StoredFile, f, i, id, json, oid, s};
 use crate::{Backend, Db, Result, StoreError, dynq, now};
 
 /// Key of the PostgreSQL advisory lock that orders collection changes.
@@ -47,12 +47,7 @@ pub struct PersonImage {
     pub person_id: Uuid,
     pub collection_id: Uuid,
     pub company_id: Uuid,
-    pub original_name: String,
-    pub file_name: String,
-    pub mime_type: String,
-    pub size: i64,
-    pub md5: String,
-    pub info: Value,
+    pub file: StoredFile,
     pub tags: Vec<String>,
     pub meta_data: Value,
     pub model_id: String,
@@ -63,12 +58,8 @@ pub struct PersonImage {
 #[derive(Debug, Clone)]
 pub struct NewPersonImage {
     pub id: Uuid,
-    pub original_name: String,
-    pub file_name: String,
-    pub mime_type: String,
-    pub size: i64,
-    pub md5: String,
-    pub info: Value,
+    /// The photo, already written.
+    pub file: StoredFile,
     pub tags: Vec<String>,
     pub meta_data: Value,
     /// Hex of the embedder's model id (the template says it too).
@@ -155,20 +146,13 @@ impl Person {
 
 impl PersonImage {
     fn from_row(r: &AnyRow) -> Result<Self> {
-        let tags: Vec<String> =
-            serde_json::from_value(json(r, "tags")?).map_err(|e| StoreError::Corrupt(format!("tags: {e}")))?;
         Ok(Self {
             id: id(r, "id")?,
             person_id: id(r, "person_id")?,
             collection_id: id(r, "collection_id")?,
             company_id: id(r, "company_id")?,
-            original_name: s(r, "original_name")?,
-            file_name: s(r, "file_name")?,
-            mime_type: s(r, "mime_type")?,
-            size: i(r, "size")?,
-            md5: s(r, "md5")?,
-            info: json(r, "info")?,
-            tags,
+            file: StoredFile::from_row(r)?,
+            tags: crate::model::tags(r)?,
             meta_data: json(r, "meta_data")?,
             model_id: s(r, "model_id")?,
             time_created: f(r, "time_created")?,
@@ -585,7 +569,7 @@ impl Db {
 
 async fn insert_image(tx: &mut Tx<'_>, p: &Person, m: &NewPersonImage, t: f64) -> Result<PersonImage> {
     let tags = serde_json::to_string(&m.tags).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    sqlx::query(
+    let q = sqlx::query(
         "insert into person_images (id, person_id, collection_id, company_id, original_name, file_name, mime_type, \
          size, md5, info, tags, meta_data, model_id, template, time_created) \
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
@@ -593,32 +577,23 @@ async fn insert_image(tx: &mut Tx<'_>, p: &Person, m: &NewPersonImage, t: f64) -
     .bind(m.id.to_string())
     .bind(p.id.to_string())
     .bind(p.collection_id.to_string())
-    .bind(p.company_id.to_string())
-    .bind(&m.original_name)
-    .bind(&m.file_name)
-    .bind(&m.mime_type)
-    .bind(m.size)
-    .bind(&m.md5)
-    .bind(m.info.to_string())
-    .bind(tags)
-    .bind(m.meta_data.to_string())
-    .bind(&m.model_id)
-    .bind(m.template.clone())
-    .bind(t)
-    .execute(&mut **tx)
-    .await?;
+    .bind(p.company_id.to_string());
+    m.file
+        .bind(q)
+        .bind(tags)
+        .bind(m.meta_data.to_string())
+        .bind(&m.model_id)
+        .bind(m.template.clone())
+        .bind(t)
+        .execute(&mut **tx)
+        .await?;
     log_change(tx, ChangeOp::Add, p.collection_id, Some(p.id), Some(m.id)).await?;
     Ok(PersonImage {
         id: m.id,
         person_id: p.id,
         collection_id: p.collection_id,
         company_id: p.company_id,
-        original_name: m.original_name.clone(),
-        file_name: m.file_name.clone(),
-        mime_type: m.mime_type.clone(),
-        size: m.size,
-        md5: m.md5.clone(),
-        info: m.info.clone(),
+        file: m.file.clone(),
         tags: m.tags.clone(),
         meta_data: m.meta_data.clone(),
         model_id: m.model_id.clone(),

@@ -11,7 +11,7 @@ use crate::accounts::scope_sql;
 use crate::analyses::{FolderUpdate, close_folder};
 use crate::folders::{Arg, bind_all};
 use crate::model::{Analysis, Folder, User, f, id, oid, os, s};
-use crate::{Backend, Db, Result, StoreError, dynq, now};
+use crate::{Db, Result, StoreError, dynq, now};
 
 /// One row of the audit trail.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,15 +82,9 @@ impl Db {
         let t = now();
         let before = self.analysis(analysis_id, &Scope::All).await?;
         let folder = self.folder(before.folder_id, &Scope::All).await?;
-        let mut tx = self.pool.begin().await?;
-        if self.backend() == Backend::Postgres {
-            // The same per-folder lock as a worker finishing a job: one status recomputation at a time.
-            sqlx::query("select id from folders where id = $1 for no key update")
-                .bind(folder.id.to_string())
-                .execute(&mut *tx)
-                .await?;
-        }
-        let row = sqlx::query("select state, resolution_status from analyses where id = $1")
+        // The same per-folder lock as a worker finishing a job: one status recomputation at a time.
+        let mut tx = self.begin_on_folder(folder.id).await?;
+        let row = sqlx::query("select state, resolution_status, resolution_operator from analyses where id = $1")
             .bind(analysis_id.to_string())
             .fetch_optional(&mut *tx)
             .await?
@@ -98,7 +92,9 @@ impl Db {
         let state = serde_json::from_value(serde_json::Value::String(s(&row, "state")?))
             .map_err(|e| StoreError::Corrupt(format!("state: {e}")))?;
         let current = crate::model::status(&row, "resolution_status")?;
-        status::operator_decision(state, current, verdict).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let earlier = crate::model::oid(&row, "resolution_operator")?.is_some();
+        status::operator_decision(state, current, verdict, earlier, comment)
+            .map_err(|e| StoreError::Conflict(e.to_string()))?;
         let comment = comment.map(str::to_string);
         sqlx::query(
             "update analyses set resolution_status = $2, resolution_operator = $3, operator_comment = $4, \
@@ -145,18 +141,7 @@ impl Db {
             && matches!(update.resolution_status, ResolutionStatus::Finished | ResolutionStatus::Failed)
             && let Some(url) = endpoint(&folder)
         {
-            let id = Uuid::new_v4();
-            sqlx::query(
-                "insert into webhook_deliveries (id, folder_id, url, state, attempts, next_attempt_at, time_created) \
-                 values ($1, $2, $3, 'pending', 0, $4, $4)",
-            )
-            .bind(id.to_string())
-            .bind(folder.id.to_string())
-            .bind(url)
-            .bind(t)
-            .execute(&mut *tx)
-            .await?;
-            update.webhook = Some(id);
+            update.webhook = Some(crate::webhooks::queue_delivery(&mut tx, folder.id, &url, t).await?);
         }
         tx.commit().await?;
         let analysis = self.analysis(analysis_id, &Scope::All).await?;

@@ -59,6 +59,13 @@ pub struct EventRecord {
     pub time_created: f64,
 }
 
+impl EventRecord {
+    fn from_row(r: &sqlx::any::AnyRow) -> Result<Self> {
+        let (seq, timemark, time_created) = (i(r, "seq")?, f(r, "timemark")?, f(r, "time_created")?);
+        Ok(Self { seq, timemark, event: s(r, "event")?, data: json(r, "data")?, time_created })
+    }
+}
+
 /// Why events were not appended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppendRefused {
@@ -132,6 +139,36 @@ impl Db {
         Ok(sess)
     }
 
+    /// How many sessions were opened since `since` by `company_id` (by `user_id` where the caller
+    /// has no company), and in all by the SDK session token `capture_session` when one is given:
+    /// the counts the per-day and per-token caps are checked against.
+    pub async fn event_sessions_opened(
+        &self,
+        company_id: Option<Uuid>,
+        user_id: Option<Uuid>,
+        capture_session: Option<Uuid>,
+        since: f64,
+    ) -> Result<(i64, i64)> {
+        let (sql, owner) = match company_id {
+            Some(c) => {
+                ("select count(*) as n from event_sessions where company_id = $1 and time_created >= $2", Some(c))
+            }
+            None => ("select count(*) as n from event_sessions where user_id = $1 and time_created >= $2", user_id),
+        };
+        let by_owner = sqlx::query(sql).bind(ostr(owner)).bind(since).fetch_one(&self.pool).await?;
+        let by_token = match capture_session {
+            Some(c) => {
+                let row = sqlx::query("select count(*) as n from event_sessions where capture_session = $1")
+                    .bind(c.to_string())
+                    .fetch_one(&self.pool)
+                    .await?;
+                i(&row, "n")?
+            }
+            None => 0,
+        };
+        Ok((i(&by_owner, "n")?, by_token))
+    }
+
     /// Appends events to a session inside `scope` (or created by `capture_session`), keeping it
     /// at most `max_events` long. The count is raised in one statement, so concurrent appends
     /// get distinct places.
@@ -200,17 +237,7 @@ impl Db {
             .bind(session.to_string())
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(EventRecord {
-                    seq: i(r, "seq")?,
-                    timemark: f(r, "timemark")?,
-                    event: s(r, "event")?,
-                    data: json(r, "data")?,
-                    time_created: f(r, "time_created")?,
-                })
-            })
-            .collect()
+        rows.iter().map(EventRecord::from_row).collect()
     }
 
     /// Deletes the sessions last updated before `before` (their events go with them).

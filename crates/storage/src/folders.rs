@@ -9,7 +9,8 @@ use uuid::Uuid;
 use crate::dynq;
 
 use crate::accounts::scope_sql;
-use crate::model::{Folder, Media, ostr};
+use crate::lists::{Owners, Page, TimeWindow, Where};
+use crate::model::{Folder, Media, StoredFile, ostr};
 use crate::{Backend, Db, Result, StoreError, now};
 
 /// A media to insert: the file is already written under the media folder.
@@ -17,12 +18,8 @@ use crate::{Backend, Db, Result, StoreError, now};
 pub struct NewMedia {
     pub id: Uuid,
     pub class: MediaClass,
-    pub original_name: String,
-    pub file_name: String,
-    pub mime_type: String,
-    pub size: i64,
-    pub md5: String,
-    pub info: Value,
+    /// The file, already written.
+    pub file: StoredFile,
     pub tags: Vec<String>,
     pub meta_data: Value,
     pub technical_meta_data: Value,
@@ -38,7 +35,7 @@ impl NewMedia {
     /// Every file written for this media: the original, its preview and its assembled video.
     #[must_use]
     pub fn files(&self) -> Vec<String> {
-        std::iter::once(self.file_name.clone())
+        std::iter::once(self.file.file_name.clone())
             .chain(self.preview_file.clone())
             .chain(self.video_file.clone())
             .collect()
@@ -69,64 +66,28 @@ pub struct MetaCondition {
 }
 
 /// Filters, paging and sorting of the folder list.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct FolderFilter {
     pub scope: Scope,
     pub meta: Vec<MetaCondition>,
-    pub folder_ids: Vec<Uuid>,
-    pub user_id: Option<Uuid>,
-    pub company_id: Option<Uuid>,
-    pub time_created_min: Option<f64>,
-    pub time_created_max: Option<f64>,
-    pub time_updated_min: Option<f64>,
-    pub time_updated_max: Option<f64>,
+    /// `folder_id`, `user_id`, `company_id` and their `.exclude`.
+    pub owners: Owners,
+    pub window: TimeWindow,
     /// Matches folder `resolution_status` or `system_resolution`.
     pub statuses: Vec<String>,
-    /// More owners (any of them; ANDed with `user_id` / `company_id`).
-    pub user_ids: Vec<Uuid>,
-    pub company_ids: Vec<Uuid>,
-    /// `.exclude` filters: folders with any of these values are left out (a folder without an
-    /// owner or company is not excluded by an owner or company).
-    pub folder_ids_exclude: Vec<Uuid>,
-    pub user_ids_exclude: Vec<Uuid>,
-    pub company_ids_exclude: Vec<Uuid>,
     /// Leaves out folders whose `resolution_status` or `system_resolution` is one of these.
     pub statuses_exclude: Vec<String>,
     /// Case-insensitive part of the folder id, of its `meta_data` (as JSON text) or of the email
     /// of the user who created it.
     pub search_text: Option<String>,
-    pub sort_by_updated: bool,
-    pub descending: bool,
-    pub offset: i64,
-    pub limit: i64,
+    pub page: Page,
 }
 
 impl FolderFilter {
+    /// No filter: everything in `scope`, newest first, 100 a page.
     #[must_use]
     pub fn new(scope: Scope) -> Self {
-        Self {
-            scope,
-            meta: Vec::new(),
-            folder_ids: Vec::new(),
-            user_id: None,
-            company_id: None,
-            time_created_min: None,
-            time_created_max: None,
-            time_updated_min: None,
-            time_updated_max: None,
-            statuses: Vec::new(),
-            user_ids: Vec::new(),
-            company_ids: Vec::new(),
-            folder_ids_exclude: Vec::new(),
-            user_ids_exclude: Vec::new(),
-            company_ids_exclude: Vec::new(),
-            statuses_exclude: Vec::new(),
-            search_text: None,
-            sort_by_updated: false,
-            descending: true,
-            offset: 0,
-            limit: 100,
-        }
+        Self { scope, ..Self::default() }
     }
 }
 
@@ -134,7 +95,6 @@ impl FolderFilter {
 pub(crate) enum Arg {
     S(String),
     F(f64),
-    I(i64),
 }
 
 /// The value of the top-level `key` (a bound placeholder) of the JSON text column `col`, as text,
@@ -214,102 +174,29 @@ impl Db {
 
     /// Lists folders; the total is counted unless `with_total` is false.
     pub async fn folders(&self, f: &FolderFilter, with_total: bool) -> Result<(Vec<Folder>, Option<i64>)> {
-        let mut args: Vec<Arg> = Vec::new();
-        let next = |a: Arg, args: &mut Vec<Arg>| {
-            args.push(a);
-            format!("${}", args.len())
-        };
-        let mut conds: Vec<String> = Vec::new();
-        match f.scope {
-            Scope::All => {}
-            Scope::Nothing => conds.push("1 = 0".into()),
-            Scope::Company(c) => conds.push(format!("company_id = {}", next(Arg::S(c.to_string()), &mut args))),
-            Scope::Own(u) => conds.push(format!("user_id = {}", next(Arg::S(u.to_string()), &mut args))),
-        }
-        if !f.folder_ids.is_empty() {
-            let list: Vec<String> = f.folder_ids.iter().map(|i| next(Arg::S(i.to_string()), &mut args)).collect();
-            conds.push(format!("id in ({})", list.join(", ")));
-        }
-        if let Some(u) = f.user_id {
-            conds.push(format!("user_id = {}", next(Arg::S(u.to_string()), &mut args)));
-        }
-        if let Some(c) = f.company_id {
-            conds.push(format!("company_id = {}", next(Arg::S(c.to_string()), &mut args)));
-        }
-        for (col, v, op) in [
-            ("time_created", f.time_created_min, ">="),
-            ("time_created", f.time_created_max, "<="),
-            ("time_updated", f.time_updated_min, ">="),
-            ("time_updated", f.time_updated_max, "<="),
-        ] {
-            if let Some(v) = v {
-                conds.push(format!("{col} {op} {}", next(Arg::F(v), &mut args)));
-            }
-        }
+        let mut w = Where::default();
+        w.scope(&f.scope, "user_id", "company_id");
+        w.owners(&f.owners, "id");
+        w.window(&f.window);
         if !f.statuses.is_empty() {
-            let list: Vec<String> = f.statuses.iter().map(|s| next(Arg::S(s.clone()), &mut args)).collect();
-            let l = list.join(", ");
-            conds.push(format!("(resolution_status in ({l}) or system_resolution in ({l}))"));
-        }
-        let ids = |v: &[Uuid]| v.iter().map(Uuid::to_string).collect::<Vec<_>>();
-        for (col, list) in [("user_id", ids(&f.user_ids)), ("company_id", ids(&f.company_ids))] {
-            if !list.is_empty() {
-                let l: Vec<String> = list.into_iter().map(|v| next(Arg::S(v), &mut args)).collect();
-                conds.push(format!("{col} in ({})", l.join(", ")));
-            }
-        }
-        for (col, list) in [
-            ("id", ids(&f.folder_ids_exclude)),
-            ("user_id", ids(&f.user_ids_exclude)),
-            ("company_id", ids(&f.company_ids_exclude)),
-        ] {
-            if !list.is_empty() {
-                let l: Vec<String> = list.into_iter().map(|v| next(Arg::S(v), &mut args)).collect();
-                conds.push(format!("({col} is null or {col} not in ({}))", l.join(", ")));
-            }
+            let l = w.strs(&f.statuses);
+            w.conds.push(format!("(resolution_status in ({l}) or system_resolution in ({l}))"));
         }
         if !f.statuses_exclude.is_empty() {
-            let list: Vec<String> = f.statuses_exclude.iter().map(|s| next(Arg::S(s.clone()), &mut args)).collect();
-            let l = list.join(", ");
-            conds.push(format!("resolution_status not in ({l}) and system_resolution not in ({l})"));
+            let l = w.strs(&f.statuses_exclude);
+            w.conds.push(format!("resolution_status not in ({l}) and system_resolution not in ({l})"));
         }
         if let Some(text) = f.search_text.as_deref().filter(|t| !t.is_empty()) {
-            let p = next(Arg::S(crate::accounts::like_pattern(text)), &mut args);
-            conds.push(format!(
+            let p = w.arg(Arg::S(crate::accounts::like_pattern(text)));
+            w.conds.push(format!(
                 "(lower(id) like {p} escape '\\' or lower(meta_data) like {p} escape '\\' \
                  or user_id in (select u.id from users u where lower(u.email) like {p} escape '\\'))"
             ));
         }
-        for m in &f.meta {
-            let key = next(Arg::S(m.key.clone()), &mut args);
-            let expr = meta_text(self.backend(), "folders.meta_data", &key);
-            let v = next(Arg::S(m.value.clone()), &mut args);
-            if m.equal {
-                conds.push(format!("{expr} = {v}"));
-            } else {
-                conds.push(format!("({expr} is null or {expr} <> {v})"));
-            }
-        }
-        let where_sql = if conds.is_empty() { "1 = 1".to_string() } else { conds.join(" and ") };
-        let order = format!(
-            "{} {}, id {}",
-            if f.sort_by_updated { "time_updated" } else { "time_created" },
-            if f.descending { "desc" } else { "asc" },
-            if f.descending { "desc" } else { "asc" }
-        );
-        let n_filter = args.len();
-        let lim = next(Arg::I(f.limit), &mut args);
-        let off = next(Arg::I(f.offset), &mut args);
-        let sql = format!("select * from folders where {where_sql} order by {order} limit {lim} offset {off}");
-        let rows = bind_all(dynq(sql.clone()), &args).fetch_all(&self.pool).await?;
+        w.meta(self.backend(), "folders.meta_data", &f.meta);
+        let rows = self.page_of("folders", &w, &f.page).await?;
         let folders = rows.iter().map(Folder::from_row).collect::<Result<Vec<_>>>()?;
-        let total = if with_total {
-            let sql = format!("select count(*) as n from folders where {where_sql}");
-            let row = bind_all(dynq(sql.clone()), &args[..n_filter]).fetch_one(&self.pool).await?;
-            Some(crate::model::i(&row, "n")?)
-        } else {
-            None
-        };
+        let total = if with_total { Some(self.count_of("folders", &w).await?) } else { None };
         Ok((folders, total))
     }
 
@@ -439,7 +326,6 @@ pub(crate) fn bind_all<'q>(
         q = match a {
             Arg::S(s) => q.bind(s.as_str()),
             Arg::F(v) => q.bind(*v),
-            Arg::I(v) => q.bind(*v),
         };
     }
     q
@@ -459,7 +345,7 @@ pub(crate) async fn insert_media(
     m: &NewMedia,
     t: f64,
 ) -> Result<()> {
-    sqlx::query(
+    let q = sqlx::query(
         "insert into media (id, folder_id, company_id, user_id, media_type, original_name, file_name, mime_type, size, md5, \
          info, tags, meta_data, technical_meta_data, source_media_id, analysis_id, preview_file, video_file, \
          time_created, time_updated) \
@@ -469,22 +355,18 @@ pub(crate) async fn insert_media(
     .bind(folder_id.to_string())
     .bind(ostr(company_id))
     .bind(ostr(user_id))
-    .bind(m.class.media_type())
-    .bind(&m.original_name)
-    .bind(&m.file_name)
-    .bind(&m.mime_type)
-    .bind(m.size)
-    .bind(&m.md5)
-    .bind(m.info.to_string())
-    .bind(serde_json::to_string(&m.tags).unwrap_or_else(|_| "[]".into()))
-    .bind(m.meta_data.to_string())
-    .bind(m.technical_meta_data.to_string())
-    .bind(ostr(m.source_media_id))
-    .bind(ostr(m.analysis_id))
-    .bind(m.preview_file.clone())
-    .bind(m.video_file.clone())
-    .bind(t)
-    .execute(&mut **tx)
-    .await?;
+    .bind(m.class.media_type());
+    m.file
+        .bind(q)
+        .bind(serde_json::to_string(&m.tags).unwrap_or_else(|_| "[]".into()))
+        .bind(m.meta_data.to_string())
+        .bind(m.technical_meta_data.to_string())
+        .bind(ostr(m.source_media_id))
+        .bind(ostr(m.analysis_id))
+        .bind(m.preview_file.clone())
+        .bind(m.video_file.clone())
+        .bind(t)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }

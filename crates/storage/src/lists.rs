@@ -12,19 +12,19 @@ use crate::{Backend, Db, Result};
 
 /// A WHERE clause assembled from fixed fragments, with its bound values (`$1`, `$2`, ...).
 #[derive(Default)]
-struct Where {
+pub(crate) struct Where {
     args: Vec<Arg>,
-    conds: Vec<String>,
+    pub(crate) conds: Vec<String>,
 }
 
 impl Where {
     /// Binds a value; answers its placeholder.
-    fn arg(&mut self, a: Arg) -> String {
+    pub(crate) fn arg(&mut self, a: Arg) -> String {
         self.args.push(a);
         format!("${}", self.args.len())
     }
 
-    fn strs(&mut self, v: &[String]) -> String {
+    pub(crate) fn strs(&mut self, v: &[String]) -> String {
         v.iter().map(|s| self.arg(Arg::S(s.clone()))).collect::<Vec<_>>().join(", ")
     }
 
@@ -55,8 +55,26 @@ impl Where {
         }
     }
 
+    /// The time window of a list.
+    pub(crate) fn window(&mut self, t: &TimeWindow) {
+        self.range("time_created", t.created_min, t.created_max);
+        self.range("time_updated", t.updated_min, t.updated_max);
+    }
+
+    /// The owner filters of a list; `folder_col` holds the folder id (`id` for folders).
+    pub(crate) fn owners(&mut self, o: &Owners, folder_col: &str) {
+        for (col, any, none) in [
+            (folder_col, &o.folder_ids, &o.folder_ids_exclude),
+            ("user_id", &o.user_ids, &o.user_ids_exclude),
+            ("company_id", &o.company_ids, &o.company_ids_exclude),
+        ] {
+            self.any_of(col, &strings(any));
+            self.none_of(col, &strings(none));
+        }
+    }
+
     /// Objects owned (`user_col`, `company_col`) inside `scope`.
-    fn scope(&mut self, scope: &Scope, user_col: &str, company_col: &str) {
+    pub(crate) fn scope(&mut self, scope: &Scope, user_col: &str, company_col: &str) {
         match scope {
             Scope::All => {}
             Scope::Nothing => self.conds.push("1 = 0".into()),
@@ -88,7 +106,7 @@ impl Where {
         }
     }
 
-    fn meta(&mut self, backend: Backend, col: &str, conds: &[MetaCondition]) {
+    pub(crate) fn meta(&mut self, backend: Backend, col: &str, conds: &[MetaCondition]) {
         for m in conds {
             let key = self.arg(Arg::S(m.key.clone()));
             let expr = meta_text(backend, col, &key);
@@ -126,108 +144,86 @@ impl Default for Page {
 }
 
 impl Page {
-    fn order(&self) -> String {
+    /// The `order by` of a list: the time column, then the id, both in the page's direction.
+    pub(crate) fn order(&self) -> String {
         let dir = if self.descending { "desc" } else { "asc" };
         format!("{} {dir}, id {dir}", if self.sort_by_updated { "time_updated" } else { "time_created" })
     }
 }
 
-/// Filters of `GET /api/event_sessions/`: `session_id` (and `.exclude`), time ranges, paging.
-#[derive(Debug, Clone)]
-pub struct EventSessionFilter {
-    pub scope: Scope,
-    pub ids: Vec<Uuid>,
-    pub ids_exclude: Vec<Uuid>,
-    pub time_created_min: Option<f64>,
-    pub time_created_max: Option<f64>,
-    pub time_updated_min: Option<f64>,
-    pub time_updated_max: Option<f64>,
-    pub page: Page,
+/// `time_created.min/.max` and `time_updated.min/.max` of a list, UNIX seconds (bounds included).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TimeWindow {
+    pub created_min: Option<f64>,
+    pub created_max: Option<f64>,
+    pub updated_min: Option<f64>,
+    pub updated_max: Option<f64>,
 }
 
-impl EventSessionFilter {
-    #[must_use]
-    pub fn new(scope: Scope) -> Self {
-        Self {
-            scope,
-            ids: Vec::new(),
-            ids_exclude: Vec::new(),
-            time_created_min: None,
-            time_created_max: None,
-            time_updated_min: None,
-            time_updated_max: None,
-            page: Page::default(),
-        }
-    }
-}
-
-/// Filters of `GET /api/analyses/` (every list is ANDed; an empty list filters nothing).
-#[derive(Debug, Clone)]
-pub struct AnalysisListFilter {
-    pub scope: Scope,
-    pub ids: Vec<Uuid>,
-    pub ids_exclude: Vec<Uuid>,
+/// The owner filters of a list: `folder_id`, `user_id`, `company_id`, each with its `.exclude`
+/// (an object without an owner or company is not left out by an `.exclude`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Owners {
     pub folder_ids: Vec<Uuid>,
     pub folder_ids_exclude: Vec<Uuid>,
-    pub group_ids: Vec<Uuid>,
     pub user_ids: Vec<Uuid>,
     pub user_ids_exclude: Vec<Uuid>,
     pub company_ids: Vec<Uuid>,
     pub company_ids_exclude: Vec<Uuid>,
+}
+
+/// Filters of `GET /api/event_sessions/`: `session_id` (and `.exclude`), time ranges, paging.
+#[derive(Debug, Clone, Default)]
+pub struct EventSessionFilter {
+    pub scope: Scope,
+    pub ids: Vec<Uuid>,
+    pub ids_exclude: Vec<Uuid>,
+    pub window: TimeWindow,
+    pub page: Page,
+}
+
+impl EventSessionFilter {
+    /// No filter: everything in `scope`, newest first, 100 a page.
+    #[must_use]
+    pub fn new(scope: Scope) -> Self {
+        Self { scope, ..Self::default() }
+    }
+}
+
+/// Filters of `GET /api/analyses/` (every list is ANDed; an empty list filters nothing).
+#[derive(Debug, Clone, Default)]
+pub struct AnalysisListFilter {
+    pub scope: Scope,
+    pub ids: Vec<Uuid>,
+    pub ids_exclude: Vec<Uuid>,
+    pub owners: Owners,
+    pub group_ids: Vec<Uuid>,
     /// Upper-case analysis types (`QUALITY`, ...).
     pub types: Vec<String>,
     pub types_exclude: Vec<String>,
     /// Upper-case; matches `state` or `resolution_status`.
     pub states: Vec<String>,
     pub states_exclude: Vec<String>,
-    pub time_created_min: Option<f64>,
-    pub time_created_max: Option<f64>,
-    pub time_updated_min: Option<f64>,
-    pub time_updated_max: Option<f64>,
+    pub window: TimeWindow,
     pub meta: Vec<MetaCondition>,
     pub page: Page,
 }
 
 impl AnalysisListFilter {
+    /// No filter: everything in `scope`, newest first, 100 a page.
     #[must_use]
     pub fn new(scope: Scope) -> Self {
-        Self {
-            scope,
-            ids: Vec::new(),
-            ids_exclude: Vec::new(),
-            folder_ids: Vec::new(),
-            folder_ids_exclude: Vec::new(),
-            group_ids: Vec::new(),
-            user_ids: Vec::new(),
-            user_ids_exclude: Vec::new(),
-            company_ids: Vec::new(),
-            company_ids_exclude: Vec::new(),
-            types: Vec::new(),
-            types_exclude: Vec::new(),
-            states: Vec::new(),
-            states_exclude: Vec::new(),
-            time_created_min: None,
-            time_created_max: None,
-            time_updated_min: None,
-            time_updated_max: None,
-            meta: Vec::new(),
-            page: Page::default(),
-        }
+        Self { scope, ..Self::default() }
     }
 }
 
 /// Filters of `GET /api/media/`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct MediaListFilter {
     pub scope: Scope,
     pub ids: Vec<Uuid>,
     pub ids_exclude: Vec<Uuid>,
-    pub folder_ids: Vec<Uuid>,
-    pub folder_ids_exclude: Vec<Uuid>,
-    pub user_ids: Vec<Uuid>,
-    pub user_ids_exclude: Vec<Uuid>,
-    pub company_ids: Vec<Uuid>,
-    pub company_ids_exclude: Vec<Uuid>,
+    pub owners: Owners,
     /// Oz `media_type`s (`VIDEO_FOLDER`, ...).
     pub media_types: Vec<String>,
     pub media_types_exclude: Vec<String>,
@@ -237,39 +233,16 @@ pub struct MediaListFilter {
     pub tags_exclude: Vec<String>,
     /// Best shots made by these analyses.
     pub analysis_ids: Vec<Uuid>,
-    pub time_created_min: Option<f64>,
-    pub time_created_max: Option<f64>,
-    pub time_updated_min: Option<f64>,
-    pub time_updated_max: Option<f64>,
+    pub window: TimeWindow,
     pub meta: Vec<MetaCondition>,
     pub page: Page,
 }
 
 impl MediaListFilter {
+    /// No filter: everything in `scope`, newest first, 100 a page.
     #[must_use]
     pub fn new(scope: Scope) -> Self {
-        Self {
-            scope,
-            ids: Vec::new(),
-            ids_exclude: Vec::new(),
-            folder_ids: Vec::new(),
-            folder_ids_exclude: Vec::new(),
-            user_ids: Vec::new(),
-            user_ids_exclude: Vec::new(),
-            company_ids: Vec::new(),
-            company_ids_exclude: Vec::new(),
-            media_types: Vec::new(),
-            media_types_exclude: Vec::new(),
-            tags: Vec::new(),
-            tags_exclude: Vec::new(),
-            analysis_ids: Vec::new(),
-            time_created_min: None,
-            time_created_max: None,
-            time_updated_min: None,
-            time_updated_max: None,
-            meta: Vec::new(),
-            page: Page::default(),
-        }
+        Self { scope, ..Self::default() }
     }
 }
 
@@ -399,13 +372,8 @@ impl Db {
         w.folder_scope(&f.scope);
         w.any_of("id", &strings(&f.ids));
         w.none_of("id", &strings(&f.ids_exclude));
-        w.any_of("folder_id", &strings(&f.folder_ids));
-        w.none_of("folder_id", &strings(&f.folder_ids_exclude));
+        w.owners(&f.owners, "folder_id");
         w.any_of("group_id", &strings(&f.group_ids));
-        w.any_of("user_id", &strings(&f.user_ids));
-        w.none_of("user_id", &strings(&f.user_ids_exclude));
-        w.any_of("company_id", &strings(&f.company_ids));
-        w.none_of("company_id", &strings(&f.company_ids_exclude));
         w.any_of("type", &f.types);
         w.none_of("type", &f.types_exclude);
         if !f.states.is_empty() {
@@ -416,8 +384,7 @@ impl Db {
             let l = w.strs(&f.states_exclude);
             w.conds.push(format!("state not in ({l}) and resolution_status not in ({l})"));
         }
-        w.range("time_created", f.time_created_min, f.time_created_max);
-        w.range("time_updated", f.time_updated_min, f.time_updated_max);
+        w.window(&f.window);
         w.meta(self.backend(), "analyses.meta_data", &f.meta);
         let rows = self.page_of("analyses", &w, &f.page).await?;
         let list = rows.iter().map(Analysis::from_row).collect::<Result<Vec<_>>>()?;
@@ -432,12 +399,7 @@ impl Db {
         w.scope(&f.scope, "user_id", "company_id");
         w.any_of("id", &strings(&f.ids));
         w.none_of("id", &strings(&f.ids_exclude));
-        w.any_of("folder_id", &strings(&f.folder_ids));
-        w.none_of("folder_id", &strings(&f.folder_ids_exclude));
-        w.any_of("user_id", &strings(&f.user_ids));
-        w.none_of("user_id", &strings(&f.user_ids_exclude));
-        w.any_of("company_id", &strings(&f.company_ids));
-        w.none_of("company_id", &strings(&f.company_ids_exclude));
+        w.owners(&f.owners, "folder_id");
         w.any_of("media_type", &f.media_types);
         w.none_of("media_type", &f.media_types_exclude);
         w.any_of("analysis_id", &strings(&f.analysis_ids));
@@ -453,8 +415,7 @@ impl Db {
             let has = format!("exists (select 1 from {elements} where t.value in ({l}))");
             w.conds.push(if negate { format!("not {has}") } else { has });
         }
-        w.range("time_created", f.time_created_min, f.time_created_max);
-        w.range("time_updated", f.time_updated_min, f.time_updated_max);
+        w.window(&f.window);
         w.meta(self.backend(), "media.meta_data", &f.meta);
         let rows = self.page_of("media", &w, &f.page).await?;
         let list = rows.iter().map(Media::from_row).collect::<Result<Vec<_>>>()?;
@@ -473,15 +434,15 @@ impl Db {
         w.scope(&f.scope, "user_id", "company_id");
         w.any_of("id", &strings(&f.ids));
         w.none_of("id", &strings(&f.ids_exclude));
-        w.range("time_created", f.time_created_min, f.time_created_max);
-        w.range("time_updated", f.time_updated_min, f.time_updated_max);
+        w.window(&f.window);
         let rows = self.page_of("event_sessions", &w, &f.page).await?;
         let list = rows.iter().map(crate::events::EventSession::from_row).collect::<Result<Vec<_>>>()?;
         let total = if with_total { Some(self.count_of("event_sessions", &w).await?) } else { None };
         Ok((list, total))
     }
 
-    async fn page_of(&self, table: &str, w: &Where, page: &Page) -> Result<Vec<sqlx::any::AnyRow>> {
+    /// A page of `table`'s rows matching `w`.
+    pub(crate) async fn page_of(&self, table: &str, w: &Where, page: &Page) -> Result<Vec<sqlx::any::AnyRow>> {
         let n = w.args.len();
         let sql = format!(
             "select * from {table} where {} order by {} limit ${} offset ${}",
@@ -493,7 +454,8 @@ impl Db {
         Ok(bind_all(dynq(sql), &w.args).bind(page.limit).bind(page.offset).fetch_all(&self.pool).await?)
     }
 
-    async fn count_of(&self, table: &str, w: &Where) -> Result<i64> {
+    /// How many rows of `table` match `w`.
+    pub(crate) async fn count_of(&self, table: &str, w: &Where) -> Result<i64> {
         let sql = format!("select count(*) as n from {table} where {}", w.sql());
         i(&bind_all(dynq(sql), &w.args).fetch_one(&self.pool).await?, "n")
     }

@@ -84,6 +84,52 @@ pub struct Folder {
     pub time_updated: f64,
 }
 
+/// A file stored under the media folder of `OZ_DATA_DIR` (a media's original, a person photo),
+/// with what was read of it at upload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredFile {
+    /// The name the client gave it.
+    pub original_name: String,
+    /// Its name under the media folder (random, unguessable).
+    pub file_name: String,
+    pub mime_type: String,
+    pub size: i64,
+    pub md5: String,
+    /// Oz `info` object (`{"thumb": null, "video": {...}}` or `{"thumb": null, "original": {...}}`).
+    pub info: Value,
+}
+
+impl StoredFile {
+    pub(crate) fn from_row(r: &AnyRow) -> Result<Self> {
+        Ok(Self {
+            original_name: s(r, "original_name")?,
+            file_name: s(r, "file_name")?,
+            mime_type: s(r, "mime_type")?,
+            size: i(r, "size")?,
+            md5: s(r, "md5")?,
+            info: json(r, "info")?,
+        })
+    }
+
+    /// Binds the six columns `original_name, file_name, mime_type, size, md5, info`, in that order.
+    pub(crate) fn bind<'q>(
+        &'q self,
+        q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+        q.bind(&self.original_name)
+            .bind(&self.file_name)
+            .bind(&self.mime_type)
+            .bind(self.size)
+            .bind(&self.md5)
+            .bind(self.info.to_string())
+    }
+}
+
+/// The `tags` column (a JSON list of strings).
+pub(crate) fn tags(r: &AnyRow) -> Result<Vec<String>> {
+    serde_json::from_value(json(r, "tags")?).map_err(|e| StoreError::Corrupt(format!("tags: {e}")))
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Media {
     pub id: Uuid,
@@ -91,14 +137,8 @@ pub struct Media {
     pub company_id: Option<Uuid>,
     pub user_id: Option<Uuid>,
     pub class: MediaClass,
-    pub original_name: String,
-    /// File name under the media folder of `OZ_DATA_DIR` (random, unguessable).
-    pub file_name: String,
-    pub mime_type: String,
-    pub size: i64,
-    pub md5: String,
-    /// Oz `info` object (`{"thumb": null, "video": {...}}` or `{"thumb": null, "original": {...}}`).
-    pub info: Value,
+    /// The uploaded file.
+    pub file: StoredFile,
     pub tags: Vec<String>,
     pub meta_data: Value,
     pub technical_meta_data: Value,
@@ -118,8 +158,8 @@ impl Media {
     /// type, `image/jpeg` for the preview, `video/mp4` for the assembled video.
     #[must_use]
     pub fn file_type(&self, name: &str) -> Option<&str> {
-        if name == self.file_name {
-            Some(&self.mime_type)
+        if name == self.file.file_name {
+            Some(&self.file.mime_type)
         } else if self.preview_file.as_deref() == Some(name) {
             Some("image/jpeg")
         } else if self.video_file.as_deref() == Some(name) {
@@ -308,21 +348,14 @@ impl Folder {
 impl Media {
     pub(crate) fn from_row(r: &AnyRow) -> Result<Self> {
         let mt = s(r, "media_type")?;
-        let tags: Vec<String> =
-            serde_json::from_value(json(r, "tags")?).map_err(|e| StoreError::Corrupt(format!("tags: {e}")))?;
         Ok(Self {
             id: id(r, "id")?,
             folder_id: id(r, "folder_id")?,
             company_id: oid(r, "company_id")?,
             user_id: oid(r, "user_id")?,
             class: MediaClass::from_media_type(&mt).ok_or_else(|| StoreError::Corrupt(format!("media_type {mt}")))?,
-            original_name: s(r, "original_name")?,
-            file_name: s(r, "file_name")?,
-            mime_type: s(r, "mime_type")?,
-            size: i(r, "size")?,
-            md5: s(r, "md5")?,
-            info: json(r, "info")?,
-            tags,
+            file: StoredFile::from_row(r)?,
+            tags: tags(r)?,
             meta_data: json(r, "meta_data")?,
             technical_meta_data: json(r, "technical_meta_data")?,
             source_media_id: oid(r, "source_media_id")?,

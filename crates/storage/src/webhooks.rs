@@ -39,6 +39,28 @@ impl std::fmt::Debug for WebhookSigning {
     }
 }
 
+/// Queues a delivery of `folder`'s webhook to `url` in `tx`, due at once; answers its id (the
+/// `X-Oz-Event-Id` of every attempt).
+pub(crate) async fn queue_delivery(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    folder: Uuid,
+    url: &str,
+    t: f64,
+) -> Result<Uuid> {
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "insert into webhook_deliveries (id, folder_id, url, state, attempts, next_attempt_at, time_created) \
+         values ($1, $2, $3, 'pending', 0, $4, $4)",
+    )
+    .bind(id.to_string())
+    .bind(folder.to_string())
+    .bind(url)
+    .bind(t)
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
 impl Db {
     /// Claims the next due delivery.
     pub async fn claim_delivery(&self, lease_s: f64) -> Result<Option<Delivery>> {

@@ -230,12 +230,14 @@ fn new_media(class: MediaClass, original_name: &str) -> NewMedia {
     NewMedia {
         id: Uuid::new_v4(),
         class,
-        original_name: original_name.to_string(),
-        file_name: format!("{}.bin", Uuid::new_v4().simple()),
-        mime_type: if class == MediaClass::Video { "video/mp4" } else { "image/jpeg" }.to_string(),
-        size: 123_456,
-        md5: "d41d8cd98f00b204e9800998ecf8427e".to_string(),
-        info: json!({"thumb": null, "video": {"duration": 1.5, "FPS": 30}}),
+        file: oz_storage::StoredFile {
+            original_name: original_name.to_string(),
+            file_name: format!("{}.bin", Uuid::new_v4().simple()),
+            mime_type: if class == MediaClass::Video { "video/mp4" } else { "image/jpeg" }.to_string(),
+            size: 123_456,
+            md5: "d41d8cd98f00b204e9800998ecf8427e".to_string(),
+            info: json!({"thumb": null, "video": {"duration": 1.5, "FPS": 30}}),
+        },
         tags: vec!["video_selfie_blank".to_string(), "orientation_portrait".to_string()],
         meta_data: json!({"camera": "front"}),
         technical_meta_data: json!({}),
@@ -688,7 +690,7 @@ async fn folders_and_media(db: Db, _url: String) {
     let m1 = new_media(MediaClass::Video, "selfie.mp4");
     let mut m2 = new_media(MediaClass::Image, "photo_id.jpg");
     m2.tags = vec!["photo_id_front".into()];
-    m2.info = json!({"thumb": null, "original": {"width": 640, "height": 480}});
+    m2.file.info = json!({"thumb": null, "original": {"width": 640, "height": 480}});
     let (f, media) = db
         .create_folder(
             Some(c1),
@@ -707,13 +709,16 @@ async fn folders_and_media(db: Db, _url: String) {
     assert_eq!(media.len(), 2);
     let got: HashMap<Uuid, &oz_storage::Media> = media.iter().map(|m| (m.id, m)).collect();
     for nm in [&m1, &m2] {
-        let m = got.get(&nm.id).unwrap_or_else(|| panic!("media {} stored", nm.original_name));
+        let m = got.get(&nm.id).unwrap_or_else(|| panic!("media {} stored", nm.file.original_name));
         assert_eq!((m.folder_id, m.company_id, m.user_id, m.class), (f.id, Some(c1), Some(u1), nm.class));
         assert_eq!(
-            (&m.original_name, &m.file_name, &m.mime_type, m.size),
-            (&nm.original_name, &nm.file_name, &nm.mime_type, nm.size)
+            (&m.file.original_name, &m.file.file_name, &m.file.mime_type, m.file.size),
+            (&nm.file.original_name, &nm.file.file_name, &nm.file.mime_type, nm.file.size)
         );
-        assert_eq!((&m.md5, &m.info, &m.tags, &m.meta_data), (&nm.md5, &nm.info, &nm.tags, &nm.meta_data));
+        assert_eq!(
+            (&m.file.md5, &m.file.info, &m.tags, &m.meta_data),
+            (&nm.file.md5, &nm.file.info, &nm.tags, &nm.meta_data)
+        );
         assert_eq!((m.source_media_id, m.analysis_id), (None, None));
     }
 
@@ -728,8 +733,8 @@ async fn folders_and_media(db: Db, _url: String) {
     assert_eq!(db.media(m1.id, &Scope::Company(c1)).await.expect("media").id, m1.id);
     assert_not_found(db.media(m1.id, &Scope::Company(c2)).await, "media of another company");
     assert_not_found(db.media(m1.id, &Scope::Own(u2)).await, "media of another user");
-    assert_eq!(db.media_by_file(&m2.file_name, &Scope::Own(u1)).await.expect("by file").id, m2.id);
-    assert_not_found(db.media_by_file(&m2.file_name, &Scope::Company(c2)).await, "file of another company");
+    assert_eq!(db.media_by_file(&m2.file.file_name, &Scope::Own(u1)).await.expect("by file").id, m2.id);
+    assert_not_found(db.media_by_file(&m2.file.file_name, &Scope::Company(c2)).await, "file of another company");
     assert_not_found(db.media_by_file("nope.bin", &Scope::All).await, "unknown file");
 
     // A failing insert leaves no half-made folder behind.
@@ -754,7 +759,7 @@ async fn folders_and_media(db: Db, _url: String) {
     db.set_meta_data(MetaTable::Folders, f.id, &json!({"order": "A-2"})).await.expect("folder meta");
     assert_eq!(folder(&db, f.id).await.meta_data, json!({"order": "A-2"}));
 
-    assert_eq!(db.delete_media(m3.id).await.expect("delete media"), vec![m3.file_name.clone()]);
+    assert_eq!(db.delete_media(m3.id).await.expect("delete media"), vec![m3.file.file_name.clone()]);
     assert_not_found(db.media(m3.id, &Scope::All).await, "deleted media");
     assert_not_found(db.delete_media(m3.id).await, "delete twice");
 
@@ -778,7 +783,7 @@ async fn folders_and_media(db: Db, _url: String) {
         .expect("analyses");
     let mut files = db.delete_folder(f.id).await.expect("delete folder");
     files.sort();
-    let mut expected = vec![m1.file_name.clone(), m2.file_name.clone()];
+    let mut expected = vec![m1.file.file_name.clone(), m2.file.file_name.clone()];
     expected.sort();
     assert_eq!(files, expected, "delete_folder returns the files to remove");
     assert_not_found(db.folder(f.id, &Scope::All).await, "deleted folder");
@@ -836,16 +841,16 @@ async fn folder_list_filters(db: Db, _url: String) {
     // Sorting and paging.
     assert_eq!(run(FolderFilter::new(Scope::All), true).await, (vec![f5, f4, f3, f2, f1], Some(5)), "newest first");
     let mut flt = FolderFilter::new(Scope::All);
-    flt.descending = false;
+    flt.page.descending = false;
     assert_eq!(run(flt.clone(), true).await, (vec![f1, f2, f3, f4, f5], Some(5)), "ascending");
-    flt.offset = 1;
-    flt.limit = 2;
+    flt.page.offset = 1;
+    flt.page.limit = 2;
     assert_eq!(run(flt, false).await, (vec![f2, f3], None), "offset/limit, no total");
     let mut flt = FolderFilter::new(Scope::All);
-    flt.offset = 1;
-    flt.limit = 2;
+    flt.page.offset = 1;
+    flt.page.limit = 2;
     assert_eq!(run(flt.clone(), true).await, (vec![f4, f3], Some(5)), "the total ignores paging");
-    flt.offset = 10;
+    flt.page.offset = 10;
     assert_eq!(run(flt, true).await, (vec![], Some(5)));
 
     // Metadata: strings, numbers, booleans, odd keys; a missing key is "not equal".
@@ -879,25 +884,25 @@ async fn folder_list_filters(db: Db, _url: String) {
     assert_eq!(scoped(Scope::Own(u1)).await, (vec![f4, f1], Some(2)));
     assert_eq!(scoped(Scope::Nothing).await, (vec![], Some(0)));
     let mut flt = FolderFilter::new(Scope::All);
-    flt.company_id = Some(c2);
+    flt.owners.company_ids = vec![c2];
     assert_eq!(run(flt, true).await, (vec![f3], Some(1)));
     let mut flt = FolderFilter::new(Scope::Company(c1));
-    flt.user_id = Some(u2);
+    flt.owners.user_ids = vec![u2];
     assert_eq!(run(flt, true).await, (vec![f2], Some(1)));
     let mut flt = FolderFilter::new(Scope::All);
-    flt.folder_ids = vec![f1, f3, Uuid::new_v4()];
+    flt.owners.folder_ids = vec![f1, f3, Uuid::new_v4()];
     assert_eq!(run(flt, true).await, (vec![f3, f1], Some(2)));
 
     // Time windows.
     let mut flt = FolderFilter::new(Scope::All);
-    flt.time_created_min = Some(after[1]);
+    flt.window.created_min = Some(after[1]);
     assert_eq!(set(run(flt, true).await.0), set(vec![f3, f4, f5]));
     let mut flt = FolderFilter::new(Scope::All);
-    flt.time_created_max = Some(after[1]);
+    flt.window.created_max = Some(after[1]);
     assert_eq!(set(run(flt, true).await.0), set(vec![f1, f2]));
     let mut flt = FolderFilter::new(Scope::All);
-    flt.time_created_min = Some(after[0]);
-    flt.time_created_max = Some(after[2]);
+    flt.window.created_min = Some(after[0]);
+    flt.window.created_max = Some(after[2]);
     assert_eq!(run(flt, true).await, (vec![f3, f2], Some(2)));
 
     // Statuses (either field) and sorting by update time.
@@ -917,33 +922,33 @@ async fn folder_list_filters(db: Db, _url: String) {
     assert_eq!(st(&["INITIAL"]).await, set(vec![f3, f4, f5]));
     assert_eq!(st(&["FINISHED", "PROCESSING"]).await, set(vec![f1, f2]));
     let mut flt = FolderFilter::new(Scope::All);
-    flt.sort_by_updated = true;
+    flt.page.sort_by_updated = true;
     assert_eq!(run(flt.clone(), true).await.0, [f1, f2, f5, f4, f3], "by time_updated, newest first");
-    flt.time_updated_min = Some(t_before_update);
+    flt.window.updated_min = Some(t_before_update);
     assert_eq!(run(flt.clone(), true).await, (vec![f1, f2], Some(2)));
-    flt.time_updated_min = None;
-    flt.time_updated_max = Some(t_before_update);
+    flt.window.updated_min = None;
+    flt.window.updated_max = Some(t_before_update);
     assert_eq!(run(flt, true).await, (vec![f5, f4, f3], Some(3)));
 
     // Everything at once: placeholders stay numbered right, and the total ignores paging.
     let mut flt = FolderFilter::new(Scope::All);
-    flt.folder_ids = vec![f1, f2, f3, f4];
+    flt.owners.folder_ids = vec![f1, f2, f3, f4];
     flt.statuses = vec!["INITIAL".into(), "FINISHED".into()];
     flt.meta = vec![
         MetaCondition { key: "n".into(), equal: true, value: "5".into() },
         MetaCondition { key: "name".into(), equal: false, value: "bob".into() },
     ];
-    flt.time_created_min = Some(after[0] - 10.0);
-    flt.time_created_max = Some(now() + 10.0);
-    flt.descending = false;
+    flt.window.created_min = Some(after[0] - 10.0);
+    flt.window.created_max = Some(now() + 10.0);
+    flt.page.descending = false;
     assert_eq!(run(flt.clone(), true).await, (vec![f1, f3], Some(2)));
-    flt.offset = 1;
-    flt.limit = 1;
+    flt.page.offset = 1;
+    flt.page.limit = 1;
     assert_eq!(run(flt.clone(), true).await, (vec![f3], Some(2)));
     flt.scope = Scope::Company(c1);
-    flt.user_id = Some(u1);
-    flt.company_id = Some(c1);
-    flt.offset = 0;
+    flt.owners.user_ids = vec![u1];
+    flt.owners.company_ids = vec![c1];
+    flt.page.offset = 0;
     assert_eq!(run(flt, true).await, (vec![f1], Some(1)));
 }
 
@@ -1609,10 +1614,10 @@ async fn company_deletion(db: Db, url: String) {
         .await
         .expect("second folder");
     let mut expected: Vec<String> =
-        db.folder_media(f.id).await.expect("media").into_iter().map(|m| m.file_name).collect();
-    expected.push(m2[0].file_name.clone());
+        db.folder_media(f.id).await.expect("media").into_iter().map(|m| m.file.file_name).collect();
+    expected.push(m2[0].file.file_name.clone());
     expected.sort();
-    assert!(expected.contains(&shot.file_name));
+    assert!(expected.contains(&shot.file.file_name));
 
     // Another tenant, and an ADMIN's folder without company.
     let (other_c, other_user, other_f, _) = company_user_folder(&db, None).await;
@@ -1643,7 +1648,7 @@ async fn company_deletion(db: Db, url: String) {
     }
     assert_not_found(db.media(media[0], &Scope::All).await, "media");
     assert_not_found(db.media(shot.id, &Scope::All).await, "best shot");
-    assert_not_found(db.media_by_file(&shot.file_name, &Scope::All).await, "best shot by file");
+    assert_not_found(db.media_by_file(&shot.file.file_name, &Scope::All).await, "best shot by file");
     assert_not_found(db.job_of(running.analysis_id).await, "job");
     assert!(db.deliveries_of_folder(f.id).await.expect("deliveries").is_empty());
     assert!(!exists(&url, "select count(*) from webhook_deliveries where id = $1", delivery).await);
@@ -1676,7 +1681,7 @@ async fn company_deletion(db: Db, url: String) {
         .create_folder(Some(ghost), None, &json!({}), None, &[new_media(MediaClass::Image, "ghost.jpg")])
         .await
         .expect("ghost folder");
-    assert_eq!(db.purge_orphan_folders().await.expect("purge"), [gm[0].file_name.clone()]);
+    assert_eq!(db.purge_orphan_folders().await.expect("purge"), [gm[0].file.file_name.clone()]);
     assert_not_found(db.folder(g.id, &Scope::All).await, "orphan folder");
     assert!(db.purge_orphan_folders().await.expect("purge again").is_empty());
     assert_eq!(folder(&db, other_f.id).await.id, other_f.id, "folders of live companies stay");
@@ -1732,7 +1737,7 @@ async fn backlog_is_not_expired(db: Db, _url: String) {
 /// the server secret shared by every process.
 async fn sweeper_lookups_and_retention(db: Db, url: String) {
     let (_, user, f, _) = company_user_folder(&db, None).await;
-    let stored = db.folder_media(f.id).await.expect("media")[0].file_name.clone();
+    let stored = db.folder_media(f.id).await.expect("media")[0].file.file_name.clone();
     let mut names: Vec<String> = (0..1200).map(|i| format!("{i:032x}.jpg")).collect();
     names.push(stored.clone());
     let refs = db.referenced_files(&names).await.expect("refs");

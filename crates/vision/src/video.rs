@@ -273,22 +273,11 @@ pub fn decode_video_bytes_in(
     decode_with(&open, sampling, limits, deadline, reservation)
 }
 
-/// Picks `n` indices spread evenly over `0..len`: first and last included for `n >= 2`, the middle
-/// one for `n == 1`, all of them when `n >= len`. (Same rule as `media::spread_indices`.)
+/// Picks `n` frame indices spread evenly over `0..len` ([`crate::media::spread_indices`] on
+/// frame numbers).
 fn spread_indices(len: u64, n: usize) -> Vec<u64> {
-    let n = n as u64;
-    if len == 0 || n == 0 {
-        return Vec::new();
-    }
-    if n >= len {
-        return (0..len).collect();
-    }
-    if n == 1 {
-        return vec![len / 2];
-    }
-    let mut out: Vec<u64> = (0..n).map(|i| (i * (len - 1) + (n - 1) / 2) / (n - 1)).collect();
-    out.dedup();
-    out
+    let len = usize::try_from(len).unwrap_or(usize::MAX);
+    crate::media::spread_indices(len, n).into_iter().map(|i| i as u64).collect()
 }
 
 fn unreadable(what: &str, e: &ffmpeg::Error) -> VideoError {

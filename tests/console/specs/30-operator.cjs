@@ -41,9 +41,33 @@ module.exports = {
     await trail.getByText(comment).waitFor();
     assert((await trail.innerText()).includes(op.email), 'the audit row names the operator');
 
+    // Replacing it: refused without a comment, then asks to confirm, then both stay in the trail.
+    await page.getByLabel('Approve (SUCCESS)').check();
+    await page.getByRole('button', { name: 'Save decision' }).click();
+    await page.getByRole('alert').filter({ hasText: 'say why in the comment' }).waitFor();
+    const why = `Phoned the customer (${ctx.unique('w')})`;
+    await page.getByLabel('Comment').fill(why);
+    await page.getByRole('button', { name: 'Save decision' }).click();
+    await page.getByRole('alert').filter({ hasText: 'This replaces the decision DECLINED' }).waitFor();
+    const still = await ctx.must(client.token, 'GET', `/api/analyses/${bio.analysis_id}/`);
+    assert(still.resolution_status === 'DECLINED', `nothing sent before the confirmation: ${still.resolution_status}`);
+    await page.getByRole('button', { name: 'Replace decision' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved: SUCCESS.' }).waitFor();
+    await trail.getByText(why).waitFor();
+    await trail.getByText(comment).waitFor();
+    // And back to the decline this spec checks below, again with a reason.
+    const final = `Confirmed: ${comment}`;
+    await page.getByLabel('Decline (DECLINED)').check();
+    await page.getByLabel('Comment').fill(final);
+    await page.getByRole('button', { name: 'Save decision' }).click();
+    await page.getByRole('button', { name: 'Replace decision' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved: DECLINED.' }).waitFor();
+    await trail.getByText(final).waitFor();
+    assert(await trail.locator('tbody tr').count() === 3, 'three decisions in the trail');
+
     // The API holds it.
     const a = await ctx.must(client.token, 'GET', `/api/analyses/${bio.analysis_id}/`);
-    assert(a.resolution_status === 'DECLINED' && a.operator_comment === comment && a.resolution_operator === op.user_id,
+    assert(a.resolution_status === 'DECLINED' && a.operator_comment === final && a.resolution_operator === op.user_id,
       `analysis after the decision: ${a.resolution_status} ${a.operator_comment}`);
     const folder = await ctx.must(client.token, 'GET', `/api/folders/${f.folder_id}/`);
     assert(folder.operator_status === 'DECLINED', `folder operator_status ${folder.operator_status}`);
@@ -54,7 +78,7 @@ module.exports = {
     await page.locator('main table, main .empty').first().waitFor();
     assert(await page.getByRole('link', { name: `Open case ${bio.analysis_id}` }).count() === 0, 'decided case still queued');
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Decisions' }).click();
-    await page.getByRole('table', { name: 'Operator decisions' }).getByText(comment).waitFor();
+    await page.getByRole('table', { name: 'Operator decisions' }).getByText(final).waitFor();
     await ctx.shot(page, 'decisions');
 
     // Phone width.
@@ -69,7 +93,7 @@ module.exports = {
     const cpage = await ctx.open('desktop');
     await ctx.login(cpage, client.email, client.password);
     await cpage.goto(`/console/#/folders/${f.folder_id}`);
-    await cpage.getByRole('article', { name: 'BIOMETRY analysis' }).getByText(comment).waitFor();
+    await cpage.getByRole('article', { name: 'BIOMETRY analysis' }).getByText(final).waitFor();
     assert(await cpage.getByRole('link', { name: /Review/ }).count() === 0, 'a CLIENT is offered the decision form');
     assert(await cpage.getByRole('link', { name: 'Operator queue' }).count() === 0, 'a CLIENT sees the operator queue');
   },

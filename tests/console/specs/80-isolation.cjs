@@ -27,7 +27,7 @@ module.exports = {
     }
     // B's folder by its address: the API's 404, nothing of the folder on the page.
     await page.goto(`/console/#/folders/${theirs.folder_id}`);
-    await page.getByRole('alert').filter({ hasText: 'Folder does not exist (error 10)' }).waitFor();
+    await page.getByRole('alert').filter({ hasText: 'Folder does not exist' }).waitFor();
     const text = await page.locator('main').innerText();
     assert(!text.includes(secret), 'B\'s metadata reached A\'s page');
     await ctx.shot(page, 'isolation');

@@ -13,6 +13,11 @@
 // `token` is an SDK session token (GET /api/authorize/session_token, made by your back end) or an
 // access token; "folder" mode works with either (a session token may upload only this capture and
 // read back only the folders it uploaded).
+// Telemetry (option `telemetry`, default true): the steps a capture went through (camera, precheck
+// hints, challenge, recording, upload, verdict or error, with times) go to POST
+// /api/event_sessions/ in a few requests, so operators can see where people get stuck (GET
+// /api/event_sessions/). No image, token or personal data is sent; a failure there never stops
+// the capture.
 // Nothing is fetched from anywhere but `apiUrl`; no inline styles or code (works under a strict
 // Content-Security-Policy: the stylesheet is /sdk/openoz-capture.css, loaded by <link> when
 // `stylesheet` is not false).
@@ -24,6 +29,10 @@ const PRECHECK_EVERY_MS = 900;
 const READY_IN_A_ROW = 2;
 const POLL_MS = 700;
 const POLL_LIMIT_MS = 120000;
+const SDK_NAME = "openoz-capture.js";
+// Events one capture sends at most (the server takes 100 a request, 2000 a session).
+const TELEMETRY_MAX_EVENTS = 80;
+const TELEMETRY_WAIT_MS = 1500;
 
 // Action icons: inline SVG built with the DOM (no emoji font needed, nothing for the CSP to
 // block), drawn in the text colour. Arrows point the way the person moves on the mirrored preview.
@@ -181,6 +190,54 @@ class Api {
   }
 }
 
+/**
+ * The capture's telemetry session: events are buffered and sent when `flush` is called (after the
+ * challenge, after the upload, at the end). Best effort: any failure switches it off.
+ */
+class Telemetry {
+  constructor(api, meta, enabled) {
+    this.api = api;
+    this.meta = meta;
+    this.off = !enabled;
+    this.pending = [];
+    this.count = 0;
+    this.id = null;
+    this.chain = Promise.resolve();
+  }
+
+  add(event, data = {}) {
+    if (this.off || this.count >= TELEMETRY_MAX_EVENTS) return;
+    this.count += 1;
+    this.pending.push({ event, timemark: Date.now() / 1000, data });
+  }
+
+  flush() {
+    this.chain = this.chain.then(async () => {
+      if (this.off || this.pending.length === 0) return;
+      const events = this.pending.splice(0, this.pending.length);
+      const json = { "Content-Type": "application/json" };
+      try {
+        if (this.id === null) {
+          const body = JSON.stringify({ meta_data: this.meta, events });
+          this.id = (await this.api.call("POST", "/api/event_sessions/", body, json))?.session_id || null;
+          if (this.id === null) this.off = true;
+        } else {
+          const body = JSON.stringify({ events });
+          await this.api.call("POST", `/api/event_sessions/${encodeURIComponent(this.id)}/events/`, body, json);
+        }
+      } catch {
+        this.off = true;
+      }
+    });
+    return this.chain;
+  }
+
+  /** Sends what is left, waiting at most TELEMETRY_WAIT_MS: the verdict is not held up. */
+  settle() {
+    return Promise.race([this.flush(), new Promise((resolve) => { setTimeout(resolve, TELEMETRY_WAIT_MS); })]);
+  }
+}
+
 /** The QUALITY analysis of an answer (Instant or folder). */
 function qualityOf(folder) {
   return (folder?.analyses || []).find((a) => String(a.type).toUpperCase() === "QUALITY") || null;
@@ -208,11 +265,12 @@ export function summarise(folder, mode) {
  * Starts a capture in `element`. Options: apiUrl (default: this page's origin), token (required),
  * mode "instant" (default) or "folder", onProgress({step, message, fraction}), onResult(result),
  * onError(CaptureError), texts (overrides of TEXTS), precheck (default true), mirror (default
- * true: the preview is shown mirrored, the recording is not), stylesheet (default true).
+ * true: the preview is shown mirrored, the recording is not), stylesheet (default true),
+ * telemetry (default true: the steps go to /api/event_sessions/; see the top of this file).
  * Returns {cancel(), done} where done is a Promise of the result.
  */
 export function start(opts) {
-  const o = { mode: "instant", precheck: true, mirror: true, stylesheet: true, ...opts };
+  const o = { mode: "instant", precheck: true, mirror: true, stylesheet: true, telemetry: true, ...opts };
   const texts = { ...TEXTS, ...(o.texts || {}) };
   if (!o.element) throw new CaptureError("options", "start() needs an element");
   if (!o.token) throw new CaptureError("options", "start() needs a token");
@@ -221,8 +279,17 @@ export function start(opts) {
   const abort = new AbortController();
   const ui = buildUi(o.element, texts, o.mirror, o.stylesheet ? base(apiUrl) + "/sdk/openoz-capture.css" : null);
   let stream = null;
+  const telemetry = new Telemetry(api, { sdk: SDK_NAME, mode: o.mode, page: window.location.pathname }, o.telemetry);
+  let lastStep = null;
+  let lastHint = null;
 
   const progress = (step, message, fraction = null) => {
+    // One event a step, and one a precheck hint when it changes.
+    if (step !== lastStep) telemetry.add(`step:${step}`);
+    const hint = step === "precheck" ? ui.root.dataset.hint || null : null;
+    if (hint && hint !== lastHint) telemetry.add("precheck_hint", { hint });
+    lastStep = step;
+    lastHint = hint || lastHint;
     ui.say(message);
     if (fraction != null) ui.bar(fraction);
     ui.root.dataset.step = step;
@@ -244,7 +311,10 @@ export function start(opts) {
       if (o.precheck) await guide(api, ui, progress, texts, abort.signal);
       progress("challenge", texts.getting);
       const challenge = await api.call("POST", "/api/liveness/challenges/");
+      telemetry.add("challenge_issued", { challenge_id: challenge.challenge_id, actions: challenge.actions });
+      telemetry.flush();
       const clip = await record(stream, challenge, ui, progress, texts, abort.signal);
+      telemetry.add("recorded", { bytes: clip.size, type: clip.type });
       stop();
       ui.video.srcObject = null;
       progress("upload", texts.uploading, 0);
@@ -253,15 +323,19 @@ export function start(opts) {
       const result = summarise(folder, o.mode);
       result.challenge_id = challenge.challenge_id;
       result.actions = challenge.actions;
+      telemetry.add("result", { verdict: result.verdict, folder_id: result.folder_id, analysis_id: result.analysis_id });
       progress("result", result.passed ? texts.passed : texts.failed, 1);
+      await telemetry.settle();
       ui.finish(result.passed, result.passed ? texts.passed : texts.failed);
       try { o.onResult?.(result); } catch { /* the page's own error */ }
       return result;
     } catch (e) {
       stop();
       const err = e instanceof CaptureError ? e : new CaptureError("internal", String(e?.message || e));
+      telemetry.add("error", { code: err.code });
       ui.finish(false, err.message);
       progress("error", err.message);
+      await telemetry.settle();
       try { o.onError?.(err); } catch { /* the page's own error */ }
       throw err;
     }

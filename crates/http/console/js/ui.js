@@ -117,10 +117,36 @@ export function select(name, options, value) {
   return h('select', { name }, options.map(([v, l]) => h('option', { value: v, selected: String(v) === String(value ?? '') }, l)));
 }
 
-/** An error message box for an ApiError or any Error. */
+// What an operator should not have to read: setting names, byte counts, internal ids.
+const SETTING = /\bOZ_[A-Z0-9_]+\b/;
+const BYTES = /\b\d[\d_,.]*\s*bytes?\b/i;
+const UUID = /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/i;
+
+/**
+ * An error in plain words for the people using the console. The API's precise message is kept
+ * when it is already plain (a field that is wrong, "Folder does not exist"); answers about limits,
+ * load, sessions and server faults get a sentence that says what to do.
+ */
+export function plainMessage(e) {
+  const status = e && e.status;
+  // "media <id> ("photo1"): no face found ..." names the media by an id the page shows otherwise.
+  const m = String((e && e.message) || e || '').replace(/\bmedia [0-9a-f-]{36}( \([^)]*\))?:\s*/gi, '');
+  if (status === 401) return 'Your session has ended. Log in again.';
+  if (status === 403) return 'Your role does not allow this.';
+  if (status === 413) return 'This is larger than the server accepts. Choose a smaller file.';
+  if (status === 429) return 'Too many requests just now. Wait a minute and try again.';
+  if (status === 503) return 'The server is busy. Try again in a few seconds.';
+  if (status >= 500) return 'Something went wrong on the server. Try again; if it keeps happening, tell your administrator.';
+  if (e instanceof TypeError) return 'The server cannot be reached. Check the connection and try again.';
+  if (SETTING.test(m) || BYTES.test(m) || UUID.test(m)) {
+    return status === 404 ? 'Not found: it may have been deleted.' : 'The server refused this request. Check what you entered and try again.';
+  }
+  return m;
+}
+
+/** An error message box for an ApiError or any Error, in plain words (`plainMessage`). */
 export function errorBox(e) {
-  const code = e && e.code !== undefined ? ` (error ${e.code})` : '';
-  return h('div', { class: 'alert', role: 'alert' }, `${e && e.message ? e.message : e}${code}`);
+  return h('div', { class: 'alert', role: 'alert', 'data-code': e && e.code !== undefined ? String(e.code) : null }, plainMessage(e));
 }
 
 /** A short message in the live region. */
@@ -153,7 +179,7 @@ export async function busy(button, fn, errorTarget) {
     if (errorTarget) errorTarget.replaceChildren();
     return await fn();
   } catch (e) {
-    if (errorTarget) errorTarget.replaceChildren(errorBox(e)); else toast(e.message || String(e));
+    if (errorTarget) errorTarget.replaceChildren(errorBox(e)); else toast(plainMessage(e));
     return undefined;
   } finally {
     if (button) button.disabled = false;

@@ -8,21 +8,14 @@ use oz_domain::caps;
 use oz_engine::render;
 use oz_storage::accounts::{NewUser, UserPatch};
 use oz_wire::Page;
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::auth::{Auth, hash_password_bounded, refusal, verify_password_bounded};
 use super::error::{ApiError, ApiResult, lookup, parse_id};
 use super::query::{self, Pairs};
+use crate::apidoc::schemas::{CompanyCreate, CompanyWrite, UserCreate, UserWrite};
 use crate::state::AppState;
-
-fn body(bytes: &[u8]) -> ApiResult<serde_json::Map<String, Value>> {
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(ApiError::structure("the body must be a JSON object")),
-        Err(e) => Err(ApiError::structure(format!("invalid JSON body: {e}"))),
-    }
-}
 
 /// The list envelope; `total` (the count of every match, paging aside) is left out when `None`
 /// (`total_omit=true`).
@@ -38,7 +31,7 @@ fn list_json<T: utoipa::ToSchema>(items: Vec<T>, offset: i64, limit: i64, total:
     operation_id = "list_companies",
     tag = "accounts",
     summary = "Companies the caller may see",
-    params(crate::apidoc::params::AccountList),
+    params(crate::apidoc::params::AccountList, crate::apidoc::params::OffsetLimit),
     security(("token" = [])),
     responses((status = 200, description = "OK", body = oz_wire::Page<oz_wire::accounts::Company>), crate::apidoc::ApiErrors)
 )]
@@ -75,15 +68,10 @@ pub async fn create_company(
     if auth.principal.role != Role::Admin {
         return Err(ApiError::forbidden("only ADMIN can create companies"));
     }
-    let m = body(&b)?;
-    let name = m.get("name").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
-    let name = name.ok_or_else(|| ApiError::structure("name is required"))?;
+    let CompanyCreate { name, meta_data } = super::body::parse(&b)?;
+    let name = Some(name.trim()).filter(|s| !s.is_empty()).ok_or_else(|| ApiError::structure("name is required"))?;
     caps::text("name", name, caps::MAX_TEXT_CHARS)?;
-    let meta = m.get("meta_data").cloned().unwrap_or_else(|| json!({}));
-    if !meta.is_object() {
-        return Err(ApiError::value("meta_data must be an object"));
-    }
-    caps::meta_data("meta_data", &meta)?;
+    let meta = super::body::meta_data("meta_data", meta_data)?;
     let c = api.db.create_company(name, &meta).await?;
     Ok((StatusCode::CREATED, Json(render::company(&c))))
 }
@@ -132,19 +120,12 @@ pub async fn update_company(
     if !auth.principal.can_manage_company(Some(id)) {
         return Err(ApiError::forbidden("you cannot change this company"));
     }
-    let m = body(&b)?;
-    let name = m.get("name").and_then(Value::as_str);
-    if let Some(n) = name {
+    let CompanyWrite { name, meta_data } = super::body::parse(&b)?;
+    if let Some(n) = &name {
         caps::text("name", n, caps::MAX_TEXT_CHARS)?;
     }
-    let meta = m.get("meta_data");
-    if meta.is_some_and(|v| !v.is_object()) {
-        return Err(ApiError::value("meta_data must be an object"));
-    }
-    if let Some(meta) = meta {
-        caps::meta_data("meta_data", meta)?;
-    }
-    api.db.update_company(id, name, meta).await?;
+    let meta = meta_data.map(|m| super::body::meta_data("meta_data", Some(m))).transpose()?;
+    api.db.update_company(id, name.as_deref(), meta.as_ref()).await?;
     Ok(Json(render::company(&api.db.company(id, &Scope::All).await?)))
 }
 
@@ -187,43 +168,36 @@ pub async fn delete_company(
 
 // ---- users ------------------------------------------------------------------------------------
 
-fn opt_bool(m: &serde_json::Map<String, Value>, keys: &[&str]) -> ApiResult<Option<bool>> {
-    for k in keys {
-        match m.get(*k) {
-            None | Some(Value::Null) => {}
-            Some(Value::Bool(b)) => return Ok(Some(*b)),
-            Some(_) => return Err(ApiError::new(StatusCode::BAD_REQUEST, 5, format!("{k} must be a boolean"))),
-        }
+/// A name field within `caps::MAX_TEXT_CHARS`.
+fn text(k: &str, v: Option<String>) -> ApiResult<Option<String>> {
+    if let Some(s) = &v {
+        caps::text(k, s, caps::MAX_TEXT_CHARS)?;
     }
-    Ok(None)
+    Ok(v)
 }
 
-/// A string field, within the caps every account field has (`caps::MAX_TEXT_CHARS`, passwords
-/// `caps::MAX_PASSWORD_BYTES`).
-fn opt_str(m: &serde_json::Map<String, Value>, k: &str) -> ApiResult<Option<String>> {
-    match m.get(k) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => {
-            if k.ends_with("password") {
-                caps::count(&format!("{k} (bytes)"), s.len(), caps::MAX_PASSWORD_BYTES)?;
-            } else {
-                caps::text(k, s, caps::MAX_TEXT_CHARS)?;
-            }
-            Ok(Some(s.clone()))
-        }
-        Some(_) => Err(ApiError::new(StatusCode::BAD_REQUEST, 5, format!("{k} must be a string"))),
+/// A password within `caps::MAX_PASSWORD_BYTES` and at least 8 characters.
+fn password(k: &str, v: String) -> ApiResult<String> {
+    caps::count(&format!("{k} (bytes)"), v.len(), caps::MAX_PASSWORD_BYTES)?;
+    if v.len() < 8 {
+        return Err(ApiError::value(format!("{k} must have at least 8 characters")));
     }
+    Ok(v)
 }
 
-fn opt_company(m: &serde_json::Map<String, Value>) -> ApiResult<Option<Option<Uuid>>> {
-    match m.get("company_id") {
-        None => Ok(None),
-        Some(Value::Null) => Ok(Some(None)),
-        Some(Value::String(s)) => {
-            Uuid::parse_str(s).map(|u| Some(Some(u))).map_err(|_| ApiError::value("company_id is not a UUID"))
-        }
-        Some(_) => Err(ApiError::new(StatusCode::BAD_REQUEST, 5, "company_id must be a string")),
+/// An email within the caps, and an address.
+fn email(v: String) -> ApiResult<String> {
+    caps::text("email", &v, caps::MAX_TEXT_CHARS)?;
+    if !valid_email(&v) {
+        return Err(ApiError::value("email is not a valid address"));
     }
+    Ok(v)
+}
+
+/// `company_id`: absent, null or a UUID.
+fn company_field(v: Option<Option<String>>) -> ApiResult<Option<Option<Uuid>>> {
+    v.map(|c| c.map(|s| Uuid::parse_str(&s).map_err(|_| ApiError::value("company_id is not a UUID"))).transpose())
+        .transpose()
 }
 
 fn valid_email(e: &str) -> bool {
@@ -237,7 +211,7 @@ fn valid_email(e: &str) -> bool {
     operation_id = "list_users",
     tag = "accounts",
     summary = "Users the caller may see",
-    params(crate::apidoc::params::AccountList),
+    params(crate::apidoc::params::AccountList, crate::apidoc::params::OffsetLimit),
     security(("token" = [])),
     responses((status = 200, description = "OK", body = oz_wire::Page<oz_wire::accounts::User>), crate::apidoc::ApiErrors)
 )]
@@ -273,19 +247,13 @@ pub async fn create_user(
     super::body::JsonBody(b): super::body::JsonBody,
 ) -> ApiResult<(StatusCode, Json<oz_wire::accounts::User>)> {
     let api = st.api()?;
-    let m = body(&b)?;
-    let email = opt_str(&m, "email")?.ok_or_else(|| ApiError::structure("email is required"))?;
-    if !valid_email(&email) {
-        return Err(ApiError::value("email is not a valid address"));
-    }
-    let password = opt_str(&m, "password")?.ok_or_else(|| ApiError::structure("password is required"))?;
-    if password.len() < 8 {
-        return Err(ApiError::value("password must have at least 8 characters"));
-    }
-    let ut = opt_str(&m, "user_type")?.unwrap_or_else(|| "CLIENT".into());
+    let UserCreate { email: e, password: pw, fields: f } = super::body::parse(&b)?;
+    let email = email(e)?;
+    let password = password("password", pw)?;
+    let ut = text("user_type", f.user_type)?.unwrap_or_else(|| "CLIENT".into());
     let (role, implied_admin, implied_service) =
         Role::parse(&ut).ok_or_else(|| ApiError::value(format!("unknown user_type {ut:?}")))?;
-    let mut company_id = opt_company(&m)?.flatten();
+    let mut company_id = company_field(f.company_id)?.flatten();
     // A company admin creates users in its own company by default.
     if company_id.is_none() && auth.principal.role == Role::Client {
         company_id = auth.principal.company_id;
@@ -302,23 +270,20 @@ pub async fn create_user(
     if !auth.principal.can_manage_user(role, company_id) {
         return Err(ApiError::forbidden("you cannot create this user"));
     }
-    let meta_data = m.get("meta_data").cloned().filter(Value::is_object).unwrap_or_else(|| json!({}));
-    caps::meta_data("meta_data", &meta_data)?;
+    let meta_data = super::body::meta_data("meta_data", f.meta_data)?;
     let new = NewUser {
         email,
         password_hash: hash_password_bounded(api, password).await?,
         role,
         company_id,
-        is_admin: opt_bool(&m, &["is_admin"])?.unwrap_or(implied_admin),
-        is_service: opt_bool(&m, &["is_service"])?.unwrap_or(implied_service),
-        can_start_quality: opt_bool(&m, &["can_start_analysis_quality", "can_start_analyze_quality"])?.unwrap_or(true),
-        can_start_biometry: opt_bool(&m, &["can_start_analysis_biometry", "can_start_analyze_biometry"])?
-            .unwrap_or(true),
-        can_start_collection: opt_bool(&m, &["can_start_analysis_collection", "can_start_analyze_collection"])?
-            .unwrap_or(true),
-        first_name: opt_str(&m, "first_name")?,
-        last_name: opt_str(&m, "last_name")?,
-        middle_name: opt_str(&m, "middle_name")?,
+        is_admin: f.is_admin.unwrap_or(implied_admin),
+        is_service: f.is_service.unwrap_or(implied_service),
+        can_start_quality: f.can_start_analysis_quality.unwrap_or(true),
+        can_start_biometry: f.can_start_analysis_biometry.unwrap_or(true),
+        can_start_collection: f.can_start_analysis_collection.unwrap_or(true),
+        first_name: text("first_name", f.first_name)?,
+        last_name: text("last_name", f.last_name)?,
+        middle_name: text("middle_name", f.middle_name)?,
         meta_data,
     };
     let u = api.db.create_user(&new).await?;
@@ -366,31 +331,22 @@ pub async fn update_user(
     let api = st.api()?;
     let id = parse_id(&id, "User")?;
     let target = api.db.user_in(id, &auth.principal.user_scope()).await.map_err(lookup("User"))?;
-    let m = body(&b)?;
+    let UserWrite { email: e, password: pw, current_password, fields: f } = super::body::parse(&b)?;
     let mut patch = UserPatch {
-        email: opt_str(&m, "email")?,
-        first_name: opt_str(&m, "first_name")?,
-        last_name: opt_str(&m, "last_name")?,
-        middle_name: opt_str(&m, "middle_name")?,
+        email: e.map(email).transpose()?,
+        first_name: text("first_name", f.first_name)?,
+        last_name: text("last_name", f.last_name)?,
+        middle_name: text("middle_name", f.middle_name)?,
         ..UserPatch::default()
     };
-    if let Some(e) = &patch.email
-        && !valid_email(e)
-    {
-        return Err(ApiError::value("email is not a valid address"));
-    }
-    let new_password = opt_str(&m, "password")?;
-    if new_password.as_ref().is_some_and(|pw| pw.len() < 8) {
-        return Err(ApiError::value("password must have at least 8 characters"));
-    }
+    let new_password = pw.map(|p| password("password", p)).transpose()?;
     // Users changing their own password prove they know the current one (`current_password`,
     // `old_password` accepted too): a stolen token alone cannot take the account over.
-    let current_password = match opt_str(&m, "current_password")? {
-        Some(p) => Some(p),
-        None => opt_str(&m, "old_password")?,
-    };
+    let current_password = current_password
+        .map(|p| caps::count("current_password (bytes)", p.len(), caps::MAX_PASSWORD_BYTES).map(|()| p))
+        .transpose()?;
     let mut role = target.role;
-    if let Some(ut) = opt_str(&m, "user_type")? {
+    if let Some(ut) = text("user_type", f.user_type)? {
         let (r, a, s) = Role::parse(&ut).ok_or_else(|| ApiError::value(format!("unknown user_type {ut:?}")))?;
         role = r;
         patch.role = Some(r);
@@ -401,18 +357,18 @@ pub async fn update_user(
             patch.is_service = Some(true);
         }
     }
-    patch.company_id = opt_company(&m)?;
+    patch.company_id = company_field(f.company_id)?;
     if let Some(Some(c)) = patch.company_id {
         api.db
             .company(c, &auth.principal.company_scope())
             .await
             .map_err(|_| ApiError::value("company_id does not exist"))?;
     }
-    patch.is_admin = opt_bool(&m, &["is_admin"])?.or(patch.is_admin);
-    patch.is_service = opt_bool(&m, &["is_service"])?.or(patch.is_service);
-    patch.can_start_quality = opt_bool(&m, &["can_start_analysis_quality", "can_start_analyze_quality"])?;
-    patch.can_start_biometry = opt_bool(&m, &["can_start_analysis_biometry", "can_start_analyze_biometry"])?;
-    patch.can_start_collection = opt_bool(&m, &["can_start_analysis_collection", "can_start_analyze_collection"])?;
+    patch.is_admin = f.is_admin.or(patch.is_admin);
+    patch.is_service = f.is_service.or(patch.is_service);
+    patch.can_start_quality = f.can_start_analysis_quality;
+    patch.can_start_biometry = f.can_start_analysis_biometry;
+    patch.can_start_collection = f.can_start_analysis_collection;
     let privileged = patch.role.is_some()
         || patch.company_id.is_some()
         || patch.is_admin.is_some()
@@ -442,7 +398,12 @@ pub async fn update_user(
         }
         patch.password_hash = Some(hash_password_bounded(api, pw).await?);
     }
-    let u = api.db.update_user(id, &patch).await?;
+    let meta = f.meta_data.map(|m| super::body::meta_data("meta_data", Some(m))).transpose()?;
+    let mut u = api.db.update_user(id, &patch).await?;
+    if let Some(meta) = meta {
+        api.db.set_meta_data(oz_storage::accounts::MetaTable::Users, id, &meta).await?;
+        u.meta_data = meta;
+    }
     if new_password.is_some() {
         // A new password ends the user's other logins; the caller's own login goes on when it
         // changed its own password.

@@ -34,17 +34,6 @@ fn source_ids(names: Option<&[String]>) -> ApiResult<Option<Vec<Uuid>>> {
         .transpose()
 }
 
-/// The `analyses` of an upload payload (a list; absent, null or empty: none), typed, with the
-/// errors of a request body.
-pub fn payload_analyses(v: Option<&Value>) -> ApiResult<Option<Vec<AnalysisRequest>>> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Array(a)) if a.is_empty() => Ok(None),
-        Some(v @ Value::Array(_)) => super::body::parse_value("analyses", v.clone()).map(Some),
-        Some(_) => Err(ApiError::structure("analyses must be a list")),
-    }
-}
-
 /// The QUALITY parameters of a request, checked (each threshold in [0, 1]).
 pub fn quality_params(p: &AnalysisParams) -> ApiResult<runner::QualityParams> {
     for (k, v) in [
@@ -230,11 +219,7 @@ pub async fn plan(
             AnalysisKind::Collection => collection_confs(api, principal, company_id, &params).await?,
             _ => runner::biometry_confs(rcfg),
         };
-        let meta = r.meta_data.clone().unwrap_or_else(|| json!({}));
-        if !meta.is_object() {
-            return Err(ApiError::value("meta_data must be an object"));
-        }
-        caps::meta_data("meta_data", &meta)?;
+        let meta = super::body::meta_data("meta_data", r.meta_data.clone())?;
         items.push(NewAnalysis { kind, confs, source_media: inputs, meta_data: meta });
     }
     Ok(items)
@@ -284,7 +269,7 @@ pub async fn create(
     let api = st.api()?;
     let folder = visible_folder(api, &auth, &id).await?;
     let AnalysesRequest { analyses: reqs, resolution_endpoint } = super::body::parse(&b)?;
-    let hook = super::webhooks::resolution_endpoint(resolution_endpoint.as_ref())?;
+    let hook = super::webhooks::resolution_endpoint(resolution_endpoint.as_deref())?;
     check_company_queue(api, folder.company_id, reqs.len()).await?;
     let created = start(api, &auth, &folder, &reqs, hook.as_deref()).await?;
     let media = api.db.folder_media(folder.id).await?;
@@ -323,7 +308,7 @@ pub async fn get_one(
     operation_id = "list_folder_analyses",
     tag = "analyses",
     summary = "Analyses of a folder",
-    params(("id" = String, Path, description = "Folder id (UUID)"), crate::apidoc::params::FolderAnalysisFilters),
+    params(("id" = String, Path, description = "Folder id (UUID)"), crate::apidoc::params::AnalysisSelection),
     security(("token" = [])),
     responses((status = 200, description = "OK", body = Vec<oz_wire::Analysis>), crate::apidoc::ApiErrors)
 )]

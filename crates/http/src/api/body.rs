@@ -42,6 +42,17 @@ pub fn parse_value<T: serde::de::DeserializeOwned>(path: &str, v: serde_json::Va
     })
 }
 
+/// A `meta_data` object of a request (absent or null: `{}`), within the caps of
+/// [`oz_domain::caps::meta_data`]; `what` names it in the error.
+pub fn meta_data(
+    what: &str,
+    m: Option<serde_json::Map<String, serde_json::Value>>,
+) -> Result<serde_json::Value, ApiError> {
+    let v = serde_json::Value::Object(m.unwrap_or_default());
+    oz_domain::caps::meta_data(what, &v)?;
+    Ok(v)
+}
+
 /// A JSON route's raw body, at most `OZ_MAX_JSON_BYTES`.
 #[derive(Debug, Clone)]
 pub struct JsonBody(pub Bytes);

@@ -10,19 +10,19 @@ use crate::wire::Json;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use oz_domain::access::Scope;
-use oz_domain::caps;
 use oz_engine::ingest::Upload;
 use oz_engine::render;
 use oz_storage::collections::{Collection, NewPersonImage, Person};
 use oz_vision::media::MediaKind;
 use oz_vision::{Pipeline, VisionError};
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
 use super::auth::Auth;
 use super::error::{ApiError, ApiResult, lookup, parse_id};
 use super::folders::read_upload;
 use super::query::{self, Pairs};
+use crate::apidoc::schemas::CollectionCreate;
 use crate::state::{AppState, FullApi};
 
 /// Longest collection alias.
@@ -85,22 +85,14 @@ pub async fn create(
     super::body::JsonBody(b): super::body::JsonBody,
 ) -> ApiResult<(StatusCode, Json<oz_wire::collections::Collection>)> {
     let api = st.api()?;
-    let m = match serde_json::from_slice::<Value>(&b) {
-        Ok(Value::Object(m)) => m,
-        Ok(_) => return Err(ApiError::structure("the body must be a JSON object")),
-        Err(e) => return Err(ApiError::structure(format!("invalid JSON body: {e}"))),
-    };
-    let alias = m.get("alias").and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
-    let alias = alias.ok_or_else(|| ApiError::structure("alias is required"))?;
+    let CollectionCreate { alias, company_id, meta_data } = super::body::parse(&b)?;
+    let alias = Some(alias.trim()).filter(|s| !s.is_empty()).ok_or_else(|| ApiError::structure("alias is required"))?;
     if alias.chars().count() > MAX_ALIAS {
         return Err(ApiError::value(format!("alias is longer than {MAX_ALIAS} characters")));
     }
-    let company = match m.get("company_id") {
-        None | Some(Value::Null) => auth.principal.company_id,
-        Some(Value::String(s)) => {
-            Some(Uuid::parse_str(s).map_err(|_| ApiError::value("company_id must be a company's id"))?)
-        }
-        Some(_) => return Err(ApiError::value("company_id must be a company's id")),
+    let company = match company_id {
+        None => auth.principal.company_id,
+        Some(s) => Some(Uuid::parse_str(&s).map_err(|_| ApiError::value("company_id must be a company's id"))?),
     };
     let company = company.ok_or_else(|| ApiError::structure("company_id is required"))?;
     // A company the caller cannot see does not exist for it.
@@ -108,11 +100,7 @@ pub async fn create(
     if !auth.principal.can_manage_collections(company) {
         return Err(ApiError::forbidden("only ADMIN and the company's CLIENT ADMIN can create collections"));
     }
-    let meta = m.get("meta_data").cloned().unwrap_or_else(|| json!({}));
-    if !meta.is_object() {
-        return Err(ApiError::value("meta_data must be an object"));
-    }
-    caps::meta_data("meta_data", &meta)?;
+    let meta = super::body::meta_data("meta_data", meta_data)?;
     let c = api.db.create_collection(company, alias, &meta).await?;
     Ok((StatusCode::CREATED, Json(render::collection(&c))))
 }
@@ -218,12 +206,8 @@ pub async fn create_person(
     let api = st.api()?.clone();
     let c = visible_collection(&api, &auth, &id).await?;
     ensure_manager(&auth, &c)?;
-    let body = read_upload(&st, &api, req).await?;
-    let meta = body.payload.get("person:meta_data").cloned().unwrap_or_else(|| json!({}));
-    if !meta.is_object() {
-        return Err(ApiError::value("person:meta_data must be an object"));
-    }
-    caps::meta_data("person:meta_data", &meta)?;
+    let mut body = read_upload(&st, &api, req).await?;
+    let meta = super::body::meta_data("person:meta_data", body.payload.person_meta_data.take())?;
     if body.files.is_empty() {
         return Err(ApiError::structure("a person needs at least one photo (an image part)"));
     }
@@ -232,7 +216,10 @@ pub async fn create_person(
     let (p, stored) = match created {
         Ok(v) => v,
         Err(e) => {
-            api.engine.files.remove_all_async(&images.iter().map(|m| m.file_name.clone()).collect::<Vec<_>>()).await;
+            api.engine
+                .files
+                .remove_all_async(&images.iter().map(|m| m.file.file_name.clone()).collect::<Vec<_>>())
+                .await;
             return Err(lookup("Collection")(e));
         }
     };
@@ -349,7 +336,10 @@ pub async fn add_images(
     let stored = match api.db.add_person_images(&p, &images).await {
         Ok(v) => v,
         Err(e) => {
-            api.engine.files.remove_all_async(&images.iter().map(|m| m.file_name.clone()).collect::<Vec<_>>()).await;
+            api.engine
+                .files
+                .remove_all_async(&images.iter().map(|m| m.file.file_name.clone()).collect::<Vec<_>>())
+                .await;
             return Err(lookup("Person")(e));
         }
     };
@@ -422,11 +412,11 @@ async fn embed_photos(st: &AppState, api: &FullApi, files: Vec<Upload>) -> ApiRe
         }
         let mut out: Vec<NewPersonImage> = Vec::with_capacity(made.len());
         for (mut m, bytes) in made {
-            let ext = if m.mime_type == "image/png" { "png" } else { "jpg" };
+            let ext = if m.file.mime_type == "image/png" { "png" } else { "jpg" };
             match engine.files.write(&bytes, ext) {
-                Ok(name) => m.file_name = name,
+                Ok(name) => m.file.file_name = name,
                 Err(e) => {
-                    engine.files.remove_all(&out.iter().map(|o| o.file_name.clone()).collect::<Vec<_>>());
+                    engine.files.remove_all(&out.iter().map(|o| o.file.file_name.clone()).collect::<Vec<_>>());
                     return Err(ApiError::storage("cannot store the photo", &e));
                 }
             }
@@ -460,12 +450,14 @@ fn photo(p: &Pipeline, u: &Upload) -> ApiResult<(NewPersonImage, Vec<u8>)> {
     Ok((
         NewPersonImage {
             id: Uuid::new_v4(),
-            original_name: u.original_name.clone(),
-            file_name: String::new(),
-            mime_type: d.info.mime_type.clone(),
-            size: i64::try_from(d.info.size).unwrap_or(i64::MAX),
-            md5: d.info.md5.clone(),
-            info: oz_wire::json::value(&info),
+            file: oz_storage::StoredFile {
+                original_name: u.original_name.clone(),
+                file_name: String::new(),
+                mime_type: d.info.mime_type.clone(),
+                size: i64::try_from(d.info.size).unwrap_or(i64::MAX),
+                md5: d.info.md5.clone(),
+                info: oz_wire::json::value(&info),
+            },
             tags: u.tags.clone(),
             meta_data: u.meta_data.clone(),
             model_id: hex::encode(template.model_id),

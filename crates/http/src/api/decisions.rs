@@ -12,31 +12,31 @@ use oz_domain::status::ResolutionStatus;
 use oz_engine::render;
 use oz_storage::StoreError;
 use oz_storage::decisions::{AuditEntry, AuditFilter};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::auth::Auth;
 use super::error::{ApiError, ApiResult, lookup, parse_id};
 use super::query::{self, Pairs};
-use crate::apidoc::schemas::ResolutionRequest;
+use crate::apidoc::schemas::{ResolutionEntry, ResolutionRequest};
 use crate::state::AppState;
 use crate::wire::Json;
 
 /// Longest operator comment.
 const MAX_COMMENT: usize = 4000;
 
-fn entry_json(e: &AuditEntry) -> Value {
-    json!({
-        "id": e.id.to_string(),
-        "analysis_id": e.analysis_id.to_string(),
-        "folder_id": e.folder_id.to_string(),
-        "company_id": e.company_id.map(|c| c.to_string()),
-        "user_id": e.user_id.to_string(),
-        "user_email": e.user_email,
-        "resolution_status_before": e.before,
-        "resolution_status": e.after,
-        "comment": e.comment,
-        "time_created": e.time_created,
-    })
+fn entry_json(e: &AuditEntry) -> ResolutionEntry {
+    ResolutionEntry {
+        id: e.id.to_string(),
+        analysis_id: e.analysis_id.to_string(),
+        folder_id: e.folder_id.to_string(),
+        company_id: e.company_id.map(|c| c.to_string()),
+        user_id: e.user_id.to_string(),
+        user_email: e.user_email.clone(),
+        resolution_status_before: e.before.clone(),
+        resolution_status: e.after.clone(),
+        comment: e.comment.clone(),
+        time_created: e.time_created,
+    }
 }
 
 /// `POST /api/analyses/{id}/resolution`.
@@ -97,7 +97,11 @@ pub async fn decide(
     security(("token" = [])),
     responses((status = 200, description = "OK", body = Vec<crate::apidoc::schemas::ResolutionEntry>), crate::apidoc::ApiErrors)
 )]
-pub async fn of_analysis(State(st): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn of_analysis(
+    State(st): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<ResolutionEntry>>> {
     let api = st.api()?;
     let id = parse_id(&id, "Analysis")?;
     api.db.analysis(id, &auth.principal.data_scope()).await.map_err(lookup("Analysis"))?;
@@ -116,7 +120,7 @@ pub async fn of_analysis(State(st): State<AppState>, auth: Auth, Path(id): Path<
         limit: caps::MAX_ANALYSES as i64 * 100,
     };
     let (entries, _) = api.db.audit_entries(&f).await?;
-    Ok(Json(Value::Array(entries.iter().map(entry_json).collect())))
+    Ok(Json(entries.iter().map(entry_json).collect()))
 }
 
 /// `GET /api/resolutions/`: the audit trail (ADMIN and OPERATOR: all; company admins and client
@@ -128,11 +132,15 @@ pub async fn of_analysis(State(st): State<AppState>, auth: Auth, Path(id): Path<
     operation_id = "list_resolutions",
     tag = "analyses",
     summary = "Operator decisions (audit trail)",
-    params(crate::apidoc::params::ResolutionFilters),
+    params(crate::apidoc::params::ResolutionFilters, crate::apidoc::params::OffsetLimit),
     security(("token" = [])),
     responses((status = 200, description = "OK", body = oz_wire::Page<crate::apidoc::schemas::ResolutionEntry>), crate::apidoc::ApiErrors)
 )]
-pub async fn list(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(st): State<AppState>,
+    auth: Auth,
+    Query(q): Query<Pairs>,
+) -> ApiResult<Json<oz_wire::Page<ResolutionEntry>>> {
     let api = st.api()?;
     let scope = auth.principal.audit_scope();
     if scope == Scope::Nothing {
@@ -149,6 +157,5 @@ pub async fn list(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>
         limit: query::int(&q, "limit", 100, 1000)?,
     };
     let (entries, total) = api.db.audit_entries(&f).await?;
-    let items: Vec<Value> = entries.iter().map(entry_json).collect();
-    Ok(Json(json!({ "total": total, "offset": f.offset, "limit": f.limit, "items": items })))
+    Ok(Json(oz_wire::Page::new(entries.iter().map(entry_json).collect(), f.offset, f.limit, Some(total))))
 }

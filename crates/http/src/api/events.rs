@@ -87,6 +87,44 @@ fn checked(events: Vec<EventIn>) -> ApiResult<Vec<NewEvent>> {
         .collect()
 }
 
+/// How long a client told it opened too many sessions waits before trying again, seconds.
+const CAP_RETRY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Refuses a new session past `OZ_EVENT_SESSIONS_PER_DAY` (the caller's company, in the last 24
+/// hours) or `OZ_EVENT_SESSIONS_PER_TOKEN` (the SDK session token, in all). Counted before the
+/// insert, so concurrent requests may pass a cap by at most their number.
+async fn check_session_caps(api: &crate::state::FullApi, caller: &Uploader) -> ApiResult<()> {
+    let caps = api.cfg.event_sessions;
+    if caps.per_day == 0 && (caps.per_token == 0 || caller.capture_session.is_none()) {
+        return Ok(());
+    }
+    let since = oz_storage::now() - 86_400.0;
+    let user = &caller.user;
+    let (opened, by_token) =
+        api.db.event_sessions_opened(user.company_id, Some(user.id), caller.capture_session, since).await?;
+    let opened = u64::try_from(opened).unwrap_or(0);
+    let by_token = u64::try_from(by_token).unwrap_or(0);
+    if caps.per_token > 0 && caller.capture_session.is_some() && by_token >= caps.per_token {
+        return Err(ApiError::too_many(
+            format!(
+                "this SDK session token opened {by_token} event sessions, the most it may \
+                 (OZ_EVENT_SESSIONS_PER_TOKEN): append to one of them"
+            ),
+            CAP_RETRY,
+        ));
+    }
+    if caps.per_day > 0 && opened >= caps.per_day {
+        return Err(ApiError::too_many(
+            format!(
+                "this company opened {opened} event sessions in the last 24 hours, the most it may \
+                 (OZ_EVENT_SESSIONS_PER_DAY)"
+            ),
+            CAP_RETRY,
+        ));
+    }
+    Ok(())
+}
+
 fn session_json(s: &EventSession, events: Option<Vec<EventRecord>>) -> oz_wire::events::EventSession {
     oz_wire::events::EventSession {
         session_id: s.id,
@@ -132,6 +170,7 @@ pub async fn create(
     }
     caps::meta_data("meta_data", &meta)?;
     let events = checked(body.events)?;
+    check_session_caps(api, &caller).await?;
     let s = api
         .db
         .create_event_session(caller.user.company_id, Some(caller.user.id), caller.capture_session, &meta, &events)
@@ -177,7 +216,7 @@ pub async fn append(
     operation_id = "list_event_sessions",
     tag = "events",
     summary = "SDK telemetry sessions",
-    params(crate::apidoc::params::EventSessionFilters, crate::apidoc::params::TimeRange),
+    params(crate::apidoc::params::EventSessionFilters, crate::apidoc::params::TimeRange, crate::apidoc::params::OffsetLimit, crate::apidoc::params::Sorting),
     security(("token" = [])),
     responses((status = 200, description = "OK", body = oz_wire::Page<oz_wire::events::EventSession>), crate::apidoc::ApiErrors)
 )]
@@ -190,10 +229,7 @@ pub async fn list(
     let mut f = EventSessionFilter::new(auth.principal.data_scope());
     f.ids = query::uuids(&q, "session_id")?;
     f.ids_exclude = query::uuids(&q, "session_id.exclude")?;
-    f.time_created_min = query::time(&q, "time_created.min")?;
-    f.time_created_max = query::time(&q, "time_created.max")?;
-    f.time_updated_min = query::time(&q, "time_updated.min")?;
-    f.time_updated_max = query::time(&q, "time_updated.max")?;
+    f.window = query::window(&q)?;
     let with_total;
     (f.page, with_total) = query::page(&q)?;
     let (list, total) = api.db.event_sessions_list(&f, with_total).await?;

@@ -22,6 +22,7 @@ use super::analyses::{self, wait_for};
 use super::auth::{Auth, Caller};
 use super::error::{ApiError, ApiResult, lookup, parse_id};
 use super::query::{self, Pairs};
+use crate::apidoc::schemas::{AnalysisRequest, UploadPayload};
 use crate::state::{AppState, FullApi};
 
 /// Who uploads a folder (`POST /api/folders/`): a user by access token, or a capture session by
@@ -83,7 +84,8 @@ pub async fn folder_json(api: &FullApi, f: &Folder, with_analyses: bool) -> ApiR
 /// The parsed multipart body of an upload.
 pub struct UploadBody {
     pub files: Vec<Upload>,
-    pub payload: serde_json::Map<String, Value>,
+    /// The `payload` part (default when there was none), less the media's tags and meta_data.
+    pub payload: UploadPayload,
     /// The body's bytes in the memory budget of request bodies, held while the files are.
     pub memory: crate::intake::MemoryGrant,
 }
@@ -104,7 +106,7 @@ pub async fn read_upload(st: &AppState, api: &FullApi, req: Request) -> ApiResul
             .map_err(|e| ApiError::from_intake(&e))?;
     let mut mp = Multipart::from_request(req, &()).await.map_err(|e| ApiError::structure(e.body_text()))?;
     let mut raw: Vec<(String, String, Vec<u8>)> = Vec::new();
-    let mut payload = serde_json::Map::new();
+    let mut payload = UploadPayload::default();
     loop {
         let field = match mp.next_field().await {
             Ok(Some(f)) => f,
@@ -160,11 +162,11 @@ pub async fn read_upload(st: &AppState, api: &FullApi, req: Request) -> ApiResul
     Ok(body)
 }
 
-/// Parses the JSON `payload` part of an upload, which must be a JSON object (public for the fuzz
-/// targets).
-pub fn parse_payload(data: &[u8]) -> ApiResult<serde_json::Map<String, Value>> {
+/// Parses the JSON `payload` part of an upload: a JSON object (else error 3) read as an
+/// [`UploadPayload`], its errors in Oz's codes naming the field (public for the fuzz targets).
+pub fn parse_payload(data: &[u8]) -> ApiResult<UploadPayload> {
     match serde_json::from_slice::<Value>(data) {
-        Ok(Value::Object(m)) => Ok(m),
+        Ok(v @ Value::Object(_)) => super::body::parse_value("", v),
         Ok(_) => Err(ApiError::structure("payload must be a JSON object")),
         Err(e) => Err(ApiError::structure(format!("payload is not valid JSON: {e}"))),
     }
@@ -172,36 +174,15 @@ pub fn parse_payload(data: &[u8]) -> ApiResult<serde_json::Map<String, Value>> {
 
 /// Gives each file part (key, original name, bytes) its `media:tags` and `media:meta_data` from
 /// the payload (public for the fuzz targets).
-pub fn attach_payload(
-    raw: Vec<(String, String, Vec<u8>)>,
-    payload: serde_json::Map<String, Value>,
-) -> ApiResult<UploadBody> {
-    let tags = payload.get("media:tags").cloned().unwrap_or_else(|| json!({}));
-    let metas = payload.get("media:meta_data").cloned().unwrap_or_else(|| json!({}));
-    if !tags.is_object() || !metas.is_object() {
-        return Err(ApiError::structure(
-            "media:tags and media:meta_data must be objects keyed by the media part names",
-        ));
-    }
-    for (what, v) in [("media:tags", &tags), ("media:meta_data", &metas)] {
-        caps::count(what, v.as_object().map_or(0, serde_json::Map::len), caps::MAX_MEDIA_ENTRIES)?;
-    }
+pub fn attach_payload(raw: Vec<(String, String, Vec<u8>)>, mut payload: UploadPayload) -> ApiResult<UploadBody> {
+    let mut tags = payload.media_tags.take().unwrap_or_default();
+    let mut metas = payload.media_meta_data.take().unwrap_or_default();
+    caps::count("media:tags", tags.len(), caps::MAX_MEDIA_ENTRIES)?;
+    caps::count("media:meta_data", metas.len(), caps::MAX_MEDIA_ENTRIES)?;
     let mut files = Vec::with_capacity(raw.len());
     for (key, original_name, bytes) in raw {
-        let t = match tags.get(&key) {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|v| v.as_str().map(str::to_string).ok_or_else(|| ApiError::value("tags must be strings")))
-                .collect::<ApiResult<Vec<_>>>()?,
-            Some(_) => return Err(ApiError::value(format!("media:tags of {key:?} must be a list"))),
-        };
-        let t = caps::tags(&t)?;
-        let meta = metas.get(&key).cloned().unwrap_or_else(|| json!({}));
-        if !meta.is_object() {
-            return Err(ApiError::value(format!("media:meta_data of {key:?} must be an object")));
-        }
-        caps::meta_data("media:meta_data", &meta)?;
+        let t = caps::tags(&tags.remove(&key).flatten().unwrap_or_default())?;
+        let meta = super::body::meta_data("media:meta_data", metas.remove(&key).flatten())?;
         files.push(Upload { key, original_name, bytes, tags: t, meta_data: meta });
     }
     Ok(UploadBody { files, payload, memory: crate::intake::MemoryGrant::default() })
@@ -267,8 +248,13 @@ fn upload_facts(files: &[Upload]) -> ApiResult<Vec<MediaFacts>> {
 
 /// The payload's `resolution_endpoint`: absent, empty or a checked http(s) URL (public for the
 /// fuzz targets).
-pub fn endpoint(payload: &serde_json::Map<String, Value>) -> ApiResult<Option<String>> {
-    super::webhooks::resolution_endpoint(payload.get("resolution_endpoint"))
+pub fn endpoint(payload: &UploadPayload) -> ApiResult<Option<String>> {
+    super::webhooks::resolution_endpoint(payload.resolution_endpoint.as_deref())
+}
+
+/// The payload's `analyses` (none when absent or empty).
+pub fn payload_analyses(payload: &mut UploadPayload) -> Option<Vec<AnalysisRequest>> {
+    payload.analyses.take().filter(|a| !a.is_empty())
 }
 
 /// `POST /api/folders/`: a folder with its media; with `analyses` in the payload the analyses run
@@ -290,19 +276,15 @@ pub async fn create(State(st): State<AppState>, auth: Uploader, req: Request) ->
         let (folder, _) = api.db.create_folder(auth.user.company_id, Some(auth.user.id), &json!({}), None, &[]).await?;
         return Ok((StatusCode::CREATED, Json(folder_json(&api, &folder, false).await?)).into_response());
     }
-    let body = read_upload(&st, &api, req).await?;
-    let meta = body.payload.get("folder:meta_data").cloned().unwrap_or_else(|| json!({}));
-    if !meta.is_object() {
-        return Err(ApiError::value("folder:meta_data must be an object"));
-    }
-    caps::meta_data("folder:meta_data", &meta)?;
+    let mut body = read_upload(&st, &api, req).await?;
+    let meta = super::body::meta_data("folder:meta_data", body.payload.folder_meta_data.take())?;
     let hook = endpoint(&body.payload)?;
     if capture.is_some() && hook.is_some() {
         return Err(ApiError::forbidden(
             "an SDK session token cannot set resolution_endpoint (use the company's webhook)",
         ));
     }
-    let analysis_reqs = analyses::payload_analyses(body.payload.get("analyses"))?;
+    let analysis_reqs = payload_analyses(&mut body.payload);
     // Single request: plan the analyses over the uploads as they will be stored.
     let planned = match &analysis_reqs {
         Some(reqs) => {
@@ -513,7 +495,7 @@ async fn add_owners(
     operation_id = "list_folders",
     tag = "folders",
     summary = "Folders the caller may see",
-    params(crate::apidoc::params::FolderFilters, crate::apidoc::params::Owners, crate::apidoc::params::TimeRange, crate::apidoc::params::FolderFlags, crate::apidoc::params::Paging),
+    params(crate::apidoc::params::FolderFilters, crate::apidoc::params::Owners, crate::apidoc::params::TimeRange, crate::apidoc::params::FolderFlags, crate::apidoc::params::OffsetLimit, crate::apidoc::params::Sorting, crate::apidoc::params::MetaFilter),
     security(("token" = [])),
     responses((status = 200, description = "OK", body = oz_wire::Page<oz_wire::Folder>), crate::apidoc::ApiErrors)
 )]
@@ -525,25 +507,17 @@ pub async fn list(
     let api = st.api()?;
     let mut f = FolderFilter::new(auth.principal.data_scope());
     f.meta = query::meta(&q)?;
-    f.folder_ids = query::uuids(&q, "folder_id")?;
-    f.folder_ids_exclude = query::uuids(&q, "folder_id.exclude")?;
-    f.user_ids = query::uuids(&q, "user_id")?;
-    f.user_ids_exclude = query::uuids(&q, "user_id.exclude")?;
-    f.company_ids = query::uuids(&q, "company_id")?;
-    f.company_ids_exclude = query::uuids(&q, "company_id.exclude")?;
-    f.time_created_min = query::time(&q, "time_created.min")?;
-    f.time_created_max = query::time(&q, "time_created.max")?;
-    f.time_updated_min = query::time(&q, "time_updated.min")?;
-    f.time_updated_max = query::time(&q, "time_updated.max")?;
+    f.owners = query::owners(&q)?;
+    f.window = query::window(&q)?;
     f.statuses = query::list(&q, "resolution_status")?;
     f.statuses_exclude = query::list(&q, "resolution_status.exclude")?;
     f.search_text = query::get(&q, "search_text").map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
     if let Some(n) = f.search_text.as_ref().map(|t| t.chars().count()).filter(|n| *n > MAX_SEARCH_CHARS) {
         return Err(ApiError::value(format!("search_text is {n} characters long, the limit is {MAX_SEARCH_CHARS}")));
     }
-    (f.sort_by_updated, f.descending) = query::sorting(&q)?;
-    f.offset = query::int(&q, "offset", 0, i64::MAX)?;
-    f.limit = query::int(&q, "limit", 100, 1000)?;
+    (f.page.sort_by_updated, f.page.descending) = query::sorting(&q)?;
+    f.page.offset = query::int(&q, "offset", 0, i64::MAX)?;
+    f.page.limit = query::int(&q, "limit", 100, 1000)?;
     let with_total = !query::flag(&q, "total_omit");
     let (folders, total) = api.db.folders(&f, with_total).await?;
     let ids: Vec<Uuid> = folders.iter().map(|x| x.id).collect();
@@ -566,7 +540,7 @@ pub async fn list(
         })
         .collect();
     add_owners(api, &auth, &q, &folders, &mut items).await?;
-    Ok(Json(oz_wire::Page::new(items, f.offset, f.limit, total)))
+    Ok(Json(oz_wire::Page::new(items, f.page.offset, f.page.limit, total)))
 }
 
 /// Longest `search_text`, characters.
@@ -644,10 +618,7 @@ pub async fn patch_media(
     if !auth.principal.can_write_data() {
         return Err(ApiError::forbidden("this role cannot change media"));
     }
-    let v: Value = serde_json::from_slice(&b).map_err(|e| ApiError::structure(format!("invalid JSON body: {e}")))?;
-    let tags = v.get("tags").ok_or_else(|| ApiError::structure("tags is required"))?;
-    let tags: Vec<String> =
-        serde_json::from_value(tags.clone()).map_err(|_| ApiError::value("tags must be a list of strings"))?;
+    let crate::apidoc::schemas::MediaPatch { tags } = super::body::parse(&b)?;
     let tags = caps::tags(&tags)?;
     api.db.set_media_tags(m.id, &tags).await?;
     let m = api.db.media(m.id, &Scope::All).await?;
@@ -725,7 +696,7 @@ pub async fn file(
         }
         Err(oz_storage::StoreError::NotFound) => {
             let m = api.db.person_image_by_file(&name, &photo_scope).await.map_err(lookup("File"))?;
-            (m.file_name, m.mime_type)
+            (m.file.file_name, m.file.mime_type)
         }
         Err(e) => return Err(e.into()),
     };

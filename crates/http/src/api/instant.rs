@@ -193,15 +193,11 @@ async fn claim_challenges(api: &FullApi, company_id: Option<Uuid>, request: &mut
 
 /// The checked request: folder fields, analyses with their media, and the media parts.
 fn plan(api: &FullApi, caller: Option<&User>, upload: UploadBody) -> ApiResult<(FolderRequest, Vec<MediaInput>)> {
-    let UploadBody { files, payload, .. } = upload;
+    let UploadBody { files, mut payload, .. } = upload;
     if files.is_empty() {
         return Err(ApiError::structure("no media part in the request"));
     }
-    let meta = payload.get("folder:meta_data").cloned().unwrap_or_else(|| json!({}));
-    if !meta.is_object() {
-        return Err(ApiError::value("folder:meta_data must be an object"));
-    }
-    caps::meta_data("folder:meta_data", &meta)?;
+    let meta = super::body::meta_data("folder:meta_data", payload.folder_meta_data.take())?;
     // Checked as the full API checks it, and echoed: nothing is stored, so no webhook is sent.
     let hook = folders::endpoint(&payload)?;
     let mut facts = Vec::with_capacity(files.len());
@@ -214,7 +210,7 @@ fn plan(api: &FullApi, caller: Option<&User>, upload: UploadBody) -> ApiResult<(
         };
         facts.push(MediaFacts { id: Uuid::new_v4(), class, tags: f.tags.clone() });
     }
-    let reqs = super::analyses::payload_analyses(payload.get("analyses"))?.unwrap_or_default();
+    let reqs = folders::payload_analyses(&mut payload).unwrap_or_default();
     caps::count("analyses", reqs.len(), caps::MAX_ANALYSES)?;
     let keys: Vec<&str> = files.iter().map(|f| f.key.as_str()).collect();
     let specs =
@@ -303,11 +299,7 @@ fn spec(
         }
         _ => Check::Biometry(cfg.thresholds),
     };
-    let meta = r.meta_data.clone().unwrap_or_else(|| json!({}));
-    if !meta.is_object() {
-        return Err(ApiError::value("meta_data must be an object"));
-    }
-    caps::meta_data("meta_data", &meta)?;
+    let meta = super::body::meta_data("meta_data", r.meta_data.clone())?;
     Ok(AnalysisSpec { check, meta_data: meta, sources: Some(sources) })
 }
 

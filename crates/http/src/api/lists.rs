@@ -48,7 +48,7 @@ async fn context(api: &FullApi, folder_ids: Vec<Uuid>) -> ApiResult<(HashMap<Uui
     operation_id = "list_analyses",
     tag = "analyses",
     summary = "Analyses across folders",
-    params(crate::apidoc::params::AnalysisFilters, crate::apidoc::params::Owners, crate::apidoc::params::TimeRange, crate::apidoc::params::Paging),
+    params(crate::apidoc::params::AnalysisSelection, crate::apidoc::params::AnalysisFilters, crate::apidoc::params::Owners, crate::apidoc::params::TimeRange, crate::apidoc::params::OffsetLimit, crate::apidoc::params::Sorting, crate::apidoc::params::MetaFilter),
     security(("token" = [])),
     responses((status = 200, description = "OK", body = oz_wire::Page<oz_wire::Analysis>), crate::apidoc::ApiErrors)
 )]
@@ -61,23 +61,15 @@ pub async fn analyses(
     let mut f = AnalysisListFilter::new(auth.principal.data_scope());
     f.ids = query::uuids_of(&q, &["analyse_id", "analysis_id"])?;
     f.ids_exclude = query::uuids_of(&q, &["analyse_id.exclude", "analysis_id.exclude"])?;
-    f.folder_ids = query::uuids(&q, "folder_id")?;
-    f.folder_ids_exclude = query::uuids(&q, "folder_id.exclude")?;
+    f.owners = query::owners(&q)?;
     f.group_ids = query::uuids(&q, "group_id")?;
-    f.user_ids = query::uuids(&q, "user_id")?;
-    f.user_ids_exclude = query::uuids(&q, "user_id.exclude")?;
-    f.company_ids = query::uuids(&q, "company_id")?;
-    f.company_ids_exclude = query::uuids(&q, "company_id.exclude")?;
     f.types = kinds(query::list(&q, "type")?);
     f.types_exclude = kinds(query::list(&q, "type.exclude")?);
     f.states = query::list(&q, "state")?;
     f.states.extend(query::list(&q, "resolution_status")?);
     f.states_exclude = query::list(&q, "state.exclude")?;
     f.states_exclude.extend(query::list(&q, "resolution_status.exclude")?);
-    f.time_created_min = query::time(&q, "time_created.min")?;
-    f.time_created_max = query::time(&q, "time_created.max")?;
-    f.time_updated_min = query::time(&q, "time_updated.min")?;
-    f.time_updated_max = query::time(&q, "time_updated.max")?;
+    f.window = query::window(&q)?;
     f.meta = query::meta(&q)?;
     let with_total;
     (f.page, with_total) = query::page(&q)?;
@@ -105,7 +97,7 @@ pub async fn analyses(
     operation_id = "list_media",
     tag = "media",
     summary = "Media across folders",
-    params(crate::apidoc::params::MediaFilters, crate::apidoc::params::Owners, crate::apidoc::params::TimeRange, crate::apidoc::params::Paging),
+    params(crate::apidoc::params::MediaFilters, crate::apidoc::params::Owners, crate::apidoc::params::TimeRange, crate::apidoc::params::OffsetLimit, crate::apidoc::params::Sorting, crate::apidoc::params::MetaFilter),
     security(("token" = [])),
     responses((status = 200, description = "OK", body = oz_wire::Page<oz_wire::Media>), crate::apidoc::ApiErrors)
 )]
@@ -118,21 +110,13 @@ pub async fn media(
     let mut f = MediaListFilter::new(auth.principal.data_scope());
     f.ids = query::uuids(&q, "media_id")?;
     f.ids_exclude = query::uuids(&q, "media_id.exclude")?;
-    f.folder_ids = query::uuids(&q, "folder_id")?;
-    f.folder_ids_exclude = query::uuids(&q, "folder_id.exclude")?;
-    f.user_ids = query::uuids(&q, "user_id")?;
-    f.user_ids_exclude = query::uuids(&q, "user_id.exclude")?;
-    f.company_ids = query::uuids(&q, "company_id")?;
-    f.company_ids_exclude = query::uuids(&q, "company_id.exclude")?;
+    f.owners = query::owners(&q)?;
     f.media_types = query::list(&q, "media_type")?;
     f.media_types_exclude = query::list(&q, "media_type.exclude")?;
     f.tags = query::strings(&q, "tags")?;
     f.tags_exclude = query::strings(&q, "tags.exclude")?;
     f.analysis_ids = query::uuids_of(&q, &["analysis_id", "analyse_id"])?;
-    f.time_created_min = query::time(&q, "time_created.min")?;
-    f.time_created_max = query::time(&q, "time_created.max")?;
-    f.time_updated_min = query::time(&q, "time_updated.min")?;
-    f.time_updated_max = query::time(&q, "time_updated.max")?;
+    f.window = query::window(&q)?;
     f.meta = query::meta(&q)?;
     let with_total;
     (f.page, with_total) = query::page(&q)?;

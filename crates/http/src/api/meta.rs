@@ -113,11 +113,7 @@ pub async fn merge(
     let api = st.api()?;
     let table = table_of(&uri)?;
     let id = check(api, &auth, table, &id, true).await?;
-    let patch = match serde_json::from_slice::<Value>(&b) {
-        Ok(Value::Object(m)) => m,
-        Ok(_) => return Err(ApiError::structure("metadata must be a JSON object")),
-        Err(e) => return Err(ApiError::structure(format!("invalid JSON body: {e}"))),
-    };
+    let patch: crate::apidoc::schemas::MetaData = super::body::parse(&b)?;
     let mut current = api.db.meta_data(table, id).await?;
     if let Some(obj) = current.as_object_mut() {
         for (k, v) in patch {

@@ -23,6 +23,7 @@ use serde_json::json;
 
 use super::auth;
 use super::error::{ApiError, ApiResult};
+use crate::apidoc::schemas::{Precheck, PrecheckFace, PrecheckFrame};
 use crate::state::AppState;
 use crate::wire::Json;
 
@@ -169,26 +170,25 @@ pub async fn precheck(State(st): State<AppState>, req: Request) -> ApiResult<Res
         })??;
     let (a, luma, score) = verdict;
     let round = |v: f32| (f64::from(v) * 1000.0).round() / 1000.0;
-    let face = a.face.map(|f| {
-        json!({
-            "x": round(f.x / width as f32),
-            "y": round(f.y / height as f32),
-            "width": round(f.w / width as f32),
-            "height": round(f.h / height as f32),
-            "score": score.map(round),
-        })
+    let face = a.face.map(|f| PrecheckFace {
+        x: round(f.x / width as f32),
+        y: round(f.y / height as f32),
+        width: round(f.w / width as f32),
+        height: round(f.h / height as f32),
+        // A face comes with the detector's score.
+        score: score.map_or(0.0, round),
     });
     Ok((
         StatusCode::OK,
-        Json(json!({
-            "ready": a.hint == precheck::Hint::Ok,
-            "hint": a.hint.as_str(),
-            "message": a.hint.message(),
-            "faces": a.faces,
-            "face": face,
-            "brightness": luma.map(|l| round(l / 255.0)),
-            "frame": { "width": width, "height": height },
-        })),
+        Json(Precheck {
+            ready: a.hint == precheck::Hint::Ok,
+            hint: a.hint.as_str().to_string(),
+            message: a.hint.message().to_string(),
+            faces: a.faces,
+            face,
+            brightness: luma.map(|l| round(l / 255.0)),
+            frame: PrecheckFrame { width, height },
+        }),
     )
         .into_response())
 }

@@ -126,6 +126,35 @@ pub fn time(q: &Pairs, key: &str) -> Result<Option<f64>, ApiError> {
     Ok(float(q, key)?.map(seconds))
 }
 
+/// `time_created.min/.max` and `time_updated.min/.max` (see [`time`]).
+pub fn window(q: &Pairs) -> Result<oz_storage::lists::TimeWindow, ApiError> {
+    let [created_min, created_max, updated_min, updated_max] =
+        ["time_created.min", "time_created.max", "time_updated.min", "time_updated.max"].map(|k| time(q, k));
+    Ok(oz_storage::lists::TimeWindow {
+        created_min: created_min?,
+        created_max: created_max?,
+        updated_min: updated_min?,
+        updated_max: updated_max?,
+    })
+}
+
+/// `folder_id`, `user_id`, `company_id` and their `.exclude` (see [`uuids`]).
+pub fn owners(q: &Pairs) -> Result<oz_storage::lists::Owners, ApiError> {
+    let ids_of = |key: &str| -> Result<(Vec<uuid::Uuid>, Vec<uuid::Uuid>), ApiError> {
+        Ok((uuids(q, key)?, uuids(q, &format!("{key}.exclude"))?))
+    };
+    let ((folder_ids, folder_ids_exclude), (user_ids, user_ids_exclude), (company_ids, company_ids_exclude)) =
+        (ids_of("folder_id")?, ids_of("user_id")?, ids_of("company_id")?);
+    Ok(oz_storage::lists::Owners {
+        folder_ids,
+        folder_ids_exclude,
+        user_ids,
+        user_ids_exclude,
+        company_ids,
+        company_ids_exclude,
+    })
+}
+
 /// Seconds from a timestamp in seconds or milliseconds (see [`time`]).
 #[must_use]
 pub fn seconds(t: f64) -> f64 {

@@ -9,12 +9,15 @@ use crate::wire::Json;
 use axum::extract::{Query, State};
 use oz_domain::access::Role;
 use oz_storage::lists::StatsFilter;
-use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::auth::Auth;
 use super::error::{ApiError, ApiResult};
 use super::query::{self, Pairs};
+use crate::apidoc::schemas::{
+    AnalysisDayStats, AnalysisStats, AnalysisTypeStats, CompanyStats, DayStats, FolderStats, FolderStatusStats,
+    LivenessStats, QueueStats, Statistics,
+};
 use crate::state::AppState;
 
 const DAY: i64 = 86_400;
@@ -51,7 +54,7 @@ fn date(day: i64) -> String {
     security(("token" = [])),
     responses((status = 200, description = "OK", body = crate::apidoc::schemas::Statistics), crate::apidoc::ApiErrors)
 )]
-pub async fn statistics(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>) -> ApiResult<Json<Value>> {
+pub async fn statistics(State(st): State<AppState>, auth: Auth, Query(q): Query<Pairs>) -> ApiResult<Json<Statistics>> {
     let api = st.api()?;
     let tz_minutes = query::tz_offset(&q, "tz_offset")?;
     let min = query::time(&q, "time_created.min")?;
@@ -74,100 +77,104 @@ pub async fn statistics(State(st): State<AppState>, auth: Auth, Query(q): Query<
     // A day's start as a UNIX time: midnight in the caller's zone.
     let day_start = |d: i64| d * DAY - f.tz_offset_s;
 
-    let folders_total: i64 = s.folders_per_day.iter().map(|d| d.count).sum();
-    let folders_per_day: Vec<Value> = s
-        .folders_per_day
-        .iter()
-        .map(|d| json!({ "date": date(d.day), "time": day_start(d.day), "count": d.count }))
-        .collect();
-    let folders_per_status: Vec<Value> = s
-        .folders_per_status
-        .iter()
-        .map(|x| {
-            json!({ "resolution_status": x.resolution_status, "system_resolution": x.system_resolution, "count": x.count })
-        })
-        .collect();
+    let folders = FolderStats {
+        total: s.folders_per_day.iter().map(|d| d.count).sum(),
+        per_day: s
+            .folders_per_day
+            .iter()
+            .map(|d| DayStats { date: date(d.day), time: day_start(d.day), count: d.count })
+            .collect(),
+        per_status: s
+            .folders_per_status
+            .iter()
+            .map(|x| FolderStatusStats {
+                resolution_status: x.resolution_status.clone(),
+                system_resolution: x.system_resolution.clone(),
+                count: x.count,
+            })
+            .collect(),
+    };
 
-    let analyses_total: i64 = s.analyses_per_day.iter().map(|d| d.count).sum();
     let mut per_type: BTreeMap<(&str, &str), i64> = BTreeMap::new();
     for d in &s.analyses_per_day {
         *per_type.entry((d.kind.as_str(), d.resolution_status.as_str())).or_default() += d.count;
     }
-    let analyses_per_day: Vec<Value> = s
-        .analyses_per_day
-        .iter()
-        .map(|d| {
-            json!({
-                "date": date(d.day),
-                "time": day_start(d.day),
-                "type": d.kind,
-                "resolution_status": d.resolution_status,
-                "count": d.count,
+    let analyses = AnalysisStats {
+        total: s.analyses_per_day.iter().map(|d| d.count).sum(),
+        per_day: s
+            .analyses_per_day
+            .iter()
+            .map(|d| AnalysisDayStats {
+                date: date(d.day),
+                time: day_start(d.day),
+                kind: d.kind.clone(),
+                resolution_status: d.resolution_status.clone(),
+                count: d.count,
             })
-        })
-        .collect();
-    let analyses_per_type: Vec<Value> =
-        per_type.iter().map(|((t, rs), n)| json!({ "type": t, "resolution_status": rs, "count": n })).collect();
+            .collect(),
+        per_type: per_type
+            .iter()
+            .map(|(&(t, rs), &n)| AnalysisTypeStats { kind: t.into(), resolution_status: rs.into(), count: n })
+            .collect(),
+    };
 
     let l = &s.liveness;
     // Operator-labelled estimates: of the cases operators labelled attacks (bona fide), the
     // share the system had passed (rejected). None until there is such a case.
     let rate = |n: i64, of: i64| (of > 0).then(|| (n as f64 / of as f64 * 1e6).round() / 1e6);
-    let liveness = json!({
-        "finished": l.finished,
-        "failed": l.failed,
-        "processing": l.processing,
-        "system_success": l.system_success,
-        "system_declined": l.system_declined,
-        "system_operator_required": l.system_operator_required,
-        "decided": l.decided,
-        "operator_success": l.operator_success,
-        "operator_declined": l.operator_declined,
-        "missed_attacks": l.missed_attacks,
-        "false_rejects": l.false_rejects,
-        "apcer_estimate": rate(l.missed_attacks, l.operator_declined),
-        "bpcer_estimate": rate(l.false_rejects, l.operator_success),
-    });
+    let liveness = LivenessStats {
+        finished: l.finished,
+        failed: l.failed,
+        processing: l.processing,
+        system_success: l.system_success,
+        system_declined: l.system_declined,
+        system_operator_required: l.system_operator_required,
+        decided: l.decided,
+        operator_success: l.operator_success,
+        operator_declined: l.operator_declined,
+        missed_attacks: l.missed_attacks,
+        false_rejects: l.false_rejects,
+        apcer_estimate: rate(l.missed_attacks, l.operator_declined),
+        bpcer_estimate: rate(l.false_rejects, l.operator_success),
+    };
     let q = &s.queue;
     let now = oz_storage::now();
-    let queue = json!({
-        "processing": q.waiting + q.running,
-        "waiting": q.waiting,
-        "running": q.running,
-        "oldest_age_s": q.oldest_time_created.map(|t| (now - t).max(0.0).floor() as i64),
-        "webhooks_pending": q.webhooks_pending,
-    });
+    let queue = QueueStats {
+        processing: q.waiting + q.running,
+        waiting: q.waiting,
+        running: q.running,
+        oldest_age_s: q.oldest_time_created.map(|t| (now - t).max(0.0).floor() as i64),
+        webhooks_pending: q.webhooks_pending,
+    };
 
-    let mut out = json!({
-        "time_created.min": min,
-        "time_created.max": max,
-        "tz_offset": tz_minutes,
-        "folders": { "total": folders_total, "per_day": folders_per_day, "per_status": folders_per_status },
-        "analyses": { "total": analyses_total, "per_day": analyses_per_day, "per_type": analyses_per_type },
-        "liveness": liveness,
-        "queue": queue,
-    });
-    if per_company {
+    let per_company = if per_company {
         let ids: Vec<Uuid> = s.per_company.iter().filter_map(|c| c.company_id).collect();
         let names: BTreeMap<Uuid, String> =
             api.db.companies_by_ids(&ids).await?.into_iter().map(|c| (c.id, c.name)).collect();
-        let rows: Vec<Value> = s
-            .per_company
-            .iter()
-            .map(|c| {
-                json!({
-                    "company_id": c.company_id.map(|u| u.to_string()),
-                    "name": c.company_id.and_then(|u| names.get(&u).cloned()),
-                    "folders": c.folders,
-                    "analyses": c.analyses,
+        Some(
+            s.per_company
+                .iter()
+                .map(|c| CompanyStats {
+                    company_id: c.company_id.map(|u| u.to_string()),
+                    name: c.company_id.and_then(|u| names.get(&u).cloned()),
+                    folders: c.folders,
+                    analyses: c.analyses,
                 })
-            })
-            .collect();
-        if let Some(o) = out.as_object_mut() {
-            o.insert("per_company".into(), Value::Array(rows));
-        }
-    }
-    Ok(Json(out))
+                .collect(),
+        )
+    } else {
+        None
+    };
+    Ok(Json(Statistics {
+        time_created_min: min,
+        time_created_max: max,
+        tz_offset: tz_minutes,
+        folders,
+        analyses,
+        liveness,
+        queue,
+        per_company,
+    }))
 }
 
 #[cfg(test)]

@@ -16,7 +16,6 @@ use axum::http::StatusCode;
 use oz_engine::webhook::guard;
 use oz_storage::StoreError;
 use rand::RngCore;
-use serde_json::Value;
 use uuid::Uuid;
 
 use super::auth::Auth;
@@ -26,15 +25,13 @@ use crate::state::AppState;
 /// A `resolution_endpoint` from a request body: absent, `null` or blank is none; otherwise an
 /// `http(s)` URL with a host and no user-info (400, Oz error code 4). Addresses are checked
 /// when the webhook is sent.
-pub fn resolution_endpoint(v: Option<&Value>) -> ApiResult<Option<String>> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) => match guard::check_endpoint(s) {
-            Ok(_) => Ok(Some(s.trim().to_string())),
+pub fn resolution_endpoint(v: Option<&str>) -> ApiResult<Option<String>> {
+    match v.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => match guard::check_endpoint(s) {
+            Ok(_) => Ok(Some(s.to_string())),
             Err(e) => Err(ApiError::value(e.to_string())),
         },
-        Some(_) => Err(ApiError::value("resolution_endpoint must be an http(s) URL")),
     }
 }
 

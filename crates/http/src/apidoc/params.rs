@@ -6,22 +6,32 @@
 
 use serde::Deserialize;
 use utoipa::IntoParams;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 
-/// Paging and sorting of Oz lists.
+/// A comma list of UUIDs.
+const UUIDS: &str = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$";
+
+/// The schema of a filter taking a comma list of UUIDs (`schema_with` leaves the parameter
+/// without a description of its own: the schema carries it).
+fn uuids() -> utoipa::openapi::Object {
+    ObjectBuilder::new().schema_type(Type::String).description(Some("Comma list of UUIDs")).pattern(Some(UUIDS)).build()
+}
+
+/// Sorting of Oz lists, and whether to count them.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct Paging {
-    /// Items to skip.
-    #[param(minimum = 0)]
-    pub offset: Option<i64>,
-    /// Page size (default 100).
-    #[param(minimum = 0, maximum = 1000)]
-    pub limit: Option<i64>,
+pub struct Sorting {
     /// `time_created{desc}` (default), `time_created{asc}`, `time_updated{asc|desc}`, `-time_created`.
     #[param(pattern = r"^-?time_(created|updated)(\{(asc|desc)\})?$")]
     pub sorting: Option<String>,
     /// Leave `total` out of the answer.
     pub total_omit: Option<bool>,
+}
+
+/// The `meta_data` filter of Oz lists.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MetaFilter {
     /// `key==value` or `key!=value` on top-level keys of `meta_data` (repeatable).
     #[param(pattern = r"^[^=!]+(==|!=).*$")]
     pub meta_data: Option<String>,
@@ -45,32 +55,20 @@ pub struct TimeRange {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct Owners {
-    #[param(
-        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$"
-    )]
+    #[param(schema_with = uuids)]
     pub folder_id: Option<String>,
     #[serde(rename = "folder_id.exclude")]
-    #[param(
-        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$"
-    )]
+    #[param(schema_with = uuids)]
     pub folder_id_exclude: Option<String>,
-    #[param(
-        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$"
-    )]
+    #[param(schema_with = uuids)]
     pub user_id: Option<String>,
     #[serde(rename = "user_id.exclude")]
-    #[param(
-        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$"
-    )]
+    #[param(schema_with = uuids)]
     pub user_id_exclude: Option<String>,
-    #[param(
-        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$"
-    )]
+    #[param(schema_with = uuids)]
     pub company_id: Option<String>,
     #[serde(rename = "company_id.exclude")]
-    #[param(
-        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$"
-    )]
+    #[param(schema_with = uuids)]
     pub company_id_exclude: Option<String>,
 }
 
@@ -99,32 +97,20 @@ pub struct FolderFilters {
     pub search_text: Option<String>,
 }
 
-/// Filters of `GET /api/analyses/`.
+/// Which analyses (`GET /api/analyses/`, `GET /api/folders/{id}/analyses/`).
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct AnalysisFilters {
-    #[param(
-        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$"
-    )]
+pub struct AnalysisSelection {
+    #[param(schema_with = uuids)]
     pub analysis_id: Option<String>,
-    #[param(
-        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$"
-    )]
+    #[param(schema_with = uuids)]
     pub analyse_id: Option<String>,
     #[serde(rename = "analysis_id.exclude")]
-    #[param(
-        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$"
-    )]
+    #[param(schema_with = uuids)]
     pub analysis_id_exclude: Option<String>,
     #[serde(rename = "analyse_id.exclude")]
-    #[param(
-        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$"
-    )]
+    #[param(schema_with = uuids)]
     pub analyse_id_exclude: Option<String>,
-    #[param(
-        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$"
-    )]
-    pub group_id: Option<String>,
     /// QUALITY, BIOMETRY, COLLECTION (case-insensitive, comma list).
     #[serde(rename = "type")]
     pub kind: Option<String>,
@@ -133,54 +119,27 @@ pub struct AnalysisFilters {
     pub state: Option<String>,
     #[serde(rename = "state.exclude")]
     pub state_exclude: Option<String>,
+}
+
+/// More filters of `GET /api/analyses/`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AnalysisFilters {
+    #[param(schema_with = uuids)]
+    pub group_id: Option<String>,
     pub resolution_status: Option<String>,
     #[serde(rename = "resolution_status.exclude")]
     pub resolution_status_exclude: Option<String>,
-}
-
-/// Filters of `GET /api/folders/{id}/analyses/`.
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct FolderAnalysisFilters {
-    #[param(
-        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$"
-    )]
-    pub analysis_id: Option<String>,
-    #[param(
-        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$"
-    )]
-    pub analyse_id: Option<String>,
-    #[serde(rename = "analysis_id.exclude")]
-    #[param(
-        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$"
-    )]
-    pub analysis_id_exclude: Option<String>,
-    #[serde(rename = "analyse_id.exclude")]
-    #[param(
-        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$"
-    )]
-    pub analyse_id_exclude: Option<String>,
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-    #[serde(rename = "type.exclude")]
-    pub kind_exclude: Option<String>,
-    pub state: Option<String>,
-    #[serde(rename = "state.exclude")]
-    pub state_exclude: Option<String>,
 }
 
 /// Filters of `GET /api/media/`.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct MediaFilters {
-    #[param(
-        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$"
-    )]
+    #[param(schema_with = uuids)]
     pub media_id: Option<String>,
     #[serde(rename = "media_id.exclude")]
-    #[param(
-        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$"
-    )]
+    #[param(schema_with = uuids)]
     pub media_id_exclude: Option<String>,
     /// VIDEO_FOLDER, IMAGE_FOLDER, SHOTS_SET_FOLDER, IMAGE_RESULT_ANALYSIS_SINGLE.
     pub media_type: Option<String>,
@@ -190,13 +149,9 @@ pub struct MediaFilters {
     pub tags: Option<String>,
     #[serde(rename = "tags.exclude")]
     pub tags_exclude: Option<String>,
-    #[param(
-        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$"
-    )]
+    #[param(schema_with = uuids)]
     pub analysis_id: Option<String>,
-    #[param(
-        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$"
-    )]
+    #[param(schema_with = uuids)]
     pub analyse_id: Option<String>,
 }
 
@@ -204,10 +159,7 @@ pub struct MediaFilters {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AccountList {
-    #[param(minimum = 0)]
-    pub offset: Option<i64>,
-    #[param(minimum = 0, maximum = 1000)]
-    pub limit: Option<i64>,
+    /// Leave `total` out of the answer.
     pub total_omit: Option<bool>,
     /// Case-insensitive part of the email / names (users) or name (companies).
     pub search_text: Option<String>,
@@ -226,12 +178,14 @@ pub struct CollectionFilters {
     pub alias: Option<String>,
 }
 
-/// `offset` and `limit` only.
+/// Paging of every list.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct OffsetLimit {
+    /// Items to skip.
     #[param(minimum = 0)]
     pub offset: Option<i64>,
+    /// Page size (default 100).
     #[param(minimum = 0, maximum = 1000)]
     pub limit: Option<i64>,
 }
@@ -250,20 +204,13 @@ pub struct ResolutionFilters {
     pub time_created_min: Option<f64>,
     #[serde(rename = "time_created.max")]
     pub time_created_max: Option<f64>,
-    #[param(minimum = 0)]
-    pub offset: Option<i64>,
-    #[param(minimum = 0, maximum = 1000)]
-    pub limit: Option<i64>,
 }
 
 /// `GET /api/statistics/`.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StatisticsFilters {
-    /// Comma list of company ids.
-    #[param(
-        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$"
-    )]
+    #[param(schema_with = uuids)]
     pub company_id: Option<String>,
     #[serde(rename = "time_created.min")]
     pub time_created_min: Option<f64>,
@@ -291,29 +238,13 @@ pub struct SignedLink {
     pub signature: Option<String>,
 }
 
-/// Filters and paging of `GET /api/event_sessions/` (spec §15; no `meta_data` filter).
+/// Filters of `GET /api/event_sessions/` (spec §15; no `meta_data` filter).
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventSessionFilters {
-    /// Comma list of session ids.
-    #[param(
-        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$"
-    )]
+    #[param(schema_with = uuids)]
     pub session_id: Option<String>,
     #[serde(rename = "session_id.exclude")]
-    #[param(
-        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$"
-    )]
+    #[param(schema_with = uuids)]
     pub session_id_exclude: Option<String>,
-    /// Items to skip.
-    #[param(minimum = 0)]
-    pub offset: Option<i64>,
-    /// Page size (default 100).
-    #[param(minimum = 0, maximum = 1000)]
-    pub limit: Option<i64>,
-    /// `time_created{desc}` (default), `time_created{asc}`, `time_updated{asc|desc}`, `-time_created`.
-    #[param(pattern = r"^-?time_(created|updated)(\{(asc|desc)\})?$")]
-    pub sorting: Option<String>,
-    /// Leave `total` out of the answer.
-    pub total_omit: Option<bool>,
 }

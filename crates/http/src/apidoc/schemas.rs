@@ -31,25 +31,97 @@ pub struct ApiConfig {
 }
 
 /// `GET /api/statistics/` (see docs/API.md).
-#[derive(ToSchema)]
+#[derive(Debug, serde::Serialize, ToSchema)]
 pub struct Statistics {
+    /// The window asked for (null: open).
     #[serde(rename = "time_created.min")]
+    #[schema(required = true)]
     pub time_created_min: Option<f64>,
     #[serde(rename = "time_created.max")]
+    #[schema(required = true)]
     pub time_created_max: Option<f64>,
+    /// Minutes east of UTC the days are counted in.
     pub tz_offset: i64,
-    pub folders: StatBlock,
-    pub analyses: StatBlock,
+    pub folders: FolderStats,
+    pub analyses: AnalysisStats,
     pub liveness: LivenessStats,
     pub queue: QueueStats,
     /// Only for callers who see several companies (ADMIN, OPERATOR).
-    pub per_company: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_company: Option<Vec<CompanyStats>>,
+}
+
+/// Folders created in the window.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct FolderStats {
+    pub total: i64,
+    pub per_day: Vec<DayStats>,
+    pub per_status: Vec<FolderStatusStats>,
+}
+
+/// Analyses created in the window.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct AnalysisStats {
+    pub total: i64,
+    pub per_day: Vec<AnalysisDayStats>,
+    pub per_type: Vec<AnalysisTypeStats>,
+}
+
+/// Folders created on one day.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct DayStats {
+    /// `YYYY-MM-DD` in the caller's zone.
+    #[schema(example = "2026-12-07")]
+    pub date: String,
+    /// The day's start (midnight in the caller's zone), UNIX seconds.
+    pub time: i64,
+    pub count: i64,
+}
+
+/// Folders with one status pair.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct FolderStatusStats {
+    pub resolution_status: String,
+    pub system_resolution: String,
+    pub count: i64,
+}
+
+/// Analyses of one type and status created on one day.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct AnalysisDayStats {
+    #[schema(example = "2026-12-07")]
+    pub date: String,
+    pub time: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub resolution_status: String,
+    pub count: i64,
+}
+
+/// Analyses of one type and status in the window.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct AnalysisTypeStats {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub resolution_status: String,
+    pub count: i64,
+}
+
+/// One company's share (null `company_id`: users without a company).
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct CompanyStats {
+    #[schema(required = true, format = Uuid)]
+    pub company_id: Option<String>,
+    #[schema(required = true)]
+    pub name: Option<String>,
+    pub folders: i64,
+    pub analyses: i64,
 }
 
 /// QUALITY analyses created in the window: the system's verdicts against the operators' decisions
 /// in the audit trail. The rates are operator-labelled estimates, not a laboratory APCER/BPCER
 /// (ISO/IEC 30107-3): only what operators reviewed is labelled.
-#[derive(ToSchema)]
+#[derive(Debug, serde::Serialize, ToSchema)]
 pub struct LivenessStats {
     /// State FINISHED (the `system_*` counts add up to it).
     pub finished: i64,
@@ -82,7 +154,7 @@ pub struct LivenessStats {
 }
 
 /// The work not done yet, now (the time window does not apply; scope and `company_id` do).
-#[derive(ToSchema)]
+#[derive(Debug, serde::Serialize, ToSchema)]
 pub struct QueueStats {
     /// Analyses PROCESSING (`waiting + running`).
     pub processing: i64,
@@ -95,14 +167,6 @@ pub struct QueueStats {
     pub oldest_age_s: Option<i64>,
     /// Webhook deliveries pending for folders in scope.
     pub webhooks_pending: i64,
-}
-
-#[derive(ToSchema)]
-pub struct StatBlock {
-    pub total: i64,
-    pub per_day: Vec<Value>,
-    pub per_status: Option<Vec<Value>>,
-    pub per_type: Option<Vec<Value>>,
 }
 
 // ---- authentication -----------------------------------------------------------------------------
@@ -155,7 +219,7 @@ pub struct Challenge {
 }
 
 /// `POST /api/liveness/precheck` (our extension): is the person in this frame ready to record?
-#[derive(ToSchema)]
+#[derive(Debug, serde::Serialize, ToSchema)]
 pub struct Precheck {
     /// True when `hint` is `ok`.
     pub ready: bool,
@@ -165,7 +229,7 @@ pub struct Precheck {
     /// The hint in plain words, for the person.
     pub message: String,
     /// Faces that count (a much smaller face in the background does not).
-    pub faces: u32,
+    pub faces: usize,
     /// The largest face as fractions of the frame (x, y of its top left corner, width, height)
     /// and the detector's score.
     #[schema(required = true)]
@@ -176,7 +240,7 @@ pub struct Precheck {
     pub frame: PrecheckFrame,
 }
 
-#[derive(ToSchema)]
+#[derive(Debug, serde::Serialize, ToSchema)]
 pub struct PrecheckFace {
     pub x: f64,
     pub y: f64,
@@ -185,7 +249,7 @@ pub struct PrecheckFace {
     pub score: f64,
 }
 
-#[derive(ToSchema)]
+#[derive(Debug, serde::Serialize, ToSchema)]
 pub struct PrecheckFrame {
     pub width: u32,
     pub height: u32,
@@ -193,69 +257,106 @@ pub struct PrecheckFrame {
 
 // ---- accounts -----------------------------------------------------------------------------------
 
+/// A JSON object of a request (`meta_data`): `Object` in the document.
+pub type MetaData = serde_json::Map<String, Value>;
+
+/// Reads a field that may be absent (`None`), null (`Some(None)`) or set (`Some(Some(v))`).
+fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    serde::Deserialize::deserialize(d).map(Some)
+}
+
 /// `POST /api/companies/` body.
-#[derive(ToSchema)]
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[schema(example = json!({"name": "Example Bank", "meta_data": {"contract": "2026-17"}}))]
 pub struct CompanyCreate {
+    /// 1 to 256 characters.
     pub name: String,
+    #[serde(default)]
     #[schema(value_type = Option<Object>)]
-    pub meta_data: Option<Value>,
+    pub meta_data: Option<MetaData>,
 }
 
-/// `PATCH /api/companies/{id}/` body.
-#[derive(ToSchema)]
+/// `PATCH /api/companies/{id}/` body: the fields given are changed.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[schema(example = json!({"name": "Example Bank plc"}))]
 pub struct CompanyWrite {
+    #[serde(default)]
     pub name: Option<String>,
+    /// Replaces the whole `meta_data`.
+    #[serde(default)]
     #[schema(value_type = Option<Object>)]
-    pub meta_data: Option<Value>,
+    pub meta_data: Option<MetaData>,
 }
 
-/// `POST /api/users/` body. `CLIENT ADMIN` / `CLIENT SERVICE` are accepted as `user_type`;
+/// The fields a user is created with and changed by (`POST /api/users/`, `PATCH
+/// /api/users/{id}/`). `CLIENT ADMIN` / `CLIENT SERVICE` are accepted as `user_type`;
 /// `can_start_analyze_*` as aliases of `can_start_analysis_*`.
-#[derive(ToSchema)]
+#[derive(Debug, Default, serde::Deserialize, ToSchema)]
+pub struct UserFields {
+    /// CLIENT users need a `company_id` (a company admin's users default to its company).
+    #[serde(default)]
+    #[schema(example = "CLIENT")]
+    pub user_type: Option<String>,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    #[serde(default)]
+    pub middle_name: Option<String>,
+    /// Null moves the user out of any company (PATCH).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = Uuid)]
+    pub company_id: Option<Option<String>>,
+    #[serde(default)]
+    pub is_admin: Option<bool>,
+    #[serde(default)]
+    pub is_service: Option<bool>,
+    #[serde(default, alias = "can_start_analyze_quality")]
+    pub can_start_analysis_quality: Option<bool>,
+    #[serde(default, alias = "can_start_analyze_biometry")]
+    pub can_start_analysis_biometry: Option<bool>,
+    #[serde(default, alias = "can_start_analyze_collection")]
+    pub can_start_analysis_collection: Option<bool>,
+    /// The user's `meta_data` (replaced whole by PATCH).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub meta_data: Option<MetaData>,
+}
+
+/// `POST /api/users/` body.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[schema(example = json!({"email": "operator@example.com", "password": "a long passphrase", "user_type": "CLIENT_OPERATOR", "company_id": "8f0a5e4e-3c1b-4c57-9d1e-6f3b2a1c0d9e", "first_name": "Ana"}))]
 pub struct UserCreate {
     #[schema(format = Email, example = "operator@example.com")]
     pub email: String,
+    /// At least 8 characters.
     #[schema(min_length = 8)]
     pub password: String,
-    /// CLIENT users need a `company_id` (a company admin's users default to its company).
-    #[schema(example = "CLIENT")]
-    pub user_type: String,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub middle_name: Option<String>,
-    #[schema(format = Uuid)]
-    pub company_id: Option<String>,
-    pub is_admin: Option<bool>,
-    pub is_service: Option<bool>,
-    pub can_start_analysis_quality: Option<bool>,
-    pub can_start_analysis_biometry: Option<bool>,
-    pub can_start_analysis_collection: Option<bool>,
-    #[schema(value_type = Option<Object>)]
-    pub meta_data: Option<Value>,
+    #[serde(flatten)]
+    #[schema(inline)]
+    pub fields: UserFields,
 }
 
-/// `PATCH /api/users/{id}/` body.
-/// `CLIENT ADMIN` / `CLIENT SERVICE` are accepted as `user_type`; `can_start_analyze_*` as aliases.
-#[derive(ToSchema)]
+/// `PATCH /api/users/{id}/` body: the fields given are changed.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[schema(example = json!({"first_name": "Ana", "last_name": "Silva"}))]
 pub struct UserWrite {
+    #[serde(default)]
+    #[schema(format = Email)]
     pub email: Option<String>,
     /// At least 8 characters.
+    #[serde(default)]
     pub password: Option<String>,
     /// Required when users change their own password (`old_password` is accepted too).
+    #[serde(default, alias = "old_password")]
     pub current_password: Option<String>,
-    pub user_type: Option<String>,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub middle_name: Option<String>,
-    #[schema(format = Uuid)]
-    pub company_id: Option<String>,
-    pub is_admin: Option<bool>,
-    pub is_service: Option<bool>,
-    pub can_start_analysis_quality: Option<bool>,
-    pub can_start_analysis_biometry: Option<bool>,
-    pub can_start_analysis_collection: Option<bool>,
-    #[schema(value_type = Option<Object>)]
-    pub meta_data: Option<Value>,
+    #[serde(flatten)]
+    #[schema(inline)]
+    pub fields: UserFields,
 }
 
 /// `POST /api/companies/{id}/webhook_secret/`.
@@ -310,12 +411,12 @@ pub struct WebhookDeliveries {
 
 // ---- folders, media, analyses -------------------------------------------------------------------
 
-/// `PATCH /api/media/{id}/` body.
-#[derive(ToSchema)]
+/// `PATCH /api/media/{id}/` body: the media's new tags (`[]` clears them; at most 50 of at most
+/// 256 characters). `meta_data` is changed by `/api/media/{id}/meta_data/`.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[schema(example = json!({"tags": ["video_selfie", "video_selfie_blank", "orientation_portrait"]}))]
 pub struct MediaPatch {
-    pub tags: Option<Vec<String>>,
-    #[schema(value_type = Option<Object>)]
-    pub meta_data: Option<Value>,
+    pub tags: Vec<String>,
 }
 
 /// One id, or a list of ids.
@@ -379,7 +480,7 @@ pub struct AnalysisRequest {
     /// The analysis' own object.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
-    pub meta_data: Option<Value>,
+    pub meta_data: Option<MetaData>,
 }
 
 impl AnalysisRequest {
@@ -395,10 +496,40 @@ impl AnalysisRequest {
 #[schema(example = json!({"analyses": [{"type": "quality"}, {"type": "biometry"}]}))]
 pub struct AnalysesRequest {
     pub analyses: Vec<AnalysisRequest>,
-    /// http(s) URL to call with the folder when the analyses finish.
+    /// http(s) URL to call with the folder when the analyses finish; empty is none.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub resolution_endpoint: Option<Value>,
+    pub resolution_endpoint: Option<String>,
+}
+
+/// The JSON `payload` part of an upload form (`POST /api/folders/`, `POST
+/// /api/folders/{id}/media/`, `POST /api/instant/folders/`, `POST
+/// /api/collections/{id}/persons/`). Every field may be left out or null; other keys are ignored.
+/// A field of the wrong type is error 5 naming it (`folder:meta_data: invalid type: sequence,
+/// expected a map`).
+#[derive(Debug, Default, serde::Deserialize, ToSchema)]
+#[schema(example = json!({"folder:meta_data": {"transaction_id": "try-1"}, "media:tags": {"video1": ["video_selfie", "video_selfie_blank", "orientation_portrait"], "photo1": ["photo_id_front"]}, "media:meta_data": {"video1": {"device": "web"}}, "analyses": [{"type": "quality"}]}))]
+pub struct UploadPayload {
+    /// The folder's `meta_data` (an object, within the `meta_data` caps).
+    #[serde(rename = "folder:meta_data", default)]
+    #[schema(value_type = Option<Object>)]
+    pub folder_meta_data: Option<serde_json::Map<String, Value>>,
+    /// Each media part's tags, by part name (at most 256 entries).
+    #[serde(rename = "media:tags", default)]
+    pub media_tags: Option<std::collections::HashMap<String, Option<Vec<String>>>>,
+    /// Each media part's `meta_data`, by part name (at most 256 entries).
+    #[serde(rename = "media:meta_data", default)]
+    #[schema(value_type = Option<std::collections::HashMap<String, Object>>)]
+    pub media_meta_data: Option<std::collections::HashMap<String, Option<serde_json::Map<String, Value>>>>,
+    /// Analyses to run over the uploaded media (single request mode); none when absent or empty.
+    #[serde(default)]
+    pub analyses: Option<Vec<AnalysisRequest>>,
+    /// http(s) URL to call with the folder when the analyses finish; empty is none.
+    #[serde(default)]
+    pub resolution_endpoint: Option<String>,
+    /// The person's `meta_data` (`POST /api/collections/{id}/persons/` only).
+    #[serde(rename = "person:meta_data", default)]
+    #[schema(value_type = Option<Object>)]
+    pub person_meta_data: Option<serde_json::Map<String, Value>>,
 }
 
 /// Upload form (`POST /api/folders/`, `POST /api/folders/{id}/media/`,
@@ -406,9 +537,9 @@ pub struct AnalysesRequest {
 /// media key. Oz clients name them freely (`video1`, `photo1`, ...).
 #[derive(ToSchema)]
 pub struct UploadForm {
-    /// JSON text: `{"folder:meta_data": {}, "media:meta_data": {key: {}}, "media:tags": {key: []},
-    /// "analyses": [...], "resolution_endpoint": "..."}`. Leave a file field empty and it is not
-    /// sent as a media.
+    /// JSON text of an `UploadPayload`: `{"folder:meta_data": {}, "media:meta_data": {key: {}},
+    /// "media:tags": {key: []}, "analyses": [...], "resolution_endpoint": "..."}`. Leave a file
+    /// field empty and it is not sent as a media.
     #[schema(example = json!(r#"{"folder:meta_data": {"transaction_id": "try-1"}, "media:tags": {"video1": ["video_selfie", "video_selfie_blank", "orientation_portrait"], "photo1": ["photo_id_front"]}, "analyses": [{"type": "quality"}]}"#))]
     pub payload: Option<String>,
     /// A video, image or zip of shots.
@@ -425,14 +556,14 @@ pub struct ResolutionRequest {
     /// SUCCESS or DECLINED, any case (`operator_status` is accepted too).
     #[serde(alias = "operator_status")]
     pub resolution_status: String,
-    /// At most 4096 characters (`operator_comment` is accepted too); needed to replace an
+    /// At most 4000 characters (`operator_comment` is accepted too); needed to replace an
     /// earlier decision.
     #[serde(default, alias = "operator_comment")]
     pub comment: Option<String>,
 }
 
 /// One operator decision of the audit trail.
-#[derive(ToSchema)]
+#[derive(Debug, serde::Serialize, ToSchema)]
 pub struct ResolutionEntry {
     #[schema(format = Uuid)]
     pub id: String,
@@ -440,13 +571,15 @@ pub struct ResolutionEntry {
     pub analysis_id: String,
     #[schema(format = Uuid)]
     pub folder_id: String,
-    #[schema(required = true)]
+    #[schema(required = true, format = Uuid)]
     pub company_id: Option<String>,
     #[schema(format = Uuid)]
     pub user_id: String,
-    pub user_email: Option<String>,
-    pub resolution_status_before: Option<String>,
+    pub user_email: String,
+    /// The analysis' `resolution_status` before this decision.
+    pub resolution_status_before: String,
     pub resolution_status: String,
+    #[schema(required = true)]
     pub comment: Option<String>,
     pub time_created: f64,
 }
@@ -454,14 +587,18 @@ pub struct ResolutionEntry {
 // ---- collections --------------------------------------------------------------------------------
 
 /// `POST /api/collections/` body.
-#[derive(ToSchema)]
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[schema(example = json!({"alias": "blacklist", "meta_data": {"owner": "fraud team"}}))]
 pub struct CollectionCreate {
+    /// 1 to 255 characters.
     pub alias: String,
     /// Required for ADMIN callers; others create in their own company.
+    #[serde(default)]
     #[schema(format = Uuid)]
     pub company_id: Option<String>,
+    #[serde(default)]
     #[schema(value_type = Option<Object>)]
-    pub meta_data: Option<Value>,
+    pub meta_data: Option<MetaData>,
 }
 
 /// Photos form (`POST /api/collections/{id}/persons/`, `.../images/`): image parts, and a

@@ -72,10 +72,10 @@ pub async fn detect(State(st): State<AppState>, req: Request) -> Result<Response
             })
             .await
             .map_err(|e| e.on(P))??;
-        return Ok(Json(json!({
-            "passed": liveness::passed(score, threshold),
-            "score": oz_domain::decision::wire_score(score),
-        }))
+        return Ok(Json(oz_wire::lite::LitePassed {
+            passed: liveness::passed(score, threshold),
+            score: oz_domain::decision::wire_score(score),
+        })
         .into_response());
     }
     if ct != "multipart/form-data" {
@@ -147,7 +147,7 @@ fn check_payload_caps(payload: &Payload) -> Result<(), LiteError> {
     if let Some(a) = &payload.analyses {
         caps::count("analyses", a.len(), caps::MAX_ANALYSES).map_err(cap)?;
         for m in a.iter().filter_map(|r| r.meta_data.as_ref()) {
-            caps::meta_data("analyses meta_data", m).map_err(cap)?;
+            caps::meta_data("analyses meta_data", &Value::Object(m.clone())).map_err(cap)?;
         }
     }
     if let Some(m) = &payload.folder_meta {
@@ -201,7 +201,7 @@ pub fn analysis_specs(payload: &Payload, default_threshold: f32) -> Result<Vec<A
                 }
                 q.extract_best_shot = params.and_then(|p| p.extract_best_shot).unwrap_or(false);
             }
-            spec.meta_data = r.meta_data.clone().unwrap_or_else(|| json!({}));
+            spec.meta_data = serde_json::Value::Object(r.meta_data.clone().unwrap_or_default());
             Ok(spec)
         })
         .collect()

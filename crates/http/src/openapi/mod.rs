@@ -26,6 +26,8 @@ pub use crate::apidoc::TOKEN;
     components(schemas(
         oz_wire::errors::ApiErrorBody,
         oz_wire::errors::LiteErrorBody,
+        // The JSON text of an upload form's `payload` part.
+        crate::apidoc::schemas::UploadPayload,
         // Named by the `schema_with` functions of results_data and confs.
         oz_wire::results::QualityConfs,
         oz_wire::results::BiometryConfs,

@@ -142,6 +142,8 @@ pub struct Options {
     pub gesture_policy: oz_domain::gesture::GesturePolicy,
     /// `OZ_CHALLENGE_MAX_OPEN`.
     pub challenge_max_open: usize,
+    /// `OZ_EVENT_SESSIONS_PER_DAY`, `OZ_EVENT_SESSIONS_PER_TOKEN`.
+    pub event_sessions: oz_http::state::EventSessionCaps,
     /// `OZ_PRECHECK_PER_MINUTE`, `OZ_PRECHECK_MAX_BYTES`.
     pub precheck: oz_http::api::precheck::PrecheckGuard,
     /// `OZ_CAPTURE`, `OZ_CAPTURE_ORIGINS`.
@@ -166,6 +168,7 @@ impl Default for Options {
             console: oz_http::console::ConsoleConfig::default(),
             gesture_policy: oz_domain::gesture::GesturePolicy::default(),
             challenge_max_open: oz_http::state::DEFAULT_CHALLENGE_MAX_OPEN,
+            event_sessions: oz_http::state::EventSessionCaps::default(),
             precheck: oz_http::api::precheck::PrecheckGuard::default(),
             capture: oz_http::capture::CaptureConfig::default(),
         }
@@ -249,6 +252,7 @@ async fn start_with(kind: Kind, opts: Options, shared: Option<(String, PathBuf)>
             instant_auth: opts.instant_auth,
             session_tokens: oz_http::api::session_token::SessionTokens::new(opts.session_token_ttl),
             challenge_max_open: opts.challenge_max_open,
+            event_sessions: opts.event_sessions,
             precheck: opts.precheck,
             ..ApiConfig::default()
         },

@@ -108,7 +108,9 @@ async function renderList(main, route) {
   if (session().user_type === 'ADMIN' || session().user_type === 'OPERATOR') {
     cols.push({ label: 'Company', cell: (f) => (f.company ? f.company.name : '—') });
   }
+  // No filter on and nothing listed: the company has no folders yet (not "no match").
+  const empty = active ? 'No folder matches these filters.' : 'No folders yet. Start a check with "New check", or upload through the API.';
   mount(results,
-    table(cols, page.items, { caption: 'Folders', empty: 'No folder matches these filters.' }),
+    table(cols, page.items, { caption: 'Folders', empty }),
     pager({ total: page.total, offset: page.offset ?? offset, limit: page.limit ?? limit }, goOffset));
 }

@@ -117,6 +117,15 @@ async function renderCase(main, route, id) {
     });
     const comment = h('textarea', { name: 'comment', maxlength: '4000', rows: '3' });
     const submit = h('button', { type: 'submit', class: 'btn primary' }, 'Save decision');
+    // An operator's decision is replaced only with a comment saying why (the API refuses it
+    // without one) and after a second press that confirms it; every decision stays in the trail.
+    let current = a.resolution_operator ? a.resolution_status : null;
+    let confirming = false;
+    const unconfirm = () => {
+      confirming = false;
+      submit.textContent = 'Save decision';
+    };
+    comment.addEventListener('input', unconfirm);
     const form = h('form', {
       class: 'decide',
       onsubmit: async (ev) => {
@@ -126,13 +135,27 @@ async function renderCase(main, route, id) {
           msg.replaceChildren(errorBox({ message: 'Choose approve or decline.' }));
           return;
         }
+        if (current && !comment.value.trim()) {
+          msg.replaceChildren(errorBox({ message: `An operator already decided ${current}. To replace that decision, say why in the comment.` }));
+          comment.focus();
+          return;
+        }
+        if (current && !confirming) {
+          confirming = true;
+          submit.textContent = 'Replace decision';
+          msg.replaceChildren(h('div', { class: 'alert warn', role: 'alert' },
+            `This replaces the decision ${current} already saved (it stays in the trail below). Press "Replace decision" to confirm.`));
+          return;
+        }
         await busy(submit, async () => {
           const updated = await api(`/api/analyses/${encodeURIComponent(a.analysis_id)}/resolution/`, { json: { resolution_status: verdict.value, comment: comment.value } });
           toast(`Decision saved: ${updated.resolution_status}`);
           msg.replaceChildren(h('div', { class: 'alert info', role: 'status' }, `Saved: ${updated.resolution_status}.`));
           const badgeNow = main.querySelector('.page-head .badge');
           if (badgeNow) badgeNow.replaceWith(badge(updated.resolution_status));
+          current = updated.resolution_status;
           comment.value = '';
+          unconfirm();
           await showTrail();
         }, msg);
       },
