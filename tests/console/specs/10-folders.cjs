@@ -63,10 +63,11 @@ module.exports = {
     const quality = page.getByRole('article', { name: 'QUALITY analysis' });
     await quality.getByRole('table', { name: 'Liveness per media' }).waitFor();
     const qualityText = await quality.innerText();
-    assert(/confidence_spoofing/.test(qualityText) && /0\.\d{3}/.test(qualityText), `QUALITY numbers shown: ${qualityText}`);
+    assert(/Spoofing chance/.test(qualityText) && /Declined above/.test(qualityText) && /\d %/.test(qualityText),
+      `QUALITY numbers shown as chances with the threshold: ${qualityText}`);
     const bio = page.getByRole('article', { name: 'BIOMETRY analysis' });
     const bioText = await bio.innerText();
-    assert(/OPERATOR_REQUIRED/.test(bioText) && /Least similar pair 0\.\d{3}/.test(bioText), `BIOMETRY numbers shown: ${bioText}`);
+    assert(/OPERATOR_REQUIRED/.test(bioText) && /Least similar pair 0\.\d{3}/.test(bioText) && /the same person at 0\.\d\d or more/.test(bioText), `BIOMETRY numbers shown: ${bioText}`);
     const best = page.locator('img.best-shot').first();
     await best.waitFor();
     await ctx.waitIn(page, () => { const i = document.querySelector('img.best-shot'); return i && i.complete && i.naturalWidth > 0; });

@@ -13,6 +13,10 @@ module.exports = {
     const f = await seed.folder(ctx, client.token, [seed.SELFIE, seed.ID_BIDEN], { analyses: [{ type: 'QUALITY' }, { type: 'BIOMETRY' }] });
     const bio = f.analyses.find((a) => a.type === 'BIOMETRY');
     assert(bio && bio.resolution_status === 'OPERATOR_REQUIRED', `seed: BIOMETRY is ${bio && bio.resolution_status}`);
+    // A second case waits behind it: "Next case" leads there after a decision.
+    const f2 = await seed.folder(ctx, client.token, [seed.SELFIE, seed.ID_BIDEN], { analyses: [{ type: 'BIOMETRY' }] });
+    const bio2 = f2.analyses.find((a) => a.type === 'BIOMETRY');
+    assert(bio2 && bio2.resolution_status === 'OPERATOR_REQUIRED', `seed: second BIOMETRY is ${bio2 && bio2.resolution_status}`);
 
     const page = await ctx.open('desktop');
     await ctx.login(page, op.email, op.password);
@@ -28,7 +32,7 @@ module.exports = {
     await page.getByRole('img', { name: 'Best shot of portrait_720x1280.mp4' }).waitFor();
     await ctx.waitIn(page, () => [...document.querySelectorAll('.evidence img')].filter((i) => i.complete && i.naturalWidth > 0).length >= 2);
     const ev = await page.locator('.evidence').allInnerTexts();
-    assert(ev.some((t) => /similarity 0\.\d{3}/.test(t)), `score shown with the evidence: ${ev}`);
+    assert(ev.some((t) => /similarity 0\.\d{3}, same person at 0\.\d\d or more/.test(t)), `score shown with its meaning: ${ev}`);
 
     // Decide: decline with a comment.
     const comment = `Different person on the ID (${ctx.unique('c')})`;
@@ -37,6 +41,9 @@ module.exports = {
     await ctx.shot(page, 'case');
     await page.getByRole('button', { name: 'Save decision' }).click();
     await page.getByRole('status').filter({ hasText: 'Saved: DECLINED.' }).waitFor();
+    const next = page.getByRole('link', { name: 'Next case' });
+    await next.waitFor();
+    assert((await next.getAttribute('href')).endsWith(bio2.analysis_id), `next case: ${await next.getAttribute('href')}`);
     const trail = page.getByRole('table', { name: 'Operator decisions' });
     await trail.getByText(comment).waitFor();
     assert((await trail.innerText()).includes(op.email), 'the audit row names the operator');

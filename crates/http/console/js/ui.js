@@ -79,6 +79,29 @@ export function num(x, digits = 3) {
   return Number.isFinite(n) ? n.toFixed(digits) : String(x);
 }
 
+/** A chance in 0..1 as a percentage for people: 0.0004 → "0.04 %", 0.42 → "42 %". */
+export function pct(x) {
+  if (x === null || x === undefined || x === '') return '—';
+  const n = Number(x) * 100;
+  if (!Number.isFinite(n)) return String(x);
+  const digits = n >= 10 ? 0 : n >= 1 ? 1 : 2;
+  return `${Number(n.toFixed(digits))} %`;
+}
+
+/** A QUALITY score with its meaning: "spoofing chance 0.04 %, declined above 42 %". */
+export function spoofingWords(score, threshold) {
+  if (score === null || score === undefined) return 'no liveness score';
+  const limit = threshold === null || threshold === undefined ? '' : `, declined above ${pct(threshold)}`;
+  return `spoofing chance ${pct(score)}${limit}`;
+}
+
+/** A BIOMETRY similarity with its meaning: "similarity 0.18, same person at 0.85 or more". */
+export function similarityWords(score, approve) {
+  if (score === null || score === undefined) return 'no similarity';
+  const limit = approve === null || approve === undefined ? '' : `, same person at ${num(approve, 2)} or more`;
+  return `similarity ${num(score, 3)}${limit}`;
+}
+
 /**
  * A table. columns: [{label, cell: (row) => node|string, class}]; rows: array.
  * caption: accessible name. Wrapped so it scrolls sideways on a phone.

@@ -2,7 +2,7 @@
 // tags and metadata, every analysis with its numbers, best shots, and the webhook deliveries.
 
 import { api, can, fileUrl } from '../api.js';
-import { h, mount, title, table, badge, timeEl, shortId, errorBox, kv, section, num, busy, toast } from '../ui.js';
+import { h, mount, title, table, badge, timeEl, shortId, errorBox, kv, section, num, busy, toast, pct } from '../ui.js';
 
 const BEST_SHOT = 'IMAGE_RESULT_ANALYSIS_SINGLE';
 
@@ -148,8 +148,8 @@ function analysisCard(a, byId) {
     const threshold = confs.threshold_spoofing;
     body.push(table([
       { label: 'Media', cell: (r) => mediaName(byId, r.source_media_id) },
-      { label: 'confidence_spoofing', class: 'num', cell: (r) => scoreCell(r.results_data && r.results_data.confidence_spoofing) },
-      { label: 'Threshold', class: 'num', cell: () => num(threshold) },
+      { label: 'Spoofing chance', class: 'num', cell: (r) => scoreCell(r.results_data && r.results_data.confidence_spoofing, pct) },
+      { label: 'Declined above', class: 'num', cell: () => pct(threshold) },
       { label: 'Media verdict', cell: (r) => {
         const s = r.results_data && r.results_data.confidence_spoofing;
         if (s === undefined || s === null) return '—';
@@ -160,7 +160,7 @@ function analysisCard(a, byId) {
     const d = a.results_data || {};
     body.push(h('p', {}, 'Least similar pair ', h('strong', { class: 'score' }, num(d.min_confidence)),
       ', most similar ', h('strong', { class: 'score' }, num(d.max_confidence)),
-      ` (match at or above ${num(confs.threshold_approve, 2)}${confs.threshold_decline !== undefined ? `, declined below ${num(confs.threshold_decline, 2)}` : ''}).`));
+      ` (similarity from 0 to 1: the same person at ${num(confs.threshold_approve, 2)} or more${confs.threshold_decline !== undefined ? `, declined below ${num(confs.threshold_decline, 2)}` : ''}).`));
     body.push(table([
       { label: 'Media', cell: (r) => mediaName(byId, r.source_media_id) },
       { label: 'Min similarity', class: 'num', cell: (r) => scoreCell(r.results_data && r.results_data.min_confidence) },
@@ -183,12 +183,13 @@ function analysisCard(a, byId) {
     h('h3', {}, `${a.type} `, badge(a.resolution_status)), body, decide ? h('div', { class: 'actions' }, decide) : null);
 }
 
-function scoreCell(x) {
+/** A score in 0..1 with a bar; `text` writes the number (default: 3 decimals). */
+function scoreCell(x, text = num) {
   if (x === undefined || x === null) return '—';
-  const pct = Math.max(0, Math.min(100, Number(x) * 100));
+  const width = Math.max(0, Math.min(100, Number(x) * 100));
   const bar = h('span');
-  bar.style.width = `${pct}%`; // CSSOM, which the page's CSP allows (style attributes it does not)
-  return h('span', { class: 'score' }, num(x), h('span', { class: 'meter', 'aria-hidden': 'true' }, bar));
+  bar.style.width = `${width}%`; // CSSOM, which the page's CSP allows (style attributes it does not)
+  return h('span', { class: 'score' }, text(x), h('span', { class: 'meter', 'aria-hidden': 'true' }, bar));
 }
 
 /** A matched blacklist person: its photo (looked up) and id, linked to the collection. */

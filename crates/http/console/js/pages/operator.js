@@ -3,7 +3,7 @@
 // (#/audit). Decisions go through POST /api/analyses/{id}/resolution, which checks the role.
 
 import { api, can, fileUrl } from '../api.js';
-import { h, title, table, pager, badge, timeEl, shortId, errorBox, section, num, field, busy, toast, kv } from '../ui.js';
+import { h, title, table, pager, badge, timeEl, shortId, errorBox, section, num, field, busy, toast, kv, spoofingWords, similarityWords } from '../ui.js';
 import { mediaView } from './folder.js';
 
 export async function render(main, route) {
@@ -25,11 +25,11 @@ function paging(route) {
 
 function summary(a) {
   const d = a.results_data || {};
-  if (a.type === 'BIOMETRY') return `similarity ${num(d.min_confidence)}`;
+  if (a.type === 'BIOMETRY') return similarityWords(d.min_confidence, (a.confs || {}).threshold_approve);
   if (a.type === 'COLLECTION') return `best match ${num(d.max_confidence)}`;
   if (a.type === 'QUALITY') {
     const s = (a.results_media || []).map((r) => r.results_data && r.results_data.confidence_spoofing).filter((x) => x !== undefined && x !== null);
-    return s.length ? `spoofing ${num(Math.max(...s))}` : '';
+    return s.length ? spoofingWords(Math.max(...s), (a.confs || {}).threshold_spoofing) : '';
   }
   return '';
 }
@@ -67,8 +67,8 @@ async function evidence(a) {
     }
     const d = r.results_data || {};
     const facts = [];
-    if (d.confidence_spoofing !== undefined) facts.push(`confidence_spoofing ${num(d.confidence_spoofing)} (threshold ${num((a.confs || {}).threshold_spoofing)})`);
-    if (d.min_confidence !== undefined) facts.push(`similarity ${num(d.min_confidence)}`);
+    if (d.confidence_spoofing !== undefined) facts.push(spoofingWords(d.confidence_spoofing, (a.confs || {}).threshold_spoofing));
+    if (d.min_confidence !== undefined) facts.push(similarityWords(d.min_confidence, (a.confs || {}).threshold_approve));
     for (const p of r.collection_persons || []) facts.push(`blacklist person ${String(p.person_id).slice(0, 8)}: ${num(p.confidence)}`);
     panels.push(h('div', { class: 'evidence' }, figures, h('p', { class: 'score' }, facts.join('; '))));
     for (const p of r.collection_persons || []) {
@@ -151,6 +151,15 @@ async function renderCase(main, route, id) {
           const updated = await api(`/api/analyses/${encodeURIComponent(a.analysis_id)}/resolution/`, { json: { resolution_status: verdict.value, comment: comment.value } });
           toast(`Decision saved: ${updated.resolution_status}`);
           msg.replaceChildren(h('div', { class: 'alert info', role: 'status' }, `Saved: ${updated.resolution_status}.`));
+          // The next case waiting (the oldest other OPERATOR_REQUIRED analysis), one click away.
+          api('/api/analyses/', { query: { state: 'OPERATOR_REQUIRED', sorting: 'time_created{asc}', limit: 2, total_omit: 'true' } })
+            .then((q) => {
+              const next = (q.items || []).find((x) => x.analysis_id !== a.analysis_id);
+              msg.append(next
+                ? h('p', {}, h('a', { class: 'btn primary', href: `#/queue/${encodeURIComponent(next.analysis_id)}` }, 'Next case'))
+                : h('p', { class: 'muted' }, 'No other case is waiting.'));
+            })
+            .catch(() => {});
           const badgeNow = main.querySelector('.page-head .badge');
           if (badgeNow) badgeNow.replaceWith(badge(updated.resolution_status));
           current = updated.resolution_status;
