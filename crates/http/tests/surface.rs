@@ -470,6 +470,10 @@ async fn stats_body(kind: Kind) {
     let (st, cfg) = admin.get("/api/config/").await;
     assert_eq!(st, 200, "{cfg}");
     assert_eq!((cfg["timezone"].clone(), cfg["tz_offset"].clone()), (json!("UTC"), json!(0)), "{cfg}");
+    // The upload limits the server applies (Options: 10 MiB a file, 10 files).
+    assert_eq!(cfg["uploads"]["max_file_bytes"], 10 * 1024 * 1024, "{cfg}");
+    assert_eq!(cfg["uploads"]["max_files"], 10, "{cfg}");
+    assert!(cfg["uploads"]["media_types"].as_array().is_some_and(|t| t.iter().any(|x| x == "video/mp4")), "{cfg}");
 
     let a = company(&admin, "Acme").await;
     let b = company(&admin, "Bravo").await;

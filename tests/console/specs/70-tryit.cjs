@@ -54,6 +54,47 @@ async function tryOnce(ctx, page, token, variant) {
   return f;
 }
 
+/**
+ * Files are checked against the limits the server publishes before anything is sent; on a slow
+ * network the upload shows bytes and percent and can be cancelled, leaving nothing stored.
+ */
+async function refusedAndCancelled(ctx, page, token) {
+  const { assert, must } = ctx;
+  await page.getByRole('link', { name: 'Try it' }).click();
+  await page.getByRole('heading', { name: 'Try it', level: 1 }).waitFor();
+  const before = (await must(token, 'GET', '/api/folders/')).total;
+  let posts = 0;
+  page.on('request', (r) => { if (r.method() === 'POST' && r.url().includes('/api/folders/')) posts += 1; });
+
+  // Over the server's limit (10 MB a file on the test server): refused in the page, nothing sent.
+  const big = { name: 'big.mp4', mimeType: 'video/mp4', buffer: Buffer.alloc(11 * 1024 * 1024, 1) };
+  await page.getByLabel('Selfie video', { exact: true }).setInputFiles(big);
+  await page.getByLabel('ID photo', { exact: true }).setInputFiles(ctx.fixture('faces/live/obama__portrait.jpg'));
+  await page.getByRole('button', { name: 'Upload and analyse' }).click();
+  await page.getByRole('alert').filter({ hasText: 'the server takes files up to 10 MB' }).waitFor();
+  assert(posts === 0, `nothing was sent: ${posts} POST`);
+
+  // A slow network (16 KB/s up): progress in bytes and percent, then Cancel.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  const throttle = (up) => cdp.send('Network.emulateNetworkConditions', { offline: false, latency: up > 0 ? 40 : 0, downloadThroughput: -1, uploadThroughput: up });
+  await throttle(16 * 1024);
+  try {
+    await page.getByLabel('Selfie video', { exact: true }).setInputFiles(ctx.fixture('videos/portrait_720x1280.mp4'));
+    await page.getByRole('button', { name: 'Upload and analyse' }).click();
+    const live = page.locator('.tryit-live');
+    await live.getByText(/^Uploading: .+ of .+ \([1-9]\d? %\)$/).waitFor({ timeout: 30000 });
+    const shown = await page.locator('progress.tryit-upload').evaluate((p) => [p.hidden, p.value]);
+    assert(!shown[0] && shown[1] > 0 && shown[1] < 100, `a progress bar part way: ${shown}`);
+    await page.getByRole('button', { name: 'Cancel upload' }).click();
+    await live.getByText('Cancelled: nothing was stored.').waitFor();
+  } finally {
+    await throttle(-1);
+  }
+  const after = (await must(token, 'GET', '/api/folders/')).total;
+  assert(after === before, `no folder from the cancelled upload: ${before} then ${after}`);
+}
+
 module.exports = {
   name: 'try it: upload a video and a photo, follow QUALITY and BIOMETRY, see the verdicts',
   run: async (ctx) => {
@@ -69,6 +110,7 @@ module.exports = {
     const f = await tryOnce(ctx, page, token, 'desktop');
     assert(f.company_id === company.company_id, 'the folder is the client\'s company\'s');
     await ctx.shot(page, 'tryit');
+    await refusedAndCancelled(ctx, await ctx.open('desktop').then(async (p) => { await ctx.login(p, email, PW); return p; }), token);
 
     const phone = await ctx.open('phone');
     await ctx.login(phone, email, PW);

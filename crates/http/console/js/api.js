@@ -74,6 +74,78 @@ export async function api(path, opts = {}) {
   return data;
 }
 
+/**
+ * Uploads a multipart form with progress: `onProgress({loaded, total})` as bytes go out. `signal`
+ * (an AbortSignal) cancels it: the promise then rejects with an ApiError of status 0 whose message
+ * says so. Answers the parsed JSON; throws ApiError like `api`.
+ */
+export function upload(path, form, { onProgress, signal } = {}) {
+  const s = session();
+  return new Promise((resolve, reject) => {
+    const x = new XMLHttpRequest();
+    x.open('POST', path);
+    if (s && s.token) x.setRequestHeader('X-Forensic-Access-Token', s.token);
+    x.upload.onprogress = (e) => { if (e.lengthComputable && onProgress) onProgress({ loaded: e.loaded, total: e.total }); };
+    x.onerror = () => reject(new TypeError('network error'));
+    x.onabort = () => reject(Object.assign(new ApiError(0, { error_message: 'Upload cancelled.' }), { cancelled: true }));
+    x.onload = () => {
+      let data = null;
+      try { data = x.responseText ? JSON.parse(x.responseText) : null; } catch (_) { data = { error_message: x.responseText.slice(0, 200) }; }
+      if (x.status >= 200 && x.status < 300) {
+        resolve(data);
+        return;
+      }
+      const err = new ApiError(x.status, data);
+      if (x.status === 401 && s) {
+        saveSession(null);
+        onExpired(err);
+      }
+      reject(err);
+    };
+    if (signal) signal.addEventListener('abort', () => x.abort(), { once: true });
+    x.send(form);
+  });
+}
+
+let limits = null;
+/** The server's upload limits (`GET /api/config/` → `uploads`), asked once per page load. */
+export async function uploadLimits() {
+  if (!limits) limits = api('/api/config/').then((c) => c.uploads || null).catch(() => null);
+  return limits;
+}
+
+/** A size for people: 1536 → "1.5 KB", 31457280 → "30 MB". */
+export function sizeText(n) {
+  const units = ['bytes', 'KB', 'MB', 'GB'];
+  let v = Number(n);
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i += 1; }
+  return i === 0 ? `${v} bytes` : `${Number(v.toFixed(v >= 10 ? 0 : 1))} ${units[i]}`;
+}
+
+/**
+ * Checks files against the server's limits before they are sent: answers a sentence saying what
+ * is wrong with the first one that does not fit, or null. `files`: [{label, file}].
+ */
+export async function checkFiles(files) {
+  const l = await uploadLimits();
+  if (!l) return null;
+  if (files.length > l.max_files) return `Choose at most ${l.max_files} files.`;
+  let total = 0;
+  for (const { label, file } of files) {
+    total += file.size;
+    if (file.size === 0) return `${label} "${file.name}" is empty.`;
+    if (file.size > l.max_file_bytes) {
+      return `${label} "${file.name}" is ${sizeText(file.size)}; the server takes files up to ${sizeText(l.max_file_bytes)}.`;
+    }
+    if (file.type && !l.media_types.includes(file.type)) {
+      return `${label} "${file.name}" is not a photo or video the server reads (JPEG, PNG, MP4, MOV, WebM, MKV, AVI or a zip of photos).`;
+    }
+  }
+  if (total > l.max_request_bytes) return `These files are ${sizeText(total)} together; the server takes up to ${sizeText(l.max_request_bytes)} at once.`;
+  return null;
+}
+
 /** Signs in; keeps the token and who the user is. */
 export async function login(email, password) {
   const res = await api('/api/authorize/auth', { json: { credentials: { email, password } }, noExpire: true });

@@ -28,6 +28,21 @@ pub struct ApiConfig {
     pub utc_offset: String,
     pub time_format: String,
     pub version: String,
+    /// What an upload may hold (our addition), so a client can check files before sending them.
+    pub uploads: UploadLimits,
+}
+
+/// The limits of a full-API upload (`POST /api/folders/`, `.../media/`, Instant, persons).
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct UploadLimits {
+    /// Largest media file, bytes (the tighter of `OZ_ATTACHMENT_MAX_SIZE` and `OZ_MAX_FILE_BYTES`).
+    pub max_file_bytes: u64,
+    /// Most media in one upload (`OZ_ATTACHMENT_MAX_COUNT`).
+    pub max_files: usize,
+    /// Largest request body, bytes (`OZ_MAX_REQUEST_BYTES`).
+    pub max_request_bytes: u64,
+    /// Media the decoder reads, by Content-Type (the bytes decide: a file is read by its signature).
+    pub media_types: Vec<String>,
 }
 
 /// `GET /api/statistics/` (see docs/API.md).

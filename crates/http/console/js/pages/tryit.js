@@ -3,7 +3,7 @@
 // (POST /api/folders/{id}/analyses/), follow them every second (GET /api/folders/{id}/
 // ?with_analyses=true) and show the verdicts, the scores against their thresholds and the best shot.
 
-import { api, can, fileUrl } from '../api.js';
+import { api, can, checkFiles, fileUrl, sizeText, upload } from '../api.js';
 import { h, mount, title, field, section, badge, num, errorBox, shortId } from '../ui.js';
 
 const POLL_MS = 1000;
@@ -87,6 +87,9 @@ export async function render(main, route) {
   const metaList = h('div', { class: 'tryit-meta' });
   metaRow(metaList);
   const submit = h('button', { type: 'submit', class: 'btn primary' }, 'Upload and analyse');
+  let uploading = null; // the AbortController of the upload in flight
+  const cancel = h('button', { type: 'button', class: 'btn', hidden: true, onclick: () => uploading && uploading.abort() }, 'Cancel upload');
+  const sent = h('progress', { class: 'tryit-upload', max: '100', value: '0', 'aria-label': 'Upload progress', hidden: true });
   const errors = h('div');
   const progress = h('ol', { class: 'tryit-steps' });
   // The live region: each step and each change of an analysis' state is read out.
@@ -115,8 +118,27 @@ export async function render(main, route) {
       'media:tags': { video: VIDEO_TAGS, photo: PHOTO_TAGS },
       'folder:meta_data': meta,
     }));
-    step('Uploading the video and the photo…');
-    const folder = await api('/api/folders/', { form });
+    const line = step('Uploading the video and the photo…');
+    uploading = new AbortController();
+    cancel.hidden = false;
+    sent.hidden = false;
+    sent.value = 0;
+    let folder;
+    try {
+      folder = await upload('/api/folders/', form, {
+        signal: uploading.signal,
+        onProgress: ({ loaded, total }) => {
+          const percent = Math.floor((loaded / total) * 100);
+          sent.value = percent;
+          line.textContent = `Uploading: ${sizeText(loaded)} of ${sizeText(total)} (${percent} %)`;
+        },
+      });
+    } finally {
+      uploading = null;
+      cancel.hidden = true;
+      sent.hidden = true;
+    }
+    line.textContent = 'Uploaded the video and the photo.';
     const fid = folder.folder_id;
     step(`Folder ${fid} created.`);
     step('Starting QUALITY and BIOMETRY…');
@@ -164,12 +186,18 @@ export async function render(main, route) {
         mount(errors, errorBox(new Error('Choose a selfie video and an ID photo.')));
         return;
       }
+      // Checked against the limits the server publishes, before anything is sent.
+      const wrong = await checkFiles([{ label: 'The video', file: video.files[0] }, { label: 'The photo', file: photo.files[0] }]);
+      if (wrong) {
+        mount(errors, errorBox(new Error(wrong)));
+        return;
+      }
       submit.disabled = true;
       try {
         await run();
       } catch (e) {
         if (e && e.status === 401) return;
-        step('Stopped.');
+        step(e && e.cancelled ? 'Cancelled: nothing was stored.' : 'Stopped.');
         mount(errors, errorBox(e));
       } finally {
         submit.disabled = false;
@@ -182,7 +210,8 @@ export async function render(main, route) {
     h('legend', {}, 'Folder metadata (optional)'),
     metaList,
     h('button', { type: 'button', class: 'btn', onclick: () => metaRow(metaList).focus() }, 'Add metadata')),
-  h('div', { class: 'actions' }, submit),
+  h('div', { class: 'actions' }, submit, cancel),
+  sent,
   errors);
 
   mount(main,
