@@ -131,6 +131,9 @@ module.exports = {
     assert(await match.count() === 1, 'one match listed');
     const text = await match.innerText();
     assert(text.includes('Barack Obama'), `the match names the person: ${text}`);
+    // A hit is a warning, not a success: the warning card, "On this list", a meter red past the threshold.
+    assert((await match.getAttribute('class')).split(' ').includes('warn') && text.includes('ON THIS LIST'), `a hit is drawn as a warning: ${text}`);
+    assert(await match.locator('meter').getAttribute('optimum') === '0', 'the meter treats a high confidence as bad');
     const conf = Number((/Confidence\s+([0-9.]+)/.exec(text) || [])[1]);
     assert(conf >= 0.85 && conf <= 1, `a match confidence at or above the threshold: ${text}`);
     await imagesLoaded(ctx, match.getByRole('img', { name: 'Matched photo of Barack Obama' }), 'the matched photo');

@@ -395,12 +395,16 @@ async function showResult(box, c, folder) {
     hits.length ? h('ul', { class: 'bl-matches', 'aria-label': 'Matches' }, details.map(({ m, person, image }) => {
       const name = person ? displayName(person) : 'A person no longer in the collection';
       const src = image && fileUrl(image.original_url);
-      return h('li', { class: 'bl-match card' },
+      // A hit is a warning (the person is on a watch list): drawn in the warning colours, the
+      // meter red past the match threshold.
+      const high = threshold !== undefined ? Number(threshold) : 0.85;
+      return h('li', { class: 'bl-match card warn' },
         src ? h('img', { class: 'bl-photo', src, alt: `Matched photo of ${name}` }) : h('div', { class: 'bl-photo bl-nophoto' }, 'No photo'),
         h('div', {},
+          h('p', { class: 'bl-flag' }, 'On this list'),
           h('p', { class: 'bl-match-name' }, name),
-          h('p', { class: 'score' }, 'Confidence ', h('strong', {}, num(m.confidence, 3))),
-          h('meter', { class: 'bl-meter', min: '0', max: '1', value: Number(m.confidence), 'aria-label': `Confidence ${num(m.confidence, 3)}` }),
+          h('p', { class: 'score' }, 'Confidence ', h('strong', {}, num(m.confidence, 3)), h('span', { class: 'muted' }, ` (a match from ${num(high, 2)})`)),
+          h('meter', { class: 'bl-meter', min: '0', max: '1', optimum: '0', low: String(high / 2), high: String(high), value: Number(m.confidence), 'aria-label': `Confidence ${num(m.confidence, 3)}` }),
           h('p', { class: 'muted bl-meta' }, 'Person ', shortId(m.person_id))));
     })) : null);
 }

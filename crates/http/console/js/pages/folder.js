@@ -2,6 +2,7 @@
 // tags and metadata, every analysis with its numbers, best shots, and the webhook deliveries.
 
 import { api, can, fileUrl } from '../api.js';
+import { personName } from './blacklist.js';
 import { h, mount, title, table, badge, timeEl, shortId, errorBox, kv, section, num, busy, toast, pct } from '../ui.js';
 
 const BEST_SHOT = 'IMAGE_RESULT_ANALYSIS_SINGLE';
@@ -196,7 +197,15 @@ function scoreCell(x, text = num) {
 function personCell(p) {
   const img = h('img', { class: 'thumb', alt: `Photo of person ${String(p.person_id).slice(0, 8)}` });
   const link = h('a', { href: `#/collections/${encodeURIComponent(p.collection_id)}` }, shortId(p.person_id));
-  const cell = h('span', { class: 'person' }, img, ' ', link);
+  const who = h('strong', { class: 'bl-flag' }, 'On the list');
+  const cell = h('span', { class: 'person' }, img, ' ', who, ' ', link);
+  // The person's name, from its metadata (person_info), when it has one.
+  api(`/api/collections/${encodeURIComponent(p.collection_id)}/persons/${encodeURIComponent(p.person_id)}/`)
+    .then((person) => {
+      const name = personName(person);
+      if (name) link.textContent = name;
+    })
+    .catch(() => {});
   api(`/api/collections/${encodeURIComponent(p.collection_id)}/persons/${encodeURIComponent(p.person_id)}/images/${encodeURIComponent(p.image_id)}/`)
     .then((photo) => { img.src = fileUrl(photo.original_url); })
     .catch(() => { img.replaceWith(h('span', { class: 'muted' }, '(photo removed)')); });
