@@ -328,9 +328,12 @@ export async function render(main, route) {
     { label: 'QUALITY declined', class: 'num', cell: (i) => String(d.qualityDeclined[i]) },
     ...d.keys.map((k) => ({ label: k.key, class: 'num', cell: (i) => String(d.byKey.get(k.key)[i]) })),
   ];
-  const dayRows = d.days.map((_, i) => i).reverse();
+  // Only the days with folders or analyses (the charts draw every day of the period).
+  const dayRows = d.days.map((_, i) => i).filter((i) => d.folders[i] > 0 || d.analyses[i] > 0).reverse();
   const tables = [
-    section('Numbers per day', table(perDayCols, dayRows, { caption: 'Numbers per day' })),
+    section('Numbers per day',
+      h('p', { class: 'muted' }, `Days with folders or analyses, newest first (${dayRows.length} of ${d.days.length}); the charts show every day.`),
+      table(perDayCols, dayRows, { caption: 'Numbers per day', empty: 'No folders or analyses in this period.' })),
     section('Analyses by type and outcome', table([
       { label: 'Type', cell: (r) => r.type },
       { label: 'Outcome', cell: (r) => r.resolution_status },
