@@ -60,6 +60,29 @@ if ! "$VENV/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; the
     log "cannot install schemathesis"; exit 1; }
 fi
 
+# CPython before 3.11.9 / 3.12 shares the AST constructor's recursion counter between threads
+# (gh-106905): two schemathesis workers that parse source at once (hypothesis describes its
+# lambdas with ast.parse) can fail with "AST constructor recursion depth mismatch", an error of
+# the tool, not of the API. Serialise ast.parse in the venv's interpreter (a .pth file runs at
+# start-up).
+SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+cat > "$SITE/openoz_ast_lock.py" <<'PY'
+import ast
+import threading
+
+_lock = threading.Lock()
+_parse = ast.parse
+
+
+def _locked_parse(*args, **kwargs):
+    with _lock:
+        return _parse(*args, **kwargs)
+
+
+ast.parse = _locked_parse
+PY
+echo "import openoz_ast_lock" > "$SITE/openoz_ast_lock.pth"
+
 BIN="$ROOT/target/debug/oz-server"
 if [ ! -x "$BIN" ]; then
   log "building oz-server"
